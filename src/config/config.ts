@@ -1,0 +1,178 @@
+/**
+ * The one configuration loader of both planes (API.md "Configuration"). Read once at start,
+ * every problem reported together, frozen, then passed in. Nothing else reads process.env.
+ */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  dbPath: string;
+  adminHost: string;
+  adminPort: number;
+  gatewayHost: string;
+  gatewayPort: number;
+  masterKey: string | undefined;
+  jwtSecret: string | undefined;
+  jwksUrl: string | undefined;
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
+  internalSecret: string | undefined;
+  adminUrl: string;
+  /** undefined = not configured (`keygate start` fills in its local gateway); [] = push to nobody. */
+  gatewayUrls: readonly string[] | undefined;
+  resyncIntervalMs: number;
+  usageFlushMs: number;
+  cacheMaxKeys: number;
+  cacheTtlMs: number;
+  negativeCacheTtlMs: number;
+  upstreamTimeoutMs: number;
+  maxBodyBytes: number;
+  defaultMaxTokens: number;
+  gatewayId: string | undefined;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  budgetFailOpen: boolean;
+  logLevel: LogLevel;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Every variable, its default (as written in the docs) and how to parse it. */
+export const CONFIG_VARIABLES = {
+  KEYGATE_DB_PATH: { default: './data/keygate.db', doc: 'SQLite file of the admin plane' },
+  KEYGATE_ADMIN_HOST: { default: '127.0.0.1', doc: 'admin plane listen host' },
+  KEYGATE_ADMIN_PORT: { default: '4100', doc: 'admin plane listen port' },
+  KEYGATE_GATEWAY_HOST: { default: '127.0.0.1', doc: 'gateway listen host' },
+  KEYGATE_GATEWAY_PORT: { default: '4000', doc: 'gateway listen port' },
+  KEYGATE_MASTER_KEY: { default: undefined, doc: 'admin bootstrap credential' },
+  KEYGATE_JWT_SECRET: { default: undefined, doc: 'HS256 secret for user JWTs' },
+  KEYGATE_JWKS_URL: { default: undefined, doc: 'external identity provider JWKS' },
+  KEYGATE_JWT_ISSUER: { default: undefined, doc: 'required `iss` of JWTs' },
+  KEYGATE_JWT_AUDIENCE: { default: undefined, doc: 'required `aud` of JWTs' },
+  KEYGATE_INTERNAL_SECRET: { default: undefined, doc: 'signs admin/gateway internal calls' },
+  KEYGATE_ADMIN_URL: { default: 'http://127.0.0.1:4100', doc: 'where a gateway finds the admin plane' },
+  KEYGATE_GATEWAY_URLS: { default: undefined, doc: 'gateways the admin plane pushes to' },
+  KEYGATE_RESYNC_INTERVAL_MS: { default: '1000', doc: 'change-feed pull interval' },
+  KEYGATE_USAGE_FLUSH_MS: { default: '1000', doc: 'usage report interval' },
+  KEYGATE_CACHE_MAX_KEYS: { default: '100000', doc: 'LRU size' },
+  KEYGATE_CACHE_TTL_MS: { default: '60000', doc: 'safety-net TTL of a cached key policy' },
+  KEYGATE_NEGATIVE_CACHE_TTL_MS: { default: '10000', doc: 'how long an unknown key hash is remembered' },
+  KEYGATE_UPSTREAM_TIMEOUT_MS: { default: '300000', doc: 'upstream response timeout' },
+  KEYGATE_MAX_BODY_BYTES: { default: '4194304', doc: 'request body limit' },
+  KEYGATE_DEFAULT_MAX_TOKENS: { default: '1024', doc: 'completion-token estimate when max_tokens is absent' },
+  KEYGATE_GATEWAY_ID: { default: undefined, doc: 'stable id of this gateway in usage reports' },
+  REDIS_URL: { default: undefined, doc: 'Redis mode' },
+  KEYGATE_REDIS_PREFIX: { default: 'keygate:', doc: 'prefix of Redis keys and channels' },
+  KEYGATE_BUDGET_FAIL_OPEN: { default: 'false', doc: 'admit when the spend store is down' },
+  KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
+} as const satisfies Record<string, { default: string | undefined; doc: string }>;
+
+type VariableName = keyof typeof CONFIG_VARIABLES;
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const problems: string[] = [];
+  const raw = (name: VariableName): string | undefined => {
+    const value = env[name];
+    return value === undefined || value === '' ? CONFIG_VARIABLES[name].default : value;
+  };
+  const text = (name: VariableName): string => raw(name) ?? '';
+  const optional = (name: VariableName): string | undefined => raw(name);
+  const integer = (name: VariableName, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const value = text(name);
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max} (got "${value}")`);
+      return min;
+    }
+    return parsed;
+  };
+  const url = (name: VariableName, value: string | undefined): void => {
+    if (value === undefined) return;
+    try {
+      const parsed = new URL(value);
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+    } catch {
+      problems.push(`${name} must be an http(s) URL (got "${value}")`);
+    }
+  };
+  const boolean = (name: VariableName): boolean => {
+    const value = text(name).toLowerCase();
+    if (value === 'true' || value === '1') return true;
+    if (value === 'false' || value === '0') return false;
+    problems.push(`${name} must be true or false (got "${value}")`);
+    return false;
+  };
+
+  const gatewayUrlsRaw = env.KEYGATE_GATEWAY_URLS;
+  const gatewayUrls =
+    gatewayUrlsRaw === undefined
+      ? undefined
+      : gatewayUrlsRaw
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter((entry) => entry !== '');
+  for (const entry of gatewayUrls ?? []) url('KEYGATE_GATEWAY_URLS', entry);
+
+  const adminUrl = text('KEYGATE_ADMIN_URL');
+  url('KEYGATE_ADMIN_URL', adminUrl);
+  url('KEYGATE_JWKS_URL', optional('KEYGATE_JWKS_URL'));
+  const redisUrl = optional('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    problems.push(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl}")`);
+  }
+  const logLevel = text('KEYGATE_LOG_LEVEL') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`KEYGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
+  }
+  const masterKey = optional('KEYGATE_MASTER_KEY');
+  if (masterKey !== undefined && masterKey.length < 16) {
+    problems.push('KEYGATE_MASTER_KEY must be at least 16 characters');
+  }
+  const jwtSecret = optional('KEYGATE_JWT_SECRET');
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    problems.push('KEYGATE_JWT_SECRET must be at least 32 characters');
+  }
+  const internalSecret = optional('KEYGATE_INTERNAL_SECRET');
+  if (internalSecret !== undefined && internalSecret.length < 32) {
+    problems.push('KEYGATE_INTERNAL_SECRET must be at least 32 characters');
+  }
+
+  const config: Config = {
+    dbPath: text('KEYGATE_DB_PATH'),
+    adminHost: text('KEYGATE_ADMIN_HOST'),
+    adminPort: integer('KEYGATE_ADMIN_PORT', 0, 65535),
+    gatewayHost: text('KEYGATE_GATEWAY_HOST'),
+    gatewayPort: integer('KEYGATE_GATEWAY_PORT', 0, 65535),
+    masterKey,
+    jwtSecret,
+    jwksUrl: optional('KEYGATE_JWKS_URL'),
+    jwtIssuer: optional('KEYGATE_JWT_ISSUER'),
+    jwtAudience: optional('KEYGATE_JWT_AUDIENCE'),
+    internalSecret,
+    adminUrl: adminUrl.replace(/\/+$/, ''),
+    gatewayUrls: gatewayUrls?.map((entry) => entry.replace(/\/+$/, '')),
+    resyncIntervalMs: integer('KEYGATE_RESYNC_INTERVAL_MS', 50, 3_600_000),
+    usageFlushMs: integer('KEYGATE_USAGE_FLUSH_MS', 10, 3_600_000),
+    cacheMaxKeys: integer('KEYGATE_CACHE_MAX_KEYS', 1, 100_000_000),
+    cacheTtlMs: integer('KEYGATE_CACHE_TTL_MS', 1000, 86_400_000),
+    negativeCacheTtlMs: integer('KEYGATE_NEGATIVE_CACHE_TTL_MS', 0, 3_600_000),
+    upstreamTimeoutMs: integer('KEYGATE_UPSTREAM_TIMEOUT_MS', 1, 3_600_000),
+    maxBodyBytes: integer('KEYGATE_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
+    defaultMaxTokens: integer('KEYGATE_DEFAULT_MAX_TOKENS', 1, 10_000_000),
+    gatewayId: optional('KEYGATE_GATEWAY_ID'),
+    redisUrl,
+    redisPrefix: text('KEYGATE_REDIS_PREFIX'),
+    budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),
+    logLevel,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,198 @@
+/**
+ * Versioned schema migrations, applied in order at start inside one transaction each.
+ * Times are integer milliseconds since the epoch (UTC); money is integer micro-USD;
+ * JSON columns hold arrays/objects as text. Append new migrations; never edit a shipped one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const LIMIT_COLUMNS = `
+  max_budget_micros INTEGER,
+  rpm_limit INTEGER, tpm_limit INTEGER, rph_limit INTEGER, rpd_limit INTEGER, tpd_limit INTEGER,
+  spend_micros INTEGER NOT NULL DEFAULT 0`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'domain model',
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  name TEXT,
+  platform_role TEXT NOT NULL DEFAULT 'org_user' CHECK (platform_role IN ('platform_admin', 'org_user')),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE orgs (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  ${LIMIT_COLUMNS},
+  access_mode TEXT NOT NULL DEFAULT 'all' CHECK (access_mode IN ('all', 'restrict')),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE org_members (
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('org_owner', 'org_admin', 'org_auditor', 'org_member')),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX org_members_user ON org_members(user_id);
+
+CREATE TABLE teams (
+  id TEXT PRIMARY KEY,
+  org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE RESTRICT,
+  name TEXT NOT NULL,
+  ${LIMIT_COLUMNS},
+  access_mode TEXT NOT NULL DEFAULT 'inherit' CHECK (access_mode IN ('inherit', 'restrict')),
+  ss_enabled INTEGER NOT NULL DEFAULT 1,
+  ss_max_keys_per_user INTEGER,
+  ss_budget_ceiling_micros INTEGER,
+  ss_require_expiry INTEGER NOT NULL DEFAULT 0,
+  ss_max_expiry_days INTEGER,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (org_id, name)
+);
+
+CREATE TABLE team_members (
+  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL CHECK (role IN ('team_admin', 'team_developer', 'team_viewer')),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (team_id, user_id)
+);
+CREATE INDEX team_members_user ON team_members(user_id);
+
+CREATE TABLE service_accounts (
+  id TEXT PRIMARY KEY,
+  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE RESTRICT,
+  name TEXT NOT NULL,
+  description TEXT,
+  created_by TEXT,
+  created_at INTEGER NOT NULL,
+  UNIQUE (team_id, name)
+);
+
+CREATE TABLE targets (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  base_url TEXT NOT NULL,
+  upstream_model TEXT,
+  api_key_env TEXT,
+  input_micros_per_mtok INTEGER NOT NULL DEFAULT 0,
+  output_micros_per_mtok INTEGER NOT NULL DEFAULT 0,
+  tags TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE access_groups (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  org_id TEXT REFERENCES orgs(id) ON DELETE CASCADE,
+  match_name_glob TEXT,
+  match_tags TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE access_group_targets (
+  group_id TEXT NOT NULL REFERENCES access_groups(id) ON DELETE CASCADE,
+  target_id TEXT NOT NULL REFERENCES targets(id) ON DELETE CASCADE,
+  PRIMARY KEY (group_id, target_id)
+);
+
+-- Asset access bindings of an org ('restrict' mode), a team or a key ('restrict' mode).
+CREATE TABLE access_bindings (
+  scope_type TEXT NOT NULL CHECK (scope_type IN ('org', 'team', 'key')),
+  scope_id TEXT NOT NULL,
+  target_id TEXT REFERENCES targets(id) ON DELETE CASCADE,
+  group_id TEXT REFERENCES access_groups(id) ON DELETE CASCADE,
+  CHECK ((target_id IS NULL) <> (group_id IS NULL))
+);
+CREATE UNIQUE INDEX access_bindings_unique ON access_bindings(scope_type, scope_id, IFNULL(target_id, ''), IFNULL(group_id, ''));
+
+CREATE TABLE keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE RESTRICT,
+  owner_type TEXT NOT NULL CHECK (owner_type IN ('user', 'service_account')),
+  owner_user_id TEXT REFERENCES users(id) ON DELETE SET NULL,
+  owner_service_account_id TEXT REFERENCES service_accounts(id) ON DELETE RESTRICT,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
+  token_hash TEXT NOT NULL UNIQUE,
+  display TEXT NOT NULL,
+  previous_token_hash TEXT UNIQUE,
+  previous_valid_until INTEGER,
+  ${LIMIT_COLUMNS},
+  expires_at INTEGER,
+  access_mode TEXT NOT NULL DEFAULT 'inherit' CHECK (access_mode IN ('inherit', 'restrict')),
+  metadata TEXT NOT NULL DEFAULT '{}',
+  self_service INTEGER NOT NULL DEFAULT 0,
+  created_by TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_used_at INTEGER
+);
+CREATE INDEX keys_team ON keys(team_id);
+CREATE INDEX keys_owner_user ON keys(owner_user_id);
+
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor_type TEXT NOT NULL,
+  actor_id TEXT,
+  via TEXT NOT NULL DEFAULT 'admin' CHECK (via IN ('admin', 'self_service', 'system')),
+  action TEXT NOT NULL,
+  entity_type TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  org_id TEXT,
+  team_id TEXT,
+  before TEXT,
+  after TEXT,
+  request_id TEXT
+);
+CREATE INDEX audit_entity ON audit_log(entity_type, entity_id);
+
+-- Source of truth for invalidation: one row per mutation that can change a gateway decision.
+CREATE TABLE change_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  entity_type TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  token_hashes TEXT NOT NULL DEFAULT '[]'
+);
+
+CREATE TABLE usage_daily (
+  key_id TEXT NOT NULL,
+  team_id TEXT NOT NULL,
+  org_id TEXT NOT NULL,
+  target TEXT NOT NULL,
+  day TEXT NOT NULL,
+  requests INTEGER NOT NULL DEFAULT 0,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  spend_micros INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (key_id, target, day)
+);
+
+CREATE TABLE usage_batches (
+  gateway_id TEXT NOT NULL,
+  batch_id TEXT NOT NULL,
+  batch_seq INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (gateway_id, batch_id)
+);
+`,
+  },
+];
