@@ -19,4 +19,8 @@ export default tseslint.config(
     files: ['src/config/**', 'bin/**', 'test/**', 'bench/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
+  {
+    files: ['test/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
 );

@@ -1,0 +1,87 @@
+/**
+ * The admin plane's HTTP app: request ids, authentication, the resource routes of API.md,
+ * the internal API for gateways, and `/openapi.json` generated from the same zod schemas that
+ * validate requests.
+ */
+import { randomUUID } from 'node:crypto';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import type { Context } from 'hono';
+import { KeygateError, errorBody } from '../src/errors/keygate-error.js';
+import { errorSpec, type ErrorCode } from '../src/errors/registry.js';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { authenticate } from './auth/authenticate.js';
+import type { AdminDeps, AdminEnv } from './context.js';
+import { ADMIN_ROUTES } from './routes/index.js';
+import { registerInternalRoutes } from './routes/internal.js';
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+export type AdminApp = OpenAPIHono<AdminEnv>;
+
+export function errorResponse(
+  c: Context<AdminEnv>,
+  code: ErrorCode,
+  options: { param?: string | null; message?: string } = {},
+): Response {
+  const body = errorBody(code, { ...options, requestId: c.get('requestId') });
+  return c.json(body, errorSpec(code).status as ContentfulStatusCode);
+}
+
+/** Turns a zod issue path into the `param` of an error body (`limits.rpm_limit`, `owner.id`). */
+function paramOf(path: readonly PropertyKey[]): string | null {
+  return path.length === 0 ? null : path.map(String).join('.');
+}
+
+export function createAdminApp(deps: AdminDeps): AdminApp {
+  const app = new OpenAPIHono<AdminEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        return errorResponse(c, 'invalid_request', {
+          param: issue === undefined ? null : paramOf(issue.path),
+          message: issue === undefined ? undefined : `${paramOf(issue.path) ?? 'body'}: ${issue.message}`,
+        });
+      }
+      return undefined;
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    c.header('x-request-id', requestId);
+    await next();
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof KeygateError)
+      return errorResponse(c, error.code, { param: error.param, message: error.message });
+    if (error instanceof HTTPException) {
+      if (error.status === 415) {
+        return errorResponse(c, 'invalid_request', { message: 'Content-Type must be application/json.' });
+      }
+      if (error.status === 400) return errorResponse(c, 'invalid_request', { message: error.message });
+      if (error.status === 413) return errorResponse(c, 'request_too_large');
+    }
+    deps.logger.error({ err: error, requestId: c.get('requestId') }, 'unhandled admin error');
+    return errorResponse(c, 'internal_error');
+  });
+
+  app.notFound((c) => errorResponse(c, 'not_found'));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  registerInternalRoutes(app, deps);
+
+  app.use('/v1/*', authenticate(deps));
+  for (const register of ADMIN_ROUTES) register(app, deps);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'keygate admin API', version: '1' },
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  return app;
+}

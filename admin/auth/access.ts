@@ -1,0 +1,105 @@
+/**
+ * What the caller may do, read from SQLite on every request (so removing a membership takes
+ * effect on the next request). Objects outside every scope of the caller are invisible: routes
+ * answer 404 for them, and 403 only when the caller can see the object but lacks the permission.
+ */
+import type { Database } from '../../src/storage/database.js';
+import {
+  ORG_ROLE_PERMISSIONS,
+  TEAM_ROLE_PERMISSIONS,
+  type OrgRole,
+  type Permission,
+  type TeamRole,
+} from '../../src/policy/permissions.js';
+import type { AuditActor } from '../../src/storage/journal.js';
+
+export interface UserRow {
+  id: string;
+  email: string;
+  name: string | null;
+  platform_role: 'platform_admin' | 'org_user';
+  created_at: number;
+  updated_at: number;
+}
+
+export type Caller = { kind: 'master' } | { kind: 'user'; user: UserRow };
+
+export interface ScopeRef {
+  orgId: string;
+  teamId?: string | null;
+}
+
+export class AccessView {
+  readonly isPlatformAdmin: boolean;
+
+  constructor(
+    readonly caller: Caller,
+    readonly orgRoles: ReadonlyMap<string, OrgRole>,
+    readonly teamRoles: ReadonlyMap<string, { role: TeamRole; orgId: string }>,
+  ) {
+    this.isPlatformAdmin = caller.kind === 'master' || caller.user.platform_role === 'platform_admin';
+  }
+
+  static load(db: Database, caller: Caller): AccessView {
+    if (caller.kind === 'master' || caller.user.platform_role === 'platform_admin') {
+      return new AccessView(caller, new Map(), new Map());
+    }
+    const orgRows = db
+      .prepare('SELECT org_id, role FROM org_members WHERE user_id = ?')
+      .all(caller.user.id) as {
+      org_id: string;
+      role: OrgRole;
+    }[];
+    const teamRows = db
+      .prepare(
+        'SELECT tm.team_id, tm.role, t.org_id FROM team_members tm JOIN teams t ON t.id = tm.team_id WHERE tm.user_id = ?',
+      )
+      .all(caller.user.id) as { team_id: string; role: TeamRole; org_id: string }[];
+    return new AccessView(
+      caller,
+      new Map(orgRows.map((row) => [row.org_id, row.role])),
+      new Map(teamRows.map((row) => [row.team_id, { role: row.role, orgId: row.org_id }])),
+    );
+  }
+
+  get userId(): string | null {
+    return this.caller.kind === 'user' ? this.caller.user.id : null;
+  }
+
+  get auditActor(): AuditActor {
+    return this.caller.kind === 'master'
+      ? { type: 'master_key', id: null }
+      : { type: 'user', id: this.caller.user.id };
+  }
+
+  /** Every permission the caller holds in this scope. */
+  permissions(scope: ScopeRef): Set<Permission> {
+    const granted = new Set<Permission>();
+    const orgRole = this.orgRoles.get(scope.orgId);
+    if (orgRole !== undefined) for (const p of ORG_ROLE_PERMISSIONS[orgRole]) granted.add(p);
+    if (scope.teamId !== undefined && scope.teamId !== null) {
+      const team = this.teamRoles.get(scope.teamId);
+      if (team !== undefined) for (const p of TEAM_ROLE_PERMISSIONS[team.role]) granted.add(p);
+    } else {
+      // A team member can see the org the team belongs to.
+      for (const team of this.teamRoles.values()) if (team.orgId === scope.orgId) granted.add('org.read');
+    }
+    return granted;
+  }
+
+  can(permission: Permission, scope: ScopeRef): boolean {
+    return this.isPlatformAdmin || this.permissions(scope).has(permission);
+  }
+
+  /** Visible = the caller holds at least one permission there. */
+  canSee(scope: ScopeRef): boolean {
+    return this.isPlatformAdmin || this.permissions(scope).size > 0;
+  }
+
+  /** Org ids where the caller holds any role (directly or through a team). */
+  visibleOrgIds(): Set<string> {
+    const ids = new Set(this.orgRoles.keys());
+    for (const team of this.teamRoles.values()) ids.add(team.orgId);
+    return ids;
+  }
+}

@@ -1,0 +1,30 @@
+/** The admin plane's dependencies and per-request variables (wired in admin/main.ts). */
+import type { Logger } from 'pino';
+import type { Clock } from '../src/clock.js';
+import type { Config } from '../src/config/config.js';
+import type { Database } from '../src/storage/database.js';
+import type { InternalTokens } from '../src/invalidation/internal-token.js';
+import type { AccessView } from './auth/access.js';
+import type { Credentials } from './auth/credentials.js';
+
+/** Pushes committed change-log rows to the gateways; never blocks a response. */
+export interface ChangeNotifier {
+  notify(): void;
+}
+
+export interface AdminDeps {
+  db: Database;
+  config: Readonly<Config>;
+  clock: Clock;
+  credentials: Credentials;
+  internalTokens: InternalTokens;
+  notifier: ChangeNotifier;
+  logger: Logger;
+}
+
+export interface AdminEnv {
+  Variables: {
+    requestId: string;
+    access: AccessView;
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Starts the admin plane: opens SQLite (migrations run), bootstraps credentials (prints a
+ * generated master key once), serves the app, pushes changes to gateways; stops gracefully.
+ * Run directly: `node dist/admin/main.js` (configuration from the environment).
+ */
+import { randomBytes } from 'node:crypto';
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { systemClock, type Clock } from '../src/clock.js';
+import { loadConfig, type Config } from '../src/config/config.js';
+import { InternalTokens } from '../src/invalidation/internal-token.js';
+import { createLogger } from '../src/logger.js';
+import { getMeta, openDatabase, setMeta, type Database } from '../src/storage/database.js';
+import { createAdminApp } from './app.js';
+import { Credentials } from './auth/credentials.js';
+import { HttpChangePusher } from './push/change-pusher.js';
+
+const INTERNAL_SECRET_META = 'internal_secret';
+
+/** The internal secret: configured, or generated once and kept in the database (`keygate start`). */
+export function ensureInternalSecret(db: Database, configured: string | undefined): string {
+  if (configured !== undefined) return configured;
+  const stored = getMeta(db, INTERNAL_SECRET_META);
+  if (stored !== undefined) return stored;
+  const secret = randomBytes(32).toString('base64url');
+  setMeta(db, INTERNAL_SECRET_META, secret);
+  return secret;
+}
+
+export interface RunningAdmin {
+  url: string;
+  port: number;
+  /** Set when this start generated the master key (shown once). */
+  generatedMasterKey: string | undefined;
+  close(): Promise<void>;
+}
+
+export async function startAdmin(
+  config: Readonly<Config>,
+  options: { logger?: Logger; clock?: Clock } = {},
+): Promise<RunningAdmin> {
+  const logger = options.logger ?? createLogger(config.logLevel, 'keygate-admin');
+  const db = openDatabase(config.dbPath);
+  const credentials = new Credentials(db, config);
+  const internalTokens = new InternalTokens(ensureInternalSecret(db, config.internalSecret));
+  const pusher = new HttpChangePusher(db, config.gatewayUrls ?? [], internalTokens, logger);
+  const app = createAdminApp({
+    db,
+    config,
+    clock: options.clock ?? systemClock,
+    credentials,
+    internalTokens,
+    notifier: pusher,
+    logger,
+  });
+  const server = serve({ fetch: app.fetch, hostname: config.adminHost, port: config.adminPort });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.adminHost}:${port}`;
+  logger.info({ url }, 'admin plane listening');
+  return {
+    url,
+    port,
+    generatedMasterKey: credentials.bootstrap.generated,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as import('node:http').Server).closeIdleConnections();
+      });
+      await pusher.drain();
+      db.close();
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const admin = await startAdmin(config);
+  if (admin.generatedMasterKey !== undefined) {
+    process.stdout.write(
+      `\nkeygate master key (shown once, store it now): ${admin.generatedMasterKey}\n` +
+        `  use it as: Authorization: Bearer <master key> against ${admin.url}/v1\n\n`,
+    );
+  }
+  const stop = () => {
+    admin.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

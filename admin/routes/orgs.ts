@@ -1,0 +1,292 @@
+/**
+ * Organizations (API.md "Organizations, teams, service accounts") and org memberships.
+ * Platform admins create and delete orgs; org owners/admins update them and manage members;
+ * any member sees the org; everyone else gets 404.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { KeygateError } from '../../src/errors/keygate-error.js';
+import { newId } from '../../src/ids.js';
+import { ORG_ROLES } from '../../src/policy/permissions.js';
+import type { AccessView } from '../auth/access.js';
+import type { AdminApp } from '../app.js';
+import type { AdminDeps } from '../context.js';
+import { mutate } from '../mutation.js';
+import { paginate } from '../pagination.js';
+import {
+  idParam,
+  json,
+  ok,
+  security,
+  isoOrNull,
+  limitColumnUpdates,
+  limitFields,
+  limitView,
+  listQuery,
+  restrictAccess,
+  setClause,
+  type LimitColumns,
+} from '../schemas.js';
+import { accessView, writeAccess } from '../access-bindings.js';
+
+export interface OrgRow extends LimitColumns {
+  id: string;
+  name: string;
+  access_mode: 'all' | 'restrict';
+  created_at: number;
+  updated_at: number;
+}
+
+const orgAccess = z.union([z.object({ mode: z.literal('all') }), restrictAccess]);
+
+const OrgCreate = z.object({
+  name: z.string().trim().min(1).max(200),
+  ...limitFields,
+  access: orgAccess.optional(),
+});
+const OrgUpdate = OrgCreate.partial();
+const MemberBody = z.object({ role: z.enum(ORG_ROLES) });
+const memberParams = z.object({ id: z.string(), user_id: z.string() });
+
+/** The org row, or 404 when missing or outside the caller's scope. */
+export function visibleOrg(deps: AdminDeps, access: AccessView, id: string): OrgRow {
+  const row = deps.db.prepare('SELECT * FROM orgs WHERE id = ?').get(id) as OrgRow | undefined;
+  if (row === undefined || !access.canSee({ orgId: row.id })) throw new KeygateError('not_found');
+  return row;
+}
+
+export function orgView(deps: AdminDeps, row: OrgRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    ...limitView(row),
+    access: accessView(deps.db, 'org', row.id),
+    created_at: isoOrNull(row.created_at),
+    updated_at: isoOrNull(row.updated_at),
+  };
+}
+
+function uniqueName(deps: AdminDeps, name: string, exceptId: string | null): void {
+  const clash = deps.db.prepare('SELECT id FROM orgs WHERE name = ? AND id IS NOT ?').get(name, exceptId);
+  if (clash !== undefined)
+    throw new KeygateError('conflict', { param: 'name', message: `An org named "${name}" already exists.` });
+}
+
+export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/orgs',
+      security,
+      request: { body: json(OrgCreate) },
+      responses: { 201: ok('The created org') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      if (!access.isPlatformAdmin) throw new KeygateError('forbidden');
+      const body = c.req.valid('json');
+      const id = newId('org');
+      const row = mutate(deps, c, (journal) => {
+        uniqueName(deps, body.name, null);
+        deps.db
+          .prepare('INSERT INTO orgs (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)')
+          .run(id, body.name, journal.now, journal.now);
+        const limits = limitColumnUpdates(body);
+        if (Object.keys(limits).length > 0) {
+          deps.db.prepare(`UPDATE orgs SET ${setClause(limits)} WHERE id = @id`).run({ ...limits, id });
+        }
+        if (body.access !== undefined) writeAccess(deps.db, 'org', id, body.access);
+        const created = deps.db.prepare('SELECT * FROM orgs WHERE id = ?').get(id) as OrgRow;
+        journal.audit({
+          action: 'org.create',
+          entityType: 'org',
+          entityId: id,
+          orgId: id,
+          after: orgView(deps, created),
+        });
+        journal.change('org', id);
+        return created;
+      });
+      return c.json(orgView(deps, row), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/orgs',
+      security,
+      request: { query: z.object(listQuery) },
+      responses: { 200: ok('Orgs the caller can see') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const query = c.req.valid('query');
+      const visible = [...access.visibleOrgIds()];
+      const filter = access.isPlatformAdmin
+        ? 'WHERE 1'
+        : `WHERE id IN (${visible.map(() => '?').join(',') || "''"})`;
+      const page = paginate(
+        (sql, params) => deps.db.prepare(sql).all(...params) as OrgRow[],
+        `SELECT * FROM orgs ${filter}`,
+        access.isPlatformAdmin ? [] : visible,
+        query,
+      );
+      return c.json({ data: page.rows.map((row) => orgView(deps, row)), next_cursor: page.next_cursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/orgs/{id}',
+      security,
+      request: { params: idParam },
+      responses: { 200: ok('The org') },
+    }),
+    (c) => c.json(orgView(deps, visibleOrg(deps, c.get('access'), c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/orgs/{id}',
+      security,
+      request: { params: idParam, body: json(OrgUpdate) },
+      responses: { 200: ok('The updated org') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const before = visibleOrg(deps, access, c.req.valid('param').id);
+      if (!access.can('org.update', { orgId: before.id })) throw new KeygateError('forbidden');
+      const body = c.req.valid('json');
+      const row = mutate(deps, c, (journal) => {
+        const beforeView = orgView(deps, before);
+        if (body.name !== undefined) uniqueName(deps, body.name, before.id);
+        const columns: Record<string, unknown> = { ...limitColumnUpdates(body), updated_at: journal.now };
+        if (body.name !== undefined) columns.name = body.name;
+        deps.db
+          .prepare(`UPDATE orgs SET ${setClause(columns)} WHERE id = @id`)
+          .run({ ...columns, id: before.id });
+        if (body.access !== undefined) writeAccess(deps.db, 'org', before.id, body.access);
+        const after = deps.db.prepare('SELECT * FROM orgs WHERE id = ?').get(before.id) as OrgRow;
+        journal.audit({
+          action: 'org.update',
+          entityType: 'org',
+          entityId: before.id,
+          orgId: before.id,
+          before: beforeView,
+          after: orgView(deps, after),
+        });
+        journal.change('org', before.id);
+        return after;
+      });
+      return c.json(orgView(deps, row), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/orgs/{id}',
+      security,
+      request: { params: idParam },
+      responses: { 204: { description: 'Deleted' } },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const before = visibleOrg(deps, access, c.req.valid('param').id);
+      if (!access.isPlatformAdmin) throw new KeygateError('forbidden');
+      mutate(deps, c, (journal) => {
+        const team = deps.db.prepare('SELECT id FROM teams WHERE org_id = ? LIMIT 1').get(before.id);
+        if (team !== undefined)
+          throw new KeygateError('conflict', { message: 'Delete the teams of this org first.' });
+        const beforeView = orgView(deps, before);
+        deps.db
+          .prepare("DELETE FROM access_bindings WHERE scope_type = 'org' AND scope_id = ?")
+          .run(before.id);
+        deps.db.prepare('DELETE FROM orgs WHERE id = ?').run(before.id);
+        journal.audit({
+          action: 'org.delete',
+          entityType: 'org',
+          entityId: before.id,
+          orgId: before.id,
+          before: beforeView,
+        });
+        journal.change('org', before.id);
+      });
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/orgs/{id}/members/{user_id}',
+      security,
+      request: { params: memberParams, body: json(MemberBody) },
+      responses: { 200: ok('The membership') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const { id, user_id: userId } = c.req.valid('param');
+      const org = visibleOrg(deps, access, id);
+      if (!access.can('org.members', { orgId: org.id })) throw new KeygateError('forbidden');
+      const { role } = c.req.valid('json');
+      if (deps.db.prepare('SELECT id FROM users WHERE id = ?').get(userId) === undefined) {
+        throw new KeygateError('not_found', { param: 'user_id' });
+      }
+      const membership = mutate(deps, c, (journal) => {
+        const before = deps.db
+          .prepare('SELECT role FROM org_members WHERE org_id = ? AND user_id = ?')
+          .get(org.id, userId);
+        deps.db
+          .prepare(
+            'INSERT INTO org_members (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(org_id, user_id) DO UPDATE SET role = excluded.role',
+          )
+          .run(org.id, userId, role, journal.now);
+        const after = { org_id: org.id, user_id: userId, role };
+        journal.audit({
+          action: 'org.member.put',
+          entityType: 'org_member',
+          entityId: `${org.id}:${userId}`,
+          orgId: org.id,
+          before: before ?? null,
+          after,
+        });
+        return after;
+      });
+      return c.json(membership, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/orgs/{id}/members/{user_id}',
+      security,
+      request: { params: memberParams },
+      responses: { 204: { description: 'Removed' } },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const { id, user_id: userId } = c.req.valid('param');
+      const org = visibleOrg(deps, access, id);
+      if (!access.can('org.members', { orgId: org.id })) throw new KeygateError('forbidden');
+      mutate(deps, c, (journal) => {
+        const before = deps.db
+          .prepare('SELECT * FROM org_members WHERE org_id = ? AND user_id = ?')
+          .get(org.id, userId);
+        if (before === undefined) throw new KeygateError('not_found');
+        deps.db.prepare('DELETE FROM org_members WHERE org_id = ? AND user_id = ?').run(org.id, userId);
+        journal.audit({
+          action: 'org.member.delete',
+          entityType: 'org_member',
+          entityId: `${org.id}:${userId}`,
+          orgId: org.id,
+          before,
+        });
+      });
+      return c.body(null, 204);
+    },
+  );
+}

@@ -1,0 +1,92 @@
+/**
+ * Roles → permissions, exactly as API.md's role table. Pure data: the admin plane reads the
+ * caller's memberships from SQLite on every request and asks this table.
+ */
+export const ORG_ROLES = ['org_owner', 'org_admin', 'org_auditor', 'org_member'] as const;
+export const TEAM_ROLES = ['team_admin', 'team_developer', 'team_viewer'] as const;
+export type OrgRole = (typeof ORG_ROLES)[number];
+export type TeamRole = (typeof TEAM_ROLES)[number];
+
+export type Permission =
+  | 'org.read'
+  | 'org.update'
+  | 'org.members'
+  | 'team.read'
+  | 'team.create'
+  | 'team.update'
+  | 'team.delete'
+  | 'team.members'
+  | 'service_account.read'
+  | 'service_account.manage'
+  | 'access_group.manage'
+  | 'audit.read'
+  | 'usage.read'
+  | 'key.create'
+  | 'key.create_self'
+  | 'key.read'
+  | 'key.update'
+  | 'key.revoke'
+  | 'key.delete';
+
+const KEY_ADMIN: Permission[] = ['key.create', 'key.read', 'key.update', 'key.revoke', 'key.delete'];
+
+export const ORG_ROLE_PERMISSIONS: Record<OrgRole, readonly Permission[]> = {
+  org_owner: [
+    ...KEY_ADMIN,
+    'org.read',
+    'org.update',
+    'org.members',
+    'team.read',
+    'team.create',
+    'team.update',
+    'team.delete',
+    'team.members',
+    'service_account.read',
+    'service_account.manage',
+    'access_group.manage',
+    'audit.read',
+    'usage.read',
+  ],
+  org_admin: [
+    ...KEY_ADMIN,
+    'org.read',
+    'org.update',
+    'org.members',
+    'team.read',
+    'team.create',
+    'team.update',
+    'team.delete',
+    'team.members',
+    'service_account.read',
+    'service_account.manage',
+    'access_group.manage',
+    'audit.read',
+    'usage.read',
+  ],
+  org_auditor: ['key.read', 'org.read', 'team.read', 'service_account.read', 'audit.read', 'usage.read'],
+  org_member: ['org.read'],
+};
+
+/** Team roles grant permissions on the team (and read of its org). */
+export const TEAM_ROLE_PERMISSIONS: Record<TeamRole, readonly Permission[]> = {
+  team_admin: [
+    ...KEY_ADMIN,
+    'team.read',
+    'team.update',
+    'team.members',
+    'service_account.read',
+    'service_account.manage',
+    'audit.read',
+    'usage.read',
+  ],
+  team_developer: ['key.create_self', 'team.read', 'service_account.read'],
+  team_viewer: ['team.read'],
+};
+
+export function isOrgRole(value: string): value is OrgRole {
+  return (ORG_ROLES as readonly string[]).includes(value);
+}
+
+export function isTeamRole(value: string): value is TeamRole {
+  return (TEAM_ROLES as readonly string[]).includes(value);
+}

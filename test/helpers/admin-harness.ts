@@ -1,0 +1,77 @@
+/**
+ * An in-process admin plane over a fresh in-memory SQLite database, driven with app.request()
+ * (real Hono routing, validation, auth and SQLite; no sockets).
+ */
+import pino from 'pino';
+import { createAdminApp, type AdminApp } from '../../admin/app.js';
+import { Credentials } from '../../admin/auth/credentials.js';
+import type { AdminDeps, ChangeNotifier } from '../../admin/context.js';
+import { ManualClock } from '../../src/clock.js';
+import { loadConfig } from '../../src/config/config.js';
+import { InternalTokens } from '../../src/invalidation/internal-token.js';
+import { openDatabase } from '../../src/storage/database.js';
+
+export const TEST_MASTER_KEY = 'test-master-key-0123456789';
+export const TEST_INTERNAL_SECRET = 'test-internal-secret-0123456789-abcdef';
+
+export interface TestAdmin {
+  app: AdminApp;
+  deps: AdminDeps;
+  clock: ManualClock;
+  notifications: { count: number };
+  /** JSON request; `token` defaults to the master key, `null` sends no Authorization. */
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+}
+
+export function createTestAdmin(env: Record<string, string> = {}): TestAdmin {
+  const config = loadConfig({
+    KEYGATE_DB_PATH: ':memory:',
+    KEYGATE_MASTER_KEY: TEST_MASTER_KEY,
+    KEYGATE_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
+    KEYGATE_LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const db = openDatabase(':memory:');
+  const clock = new ManualClock(Date.now());
+  const notifications = { count: 0 };
+  const notifier: ChangeNotifier = { notify: () => void notifications.count++ };
+  const deps: AdminDeps = {
+    db,
+    config,
+    clock,
+    credentials: new Credentials(db, config),
+    internalTokens: new InternalTokens(TEST_INTERNAL_SECRET),
+    notifier,
+    logger: pino({ level: 'silent' }),
+  };
+  const app = createAdminApp(deps);
+  return {
+    app,
+    deps,
+    clock,
+    notifications,
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      const token = options.token === undefined ? TEST_MASTER_KEY : options.token;
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      let body: string | undefined;
+      if (options.body !== undefined) {
+        headers['content-type'] ??= 'application/json';
+        body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+      }
+      const response = await app.request(path, { method, headers, body });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text === '' ? null : JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body: parsed, headers: response.headers };
+    },
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * Real processes for end-to-end tests: spawn a plane's TypeScript entry with tsx on a free
+ * port, wait until it answers, and kill it (and everything else started) in afterAll.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Spawned {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(url);
+      await response.arrayBuffer();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/** Spawns `node --import tsx <entry> ...args` with env; resolves when `${url}${readyPath}` answers. */
+export async function spawnTs(
+  entry: string,
+  options: { env: Record<string, string>; url: string; readyPath?: string; args?: string[] },
+): Promise<Spawned> {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...(options.args ?? [])], {
+    cwd: ROOT,
+    env: { ...process.env, KEYGATE_LOG_LEVEL: 'warn', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await Promise.race([
+      waitForHttp(`${options.url}${options.readyPath ?? '/healthz'}`),
+      exited.then((code) => {
+        throw new Error(`${entry} exited with ${code} before it was ready:\n${output}`);
+      }),
+    ]);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    child,
+    url: options.url,
+    output: () => output,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Starts the admin plane as a process on a free port with a fresh database file. */
+export async function spawnAdmin(env: Record<string, string>): Promise<Spawned> {
+  const port = await freePort();
+  return spawnTs('admin/main.ts', {
+    url: `http://127.0.0.1:${port}`,
+    env: { KEYGATE_ADMIN_PORT: String(port), ...env },
+  });
+}
