@@ -1,0 +1,123 @@
+/**
+ * The gateway's view of spend per scope (key, team, org), exact for one gateway (embedded mode).
+ *
+ * spend view = baseline (persisted spend from the last accepted policy load)
+ *            + local spend sealed into usage batches the admin plane had not applied at that load
+ *            + local spend not sealed into any batch yet.
+ * A budget check adds the in-flight reservations and the new request's estimate on top.
+ *
+ * Rebase (`observe`): a load carries `spendMicros` and `appliedBatchSeq` (the highest usage batch
+ * of this gateway already in that spend), read together by the admin plane. Accepting it sets the
+ * baseline and drops local batches ≤ appliedBatchSeq, which are now inside the baseline; batches
+ * after it and unsealed spend are kept, so nothing is counted twice or lost.
+ *
+ * Ordering: team and org scopes are seen through many cached key policies loaded at different
+ * times, so an older load must never replace a newer baseline (it would forget spend, or, after
+ * local batches were dropped, lose them). Loads are ordered by (appliedBatchSeq, version), both
+ * monotone in time at the admin plane: an older one on either is ignored. On a full tie the two
+ * loads agree on this gateway's batches and differ at most by other gateways' spend applied in
+ * between, which only grows, so the larger baseline is the newer one. A spend reset through the
+ * admin API bumps `version`, so it is accepted even though the number goes down.
+ */
+import type { Scope } from '../policy/limits.js';
+import type { ScopeState } from '../policy/resolved-policy.js';
+
+export interface ScopeSpend {
+  readonly id: string;
+  baselineMicros: number;
+  baselineVersion: number;
+  baselineAppliedSeq: number;
+  /** Sum of the in-flight budget reservations. */
+  reservedMicros: number;
+  /** Local settled spend not sealed into a usage batch yet. */
+  unsealedMicros: number;
+  /** Local spend per sealed batch seq, only batches the baseline does not include. */
+  readonly sealed: Map<number, number>;
+  sealedMicros: number;
+}
+
+export class SpendLedger {
+  private readonly scopes: Record<Scope, Map<string, ScopeSpend>> = {
+    key: new Map(),
+    team: new Map(),
+    org: new Map(),
+  };
+  /** Scopes holding unsealed spend: `seal` touches only these. */
+  private readonly unsealed = new Set<ScopeSpend>();
+
+  /** The scope's entry, rebased on `state` when this load is not older than the last accepted one. */
+  observe(scope: Scope, state: ScopeState, version: number, appliedBatchSeq: number): ScopeSpend {
+    const scopes = this.scopes[scope];
+    let entry = scopes.get(state.id);
+    if (entry === undefined) {
+      entry = {
+        id: state.id,
+        baselineMicros: state.spendMicros,
+        baselineVersion: version,
+        baselineAppliedSeq: appliedBatchSeq,
+        reservedMicros: 0,
+        unsealedMicros: 0,
+        sealed: new Map(),
+        sealedMicros: 0,
+      };
+      scopes.set(state.id, entry);
+      return entry;
+    }
+    if (appliedBatchSeq < entry.baselineAppliedSeq || version < entry.baselineVersion) return entry;
+    if (appliedBatchSeq === entry.baselineAppliedSeq && version === entry.baselineVersion) {
+      if (state.spendMicros > entry.baselineMicros) entry.baselineMicros = state.spendMicros;
+      return entry;
+    }
+    entry.baselineMicros = state.spendMicros;
+    entry.baselineVersion = version;
+    entry.baselineAppliedSeq = appliedBatchSeq;
+    if (entry.sealed.size > 0) {
+      for (const [seq, micros] of entry.sealed) {
+        if (seq <= appliedBatchSeq) {
+          entry.sealed.delete(seq);
+          entry.sealedMicros -= micros;
+        }
+      }
+    }
+    return entry;
+  }
+
+  get(scope: Scope, id: string): ScopeSpend | undefined {
+    return this.scopes[scope].get(id);
+  }
+
+  /** Spend plus reservations plus `estimateMicros` stays within `maxMicros`. */
+  fits(entry: ScopeSpend, maxMicros: number, estimateMicros: number): boolean {
+    return spendMicros(entry) + entry.reservedMicros + estimateMicros <= maxMicros;
+  }
+
+  reserve(entry: ScopeSpend, micros: number): void {
+    entry.reservedMicros += micros;
+  }
+
+  unreserve(entry: ScopeSpend, micros: number): void {
+    entry.reservedMicros -= micros;
+  }
+
+  /** Turn a reservation into real spend. */
+  settle(entry: ScopeSpend, reservedMicros: number, costMicros: number): void {
+    entry.reservedMicros -= reservedMicros;
+    if (costMicros === 0) return;
+    entry.unsealedMicros += costMicros;
+    this.unsealed.add(entry);
+  }
+
+  /** Everything settled so far and not yet sealed now belongs to usage batch `batchSeq`. */
+  seal(batchSeq: number): void {
+    for (const entry of this.unsealed) {
+      entry.sealed.set(batchSeq, (entry.sealed.get(batchSeq) ?? 0) + entry.unsealedMicros);
+      entry.sealedMicros += entry.unsealedMicros;
+      entry.unsealedMicros = 0;
+    }
+    this.unsealed.clear();
+  }
+}
+
+export function spendMicros(entry: ScopeSpend): number {
+  return entry.baselineMicros + entry.sealedMicros + entry.unsealedMicros;
+}

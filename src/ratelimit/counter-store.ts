@@ -1,0 +1,67 @@
+/**
+ * Where window counters live. The memory store (embedded mode) and a Redis store (scale-out)
+ * implement the same contract, so the admission logic does not know which one it talks to.
+ *
+ * The one operation that matters is `chargeAll`: an atomic all-or-nothing check-and-add over
+ * every window a request touches. A store must decide and apply it as one indivisible step
+ * (a synchronous section in memory; one Lua script in Redis), which is what makes "a request
+ * refused by any window is charged to none" hold without refunds.
+ *
+ * Methods may answer synchronously: the memory store does, so an in-process admission makes its
+ * whole decision without yielding to the event loop.
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface CounterCharge {
+  /** Counter identity (see `counterKey`); distinct within one call. */
+  key: string;
+  /** ≥ 0: 1 for request windows, the token reservation for token windows. */
+  amount: number;
+  /** The charge fits when `current + amount <= limit`. */
+  limit: number;
+  /**
+   * How long the store must keep the counter at least (ms). Garbage collection only: counters
+   * are keyed by window start, so a late expiry never leaks counts into the next window.
+   */
+  ttlMs: number;
+}
+
+export interface ChargeResult {
+  /** True when every charge fitted and all were applied; false when none was applied. */
+  ok: boolean;
+  /** Per charge, in order: the value after the charge when ok, the untouched current value when not. */
+  values: number[];
+}
+
+export interface CounterStore {
+  chargeAll(charges: readonly CounterCharge[]): MaybePromise<ChargeResult>;
+  /**
+   * Unconditional add (negative refunds), used by settle and release. The result never goes
+   * below zero, and a refund to a counter that no longer exists is dropped (its window is over).
+   */
+  adjust(key: string, delta: number, ttlMs: number): MaybePromise<void>;
+  /** Current values, 0 for counters that do not exist. */
+  read(keys: readonly string[]): MaybePromise<number[]>;
+}
+
+export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/** A counter store failed (or rejected with a non-Error, as rate-limiter-flexible does). */
+export class CounterStoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CounterStoreError';
+  }
+}
+
+/** Await a store answer, turning whatever it rejects with into an Error subclass. */
+export async function settled<T>(value: Promise<T>, what: string): Promise<T> {
+  try {
+    return await value;
+  } catch (cause) {
+    if (cause instanceof Error) throw new CounterStoreError(`${what}: ${cause.message}`, { cause });
+    throw new CounterStoreError(`${what}: ${String(cause)}`, { cause });
+  }
+}

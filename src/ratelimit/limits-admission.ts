@@ -1,0 +1,350 @@
+/**
+ * Exact limits (issue 4): request and token windows plus USD budgets for the key, its team and
+ * its org, decided all-or-nothing before the upstream call and reconciled after it.
+ *
+ * Why a refused request is charged to nothing, and why 200 concurrent admits against rpm 50
+ * admit exactly 50: the decision is check-then-commit with no `await` in between.
+ * - Budgets: the ledger is process memory; `fits` and `reserve` run in the same synchronous
+ *   section, and a budget refusal returns before any window is touched.
+ * - Windows: every configured window of every scope goes to the store in ONE `chargeAll`, which
+ *   the store applies atomically or not at all (see counter-store.ts). With the memory store that
+ *   call is synchronous, so the whole of `admit` up to its result runs without yielding: no other
+ *   admission can observe or change a counter between our check and our commit.
+ * - With an asynchronous store (Redis) the budget reservation is taken before awaiting
+ *   `chargeAll` and handed back if the windows refuse. In that gap another request may see the
+ *   reservation and be refused conservatively; it can never overshoot.
+ *
+ * Tokens: the reservation is estimated input + max output, capped by the smallest configured
+ * token limit of any scope so a key whose TPM is below its max_tokens can still make requests.
+ * It is charged to the windows current at admission; `settle` replaces it by the real usage in
+ * those same windows (unless they are over by then: a finished window no longer matters).
+ *
+ * Ends of a ticket (exactly one per admitted request; later calls on the same ticket are no-ops):
+ * - settle: real tokens replace the reservation; real cost (target prices, rounded up) replaces
+ *   the cost estimate in the spend view of all three scopes.
+ * - release (the upstream failed, nothing was served): everything is refunded, request counts
+ *   included. A window limits what a key may take from the upstream; a failed call took nothing,
+ *   and a client retrying a provider outage should not find its quota burnt by our failure.
+ * - abort (the client went away): the request stays counted and is charged its input estimate
+ *   (tokens and cost), as the upstream has read the prompt.
+ */
+import { systemClock, type Clock } from '../clock.js';
+import type {
+  Admission,
+  AdmissionOutcome,
+  AdmissionRequest,
+  AdmissionTicket,
+  RateLimitHeaders,
+  Usage,
+} from '../policy/admission.js';
+import { SCOPES, type Scope } from '../policy/limits.js';
+import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
+import { costMicros, type Pricing } from '../budget/cost.js';
+import { SpendLedger, spendMicros, type ScopeSpend } from '../budget/spend-ledger.js';
+import {
+  isPromise,
+  settled,
+  type ChargeResult,
+  type CounterCharge,
+  type CounterStore,
+} from './counter-store.js';
+import { MemoryCounterStore } from './memory-counter-store.js';
+import { WINDOWS, counterKey, windowParam, windowStart, type WindowSpec } from './windows.js';
+
+interface PlannedCharge extends CounterCharge {
+  scope: Scope;
+  window: WindowSpec;
+  /** Epoch ms (injected clock) at which this window resets. */
+  endMs: number;
+}
+
+interface TicketState {
+  charges: PlannedCharge[];
+  tokenReservation: number;
+  estimatedInputTokens: number;
+  costEstimateMicros: number;
+  spend: ScopeSpend[];
+  pricing: Pricing;
+}
+
+export interface WindowUsage {
+  /** `key_rpm`, `team_tpd`, ... */
+  param: string;
+  limit: number;
+  used: number;
+  resetMs: number;
+}
+
+export interface LimitsAdmissionOptions {
+  store?: CounterStore;
+  clock?: Clock;
+}
+
+/** Counters outlive their window by this much (garbage collection only). */
+const TTL_SLACK_MS = 1_000;
+
+export class LimitsAdmission implements Admission {
+  private readonly store: CounterStore;
+  private readonly clock: Clock;
+  private readonly ledger = new SpendLedger();
+  private readonly tickets = new Map<number, TicketState>();
+  private nextTicket = 1;
+
+  constructor(options: LimitsAdmissionOptions = {}) {
+    this.store = options.store ?? new MemoryCounterStore();
+    this.clock = options.clock ?? systemClock;
+  }
+
+  async admit(request: AdmissionRequest): Promise<AdmissionOutcome> {
+    const now = this.clock.now();
+    const { policy, target } = request;
+    const estimatedInputTokens = tokens(request.estimatedInputTokens);
+    const maxOutputTokens = tokens(request.maxOutputTokens);
+    const spend = this.observeScopes(policy);
+    const costEstimateMicros = costMicros(target, estimatedInputTokens, maxOutputTokens);
+
+    for (let i = 0; i < SCOPES.length; i++) {
+      const scope = SCOPES[i]!;
+      const max = policy[scope].limits.maxBudgetMicros;
+      if (max !== null && !this.ledger.fits(spend[i]!, max, costEstimateMicros)) {
+        const charges = plan(policy, now, 0);
+        const values = await this.read(charges);
+        return {
+          ok: false,
+          code: 'budget_exceeded',
+          param: `${scope}_budget`,
+          retryAfterMs: null,
+          headers: headersFor(charges, values, now),
+        };
+      }
+    }
+
+    const tokenReservation = Math.min(estimatedInputTokens + maxOutputTokens, smallestTokenLimit(policy));
+    const charges = plan(policy, now, tokenReservation);
+    for (const entry of spend) this.ledger.reserve(entry, costEstimateMicros);
+    let result: ChargeResult;
+    try {
+      const answer = this.store.chargeAll(charges);
+      result = isPromise(answer) ? await settled(answer, 'charging the windows') : answer;
+    } catch (error) {
+      for (const entry of spend) this.ledger.unreserve(entry, costEstimateMicros);
+      throw error;
+    }
+    if (!result.ok) {
+      for (const entry of spend) this.ledger.unreserve(entry, costEstimateMicros);
+      const failing = failingCharge(charges, result.values);
+      return {
+        ok: false,
+        code: 'rate_limit_exceeded',
+        param: windowParam(failing.scope, failing.window.name),
+        retryAfterMs: failing.endMs - now,
+        headers: headersFor(charges, result.values, now),
+      };
+    }
+
+    const id = this.nextTicket++;
+    this.tickets.set(id, {
+      charges,
+      tokenReservation,
+      estimatedInputTokens,
+      costEstimateMicros,
+      spend,
+      pricing: {
+        inputMicrosPerMtok: target.inputMicrosPerMtok,
+        outputMicrosPerMtok: target.outputMicrosPerMtok,
+      },
+    });
+    return { ok: true, ticket: { id }, headers: headersFor(charges, result.values, now) };
+  }
+
+  async settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {
+    const state = this.take(ticket);
+    if (state === undefined) return { costMicros: 0 };
+    return this.finish(state, tokens(usage.inputTokens), tokens(usage.outputTokens));
+  }
+
+  async release(ticket: AdmissionTicket): Promise<void> {
+    const state = this.take(ticket);
+    if (state === undefined) return;
+    for (const entry of state.spend) this.ledger.unreserve(entry, state.costEstimateMicros);
+    await this.adjust(state.charges, (charge) => -charge.amount);
+  }
+
+  async abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
+    const state = this.take(ticket);
+    if (state === undefined) return { costMicros: 0 };
+    return this.finish(state, state.estimatedInputTokens, 0);
+  }
+
+  observePolicy(policy: ResolvedKeyPolicy): void {
+    this.observeScopes(policy);
+  }
+
+  sealBatch(batchSeq: number): void {
+    this.ledger.seal(batchSeq);
+  }
+
+  /** Spend view of one scope (persisted baseline + local spend) and its in-flight reservations. */
+  spendOf(scope: Scope, id: string): { spendMicros: number; reservedMicros: number } | null {
+    const entry = this.ledger.get(scope, id);
+    return entry === undefined
+      ? null
+      : { spendMicros: spendMicros(entry), reservedMicros: entry.reservedMicros };
+  }
+
+  /** Current counters of every configured window of a policy (diagnostics and tests). */
+  async windowUsage(policy: ResolvedKeyPolicy): Promise<WindowUsage[]> {
+    const now = this.clock.now();
+    const charges = plan(policy, now, 0);
+    const values = await this.read(charges);
+    return charges.map((charge, i) => ({
+      param: windowParam(charge.scope, charge.window.name),
+      limit: charge.limit,
+      used: values[i]!,
+      resetMs: charge.endMs - now,
+    }));
+  }
+
+  /** Admitted requests not settled, released or aborted yet. */
+  get inFlight(): number {
+    return this.tickets.size;
+  }
+
+  private observeScopes(policy: ResolvedKeyPolicy): ScopeSpend[] {
+    const { version, appliedBatchSeq } = policy;
+    return [
+      this.ledger.observe('key', policy.key, version, appliedBatchSeq),
+      this.ledger.observe('team', policy.team, version, appliedBatchSeq),
+      this.ledger.observe('org', policy.org, version, appliedBatchSeq),
+    ];
+  }
+
+  private take(ticket: AdmissionTicket): TicketState | undefined {
+    const state = this.tickets.get(ticket.id);
+    if (state !== undefined) this.tickets.delete(ticket.id);
+    return state;
+  }
+
+  private async finish(
+    state: TicketState,
+    inputTokens: number,
+    outputTokens: number,
+  ): Promise<{ costMicros: number }> {
+    const cost = costMicros(state.pricing, inputTokens, outputTokens);
+    for (const entry of state.spend) this.ledger.settle(entry, state.costEstimateMicros, cost);
+    const delta = inputTokens + outputTokens - state.tokenReservation;
+    if (delta !== 0)
+      await this.adjust(state.charges, (charge) => (charge.window.unit === 'tokens' ? delta : 0));
+    return { costMicros: cost };
+  }
+
+  private async adjust(
+    charges: readonly PlannedCharge[],
+    deltaOf: (charge: PlannedCharge) => number,
+  ): Promise<void> {
+    const now = this.clock.now();
+    const pending: Promise<void>[] = [];
+    for (const charge of charges) {
+      const delta = deltaOf(charge);
+      if (delta === 0 || now >= charge.endMs) continue;
+      const answer = this.store.adjust(charge.key, delta, charge.ttlMs);
+      if (isPromise(answer)) pending.push(answer);
+    }
+    if (pending.length > 0) await settled(Promise.all(pending), 'adjusting the windows');
+  }
+
+  private async read(charges: readonly PlannedCharge[]): Promise<number[]> {
+    const answer = this.store.read(charges.map((charge) => charge.key));
+    return isPromise(answer) ? settled(answer, 'reading the windows') : answer;
+  }
+}
+
+/** Every configured window of the three scopes, in report order (key, team, org × WINDOWS). */
+function plan(policy: ResolvedKeyPolicy, now: number, tokenReservation: number): PlannedCharge[] {
+  const charges: PlannedCharge[] = [];
+  for (const scope of SCOPES) {
+    const state = policy[scope];
+    for (const window of WINDOWS) {
+      const limit = state.limits[window.limitField];
+      if (limit === null) continue;
+      const start = windowStart(window.lengthMs, now);
+      charges.push({
+        key: counterKey(scope, state.id, window.name, start),
+        amount: window.unit === 'requests' ? 1 : tokenReservation,
+        limit,
+        ttlMs: window.lengthMs + TTL_SLACK_MS,
+        scope,
+        window,
+        endMs: start + window.lengthMs,
+      });
+    }
+  }
+  return charges;
+}
+
+function smallestTokenLimit(policy: ResolvedKeyPolicy): number {
+  let smallest = Infinity;
+  for (const scope of SCOPES) {
+    const { tpm, tpd } = policy[scope].limits;
+    if (tpm !== null && tpm < smallest) smallest = tpm;
+    if (tpd !== null && tpd < smallest) smallest = tpd;
+  }
+  return smallest;
+}
+
+/**
+ * Of the windows that refused, the one resetting last: retrying earlier would be refused again.
+ * On a tie, the first in report order.
+ */
+function failingCharge(charges: readonly PlannedCharge[], values: readonly number[]): PlannedCharge {
+  let failing: PlannedCharge | undefined;
+  for (let i = 0; i < charges.length; i++) {
+    const charge = charges[i]!;
+    if (values[i]! + charge.amount <= charge.limit) continue;
+    if (failing === undefined || charge.endMs > failing.endMs) failing = charge;
+  }
+  if (failing === undefined) throw new Error('counter store refused a charge that fits every window');
+  return failing;
+}
+
+/** The window with the smallest remaining fraction, for requests and for tokens separately. */
+function headersFor(
+  charges: readonly PlannedCharge[],
+  values: readonly number[],
+  now: number,
+): RateLimitHeaders {
+  const headers: RateLimitHeaders = {
+    limitRequests: null,
+    remainingRequests: null,
+    resetRequestsMs: null,
+    limitTokens: null,
+    remainingTokens: null,
+    resetTokensMs: null,
+  };
+  let requestsFraction = Infinity;
+  let tokensFraction = Infinity;
+  for (let i = 0; i < charges.length; i++) {
+    const charge = charges[i]!;
+    const remaining = Math.max(0, charge.limit - values[i]!);
+    const fraction = charge.limit > 0 ? remaining / charge.limit : 0;
+    if (charge.window.unit === 'requests') {
+      if (fraction < requestsFraction) {
+        requestsFraction = fraction;
+        headers.limitRequests = charge.limit;
+        headers.remainingRequests = remaining;
+        headers.resetRequestsMs = charge.endMs - now;
+      }
+    } else if (fraction < tokensFraction) {
+      tokensFraction = fraction;
+      headers.limitTokens = charge.limit;
+      headers.remainingTokens = remaining;
+      headers.resetTokensMs = charge.endMs - now;
+    }
+  }
+  return headers;
+}
+
+/** Token counts from estimates and upstream usage: non-negative integers whatever comes in. */
+function tokens(value: number): number {
+  return Number.isFinite(value) && value > 0 ? Math.ceil(value) : 0;
+}
