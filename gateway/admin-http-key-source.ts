@@ -1,0 +1,119 @@
+/**
+ * The gateway's client of the admin plane's internal API (notes/contract.md): key policies
+ * (KeySource), the change feed (ChangeFeed), the target catalog and usage reports, over one
+ * keep-alive undici Pool, each call signed with a short-lived internal token.
+ */
+import { Pool } from 'undici';
+import type { KeySource } from '../src/cache/key-source.js';
+import type { ChangeFeed } from '../src/invalidation/change-follower.js';
+import type { ChangeBatch } from '../src/invalidation/change.js';
+import { InternalTokens } from '../src/invalidation/internal-token.js';
+import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
+import type { UsageReport } from '../src/usage/usage-report.js';
+import type { UsageSink } from './usage/usage-reporter.js';
+
+export interface TargetSource {
+  targets(): Promise<{ seq: number; targets: TargetRoute[] }>;
+}
+
+export class AdminUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AdminUnavailableError';
+  }
+}
+
+export interface AdminHttpKeySourceOptions {
+  adminUrl: string;
+  internalSecret: string;
+  gatewayId: string;
+  /** Per-call timeout (headers and body), default 5 s. */
+  timeoutMs?: number;
+}
+
+export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, UsageSink {
+  private readonly pool: Pool;
+  private readonly tokens: InternalTokens;
+  private readonly basePath: string;
+  private readonly gatewayQuery: string;
+  private readonly timeoutMs: number;
+  /** Epoch ms of the last answer from the admin plane (any status). */
+  lastContactAt = 0;
+
+  constructor(options: AdminHttpKeySourceOptions) {
+    const url = new URL(options.adminUrl);
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.pool = new Pool(url.origin, {
+      connections: 16,
+      keepAliveTimeout: 30_000,
+      connectTimeout: Math.min(this.timeoutMs, 2000),
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+    });
+    this.tokens = new InternalTokens(options.internalSecret);
+    this.gatewayQuery = `gateway_id=${encodeURIComponent(options.gatewayId)}`;
+  }
+
+  async load(tokenHash: string): Promise<ResolvedKeyPolicy | null> {
+    if (!/^[0-9a-f]{64}$/.test(tokenHash)) return null;
+    const { status, body } = await this.call('GET', `/internal/keys/${tokenHash}?${this.gatewayQuery}`);
+    if (status === 404) return null;
+    if (status !== 200) throw new AdminUnavailableError(`GET /internal/keys answered ${status}`);
+    return body as ResolvedKeyPolicy;
+  }
+
+  async changesAfter(seq: number, limit: number): Promise<ChangeBatch> {
+    const { status, body } = await this.call('GET', `/internal/changes?after=${seq}&limit=${limit}`);
+    if (status !== 200) throw new AdminUnavailableError(`GET /internal/changes answered ${status}`);
+    return body as ChangeBatch;
+  }
+
+  async targets(): Promise<{ seq: number; targets: TargetRoute[] }> {
+    const { status, body } = await this.call('GET', '/internal/targets');
+    if (status !== 200) throw new AdminUnavailableError(`GET /internal/targets answered ${status}`);
+    return body as { seq: number; targets: TargetRoute[] };
+  }
+
+  async postUsage(report: UsageReport): Promise<{ applied: boolean }> {
+    const { status, body } = await this.call('POST', '/internal/usage', JSON.stringify(report));
+    if (status !== 200) throw new AdminUnavailableError(`POST /internal/usage answered ${status}`);
+    return body as { applied: boolean };
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  private async call(
+    method: 'GET' | 'POST',
+    path: string,
+    payload?: string,
+  ): Promise<{ status: number; body: unknown }> {
+    const headers: Record<string, string> = { authorization: await this.tokens.authorizationHeader() };
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    let response;
+    try {
+      response = await this.pool.request({ method, path: this.basePath + path, headers, body: payload });
+    } catch (error) {
+      throw new AdminUnavailableError(`admin plane unreachable: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.lastContactAt = Date.now();
+    let text: string;
+    try {
+      text = await response.body.text();
+    } catch (error) {
+      throw new AdminUnavailableError(`admin plane answer cut: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (response.statusCode !== 200) return { status: response.statusCode, body: undefined };
+    try {
+      return { status: 200, body: JSON.parse(text) as unknown };
+    } catch (error) {
+      throw new AdminUnavailableError('admin plane answered invalid JSON', { cause: error });
+    }
+  }
+}

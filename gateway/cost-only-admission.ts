@@ -1,0 +1,67 @@
+/**
+ * A real but minimal Admission: admits every request and prices usage with the target's
+ * pricing (integer micro-USD). It enforces no window or budget; gateway/main.ts swaps in the
+ * limits engine (src/ratelimit) with one line once it exists.
+ */
+import type {
+  Admission,
+  AdmissionOutcome,
+  AdmissionRequest,
+  AdmissionTicket,
+  RateLimitHeaders,
+  Usage,
+} from '../src/policy/admission.js';
+import type { TargetRoute } from '../src/policy/resolved-policy.js';
+
+const NO_HEADERS: RateLimitHeaders = {
+  limitRequests: null,
+  remainingRequests: null,
+  resetRequestsMs: null,
+  limitTokens: null,
+  remainingTokens: null,
+  resetTokensMs: null,
+};
+
+interface CostTicket extends AdmissionTicket {
+  readonly target: TargetRoute;
+  readonly estimatedInputTokens: number;
+}
+
+export function costMicros(target: TargetRoute, usage: Usage): number {
+  return Math.round(
+    (usage.inputTokens * target.inputMicrosPerMtok) / 1e6 +
+      (usage.outputTokens * target.outputMicrosPerMtok) / 1e6,
+  );
+}
+
+export class CostOnlyAdmission implements Admission {
+  private nextId = 1;
+
+  admit(request: AdmissionRequest): Promise<AdmissionOutcome> {
+    const ticket: CostTicket = {
+      id: this.nextId++,
+      target: request.target,
+      estimatedInputTokens: request.estimatedInputTokens,
+    };
+    return Promise.resolve({ ok: true, ticket, headers: NO_HEADERS });
+  }
+
+  settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {
+    return Promise.resolve({ costMicros: costMicros((ticket as CostTicket).target, usage) });
+  }
+
+  release(_ticket: AdmissionTicket): Promise<void> {
+    return Promise.resolve();
+  }
+
+  abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
+    const { target, estimatedInputTokens } = ticket as CostTicket;
+    return Promise.resolve({
+      costMicros: costMicros(target, { inputTokens: estimatedInputTokens, outputTokens: 0 }),
+    });
+  }
+
+  observePolicy(_policy: unknown): void {}
+
+  sealBatch(_batchSeq: number): void {}
+}

@@ -1,0 +1,187 @@
+/**
+ * Starts one gateway: wires the real parts (admin client, key cache, change follower, usage
+ * reporter, admission, upstream client) into createGatewayApp and serves it, then keeps the
+ * catalog and the change feed in sync. Runnable directly:
+ * `node --import tsx gateway/main.ts` (configuration from the environment, API.md).
+ */
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { serve } from '@hono/node-server';
+import { pino, type Logger } from 'pino';
+import { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
+import { systemClock } from '../src/clock.js';
+import { loadConfig, type Config } from '../src/config/config.js';
+import { newId } from '../src/ids.js';
+import { changeEffect } from '../src/invalidation/change-effect.js';
+import { ChangeFollower } from '../src/invalidation/change-follower.js';
+import { InternalTokens } from '../src/invalidation/internal-token.js';
+import type { Admission } from '../src/policy/admission.js';
+import { AdminHttpKeySource } from './admin-http-key-source.js';
+import { createGatewayApp } from './app.js';
+import { CostOnlyAdmission } from './cost-only-admission.js';
+import { GatewayMetrics } from './metrics.js';
+import { UpstreamClient } from './proxy/upstream-client.js';
+import { TargetCatalog } from './target-catalog.js';
+import { UsageReporter } from './usage/usage-reporter.js';
+
+export interface StartedGateway {
+  url: string;
+  port: number;
+  gatewayId: string;
+  close(): Promise<void>;
+}
+
+export interface StartGatewayOptions {
+  logger?: Logger;
+  /** Where provider credentials (a target's api_key_env) are read from; default the process environment. */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export async function startGateway(
+  config: Config,
+  options: StartGatewayOptions = {},
+): Promise<StartedGateway> {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { plane: 'gateway' } });
+  if (config.internalSecret === undefined) {
+    throw new Error(
+      'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
+    );
+  }
+  // eslint-disable-next-line no-restricted-properties -- the entry point hands its environment to the credential lookup
+  const env = options.env ?? process.env;
+  const clock = systemClock;
+  const gatewayId = config.gatewayId ?? newId('gw');
+  const admin = new AdminHttpKeySource({
+    adminUrl: config.adminUrl,
+    internalSecret: config.internalSecret,
+    gatewayId,
+  });
+
+  // The limits engine replaces this line once src/ratelimit lands (issue 4).
+  const admission: Admission = new CostOnlyAdmission();
+
+  const keys = new KeyPolicyCache({
+    source: admin,
+    clock,
+    maxKeys: config.cacheMaxKeys,
+    ttlMs: config.cacheTtlMs,
+    negativeTtlMs: config.negativeCacheTtlMs,
+    onLoaded: (policy) => admission.observePolicy(policy),
+  });
+  const catalog = new TargetCatalog(admin);
+  const feedLagMs = (): number | null => {
+    const at = follower.lastSyncedAt;
+    return at === undefined ? null : clock.now() - at;
+  };
+  const metrics = new GatewayMetrics({
+    cacheStats: () => keys.stats,
+    cacheSize: () => keys.size,
+    lastSeq: () => follower.lastSeq,
+    feedLagMs,
+  });
+  const follower = new ChangeFollower({
+    feed: admin,
+    clock,
+    apply: async (change) => {
+      const effect = changeEffect(change);
+      if (effect.kind === 'evict') keys.invalidate(effect.invalidation);
+      else if (effect.kind === 'reload_targets') {
+        keys.invalidate({ all: true });
+        await catalog.reload();
+      }
+    },
+    onApplied: (_change, lagMs) => metrics.invalidationLagMs(lagMs),
+  });
+  const reporter = new UsageReporter({
+    sink: admin,
+    gatewayId,
+    onSeal: (batchSeq) => admission.sealBatch(batchSeq),
+    onError: (error) => logger.warn({ err: error }, 'usage report not accepted; it will be sent again'),
+  });
+  const upstream = new UpstreamClient({ timeoutMs: config.upstreamTimeoutMs });
+
+  const app = createGatewayApp({
+    clock,
+    keys,
+    catalog,
+    admission,
+    upstream,
+    usage: reporter,
+    metrics,
+    changes: follower,
+    internalTokens: new InternalTokens(config.internalSecret),
+    credential: (name) => env[name],
+    readiness: () => {
+      const adminReachable = admin.lastContactAt > clock.now() - Math.max(3 * config.resyncIntervalMs, 3000);
+      const cacheWarm = keys.size > 0;
+      return {
+        ready: catalog.loaded && (adminReachable || cacheWarm),
+        adminReachable,
+        cacheWarm,
+        cachedKeys: keys.size,
+        targets: catalog.size,
+        changeFeed: { lastSeq: follower.lastSeq ?? null, lagMs: feedLagMs() },
+        pendingUsageItems: reporter.pendingItems,
+      };
+    },
+    limits: { maxBodyBytes: config.maxBodyBytes, defaultMaxTokens: config.defaultMaxTokens },
+    onError: (error) => logger.error({ err: error }, 'gateway error'),
+  });
+
+  // Catalog first (it gives the starting seq), then the change feed on every tick.
+  let syncing = false;
+  const sync = async (): Promise<void> => {
+    if (syncing) return;
+    syncing = true;
+    try {
+      if (!catalog.loaded || follower.lastSeq === undefined) follower.start(await catalog.reload());
+      else await follower.pull();
+    } catch (error) {
+      logger.warn({ err: error }, 'admin plane sync failed; retrying');
+    } finally {
+      syncing = false;
+    }
+  };
+  await sync();
+  const syncTimer = setInterval(() => void sync(), config.resyncIntervalMs);
+  syncTimer.unref();
+  reporter.start(config.usageFlushMs);
+
+  const server = serve({ fetch: app.fetch, port: config.gatewayPort, hostname: config.gatewayHost });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.gatewayHost}:${port}`;
+  logger.info({ url, gatewayId, adminUrl: config.adminUrl }, 'gateway listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    gatewayId,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(syncTimer);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          if ('closeIdleConnections' in server) server.closeIdleConnections();
+        });
+        await reporter.stop();
+        await Promise.allSettled([upstream.close(), admin.close()]);
+      })()),
+  };
+}
+
+const isEntryPoint = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isEntryPoint) {
+  // eslint-disable-next-line no-restricted-properties -- the process entry point reads its configuration once
+  const config = loadConfig(process.env);
+  const gateway = await startGateway(config);
+  const stop = (): void => {
+    void gateway.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}

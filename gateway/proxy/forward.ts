@@ -1,0 +1,240 @@
+/**
+ * Forwards one admitted request to its target and turns the answer into the client's Response
+ * (DESIGN.md hot path step 8). Promises:
+ * - only the target's configured origin is contacted, on its base path + the fixed suffix;
+ * - the client's keygate key never leaves (authorization, x-api-key, host and hop-by-hop
+ *   headers are stripped); the provider credential named by the target is added instead;
+ * - `model` is renamed to the target's upstream model when it has one;
+ * - SSE passes through event by event as it arrives; for streamed chat/completions the
+ *   upstream is asked for usage and the usage chunk is removed again unless the client asked;
+ * - exactly one of the hooks runs: `settled` (usage, or undefined when the upstream gave none),
+ *   `failed` (upstream error status, timeout, connection failure) or `aborted` (client gone).
+ */
+import type { Dispatcher } from 'undici';
+import type { Usage } from '../../src/policy/admission.js';
+import type { PreparedTarget } from '../target-catalog.js';
+import { SseUsageFilter } from './sse-usage-filter.js';
+import type { UpstreamClient } from './upstream-client.js';
+import { usageOfJsonBuffer } from './usage-parse.js';
+
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'responses';
+
+export const ENDPOINT_SUFFIX: Record<Endpoint, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+  responses: '/responses',
+};
+
+export interface ForwardHooks {
+  settled(usage: Usage | undefined): void;
+  failed(): void;
+  aborted(): void;
+}
+
+export interface ForwardRequest {
+  endpoint: Endpoint;
+  target: PreparedTarget;
+  clientHeaders: Headers;
+  rawBody: Buffer;
+  body: Record<string, unknown>;
+  requestId: string;
+  /** Aborts when the client goes away. */
+  signal: AbortSignal | undefined;
+  /** Provider credential for the target (value of its api_key_env), if any. */
+  credential: string | undefined;
+}
+
+export type ForwardResult =
+  | { kind: 'response'; response: Response; outcome: string }
+  | { kind: 'error'; code: 'upstream_error' | 'upstream_timeout'; outcome: string }
+  | { kind: 'client_gone'; outcome: string };
+
+const STRIPPED_REQUEST_HEADERS = new Set([
+  'authorization',
+  'x-api-key',
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'content-length',
+  'accept-encoding',
+  'cookie',
+  'x-request-id',
+]);
+
+const STRIPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'x-request-id',
+]);
+
+export async function forward(
+  client: UpstreamClient,
+  request: ForwardRequest,
+  hooks: ForwardHooks,
+): Promise<ForwardResult> {
+  const { target, body, endpoint } = request;
+  const streaming = body.stream === true;
+  let rewrite = false;
+  const upstreamModel = target.route.upstreamModel;
+  if (upstreamModel !== null && upstreamModel !== body.model) rewrite = true;
+  // Ask for stream usage on the client's behalf (removed again below if it did not ask).
+  const streamOptions = body.stream_options;
+  const clientAskedUsage =
+    typeof streamOptions === 'object' &&
+    streamOptions !== null &&
+    (streamOptions as Record<string, unknown>).include_usage === true;
+  const injectUsage = streaming && !clientAskedUsage && (endpoint === 'chat' || endpoint === 'completions');
+  if (injectUsage) rewrite = true;
+  let payload: Buffer | string = request.rawBody;
+  if (rewrite) {
+    const copy: Record<string, unknown> = { ...body };
+    if (upstreamModel !== null) copy.model = upstreamModel;
+    if (injectUsage) {
+      const base = typeof streamOptions === 'object' && streamOptions !== null ? streamOptions : {};
+      copy.stream_options = { ...base, include_usage: true };
+    }
+    payload = JSON.stringify(copy);
+  }
+
+  const headers: Record<string, string> = {};
+  for (const [name, value] of request.clientHeaders)
+    if (!STRIPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
+  headers['content-type'] = 'application/json';
+  headers['x-request-id'] = request.requestId;
+  if (request.credential !== undefined) headers.authorization = `Bearer ${request.credential}`;
+
+  let upstream: Dispatcher.ResponseData;
+  try {
+    upstream = await client.post(target, ENDPOINT_SUFFIX[endpoint], headers, payload, request.signal);
+  } catch (error) {
+    if (request.signal?.aborted === true) {
+      hooks.aborted();
+      return { kind: 'client_gone', outcome: 'client_closed' };
+    }
+    hooks.failed();
+    return isTimeout(error)
+      ? { kind: 'error', code: 'upstream_timeout', outcome: 'upstream_timeout' }
+      : { kind: 'error', code: 'upstream_error', outcome: 'upstream_error' };
+  }
+
+  const responseHeaders = copyResponseHeaders(upstream.headers);
+  const status = upstream.statusCode;
+  const contentType = upstream.headers['content-type'];
+  const isStream = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
+  if (status < 400 && isStream) {
+    const stream = sseStream(upstream.body, new SseUsageFilter(injectUsage), hooks);
+    return {
+      kind: 'response',
+      response: new Response(stream, { status, headers: responseHeaders }),
+      outcome: 'ok',
+    };
+  }
+
+  let buffer: Buffer;
+  try {
+    buffer = Buffer.from(await upstream.body.arrayBuffer());
+  } catch (error) {
+    if (request.signal?.aborted === true) {
+      hooks.aborted();
+      return { kind: 'client_gone', outcome: 'client_closed' };
+    }
+    hooks.failed();
+    return isTimeout(error)
+      ? { kind: 'error', code: 'upstream_timeout', outcome: 'upstream_timeout' }
+      : { kind: 'error', code: 'upstream_error', outcome: 'upstream_error' };
+  }
+  if (status >= 400) {
+    hooks.failed();
+    return {
+      kind: 'response',
+      response: new Response(buffer, { status, headers: responseHeaders }),
+      outcome: `upstream_${status}`,
+    };
+  }
+  hooks.settled(usageOfJsonBuffer(buffer));
+  return {
+    kind: 'response',
+    response: new Response(buffer, { status, headers: responseHeaders }),
+    outcome: 'ok',
+  };
+}
+
+function sseStream(
+  source: Dispatcher.ResponseData['body'],
+  filter: SseUsageFilter,
+  hooks: ForwardHooks,
+): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let finished = false;
+  const finish = (how: 'settled' | 'aborted'): void => {
+    if (finished) return;
+    finished = true;
+    if (how === 'settled') hooks.settled(filter.usage);
+    else hooks.aborted();
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      // Loop until something can be sent: a pull that enqueues nothing is not called again.
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          // Upstream cut or timed out mid-stream (or the client went away): charge the input.
+          finish('aborted');
+          controller.error(error);
+          return;
+        }
+        if (next.done === true) {
+          const tail = filter.end();
+          if (tail !== undefined) controller.enqueue(tail);
+          controller.close();
+          finish('settled');
+          return;
+        }
+        const out = filter.push(next.value);
+        if (out !== undefined) {
+          controller.enqueue(out);
+          return;
+        }
+      }
+    },
+    cancel() {
+      source.destroy();
+      finish('aborted');
+    },
+  });
+}
+
+function copyResponseHeaders(source: Record<string, string | string[] | undefined>): Headers {
+  const headers = new Headers();
+  for (const name in source) {
+    if (STRIPPED_RESPONSE_HEADERS.has(name)) continue;
+    const value = source[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') headers.set(name, value);
+    else for (const item of value) headers.append(name, item);
+  }
+  return headers;
+}
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+}

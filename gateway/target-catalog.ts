@@ -1,0 +1,71 @@
+/**
+ * The callable targets this gateway can route to, by name (`GET /internal/targets`), each with
+ * its upstream origin and base path parsed once, so the hot path never parses a URL and a
+ * client can never change the origin that is contacted.
+ */
+import type { TargetRoute } from '../src/policy/resolved-policy.js';
+import type { TargetSource } from './admin-http-key-source.js';
+
+export interface PreparedTarget {
+  route: TargetRoute;
+  /** `http://host:port` of the target's base URL: the only origin ever contacted for it. */
+  origin: string;
+  /** Path of the base URL without a trailing slash (`/v1`). */
+  basePath: string;
+}
+
+export class TargetCatalog {
+  private byName = new Map<string, PreparedTarget>();
+  private loadedOnce = false;
+  private reloading: Promise<number> | undefined;
+
+  constructor(private readonly source: TargetSource) {}
+
+  get loaded(): boolean {
+    return this.loadedOnce;
+  }
+
+  get(name: string): PreparedTarget | undefined {
+    return this.byName.get(name);
+  }
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  /** Reloads the whole catalog; resolves with the change-log seq it was read at. */
+  reload(): Promise<number> {
+    this.reloading ??= this.reloadOnce().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  /** Replaces the catalog (also used by tests and by reload). */
+  replace(targets: readonly TargetRoute[]): void {
+    const next = new Map<string, PreparedTarget>();
+    for (const route of targets) {
+      const prepared = prepare(route);
+      if (prepared !== undefined) next.set(route.name, prepared);
+    }
+    this.byName = next;
+    this.loadedOnce = true;
+  }
+
+  private async reloadOnce(): Promise<number> {
+    const { seq, targets } = await this.source.targets();
+    this.replace(targets);
+    return seq;
+  }
+}
+
+function prepare(route: TargetRoute): PreparedTarget | undefined {
+  let url: URL;
+  try {
+    url = new URL(route.baseUrl);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+  return { route, origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') };
+}

@@ -1,0 +1,258 @@
+/**
+ * The gateway's in-process cache of resolved key policies (DESIGN.md "Gateway hot path" step 3
+ * and "Invalidation"). It promises:
+ * - a hit costs one LRU read and one clock read, no I/O, no promise;
+ * - one load per hash at a time (single-flight): concurrent misses share it;
+ * - unknown hashes are remembered for `negativeTtlMs` in a separate, smaller LRU, so a flood of
+ *   made-up (but well-formed) keys can never evict a real entry;
+ * - entries are fresh for `ttlMs` (safety net), capped at the key's expiry; a stale entry is
+ *   reloaded, and served as is while the key source fails (admin down: cached keys keep working);
+ * - a load that started before an invalidation affecting its key never writes its result into
+ *   the cache (the stale write-back race of LiteLLM #25553): it is discarded and loaded again.
+ */
+import type { Clock } from '../clock.js';
+import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
+import { BoundedLru } from './bounded-lru.js';
+import type { KeySource } from './key-source.js';
+
+export type KeyLookup =
+  { ok: true; policy: ResolvedKeyPolicy } | { ok: false; code: 'invalid_api_key' | 'auth_unavailable' };
+
+/** What an invalidation evicts (src/invalidation/change.ts maps changes to these). */
+export interface Invalidation {
+  tokenHashes?: readonly string[];
+  keyId?: string;
+  teamId?: string;
+  orgId?: string;
+  /** Drop everything (target and access-group changes). */
+  all?: boolean;
+}
+
+export interface KeyPolicyCacheOptions {
+  source: KeySource;
+  clock: Clock;
+  maxKeys: number;
+  ttlMs: number;
+  negativeTtlMs: number;
+  /** Bound of the negative cache (default min(maxKeys, 10 000)). */
+  negativeMaxKeys?: number;
+  /** After a failed load, stale entries are served without asking the source for this long. */
+  failureBackoffMs?: number;
+  /** Loads discarded by racing invalidations are retried up to this many times in total. */
+  maxLoadAttempts?: number;
+  /** Called with every policy freshly loaded from the source (and written to the cache). */
+  onLoaded?: (policy: ResolvedKeyPolicy) => void;
+}
+
+export interface KeyCacheStats {
+  hits: number;
+  misses: number;
+  loads: number;
+  loadErrors: number;
+  negativeHits: number;
+  staleServed: number;
+  discardedLoads: number;
+}
+
+interface Entry {
+  policy: ResolvedKeyPolicy;
+  freshUntil: number;
+}
+
+type LoadResult = { kind: 'found'; policy: ResolvedKeyPolicy } | { kind: 'unknown' } | { kind: 'error' };
+
+const ERROR_RESULT: LoadResult = { kind: 'error' };
+const UNKNOWN_RESULT: LoadResult = { kind: 'unknown' };
+const INVALID: KeyLookup = { ok: false, code: 'invalid_api_key' };
+const UNAVAILABLE: KeyLookup = { ok: false, code: 'auth_unavailable' };
+
+export class KeyPolicyCache {
+  readonly stats: KeyCacheStats = {
+    hits: 0,
+    misses: 0,
+    loads: 0,
+    loadErrors: 0,
+    negativeHits: 0,
+    staleServed: 0,
+    discardedLoads: 0,
+  };
+  private readonly entries: BoundedLru<string, Entry>;
+  /** Unknown hash → epoch ms until which it stays unknown. */
+  private readonly unknown: BoundedLru<string, number>;
+  private readonly inflight = new Map<string, Promise<LoadResult>>();
+  /** Invalidation generation: bumped by every invalidation. */
+  private epoch = 0;
+  /** Invalidations that in-flight loads started before (epoch > oldest in-flight start). */
+  private recent: { epoch: number; invalidation: Invalidation }[] = [];
+  /** Start epochs of loads in flight (epoch → count). */
+  private readonly loadStarts = new Map<number, number>();
+  private backoffUntil = 0;
+  private readonly failureBackoffMs: number;
+  private readonly maxLoadAttempts: number;
+
+  constructor(private readonly options: KeyPolicyCacheOptions) {
+    this.entries = new BoundedLru(options.maxKeys);
+    this.unknown = new BoundedLru(options.negativeMaxKeys ?? Math.min(options.maxKeys, 10_000));
+    this.failureBackoffMs = options.failureBackoffMs ?? 1000;
+    this.maxLoadAttempts = options.maxLoadAttempts ?? 3;
+  }
+
+  /** The hot path: a fresh cached policy, or undefined (then call `resolve`). */
+  lookup(tokenHash: string): ResolvedKeyPolicy | undefined {
+    const entry = this.entries.get(tokenHash);
+    if (entry !== undefined && this.options.clock.now() < entry.freshUntil) {
+      this.stats.hits++;
+      return entry.policy;
+    }
+    this.stats.misses++;
+    return undefined;
+  }
+
+  /** Miss path: negative cache, then a shared load; stale entries survive source failures. */
+  async resolve(tokenHash: string): Promise<KeyLookup> {
+    const now = this.options.clock.now();
+    const unknownUntil = this.unknown.get(tokenHash);
+    if (unknownUntil !== undefined) {
+      if (now < unknownUntil) {
+        this.stats.negativeHits++;
+        return INVALID;
+      }
+      this.unknown.delete(tokenHash);
+    }
+    const stale = this.entries.get(tokenHash);
+    if (stale !== undefined) {
+      if (now < stale.freshUntil) return { ok: true, policy: stale.policy };
+      if (now < this.backoffUntil) {
+        this.stats.staleServed++;
+        return { ok: true, policy: stale.policy };
+      }
+    }
+    let pending = this.inflight.get(tokenHash);
+    if (pending === undefined) {
+      pending = this.load(tokenHash).finally(() => this.inflight.delete(tokenHash));
+      this.inflight.set(tokenHash, pending);
+    }
+    const result = await pending;
+    if (result.kind === 'found') return { ok: true, policy: result.policy };
+    if (result.kind === 'unknown') return INVALID;
+    const fallback = this.entries.peek(tokenHash) ?? stale;
+    if (fallback !== undefined) {
+      this.stats.staleServed++;
+      return { ok: true, policy: fallback.policy };
+    }
+    return UNAVAILABLE;
+  }
+
+  /** Evicts what the invalidation names; loads in flight that it affects are discarded. */
+  invalidate(invalidation: Invalidation): void {
+    this.epoch++;
+    if (this.loadStarts.size > 0) this.recent.push({ epoch: this.epoch, invalidation });
+    if (invalidation.all === true) {
+      this.entries.clear();
+      this.unknown.clear();
+      return;
+    }
+    for (const hash of invalidation.tokenHashes ?? []) {
+      this.entries.delete(hash);
+      this.unknown.delete(hash);
+    }
+    const { keyId, teamId, orgId } = invalidation;
+    if (keyId !== undefined || teamId !== undefined || orgId !== undefined) {
+      this.entries.deleteWhere(({ policy }) => matchesScope(policy, invalidation));
+    }
+  }
+
+  /** The cached entry without touching recency or freshness (tests, /readyz). */
+  peek(tokenHash: string): ResolvedKeyPolicy | undefined {
+    return this.entries.peek(tokenHash)?.policy;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get negativeSize(): number {
+    return this.unknown.size;
+  }
+
+  private async load(tokenHash: string): Promise<LoadResult> {
+    for (let attempt = 1; ; attempt++) {
+      const startEpoch = this.epoch;
+      this.loadStarts.set(startEpoch, (this.loadStarts.get(startEpoch) ?? 0) + 1);
+      let policy: ResolvedKeyPolicy | null;
+      this.stats.loads++;
+      try {
+        policy = await this.options.source.load(tokenHash);
+      } catch {
+        this.endLoad(startEpoch);
+        this.stats.loadErrors++;
+        this.backoffUntil = this.options.clock.now() + this.failureBackoffMs;
+        return ERROR_RESULT;
+      }
+      const raced = this.invalidatedSince(startEpoch, tokenHash, policy);
+      this.endLoad(startEpoch);
+      if (raced) {
+        this.stats.discardedLoads++;
+        if (attempt < this.maxLoadAttempts) continue;
+        // Still racing after every attempt: answer this request, cache nothing.
+        return policy === null ? UNKNOWN_RESULT : { kind: 'found', policy };
+      }
+      this.backoffUntil = 0;
+      if (policy === null) {
+        if (this.options.negativeTtlMs > 0) {
+          this.unknown.set(tokenHash, this.options.clock.now() + this.options.negativeTtlMs);
+        }
+        return UNKNOWN_RESULT;
+      }
+      this.entries.set(tokenHash, { policy, freshUntil: this.freshUntil(policy) });
+      this.unknown.delete(tokenHash);
+      this.options.onLoaded?.(policy);
+      return { kind: 'found', policy };
+    }
+  }
+
+  private freshUntil(policy: ResolvedKeyPolicy): number {
+    const now = this.options.clock.now();
+    const ttlEnd = now + this.options.ttlMs;
+    // Capped at the expiry so the entry is re-read then; an already expired key keeps its
+    // full TTL (it stays refused; reloading it on every request would only load the admin).
+    return policy.expiresAt !== null && policy.expiresAt > now && policy.expiresAt < ttlEnd
+      ? policy.expiresAt
+      : ttlEnd;
+  }
+
+  private invalidatedSince(startEpoch: number, tokenHash: string, policy: ResolvedKeyPolicy | null): boolean {
+    if (this.epoch === startEpoch) return false;
+    for (const { epoch, invalidation } of this.recent) {
+      if (epoch <= startEpoch) continue;
+      if (invalidation.all === true) return true;
+      if (invalidation.tokenHashes?.includes(tokenHash) === true) return true;
+      if (policy !== null && matchesScope(policy, invalidation)) return true;
+    }
+    return false;
+  }
+
+  private endLoad(startEpoch: number): void {
+    const count = (this.loadStarts.get(startEpoch) ?? 1) - 1;
+    if (count > 0) this.loadStarts.set(startEpoch, count);
+    else this.loadStarts.delete(startEpoch);
+    if (this.loadStarts.size === 0) {
+      this.recent = [];
+      return;
+    }
+    let oldest = Infinity;
+    for (const start of this.loadStarts.keys()) if (start < oldest) oldest = start;
+    if (this.recent.length > 0 && this.recent[0]!.epoch <= oldest) {
+      this.recent = this.recent.filter((item) => item.epoch > oldest);
+    }
+  }
+}
+
+function matchesScope(policy: ResolvedKeyPolicy, invalidation: Invalidation): boolean {
+  return (
+    policy.keyId === invalidation.keyId ||
+    policy.team.id === invalidation.teamId ||
+    policy.org.id === invalidation.orgId ||
+    (invalidation.tokenHashes !== undefined && invalidation.tokenHashes.includes(policy.tokenHash))
+  );
+}

@@ -1,0 +1,31 @@
+/**
+ * What one change-log entry means for a gateway (the contract in notes: "Change → what a
+ * gateway evicts"): key → its hashes and key id; team / org → every entry of that scope;
+ * target / access_group → reload the catalog and drop every cached policy; user → nothing.
+ */
+import type { Invalidation } from '../cache/key-policy-cache.js';
+import type { Change } from './change.js';
+
+export type ChangeEffect =
+  { kind: 'evict'; invalidation: Invalidation } | { kind: 'reload_targets' } | { kind: 'none' };
+
+const RELOAD: ChangeEffect = { kind: 'reload_targets' };
+const NONE: ChangeEffect = { kind: 'none' };
+
+export function changeEffect(change: Change): ChangeEffect {
+  switch (change.entityType) {
+    case 'key':
+      return { kind: 'evict', invalidation: { tokenHashes: change.tokenHashes, keyId: change.entityId } };
+    case 'team':
+      return { kind: 'evict', invalidation: { teamId: change.entityId, tokenHashes: change.tokenHashes } };
+    case 'org':
+      return { kind: 'evict', invalidation: { orgId: change.entityId, tokenHashes: change.tokenHashes } };
+    case 'target':
+    case 'access_group':
+      return RELOAD;
+    case 'user':
+      return change.tokenHashes.length > 0
+        ? { kind: 'evict', invalidation: { tokenHashes: change.tokenHashes } }
+        : NONE;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Follows the admin plane's change log on a gateway (DESIGN.md "Invalidation"). Pushes are
+ * applied as soon as they arrive (every change only evicts, so applying early is always safe);
+ * `lastSeq` advances only over a contiguous run, and a gap makes it pull the missing range from
+ * the feed. A periodic `pull()` repairs lost pushes. Pulls are serialized; a change is applied
+ * at most once.
+ */
+import type { Clock } from '../clock.js';
+import type { Change, ChangeBatch } from './change.js';
+
+/** The change feed (`GET /internal/changes?after=&limit=`). */
+export interface ChangeFeed {
+  changesAfter(seq: number, limit: number): Promise<ChangeBatch>;
+}
+
+export interface ChangeFollowerOptions {
+  feed: ChangeFeed;
+  /** Applies one change (evictions, catalog reloads); awaited in seq order. */
+  apply: (change: Change) => void | Promise<void>;
+  clock: Clock;
+  pageSize?: number;
+  /** Called with `now - change.at` for every change applied (invalidation lag metric). */
+  onApplied?: (change: Change, lagMs: number) => void;
+}
+
+export class ChangeFollower {
+  private seq: number | undefined;
+  /** Changes above `seq` already applied from a push that arrived after a gap. */
+  private readonly appliedAhead = new Set<number>();
+  private pulling: Promise<void> | undefined;
+  private pullAgain = false;
+  private lastSyncAt: number | undefined;
+  private readonly pageSize: number;
+
+  constructor(private readonly options: ChangeFollowerOptions) {
+    this.pageSize = options.pageSize ?? 1000;
+  }
+
+  /** Highest seq up to which every change is applied (undefined before `start`). */
+  get lastSeq(): number | undefined {
+    return this.seq;
+  }
+
+  /** Epoch ms of the last successful pull (or start), undefined if none yet. */
+  get lastSyncedAt(): number | undefined {
+    return this.lastSyncAt;
+  }
+
+  /** Starting point: the seq the target catalog was read at (`GET /internal/targets`). */
+  start(seq: number): void {
+    if (this.seq === undefined || seq > this.seq) this.seq = seq;
+    this.lastSyncAt = this.options.clock.now();
+  }
+
+  /** A pushed batch (`POST /internal/invalidate`). Resolves once it (and any gap) is applied. */
+  async receive(batch: ChangeBatch): Promise<void> {
+    const changes = [...batch.changes].sort((a, b) => a.seq - b.seq);
+    for (const change of changes) {
+      if (this.seq !== undefined && change.seq <= this.seq) continue;
+      if (this.appliedAhead.has(change.seq)) continue;
+      await this.applyOne(change);
+      if (this.seq !== undefined && change.seq === this.seq + 1) this.advance(change.seq);
+      else this.appliedAhead.add(change.seq);
+    }
+    if (this.seq !== undefined && batch.seq > this.seq) await this.pull();
+  }
+
+  /** Pulls every change after `lastSeq` (serialized: concurrent callers share or queue one pull). */
+  pull(): Promise<void> {
+    if (this.seq === undefined) return Promise.resolve();
+    if (this.pulling !== undefined) {
+      this.pullAgain = true;
+      return this.pulling;
+    }
+    this.pulling = (async () => {
+      try {
+        do {
+          this.pullAgain = false;
+          await this.pullAll();
+        } while (this.pullAgain);
+      } finally {
+        this.pulling = undefined;
+      }
+    })();
+    return this.pulling;
+  }
+
+  private async pullAll(): Promise<void> {
+    for (;;) {
+      const after = this.seq!;
+      const batch = await this.options.feed.changesAfter(after, this.pageSize);
+      for (const change of batch.changes) {
+        if (change.seq <= this.seq!) continue;
+        if (!this.appliedAhead.has(change.seq)) await this.applyOne(change);
+        this.advance(change.seq);
+      }
+      if (batch.seq > this.seq!) this.advance(batch.seq);
+      this.lastSyncAt = this.options.clock.now();
+      if (batch.changes.length < this.pageSize) return;
+    }
+  }
+
+  private advance(seq: number): void {
+    this.seq = seq;
+    for (const ahead of this.appliedAhead) if (ahead <= seq) this.appliedAhead.delete(ahead);
+    while (this.appliedAhead.has(this.seq + 1)) {
+      this.seq++;
+      this.appliedAhead.delete(this.seq);
+    }
+  }
+
+  private async applyOne(change: Change): Promise<void> {
+    await this.options.apply(change);
+    this.options.onApplied?.(change, this.options.clock.now() - change.at);
+  }
+}
