@@ -85,6 +85,8 @@ async function startPlanes(config: Readonly<Config>, extraEnv: Record<string, st
   };
   const children: Child[] = [];
   let stopping = false;
+  // Signals during start-up must stop the children that are already running.
+  onSignals(() => stop());
   const stop = async (): Promise<void> => {
     stopping = true;
     for (const child of [...children].reverse()) {
@@ -114,7 +116,10 @@ async function startPlanes(config: Readonly<Config>, extraEnv: Record<string, st
 
 function onSignals(stop: () => Promise<void>): void {
   const handler = () => {
-    void stop().then(() => process.exit(0));
+    void stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGINT', handler);
   process.once('SIGTERM', handler);
@@ -122,8 +127,9 @@ function onSignals(stop: () => Promise<void>): void {
 
 async function runStart(config: Readonly<Config>): Promise<void> {
   const planes = await startPlanes(config);
-  process.stdout.write(`keygate running: gateway ${planes.gatewayUrl}, admin ${planes.adminUrl} (Ctrl-C to stop)\n`);
-  onSignals(planes.stop);
+  process.stdout.write(
+    `keygate running: gateway ${planes.gatewayUrl}, admin ${planes.adminUrl} (Ctrl-C to stop)\n`,
+  );
 }
 
 async function runSingle(name: string, file: string): Promise<void> {
@@ -147,17 +153,15 @@ async function adminCall(adminUrl: string, masterKey: string, path: string, body
 }
 
 async function runDemo(config: Readonly<Config>): Promise<void> {
-  const { startMockUpstream } = (await import(`../bench/mock-upstream${EXT}`)) as typeof import('../bench/mock-upstream.js');
+  const { startMockUpstream } = (await import(
+    `../bench/mock-upstream${EXT}`
+  )) as typeof import('../bench/mock-upstream.js');
   const upstream = await startMockUpstream({ port: 0, host: '127.0.0.1' });
   const masterKey = config.masterKey ?? `kgm_demo_${randomBytes(18).toString('base64url')}`;
   const dbPath = process.env.KEYGATE_DB_PATH ?? './data/demo.db';
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
   const demoConfig = Object.freeze({ ...config, dbPath });
   const planes = await startPlanes(demoConfig, { KEYGATE_DB_PATH: dbPath, KEYGATE_MASTER_KEY: masterKey });
-  onSignals(async () => {
-    await planes.stop();
-    await upstream.close();
-  });
   const org = await adminCall(planes.adminUrl, masterKey, '/orgs', { name: 'demo-org' });
   const team = await adminCall(planes.adminUrl, masterKey, '/teams', { org_id: org.id, name: 'demo-team' });
   await adminCall(planes.adminUrl, masterKey, '/targets', {
@@ -167,7 +171,11 @@ async function runDemo(config: Readonly<Config>): Promise<void> {
     tags: ['demo'],
   });
   const sa = { type: 'service_account', create: { name: 'demo-app' } };
-  const created = await adminCall(planes.adminUrl, masterKey, '/keys', { name: 'demo-key', team_id: team.id, owner: sa });
+  const created = await adminCall(planes.adminUrl, masterKey, '/keys', {
+    name: 'demo-key',
+    team_id: team.id,
+    owner: sa,
+  });
   process.stdout.write(
     [
       '',
