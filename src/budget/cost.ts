@@ -13,11 +13,11 @@ export function costMicros(pricing: Pricing, inputTokens: number, outputTokens: 
   const outputPrice = Math.ceil(pricing.outputMicrosPerMtok);
   const numerator = inputTokens * inputPrice + outputTokens * outputPrice;
   if (Number.isSafeInteger(numerator)) {
-    // Integer division by hand: `numerator / 1e6` in floating point can round a quotient
-    // just above an integer down onto it for large numerators, and `ceil` would then lose a micro.
+    // Integer arithmetic, no float quotient to reason about.
     const remainder = numerator % PER_MTOK;
     return (numerator - remainder) / PER_MTOK + (remainder > 0 ? 1 : 0);
   }
+  // Beyond 2^53 the product itself is no longer exact: use BigInt (rare: ~1e7 tokens at $1000/Mtok).
   const exact =
     BigInt(inputTokens) * BigInt(inputPrice) +
     BigInt(outputTokens) * BigInt(outputPrice) +

@@ -1,0 +1,201 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SpendLedger, spendMicros } from '../../../src/budget/spend-ledger.js';
+import { ManualClock } from '../../../src/clock.js';
+import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
+import { MID_MORNING, TARGET, policy } from '../ratelimit/fixtures.js';
+
+const team = (spendMicros: number) => ({ id: 'team_1', limits: policy().team.limits, spendMicros });
+
+function settled(ledger: SpendLedger, version: number, applied: number, spend: number, micros: number) {
+  const entry = ledger.observe('team', team(spend), version, applied);
+  ledger.reserve(entry, micros);
+  ledger.settle(entry, micros, micros);
+  return entry;
+}
+
+describe('SpendLedger rebase', () => {
+  it('a load drops the local batches it already includes and keeps later and unsealed spend', () => {
+    const ledger = new SpendLedger();
+    const entry = settled(ledger, 1, 0, 1_000, 100);
+    ledger.seal(1);
+    settled(ledger, 1, 0, 1_000, 20);
+    ledger.seal(2);
+    settled(ledger, 1, 0, 1_000, 3);
+    expect(spendMicros(entry)).toBe(1_123);
+    // The admin plane applied batch 1 only: its 100 is now in the persisted 1_100.
+    ledger.observe('team', team(1_100), 1, 1);
+    expect(spendMicros(entry)).toBe(1_123);
+    // Then batch 2 as well, plus 500 from another gateway.
+    ledger.observe('team', team(1_620), 1, 2);
+    expect(spendMicros(entry)).toBe(1_623);
+  });
+
+  it('an older load seen later through another cached key never moves a shared baseline backwards', () => {
+    const ledger = new SpendLedger();
+    const entry = settled(ledger, 5, 0, 0, 100);
+    ledger.seal(1);
+    ledger.observe('team', team(100), 5, 1); // newer load: batch 1 applied
+    expect(spendMicros(entry)).toBe(100);
+    ledger.observe('team', team(0), 5, 0); // a key cached before batch 1 was applied
+    expect(spendMicros(entry)).toBe(100);
+    ledger.observe('team', team(100), 4, 1); // an older change-log version
+    expect(spendMicros(entry)).toBe(100);
+  });
+
+  it('on a tie of version and applied batch the larger baseline wins (other gateways only add spend)', () => {
+    const ledger = new SpendLedger();
+    const entry = ledger.observe('team', team(700), 3, 2);
+    ledger.observe('team', team(500), 3, 2);
+    expect(spendMicros(entry)).toBe(700);
+    ledger.observe('team', team(900), 3, 2);
+    expect(spendMicros(entry)).toBe(900);
+  });
+
+  it('a newer version is accepted even when its spend is lower (a spend reset through the admin API)', () => {
+    const ledger = new SpendLedger();
+    const entry = ledger.observe('team', team(700), 3, 2);
+    ledger.observe('team', team(0), 4, 2);
+    expect(spendMicros(entry)).toBe(0);
+  });
+
+  it('the spend view equals persisted + unreported local spend whatever order loads are observed in (property)', () => {
+    type Step =
+      | { kind: 'spend'; micros: number }
+      | { kind: 'seal' }
+      | { kind: 'apply' } // the admin plane applies the oldest sealed batch not applied yet
+      | { kind: 'other'; micros: number } // another gateway's batch is applied
+      | { kind: 'load' } // a load is taken now…
+      | { kind: 'observe'; pick: number }; // …and observed later, possibly out of order
+    const step = fc.oneof(
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          kind: fc.constant('spend' as const),
+          micros: fc.integer({ min: 1, max: 1_000 }),
+        }),
+      },
+      { weight: 2, arbitrary: fc.constant({ kind: 'seal' as const }) },
+      { weight: 2, arbitrary: fc.constant({ kind: 'apply' as const }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('other' as const),
+          micros: fc.integer({ min: 1, max: 1_000 }),
+        }),
+      },
+      { weight: 2, arbitrary: fc.constant({ kind: 'load' as const }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('observe' as const), pick: fc.nat() }) },
+    );
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.array(step, { minLength: 5, maxLength: 80, size: 'max' }),
+        (initial, steps: Step[]) => {
+          const ledger = new SpendLedger();
+          let persisted = initial;
+          let applied = 0;
+          let othersTotal = 0;
+          let ownTotal = 0;
+          let sealedSeq = 0;
+          const batches = new Map<number, number>(); // sealed, not applied
+          let unsealed = 0;
+          const loads: { spend: number; applied: number }[] = [];
+          const entry = ledger.observe('team', team(initial), 1, 0);
+          for (const s of steps) {
+            switch (s.kind) {
+              case 'spend':
+                ledger.reserve(entry, s.micros);
+                ledger.settle(entry, s.micros, s.micros);
+                unsealed += s.micros;
+                ownTotal += s.micros;
+                break;
+              case 'seal':
+                if (unsealed === 0) break;
+                sealedSeq++;
+                ledger.seal(sealedSeq);
+                batches.set(sealedSeq, unsealed);
+                unsealed = 0;
+                break;
+              case 'apply': {
+                const next = applied + 1;
+                const micros = batches.get(next);
+                if (micros === undefined) break;
+                persisted += micros;
+                applied = next;
+                batches.delete(next);
+                break;
+              }
+              case 'other':
+                persisted += s.micros;
+                othersTotal += s.micros;
+                break;
+              case 'load':
+                loads.push({ spend: persisted, applied });
+                break;
+              case 'observe': {
+                const load = loads[s.pick % Math.max(1, loads.length)];
+                if (load !== undefined) ledger.observe('team', team(load.spend), 1, load.applied);
+                break;
+              }
+            }
+            // Our own spend is never lost nor counted twice; other gateways' spend shows up when loaded.
+            const view = spendMicros(entry) - initial - ownTotal;
+            expect(view).toBeGreaterThanOrEqual(0);
+            expect(view).toBeLessThanOrEqual(othersTotal);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('spend across a gateway restart', () => {
+  it('a key loaded again after a restart starts from the persisted spend and its budget holds', async () => {
+    const p = policy({ key: { maxBudgetMicros: 5_000 } });
+    const before = new LimitsAdmission({ clock: new ManualClock(MID_MORNING) });
+    const outcome = await before.admit({
+      policy: p,
+      target: TARGET,
+      estimatedInputTokens: 1_000,
+      maxOutputTokens: 500,
+    });
+    if (!outcome.ok) throw new Error('expected an admission');
+    const { costMicros } = await before.settle(outcome.ticket, { inputTokens: 1_000, outputTokens: 500 });
+    expect(costMicros).toBe(3_000);
+    before.sealBatch(1);
+
+    // The admin plane applied batch 1; a new process loads the key again.
+    const reloaded = policy({
+      key: { maxBudgetMicros: 5_000 },
+      spend: { key: 3_000, team: 3_000, org: 3_000 },
+      appliedBatchSeq: 1,
+      version: 2,
+    });
+    const after = new LimitsAdmission({ clock: new ManualClock(MID_MORNING) });
+    after.observePolicy(reloaded);
+    expect(after.spendOf('key', 'key_a')).toEqual({ spendMicros: 3_000, reservedMicros: 0 });
+    expect(
+      await after.admit({
+        policy: reloaded,
+        target: TARGET,
+        estimatedInputTokens: 1_000,
+        maxOutputTokens: 500,
+      }),
+    ).toMatchObject({
+      ok: false,
+      param: 'key_budget',
+    });
+    expect(
+      (
+        await after.admit({
+          policy: reloaded,
+          target: TARGET,
+          estimatedInputTokens: 1_000,
+          maxOutputTokens: 250,
+        })
+      ).ok,
+    ).toBe(true);
+  });
+});
