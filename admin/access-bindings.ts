@@ -1,10 +1,29 @@
 /**
  * Asset-access bindings of an org, team or key (DESIGN.md "Asset access"): the mode column of
  * the scope plus rows in access_bindings. Call writeAccess inside the mutation's transaction,
- * after the scope row exists.
+ * after the scope row exists (a key's or team's parent is read from its row).
+ *
+ * Narrowing rules (API.md `target_not_in_parent_scope`):
+ * - org: no parent. Every named target and group must exist (else 400 invalid_request); a group
+ *   must be global or belong to this org (another org's group is reported as unknown).
+ * - team (parent = the org's set) and key (parent = team ∩ org):
+ *   - a target must be in the parent's current set;
+ *   - an access group is accepted when an ancestor (the org for a team; the team or the org for a
+ *     key) binds the same group, or when every current member of the group is in the parent's
+ *     set (an empty group qualifies). Members the group gains later that the parent does not allow
+ *     are cut off at resolution time by the intersection, so a binding can never widen access.
+ *   Anything else → 400 target_not_in_parent_scope with `param` access.targets /
+ *   access.access_groups.
  */
 import { KeygateError } from '../src/errors/keygate-error.js';
+import { groupMemberIds } from '../src/policy/effective-access.js';
 import type { Database } from '../src/storage/database.js';
+import {
+  loadAccessGroups,
+  loadAccessTargets,
+  loadScopeAccess,
+  resolveAccess,
+} from '../src/storage/effective-access.js';
 
 export type AccessScope = 'org' | 'team' | 'key';
 
@@ -19,6 +38,31 @@ export interface AccessView {
 
 const TABLE: Record<AccessScope, string> = { org: 'orgs', team: 'teams', key: 'keys' };
 
+interface Lineage {
+  orgId: string;
+  teamId?: string;
+}
+
+/** The org (and team, for a key) above a scope, read from its row. */
+function lineage(db: Database, scope: AccessScope, scopeId: string): Lineage {
+  if (scope === 'org') return { orgId: scopeId };
+  if (scope === 'team') {
+    const team = db.prepare('SELECT org_id FROM teams WHERE id = ?').get(scopeId) as
+      { org_id: string } | undefined;
+    if (team === undefined) throw new Error(`writeAccess: team ${scopeId} does not exist`);
+    return { orgId: team.org_id };
+  }
+  const key = db
+    .prepare('SELECT k.team_id, t.org_id FROM keys k JOIN teams t ON t.id = k.team_id WHERE k.id = ?')
+    .get(scopeId) as { team_id: string; org_id: string } | undefined;
+  if (key === undefined) throw new Error(`writeAccess: key ${scopeId} does not exist`);
+  return { orgId: key.org_id, teamId: key.team_id };
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
 export function writeAccess(db: Database, scope: AccessScope, scopeId: string, access: AccessInput): void {
   const open = scope === 'org' ? 'all' : 'inherit';
   if (access.mode !== 'restrict' && access.mode !== open) {
@@ -27,33 +71,95 @@ export function writeAccess(db: Database, scope: AccessScope, scopeId: string, a
       message: `access.mode must be "${open}" or "restrict".`,
     });
   }
+  const { orgId, teamId } = lineage(db, scope, scopeId);
+
+  let targetIds: string[] = [];
+  let groupIds: string[] = [];
+  if (access.mode === 'restrict') {
+    targetIds = unique(access.targets).map((name) => {
+      const target = db.prepare('SELECT id FROM targets WHERE name = ?').get(name) as
+        { id: string } | undefined;
+      if (target === undefined) {
+        throw new KeygateError('invalid_request', {
+          param: 'access.targets',
+          message: `Unknown target "${name}".`,
+        });
+      }
+      return target.id;
+    });
+    groupIds = unique(access.access_groups).map((ref) => {
+      const group = db
+        .prepare('SELECT id, org_id FROM access_groups WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1')
+        .get(ref, ref, ref) as { id: string; org_id: string | null } | undefined;
+      if (group === undefined || (group.org_id !== null && group.org_id !== orgId)) {
+        throw new KeygateError('invalid_request', {
+          param: 'access.access_groups',
+          message: `Unknown access group "${ref}".`,
+        });
+      }
+      return group.id;
+    });
+    if (scope !== 'org')
+      checkWithinParent(
+        db,
+        scope,
+        { orgId, ...(teamId === undefined ? {} : { teamId }) },
+        targetIds,
+        groupIds,
+      );
+  }
+
   db.prepare('DELETE FROM access_bindings WHERE scope_type = ? AND scope_id = ?').run(scope, scopeId);
   db.prepare(`UPDATE ${TABLE[scope]} SET access_mode = ? WHERE id = ?`).run(access.mode, scopeId);
-  if (access.mode !== 'restrict') return;
   const insert = db.prepare(
     'INSERT OR IGNORE INTO access_bindings (scope_type, scope_id, target_id, group_id) VALUES (?, ?, ?, ?)',
   );
-  for (const name of access.targets) {
-    const target = db.prepare('SELECT id FROM targets WHERE name = ?').get(name) as
-      { id: string } | undefined;
-    if (target === undefined) {
-      throw new KeygateError('invalid_request', {
+  for (const id of targetIds) insert.run(scope, scopeId, id, null);
+  for (const id of groupIds) insert.run(scope, scopeId, null, id);
+}
+
+function checkWithinParent(
+  db: Database,
+  scope: 'team' | 'key',
+  parent: Lineage,
+  targetIds: readonly string[],
+  groupIds: readonly string[],
+): void {
+  // The parent of a team is the org; the parent of a key is its team (∩ org).
+  const resolved = resolveAccess(db, scope === 'team' ? { orgId: parent.orgId } : parent);
+  const allowed = scope === 'team' ? resolved.chain.org : resolved.chain.team;
+  const nameOf = new Map(resolved.targets.map((t) => [t.id, t.name]));
+
+  targetIds.forEach((id) => {
+    if (!allowed.has(id)) {
+      throw new KeygateError('target_not_in_parent_scope', {
         param: 'access.targets',
-        message: `Unknown target "${name}".`,
+        message: `Target "${nameOf.get(id) ?? id}" is not allowed by the ${scope === 'team' ? 'org' : 'team'}.`,
       });
     }
-    insert.run(scope, scopeId, target.id, null);
+  });
+
+  if (groupIds.length === 0) return;
+  const ancestorGroups = new Set(loadScopeAccess(db, 'org', parent.orgId).groupIds);
+  if (scope === 'key' && parent.teamId !== undefined) {
+    for (const id of loadScopeAccess(db, 'team', parent.teamId).groupIds) ancestorGroups.add(id);
   }
-  for (const id of access.access_groups) {
-    const group = db.prepare('SELECT id FROM access_groups WHERE id = ?').get(id) as
-      { id: string } | undefined;
-    if (group === undefined) {
-      throw new KeygateError('invalid_request', {
+  const targets = loadAccessTargets(db);
+  const groups = loadAccessGroups(db, groupIds);
+  for (const id of groupIds) {
+    if (ancestorGroups.has(id)) continue;
+    const group = groups.get(id);
+    const outside =
+      group === undefined ? [] : [...groupMemberIds(group, targets)].filter((m) => !allowed.has(m));
+    if (outside.length > 0) {
+      throw new KeygateError('target_not_in_parent_scope', {
         param: 'access.access_groups',
-        message: `Unknown access group "${id}".`,
+        message: `Access group "${id}" contains targets the ${scope === 'team' ? 'org' : 'team'} does not allow (${outside
+          .map((m) => nameOf.get(m) ?? m)
+          .sort()
+          .join(', ')}).`,
       });
     }
-    insert.run(scope, scopeId, null, group.id);
   }
 }
 

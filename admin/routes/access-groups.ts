@@ -1,0 +1,318 @@
+/**
+ * Access groups (API.md "Callable targets and access groups"): a named set of callable targets =
+ * explicit members ∪ every target the match rule (`name_glob` AND all `tags`) selects now. The
+ * rule part is computed at read time, so a target created or re-tagged later joins at once.
+ *
+ * A group is global (`org_id` null: platform admins manage it, everyone may read and bind it) or
+ * belongs to one org (that org's `access_group.manage` holders manage it; only callers who see the
+ * org see it, everyone else gets 404; only that org's scopes may bind it). Every write appends an
+ * `access_group` change so gateways drop the cached policies it may affect.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { KeygateError } from '../../src/errors/keygate-error.js';
+import { newId } from '../../src/ids.js';
+import { groupMemberIds, ruleSelects } from '../../src/policy/effective-access.js';
+import { loadAccessGroups, loadAccessTargets } from '../../src/storage/effective-access.js';
+import type { AccessView } from '../auth/access.js';
+import type { AdminApp } from '../app.js';
+import type { AdminDeps } from '../context.js';
+import { mutate } from '../mutation.js';
+import { paginate } from '../pagination.js';
+import { idParam, isoOrNull, json, listQuery, ok, security, setClause } from '../schemas.js';
+import { targetView, type TargetRow } from './targets.js';
+
+export interface AccessGroupRow {
+  id: string;
+  name: string;
+  org_id: string | null;
+  match_name_glob: string | null;
+  match_tags: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const matchRule = z.object({
+  name_glob: z.string().min(1).max(200).nullable().optional(),
+  tags: z.array(z.string().trim().min(1).max(100)).max(50).nullable().optional(),
+});
+
+const GroupCreate = z.object({
+  name: z.string().trim().min(1).max(200),
+  org_id: z.string().min(1).nullable().optional(),
+  targets: z.array(z.string().min(1)).max(10_000).optional(),
+  match: matchRule.nullable().optional(),
+});
+
+const GroupUpdate = z.object({
+  name: GroupCreate.shape.name.optional(),
+  org_id: z.string().nullable().optional(),
+  targets: GroupCreate.shape.targets,
+  match: GroupCreate.shape.match,
+});
+
+type MatchInput = z.infer<typeof matchRule> | null | undefined;
+
+/** [glob, tags JSON] columns for a rule; an empty rule is stored as no rule. */
+function matchColumns(match: MatchInput): { match_name_glob: string | null; match_tags: string | null } {
+  const glob = match?.name_glob ?? null;
+  const tags = [...new Set(match?.tags ?? [])];
+  return { match_name_glob: glob, match_tags: tags.length === 0 ? null : JSON.stringify(tags) };
+}
+
+export function accessGroupView(deps: AdminDeps, row: AccessGroupRow) {
+  const explicit = deps.db
+    .prepare(
+      `SELECT t.name FROM access_group_targets g JOIN targets t ON t.id = g.target_id
+       WHERE g.group_id = ? ORDER BY t.name`,
+    )
+    .all(row.id) as { name: string }[];
+  const tags = row.match_tags === null ? [] : (JSON.parse(row.match_tags) as string[]);
+  const hasRule = row.match_name_glob !== null || tags.length > 0;
+  return {
+    id: row.id,
+    name: row.name,
+    org_id: row.org_id,
+    targets: explicit.map((t) => t.name),
+    match: hasRule ? { name_glob: row.match_name_glob, tags } : null,
+    created_at: isoOrNull(row.created_at),
+    updated_at: isoOrNull(row.updated_at),
+  };
+}
+
+/** The group, or 404 when missing or owned by an org the caller cannot see. */
+export function visibleGroup(deps: AdminDeps, access: AccessView, id: string): AccessGroupRow {
+  const row = deps.db.prepare('SELECT * FROM access_groups WHERE id = ?').get(id) as
+    AccessGroupRow | undefined;
+  if (row === undefined || (row.org_id !== null && !access.canSee({ orgId: row.org_id })))
+    throw new KeygateError('not_found');
+  return row;
+}
+
+function assertCanManage(access: AccessView, orgId: string | null): void {
+  const allowed = orgId === null ? access.isPlatformAdmin : access.can('access_group.manage', { orgId });
+  if (!allowed) throw new KeygateError('forbidden');
+}
+
+function uniqueName(deps: AdminDeps, name: string, exceptId: string | null): void {
+  const clash = deps.db
+    .prepare('SELECT id FROM access_groups WHERE name = ? AND id IS NOT ?')
+    .get(name, exceptId);
+  if (clash !== undefined)
+    throw new KeygateError('conflict', {
+      param: 'name',
+      message: `An access group named "${name}" already exists.`,
+    });
+}
+
+/** Replaces the explicit members of a group by target names (unknown names → 400). */
+function writeExplicitTargets(deps: AdminDeps, groupId: string, names: readonly string[]): void {
+  const ids = [...new Set(names)].map((name) => {
+    const target = deps.db.prepare('SELECT id FROM targets WHERE name = ?').get(name) as
+      { id: string } | undefined;
+    if (target === undefined)
+      throw new KeygateError('invalid_request', { param: 'targets', message: `Unknown target "${name}".` });
+    return target.id;
+  });
+  deps.db.prepare('DELETE FROM access_group_targets WHERE group_id = ?').run(groupId);
+  const insert = deps.db.prepare('INSERT INTO access_group_targets (group_id, target_id) VALUES (?, ?)');
+  for (const id of ids) insert.run(groupId, id);
+}
+
+export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void {
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/access-groups',
+      security,
+      request: { body: json(GroupCreate) },
+      responses: { 201: ok('The created access group') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const body = c.req.valid('json');
+      const orgId = body.org_id ?? null;
+      if (orgId !== null) {
+        const org = deps.db.prepare('SELECT id FROM orgs WHERE id = ?').get(orgId);
+        if (org === undefined || !access.canSee({ orgId }))
+          throw new KeygateError('not_found', { param: 'org_id' });
+      }
+      assertCanManage(access, orgId);
+      const id = newId('agrp');
+      const row = mutate(deps, c, (journal) => {
+        uniqueName(deps, body.name, null);
+        const rule = matchColumns(body.match);
+        deps.db
+          .prepare(
+            `INSERT INTO access_groups (id, name, org_id, match_name_glob, match_tags, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(id, body.name, orgId, rule.match_name_glob, rule.match_tags, journal.now, journal.now);
+        writeExplicitTargets(deps, id, body.targets ?? []);
+        const created = deps.db.prepare('SELECT * FROM access_groups WHERE id = ?').get(id) as AccessGroupRow;
+        journal.audit({
+          action: 'access_group.create',
+          entityType: 'access_group',
+          entityId: id,
+          orgId,
+          after: accessGroupView(deps, created),
+        });
+        journal.change('access_group', id);
+        return created;
+      });
+      return c.json(accessGroupView(deps, row), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/access-groups',
+      security,
+      request: { query: z.object({ ...listQuery, org_id: z.string().optional() }) },
+      responses: { 200: ok('Access groups the caller can see') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const query = c.req.valid('query');
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (!access.isPlatformAdmin) {
+        const visible = [...access.visibleOrgIds()];
+        where.push(`(org_id IS NULL OR org_id IN (${visible.map(() => '?').join(',') || "''"}))`);
+        params.push(...visible);
+      }
+      if (query.org_id !== undefined) {
+        where.push('org_id = ?');
+        params.push(query.org_id);
+      }
+      const page = paginate(
+        (sql, args) => deps.db.prepare(sql).all(...args) as AccessGroupRow[],
+        `SELECT * FROM access_groups WHERE ${where.length === 0 ? '1' : where.join(' AND ')}`,
+        params,
+        query,
+      );
+      return c.json(
+        { data: page.rows.map((row) => accessGroupView(deps, row)), next_cursor: page.next_cursor },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/access-groups/{id}',
+      security,
+      request: { params: idParam },
+      responses: { 200: ok('The access group') },
+    }),
+    (c) => c.json(accessGroupView(deps, visibleGroup(deps, c.get('access'), c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/access-groups/{id}/targets',
+      security,
+      request: { params: idParam },
+      responses: { 200: ok('The current members: explicit ∪ matching the rule') },
+    }),
+    (c) => {
+      const row = visibleGroup(deps, c.get('access'), c.req.valid('param').id);
+      const group = loadAccessGroups(deps.db, [row.id]).get(row.id);
+      const targets = loadAccessTargets(deps.db);
+      const members = group === undefined ? new Set<string>() : groupMemberIds(group, targets);
+      const explicit = new Set(group?.explicitTargetIds ?? []);
+      const rows = deps.db.prepare('SELECT * FROM targets ORDER BY name').all() as TargetRow[];
+      const data = rows
+        .filter((t) => members.has(t.id))
+        .map((t) => {
+          const summary = targets.find((s) => s.id === t.id);
+          return {
+            ...targetView(t),
+            explicit: explicit.has(t.id),
+            matched: summary !== undefined && group !== undefined && ruleSelects(group.match, summary),
+          };
+        });
+      return c.json({ data, next_cursor: null }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/access-groups/{id}',
+      security,
+      request: { params: idParam, body: json(GroupUpdate) },
+      responses: { 200: ok('The updated access group') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const before = visibleGroup(deps, access, c.req.valid('param').id);
+      assertCanManage(access, before.org_id);
+      const body = c.req.valid('json');
+      if (body.org_id !== undefined && body.org_id !== before.org_id)
+        throw new KeygateError('invalid_request', {
+          param: 'org_id',
+          message: 'The org of an access group cannot change; create a new group instead.',
+        });
+      const row = mutate(deps, c, (journal) => {
+        const beforeView = accessGroupView(deps, before);
+        const columns: Record<string, unknown> = { updated_at: journal.now };
+        if (body.name !== undefined) {
+          uniqueName(deps, body.name, before.id);
+          columns.name = body.name;
+        }
+        if (body.match !== undefined) Object.assign(columns, matchColumns(body.match));
+        deps.db
+          .prepare(`UPDATE access_groups SET ${setClause(columns)} WHERE id = @id`)
+          .run({ ...columns, id: before.id });
+        if (body.targets !== undefined) writeExplicitTargets(deps, before.id, body.targets);
+        const after = deps.db
+          .prepare('SELECT * FROM access_groups WHERE id = ?')
+          .get(before.id) as AccessGroupRow;
+        journal.audit({
+          action: 'access_group.update',
+          entityType: 'access_group',
+          entityId: before.id,
+          orgId: before.org_id,
+          before: beforeView,
+          after: accessGroupView(deps, after),
+        });
+        journal.change('access_group', before.id);
+        return after;
+      });
+      return c.json(accessGroupView(deps, row), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/access-groups/{id}',
+      security,
+      request: { params: idParam },
+      responses: { 204: { description: 'Deleted' } },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const before = visibleGroup(deps, access, c.req.valid('param').id);
+      assertCanManage(access, before.org_id);
+      mutate(deps, c, (journal) => {
+        const beforeView = accessGroupView(deps, before);
+        // Bindings to the group go with it (ON DELETE CASCADE): scopes that restricted to it lose
+        // its targets (fail closed), they never gain any.
+        deps.db.prepare('DELETE FROM access_groups WHERE id = ?').run(before.id);
+        journal.audit({
+          action: 'access_group.delete',
+          entityType: 'access_group',
+          entityId: before.id,
+          orgId: before.org_id,
+          before: beforeView,
+        });
+        journal.change('access_group', before.id);
+      });
+      return c.body(null, 204);
+    },
+  );
+}
