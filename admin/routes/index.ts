@@ -9,6 +9,7 @@ import { registerAuditRoutes } from './audit.js';
 import { registerUsageRoutes } from './usage.js';
 import { registerTargetRoutes } from './targets.js';
 import { registerAccessGroupRoutes } from './access-groups.js';
+import { registerKeyRoutes } from './keys.js';
 
 export type RouteModule = (app: AdminApp, deps: AdminDeps) => void;
 
@@ -21,4 +22,5 @@ export const ADMIN_ROUTES: readonly RouteModule[] = [
   registerUsageRoutes,
   registerTargetRoutes,
   registerAccessGroupRoutes,
+  registerKeyRoutes,
 ];

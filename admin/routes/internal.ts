@@ -1,16 +1,116 @@
 /**
- * The internal API for gateways (API.md "Internal API"; wire contract in
- * src/policy/resolved-policy.ts and src/invalidation/change.ts). Every route requires an
- * internal token signed with KEYGATE_INTERNAL_SECRET; it is never reachable with user credentials.
+ * The internal API for gateways (API.md "Internal API"; wire contract in notes/contract.md,
+ * shapes in src/policy/resolved-policy.ts, src/invalidation/change.ts, src/usage/usage-report.ts).
+ * Every route requires an internal token signed with KEYGATE_INTERNAL_SECRET; it is never
+ * reachable with user credentials. The routes are plain Hono routes, deliberately left out of
+ * /openapi.json, which documents the public admin API only.
  */
+import { z } from 'zod';
+import type { Context } from 'hono';
 import { KeygateError } from '../../src/errors/keygate-error.js';
+import type { ChangeBatch } from '../../src/invalidation/change.js';
+import type { TargetRoute } from '../../src/policy/resolved-policy.js';
+import { changeLogHead } from '../../src/storage/journal.js';
+import type { UsageReport } from '../../src/usage/usage-report.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
+import { applyUsage } from '../internal/apply-usage.js';
+import { resolveKeyPolicy } from '../internal/resolve-key-policy.js';
+import { readChanges } from '../push/change-pusher.js';
+
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+const UsageReportSchema = z.object({
+  gatewayId: z.string().min(1).max(200),
+  batchId: z.string().min(1).max(200),
+  batchSeq: count,
+  items: z
+    .array(
+      z.object({
+        keyId: z.string().min(1).max(128),
+        target: z.string().min(1).max(200),
+        requests: count,
+        inputTokens: count,
+        outputTokens: count,
+        spendMicros: count,
+        lastUsedAt: count,
+      }),
+    )
+    .max(100_000),
+}) satisfies z.ZodType<UsageReport>;
+
+const ChangesQuery = z.object({
+  after: z.coerce.number().int().nonnegative().default(0),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+interface TargetRow {
+  name: string;
+  base_url: string;
+  upstream_model: string | null;
+  api_key_env: string | null;
+  input_micros_per_mtok: number;
+  output_micros_per_mtok: number;
+}
+
+function parsed<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const param = issue === undefined || issue.path.length === 0 ? null : issue.path.map(String).join('.');
+  throw new KeygateError('invalid_request', {
+    param,
+    message: issue === undefined ? undefined : `${param ?? 'body'}: ${issue.message}`,
+  });
+}
+
+async function jsonBody(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw new KeygateError('invalid_request', { message: 'The body must be JSON.' });
+  }
+}
 
 export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
-  app.use('/internal/*', async (_c, next) => {
-    if (!(await deps.internalTokens.verify(_c.req.header('authorization'))))
+  const { db } = deps;
+
+  app.use('/internal/*', async (c, next) => {
+    if (!(await deps.internalTokens.verify(c.req.header('authorization'))))
       throw new KeygateError('unauthenticated');
     return next();
+  });
+
+  app.get('/internal/keys/:hash', (c) => {
+    const policy = resolveKeyPolicy(db, c.req.param('hash'), c.req.query('gateway_id'), deps.clock.now());
+    if (policy === null) throw new KeygateError('not_found');
+    return c.json(policy, 200);
+  });
+
+  app.get('/internal/targets', (c) => {
+    const seq = changeLogHead(db);
+    const rows = db.prepare('SELECT * FROM targets ORDER BY name').all() as TargetRow[];
+    const targets: TargetRoute[] = rows.map((row) => ({
+      name: row.name,
+      baseUrl: row.base_url,
+      upstreamModel: row.upstream_model,
+      apiKeyEnv: row.api_key_env,
+      inputMicrosPerMtok: row.input_micros_per_mtok,
+      outputMicrosPerMtok: row.output_micros_per_mtok,
+    }));
+    return c.json({ seq, targets }, 200);
+  });
+
+  app.get('/internal/changes', (c) => {
+    const query = parsed(ChangesQuery, c.req.query());
+    const head = changeLogHead(db);
+    const changes = readChanges(db, query.after, query.limit);
+    const batch: ChangeBatch = { seq: changes[changes.length - 1]?.seq ?? head, changes };
+    return c.json(batch, 200);
+  });
+
+  app.post('/internal/usage', async (c) => {
+    const report = parsed(UsageReportSchema, await jsonBody(c));
+    return c.json({ applied: applyUsage(db, report, deps.clock.now()) }, 200);
   });
 }

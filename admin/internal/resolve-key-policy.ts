@@ -1,0 +1,92 @@
+/**
+ * `GET /internal/keys/:hash` (notes/contract.md): everything a gateway needs to decide on a key,
+ * read in one synchronous pass over SQLite (so `version` and the data are one snapshot).
+ *
+ * A hash resolves when it is the key's current hash, or its previous hash while the regenerate
+ * grace period lasts; then `expiresAt` = min(key expiry, grace end). Deleted keys and previous
+ * hashes past their grace are unknown (null → 404). Revoked keys resolve with their status.
+ */
+import type { Limits } from '../../src/policy/limits.js';
+import type { ResolvedKeyPolicy, ScopeState } from '../../src/policy/resolved-policy.js';
+import type { Database } from '../../src/storage/database.js';
+import { effectiveTargetNames } from '../../src/storage/effective-access.js';
+import { changeLogHead } from '../../src/storage/journal.js';
+import type { LimitColumns } from '../schemas.js';
+
+interface ScopeRow extends LimitColumns {
+  id: string;
+}
+
+interface ResolvedKeyRow extends ScopeRow {
+  team_id: string;
+  org_id: string;
+  status: 'active' | 'revoked';
+  token_hash: string;
+  previous_token_hash: string | null;
+  previous_valid_until: number | null;
+  expires_at: number | null;
+}
+
+export const TOKEN_HASH = /^[0-9a-f]{64}$/;
+
+function limitsOf(row: LimitColumns): Limits {
+  return {
+    maxBudgetMicros: row.max_budget_micros,
+    rpm: row.rpm_limit,
+    tpm: row.tpm_limit,
+    rph: row.rph_limit,
+    rpd: row.rpd_limit,
+    tpd: row.tpd_limit,
+  };
+}
+
+function scopeState(row: ScopeRow): ScopeState {
+  return { id: row.id, limits: limitsOf(row), spendMicros: row.spend_micros };
+}
+
+function minOrNull(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
+
+export function appliedBatchSeq(db: Database, gatewayId: string | undefined): number {
+  if (gatewayId === undefined || gatewayId === '') return 0;
+  const row = db
+    .prepare('SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?')
+    .get(gatewayId) as { seq: number };
+  return row.seq;
+}
+
+export function resolveKeyPolicy(
+  db: Database,
+  tokenHash: string,
+  gatewayId: string | undefined,
+  now: number,
+): ResolvedKeyPolicy | null {
+  if (!TOKEN_HASH.test(tokenHash)) return null;
+  const select = 'SELECT k.*, t.org_id AS org_id FROM keys k JOIN teams t ON t.id = k.team_id';
+  let row = db.prepare(`${select} WHERE k.token_hash = ?`).get(tokenHash) as ResolvedKeyRow | undefined;
+  let expiresAt = row?.expires_at ?? null;
+  if (row === undefined) {
+    row = db
+      .prepare(`${select} WHERE k.previous_token_hash = ? AND k.previous_valid_until > ?`)
+      .get(tokenHash, now) as ResolvedKeyRow | undefined;
+    if (row === undefined) return null;
+    expiresAt = minOrNull(row.expires_at, row.previous_valid_until);
+  }
+  const team = db.prepare('SELECT * FROM teams WHERE id = ?').get(row.team_id) as ScopeRow;
+  const org = db.prepare('SELECT * FROM orgs WHERE id = ?').get(row.org_id) as ScopeRow;
+  return {
+    keyId: row.id,
+    tokenHash,
+    status: row.status,
+    expiresAt,
+    key: scopeState(row),
+    team: scopeState(team),
+    org: scopeState(org),
+    effectiveTargets: effectiveTargetNames(db, { orgId: row.org_id, teamId: row.team_id, keyId: row.id }),
+    version: changeLogHead(db),
+    appliedBatchSeq: appliedBatchSeq(db, gatewayId),
+  };
+}

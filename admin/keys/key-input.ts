@@ -1,0 +1,108 @@
+/**
+ * Request schemas of the keys API (API.md "Keys") and the small pure conversions of their fields
+ * (expiry, metadata) shared by create and update.
+ */
+import { z } from '@hono/zod-openapi';
+import { KeygateError } from '../../src/errors/keygate-error.js';
+import { limitFields, listQuery, restrictAccess } from '../schemas.js';
+
+const DAY_MS = 86_400_000;
+const MAX_METADATA_BYTES = 16_384;
+/** Regenerate grace periods are capped at 30 days. */
+export const MAX_GRACE_SECONDS = 30 * 86_400;
+
+const keyAccess = z.union([z.object({ mode: z.literal('inherit') }), restrictAccess]);
+
+const owner = z.union([
+  z.object({ type: z.literal('user') }),
+  z.object({ type: z.literal('service_account'), id: z.string().min(1).max(128) }),
+  z.object({
+    type: z.literal('service_account'),
+    create: z.object({
+      name: z.string().trim().min(1).max(200),
+      description: z.string().max(2000).optional(),
+    }),
+  }),
+]);
+
+const expiryFields = {
+  expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
+  expires_in_days: z.number().int().positive().max(36_500).optional(),
+};
+
+const metadata = z.record(z.string(), z.unknown());
+
+export const KeyCreate = z.object({
+  name: z.string().trim().min(1).max(200),
+  team_id: z.string().min(1).max(128),
+  owner: owner.optional(),
+  ...limitFields,
+  ...expiryFields,
+  access: keyAccess.optional(),
+  metadata: metadata.optional(),
+});
+export type KeyCreateInput = z.infer<typeof KeyCreate>;
+
+export const KeyUpdate = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  ...limitFields,
+  ...expiryFields,
+  access: keyAccess.optional(),
+  metadata: metadata.optional(),
+});
+
+export const KeyRegenerate = z.object({
+  grace_period_seconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).optional(),
+});
+
+export const KeyListQuery = z.object({
+  view: z.enum(['all', 'mine']).optional(),
+  team_id: z.string().min(1).max(128).optional(),
+  status: z.enum(['active', 'revoked']).optional(),
+  q: z.string().max(200).optional(),
+  ...listQuery,
+});
+
+export interface ResolvedExpiry {
+  /** Epoch ms, `null` = never expires, `undefined` = not given (PATCH: leave as is). */
+  value: number | null | undefined;
+  param: 'expires_at' | 'expires_in_days';
+}
+
+/** `expires_at` (ISO) or `expires_in_days`, never both; a moment not after `now` is refused. */
+export function resolveExpiry(
+  body: { expires_at?: string | null | undefined; expires_in_days?: number | undefined },
+  now: number,
+): ResolvedExpiry {
+  if (body.expires_at !== undefined && body.expires_in_days !== undefined) {
+    throw new KeygateError('invalid_request', {
+      param: 'expires_in_days',
+      message: 'Give either expires_at or expires_in_days, not both.',
+    });
+  }
+  if (body.expires_in_days !== undefined) {
+    return { value: now + body.expires_in_days * DAY_MS, param: 'expires_in_days' };
+  }
+  if (body.expires_at === undefined || body.expires_at === null) {
+    return { value: body.expires_at, param: 'expires_at' };
+  }
+  const at = Date.parse(body.expires_at);
+  if (!(at > now)) {
+    throw new KeygateError('invalid_request', {
+      param: 'expires_at',
+      message: 'expires_at must be in the future.',
+    });
+  }
+  return { value: at, param: 'expires_at' };
+}
+
+export function metadataText(value: Record<string, unknown>): string {
+  const text = JSON.stringify(value);
+  if (Buffer.byteLength(text) > MAX_METADATA_BYTES) {
+    throw new KeygateError('invalid_request', {
+      param: 'metadata',
+      message: `metadata must be at most ${MAX_METADATA_BYTES} bytes of JSON.`,
+    });
+  }
+  return text;
+}

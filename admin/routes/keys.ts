@@ -1,0 +1,369 @@
+/**
+ * Keys (API.md "Keys", issues 2 and 5): create (secret shown once), list (All Keys / My Keys),
+ * get, update, regenerate with a grace period, revoke (record kept), delete.
+ *
+ * Authority: `key.create|read|update|revoke|delete` in the team's scope make an admin action.
+ * A caller whose only key permission on the team is `key.create_self` acts under self-service:
+ * the owner is forced to the caller, the team's self-service policy is checked in the insert's
+ * transaction (admin/keys/self-service.ts), narrowing access is refused with 403 (self-service
+ * keys inherit the team's asset set), and only their own keys exist for them (others' → 404);
+ * they may regenerate, revoke and delete those, but not PATCH them (403), since an update could
+ * lift the policy's bounds. Audit rows carry `via: "self_service"` for such actions.
+ *
+ * Every mutation writes `change('key', id, hashes)` with every token hash the key answered to
+ * before and after it, so gateways evict each of them.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { KeygateError } from '../../src/errors/keygate-error.js';
+import { newId } from '../../src/ids.js';
+import { displaySecret, generateSecret, hashSecret } from '../../src/keys/secret.js';
+import { usdToMicros } from '../../src/money.js';
+import { WINDOW_FIELDS } from '../../src/policy/limits.js';
+import type { Database } from '../../src/storage/database.js';
+import { writeAccess } from '../access-bindings.js';
+import type { AccessView } from '../auth/access.js';
+import type { AdminApp } from '../app.js';
+import type { AdminDeps } from '../context.js';
+import {
+  KEY_RECORD_SELECT,
+  keyAuthority,
+  keyView,
+  loadKeyRecord,
+  tokenHashesOf,
+  visibleKey,
+  type KeyRecord,
+} from '../keys/key-record.js';
+import {
+  KeyCreate,
+  KeyListQuery,
+  KeyRegenerate,
+  KeyUpdate,
+  metadataText,
+  resolveExpiry,
+} from '../keys/key-input.js';
+import { resolveKeyOwner } from '../keys/key-owner.js';
+import { keyListFilter } from '../keys/key-list.js';
+import { enforceSelfServicePolicy, type TeamPolicyRow } from '../keys/self-service.js';
+import { mutate } from '../mutation.js';
+import { paginate } from '../pagination.js';
+import { idParam, json, limitColumnUpdates, ok, security, setClause } from '../schemas.js';
+
+function loadTeam(db: Database, id: string): TeamPolicyRow | undefined {
+  return db.prepare('SELECT * FROM teams WHERE id = ?').get(id) as TeamPolicyRow | undefined;
+}
+
+/** The team a key is created in, or 404 (`team_id`) when missing or invisible. */
+function visibleTeam(db: Database, access: AccessView, id: string): TeamPolicyRow {
+  const team = loadTeam(db, id);
+  if (team === undefined || !access.canSee({ orgId: team.org_id, teamId: team.id })) {
+    throw new KeygateError('not_found', { param: 'team_id', message: 'No such team.' });
+  }
+  return team;
+}
+
+/** Re-reads a key inside a mutation (it may have been deleted since the visibility check). */
+function current(db: Database, id: string): KeyRecord {
+  const row = loadKeyRecord(db, id);
+  if (row === undefined) throw new KeygateError('not_found');
+  return row;
+}
+
+export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
+  const { db } = deps;
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/keys',
+      security,
+      request: { body: json(KeyCreate) },
+      responses: { 201: ok('The created key and its secret (shown only here)') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const body = c.req.valid('json');
+      const team = visibleTeam(db, access, body.team_id);
+      const scope = { orgId: team.org_id, teamId: team.id };
+      const selfService = !access.can('key.create', scope);
+      if (selfService && !access.can('key.create_self', scope)) throw new KeygateError('forbidden');
+      const selfUserId = access.userId;
+      if (selfService && selfUserId === null) throw new KeygateError('forbidden');
+      if (selfService && body.access?.mode === 'restrict') {
+        throw new KeygateError('forbidden', {
+          param: 'access',
+          message: "Self-service keys inherit the team's asset set; ask a team admin to narrow a key.",
+        });
+      }
+      const metadata = metadataText(body.metadata ?? {});
+      const secret = generateSecret();
+      const tokenHash = hashSecret(secret);
+      const id = newId('key');
+
+      const created = mutate(deps, c, (journal) => {
+        const now = journal.now;
+        const teamNow = loadTeam(db, team.id);
+        if (teamNow === undefined) throw new KeygateError('not_found', { param: 'team_id' });
+        const expiry = resolveExpiry(body, now);
+        const maxBudgetMicros =
+          body.max_budget === undefined || body.max_budget === null ? null : usdToMicros(body.max_budget);
+        const windows = Object.fromEntries(WINDOW_FIELDS.map((f) => [f, body[f] ?? null])) as Record<
+          (typeof WINDOW_FIELDS)[number],
+          number | null
+        >;
+        if (selfService) {
+          enforceSelfServicePolicy(
+            db,
+            teamNow,
+            selfUserId!,
+            { maxBudgetMicros, windows, expiresAt: expiry.value ?? null, expiryParam: expiry.param },
+            now,
+          );
+        }
+        const owner = selfService
+          ? { ownerType: 'user' as const, userId: selfUserId, serviceAccountId: null }
+          : resolveKeyOwner(deps, access, teamNow, body.owner, journal);
+        db.prepare(
+          `INSERT INTO keys (id, name, team_id, owner_type, owner_user_id, owner_service_account_id,
+             token_hash, display, max_budget_micros, rpm_limit, tpm_limit, rph_limit, rpd_limit, tpd_limit,
+             expires_at, metadata, self_service, created_by, created_at, updated_at)
+           VALUES (@id, @name, @team_id, @owner_type, @owner_user_id, @owner_service_account_id,
+             @token_hash, @display, @max_budget_micros, @rpm_limit, @tpm_limit, @rph_limit, @rpd_limit, @tpd_limit,
+             @expires_at, @metadata, @self_service, @created_by, @now, @now)`,
+        ).run({
+          id,
+          name: body.name,
+          team_id: teamNow.id,
+          owner_type: owner.ownerType,
+          owner_user_id: owner.userId,
+          owner_service_account_id: owner.serviceAccountId,
+          token_hash: tokenHash,
+          display: displaySecret(secret),
+          max_budget_micros: maxBudgetMicros,
+          ...windows,
+          expires_at: expiry.value ?? null,
+          metadata,
+          self_service: selfService ? 1 : 0,
+          created_by: access.userId,
+          now,
+        });
+        if (!selfService && body.access !== undefined) writeAccess(db, 'key', id, body.access);
+        const row = current(db, id);
+        journal.audit({
+          action: 'key.create',
+          via: selfService ? 'self_service' : 'admin',
+          entityType: 'key',
+          entityId: id,
+          orgId: row.org_id,
+          teamId: row.team_id,
+          after: keyView(db, row),
+        });
+        journal.change('key', id, [tokenHash]);
+        return row;
+      });
+      return c.json({ key: keyView(db, created), secret }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/keys',
+      security,
+      request: { query: KeyListQuery },
+      responses: {
+        200: ok('Keys: view=all (every key the caller may see) or view=mine (owned by the caller)'),
+      },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const query = c.req.valid('query');
+      if (query.team_id !== undefined) visibleTeam(db, access, query.team_id);
+      const filter = keyListFilter(access, query);
+      const page = paginate(
+        (sql, params) => db.prepare(sql).all(...params) as KeyRecord[],
+        `${KEY_RECORD_SELECT} WHERE ${filter.sql}`,
+        filter.params,
+        query,
+        'k',
+      );
+      return c.json({ data: page.rows.map((row) => keyView(db, row)), next_cursor: page.next_cursor }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/keys/{id}',
+      security,
+      request: { params: idParam },
+      responses: { 200: ok('The key') },
+    }),
+    (c) => c.json(keyView(db, visibleKey(db, c.get('access'), c.req.valid('param').id)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/keys/{id}',
+      security,
+      request: { params: idParam, body: json(KeyUpdate) },
+      responses: { 200: ok('The updated key') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const found = visibleKey(db, access, c.req.valid('param').id);
+      keyAuthority(access, found, 'update');
+      const body = c.req.valid('json');
+      const metadata = body.metadata === undefined ? undefined : metadataText(body.metadata);
+      const updated = mutate(deps, c, (journal) => {
+        const before = current(db, found.id);
+        const beforeView = keyView(db, before);
+        const columns: Record<string, unknown> = { ...limitColumnUpdates(body), updated_at: journal.now };
+        if (body.name !== undefined) columns.name = body.name;
+        if (metadata !== undefined) columns.metadata = metadata;
+        const expiry = resolveExpiry(body, journal.now);
+        if (expiry.value !== undefined) columns.expires_at = expiry.value;
+        db.prepare(`UPDATE keys SET ${setClause(columns)} WHERE id = @id`).run({ ...columns, id: before.id });
+        if (body.access !== undefined) writeAccess(db, 'key', before.id, body.access);
+        const after = current(db, before.id);
+        journal.audit({
+          action: 'key.update',
+          entityType: 'key',
+          entityId: before.id,
+          orgId: before.org_id,
+          teamId: before.team_id,
+          before: beforeView,
+          after: keyView(db, after),
+        });
+        journal.change('key', before.id, tokenHashesOf(before));
+        return after;
+      });
+      return c.json(keyView(db, updated), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/keys/{id}/regenerate',
+      security,
+      request: {
+        params: idParam,
+        body: { content: { 'application/json': { schema: KeyRegenerate } }, required: false },
+      },
+      responses: { 200: ok('The key and its new secret (shown only here)') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const found = visibleKey(db, access, c.req.valid('param').id);
+      const authority = keyAuthority(access, found, 'regenerate');
+      const graceSeconds = c.req.valid('json').grace_period_seconds ?? 0;
+      const secret = generateSecret();
+      const tokenHash = hashSecret(secret);
+      const updated = mutate(deps, c, (journal) => {
+        const before = current(db, found.id);
+        if (before.status === 'revoked') {
+          throw new KeygateError('conflict', { message: 'A revoked key cannot be regenerated.' });
+        }
+        const beforeView = keyView(db, before);
+        const inGrace = graceSeconds > 0;
+        db.prepare(
+          `UPDATE keys SET token_hash = ?, display = ?, previous_token_hash = ?, previous_valid_until = ?,
+             updated_at = ? WHERE id = ?`,
+        ).run(
+          tokenHash,
+          displaySecret(secret),
+          inGrace ? before.token_hash : null,
+          inGrace ? journal.now + graceSeconds * 1000 : null,
+          journal.now,
+          before.id,
+        );
+        const after = current(db, before.id);
+        journal.audit({
+          action: 'key.regenerate',
+          via: authority,
+          entityType: 'key',
+          entityId: before.id,
+          orgId: before.org_id,
+          teamId: before.team_id,
+          before: beforeView,
+          after: { ...keyView(db, after), grace_period_seconds: graceSeconds },
+        });
+        journal.change('key', before.id, [...tokenHashesOf(before), tokenHash]);
+        return after;
+      });
+      return c.json({ key: keyView(db, updated), secret }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/keys/{id}/revoke',
+      security,
+      request: { params: idParam },
+      responses: { 200: ok('The revoked key (kept for audit and spend history)') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const found = visibleKey(db, access, c.req.valid('param').id);
+      const authority = keyAuthority(access, found, 'revoke');
+      const revoked = mutate(deps, c, (journal) => {
+        const before = current(db, found.id);
+        // Revoking twice changes nothing, so it writes nothing.
+        if (before.status === 'revoked') return before;
+        const beforeView = keyView(db, before);
+        db.prepare("UPDATE keys SET status = 'revoked', updated_at = ? WHERE id = ?").run(
+          journal.now,
+          before.id,
+        );
+        const after = current(db, before.id);
+        journal.audit({
+          action: 'key.revoke',
+          via: authority,
+          entityType: 'key',
+          entityId: before.id,
+          orgId: before.org_id,
+          teamId: before.team_id,
+          before: beforeView,
+          after: keyView(db, after),
+        });
+        journal.change('key', before.id, tokenHashesOf(before));
+        return after;
+      });
+      return c.json(keyView(db, revoked), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/keys/{id}',
+      security,
+      request: { params: idParam },
+      responses: { 204: { description: 'Deleted' } },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const found = visibleKey(db, access, c.req.valid('param').id);
+      const authority = keyAuthority(access, found, 'delete');
+      mutate(deps, c, (journal) => {
+        const before = current(db, found.id);
+        const beforeView = keyView(db, before);
+        db.prepare("DELETE FROM access_bindings WHERE scope_type = 'key' AND scope_id = ?").run(before.id);
+        db.prepare('DELETE FROM keys WHERE id = ?').run(before.id);
+        journal.audit({
+          action: 'key.delete',
+          via: authority,
+          entityType: 'key',
+          entityId: before.id,
+          orgId: before.org_id,
+          teamId: before.team_id,
+          before: beforeView,
+        });
+        journal.change('key', before.id, tokenHashesOf(before));
+      });
+      return c.body(null, 204);
+    },
+  );
+}
