@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import type { UsageReport } from '../../../src/usage/usage-report.js';
+import { UsageReporter, type UsageSink } from '../../../gateway/usage/usage-reporter.js';
+
+/** Applies each batch id once, like the admin plane; can fail before or after applying. */
+class RecordingSink implements UsageSink {
+  readonly attempts: UsageReport[] = [];
+  readonly applied = new Map<string, UsageReport>();
+  mode: 'ok' | 'fail' | 'fail_after_apply' = 'ok';
+  async postUsage(report: UsageReport): Promise<{ applied: boolean }> {
+    this.attempts.push(structuredClone(report));
+    if (this.mode === 'fail') throw new Error('admin down');
+    const fresh = !this.applied.has(report.batchId);
+    if (fresh) this.applied.set(report.batchId, structuredClone(report));
+    if (this.mode === 'fail_after_apply') throw new Error('answer lost');
+    return { applied: fresh };
+  }
+  totalRequests(): number {
+    let total = 0;
+    for (const report of this.applied.values()) for (const item of report.items) total += item.requests;
+    return total;
+  }
+}
+
+describe('UsageReporter', () => {
+  it('aggregates per key and target into one batch with an increasing batchSeq', async () => {
+    const sink = new RecordingSink();
+    const sealed: number[] = [];
+    const reporter = new UsageReporter({ sink, gatewayId: 'gw_1', onSeal: (seq) => sealed.push(seq) });
+    reporter.record('key_a', 'm', 10, 5, 100, 1000);
+    reporter.record('key_a', 'm', 1, 1, 10, 2000);
+    reporter.record('key_b', 'm', 2, 2, 20, 1500);
+    await reporter.flush();
+    reporter.record('key_a', 'm', 1, 1, 1, 3000);
+    await reporter.flush();
+    expect(sink.attempts.map((a) => a.batchSeq)).toEqual([1, 2]);
+    expect(sealed).toEqual([1, 2]);
+    expect(sink.attempts[0]!.gatewayId).toBe('gw_1');
+    expect(sink.attempts[0]!.items).toContainEqual({
+      keyId: 'key_a',
+      target: 'm',
+      requests: 2,
+      inputTokens: 11,
+      outputTokens: 6,
+      spendMicros: 110,
+      lastUsedAt: 2000,
+    });
+    expect(await reporter.flush()).toBeUndefined();
+    expect(sink.attempts).toHaveLength(2);
+  });
+
+  it('a failed send is retried with the same batch id and seq; nothing is lost or counted twice', async () => {
+    const sink = new RecordingSink();
+    const reporter = new UsageReporter({ sink, gatewayId: 'gw_1' });
+    reporter.record('key_a', 'm', 1, 1, 1, 1);
+    sink.mode = 'fail_after_apply'; // applied, but the answer was lost
+    await reporter.flush();
+    sink.mode = 'fail';
+    reporter.record('key_a', 'm', 1, 1, 1, 2);
+    await reporter.flush();
+    sink.mode = 'ok';
+    await reporter.flush();
+    const ids = sink.attempts.map((a) => `${a.batchId}#${a.batchSeq}`);
+    expect(ids[0]).toBe(ids[1]);
+    expect(ids[1]).toBe(ids[2]);
+    expect(sink.attempts[3]!.batchSeq).toBe(2);
+    expect(sink.totalRequests()).toBe(2);
+    expect(reporter.pendingItems).toBe(0);
+  });
+
+  it('stop() sends what is left', async () => {
+    const sink = new RecordingSink();
+    const reporter = new UsageReporter({ sink, gatewayId: 'gw_1' });
+    reporter.start(60_000);
+    reporter.record('key_a', 'm', 1, 1, 1, 1);
+    await reporter.stop();
+    expect(sink.totalRequests()).toBe(1);
+  });
+});
