@@ -1,0 +1,156 @@
+/**
+ * One load run with autocannon's programmatic API (pipelining 1: LLM clients do not pipeline),
+ * plus the correctness check that comes before it. Latencies are taken from autocannon's
+ * per-response event (float milliseconds from hrtime) rather than its histogram, which only keeps
+ * whole milliseconds.
+ *
+ * Every run, gateway or baseline, builds its requests through `setupRequest`, so the load
+ * generator does the same work per request whether the key rotates or not.
+ */
+import autocannon from 'autocannon';
+import { request } from 'undici';
+import { Samples, summarize, type LatencySummary } from './stats.js';
+
+export interface LoadSpec {
+  /** Origin, e.g. http://127.0.0.1:4000 */
+  origin: string;
+  path: string;
+  method: 'GET' | 'POST';
+  body?: string;
+  headers?: Record<string, string>;
+  /** Headers added to each request (e.g. a key chosen at random); called once per request. */
+  perRequest?: () => Record<string, string>;
+  connections: number;
+  durationS: number;
+  /** Status every response should have; others count as errors. */
+  expectedStatus: number;
+  /** Stop after this many requests even if the duration is not over. */
+  amount?: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  durationS: number;
+  rps: number;
+  latency: LatencySummary;
+  /** Transport errors + timeouts + responses with an unexpected status. */
+  errors: number;
+  statusCounts: Record<string, number>;
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  return startLoad(spec).done;
+}
+
+/** A load run that can be stopped early (background load of the revocation trials). */
+export function startLoad(spec: LoadSpec): { stop(): void; done: Promise<LoadResult> } {
+  const samples = new Samples();
+  const statusCounts: Record<string, number> = {};
+  let unexpected = 0;
+  const headers = { 'content-type': 'application/json', ...spec.headers };
+  const perRequest = spec.perRequest ?? ((): Record<string, string> => ({}));
+  const started = process.hrtime.bigint();
+  let settle: (error: unknown, result: autocannon.Result) => void = () => undefined;
+  const finished = new Promise<autocannon.Result>((resolve, reject) => {
+    settle = (error, result) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result));
+  });
+  const instance = autocannon({
+    url: spec.origin,
+    connections: spec.connections,
+    pipelining: 1,
+    duration: spec.durationS,
+    ...(spec.amount !== undefined ? { amount: spec.amount } : {}),
+    timeout: 10,
+    requests: [
+      {
+        method: spec.method,
+        path: spec.path,
+        headers,
+        ...(spec.body !== undefined ? { body: spec.body } : {}),
+        setupRequest: (req) => ({ ...req, headers: { ...headers, ...perRequest() } }),
+      },
+    ],
+  }, (error: unknown, result: autocannon.Result) => settle(error, result));
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    samples.push(responseTime);
+    statusCounts[statusCode] = (statusCounts[statusCode] ?? 0) + 1;
+    if (statusCode !== spec.expectedStatus) unexpected++;
+  });
+  const done = finished.then((result): LoadResult => {
+    const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
+    const durationS = result.duration > 0 ? result.duration : elapsedS;
+    return {
+      requests: samples.count,
+      durationS,
+      rps: samples.count / durationS,
+      latency: summarize(samples),
+      errors: result.errors + unexpected,
+      statusCounts,
+    };
+  });
+  return { stop: () => instance.stop(), done };
+}
+
+/** Warm up (results discarded), then measure. */
+export async function warmAndMeasure(spec: LoadSpec, warmupS: number): Promise<LoadResult> {
+  if (warmupS > 0) await runLoad({ ...spec, durationS: warmupS, amount: undefined });
+  return runLoad(spec);
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+export async function call(
+  url: string,
+  options: { method?: 'GET' | 'POST' | 'PATCH' | 'DELETE'; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<Answer> {
+  const response = await request(url, {
+    method: options.method ?? 'GET',
+    headers: { ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
+    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
+  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
+}
+
+/** JSON body of an answer, or a thrown error that shows the answer. */
+export function jsonOf<T>(answer: Answer, what: string): T {
+  try {
+    return JSON.parse(answer.text) as T;
+  } catch {
+    throw new Error(`${what}: expected JSON, got ${answer.status} ${answer.text.slice(0, 300)}`);
+  }
+}
+
+/**
+ * The pre-load correctness check: one request must answer `status` and, when given,
+ * `errorCode` (OpenAI error body) or a body predicate. A bench of wrong answers proves nothing.
+ */
+export async function expectAnswer(
+  what: string,
+  url: string,
+  init: Parameters<typeof call>[1],
+  expected: { status: number; errorCode?: string; body?: (text: string) => boolean; bodyHint?: string },
+): Promise<Answer> {
+  const answer = await call(url, init);
+  const problems: string[] = [];
+  if (answer.status !== expected.status) problems.push(`status ${answer.status}, expected ${expected.status}`);
+  if (expected.errorCode !== undefined) {
+    let code: unknown;
+    try {
+      code = (JSON.parse(answer.text) as { error?: { code?: unknown } }).error?.code;
+    } catch {
+      code = undefined;
+    }
+    if (code !== expected.errorCode) problems.push(`error code ${String(code)}, expected ${expected.errorCode}`);
+  }
+  if (expected.body !== undefined && !expected.body(answer.text)) problems.push(`body is not ${expected.bodyHint ?? 'as expected'}`);
+  if (problems.length > 0) {
+    throw new Error(`check failed for ${what}: ${problems.join('; ')}\n  answer: ${answer.text.slice(0, 400)}`);
+  }
+  return answer;
+}

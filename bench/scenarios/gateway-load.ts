@@ -1,0 +1,170 @@
+/**
+ * Throughput scenarios through the gateway, each checked before it is loaded:
+ * - hot-key: one cached key, no limits (the gateway's best case; compared with the bare proxy);
+ * - invalid-keys: well-formed tokens with a wrong checksum, refused before hashing (401);
+ * - rate-limited: a key with rpm 1 / rpd 1 whose window is spent: every request 429;
+ * - limits-on: a key whose key, team and org carry all 15 windows and 3 budgets, none reached.
+ */
+import { generateSecret, isWellFormedSecret } from '../../src/keys/secret.js';
+import { loadRow, type BenchContext } from '../context.js';
+import { call, expectAnswer, warmAndMeasure } from '../load.js';
+import type { Measurement } from '../measurement.js';
+import { CHAT_BODY, CHAT_PATH } from '../planes.js';
+import { isCompletion } from './baselines.js';
+import type { Scenario } from './scenario.js';
+
+export interface KeyedLoad {
+  id: string;
+  scenario: string;
+  title: string;
+  reference?: string;
+  nextKey: () => string;
+  expectedStatus: number;
+  note?: string;
+}
+
+export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+
+/** Load the gateway's chat endpoint with a key per request (already checked by the caller). */
+export async function keyedLoad(ctx: BenchContext, spec: KeyedLoad, connections = ctx.options.connections): Promise<Measurement> {
+  const planes = await ctx.planes();
+  const { durationS, warmupS } = ctx.options;
+  const result = await warmAndMeasure(
+    {
+      origin: planes.gatewayUrl,
+      path: CHAT_PATH,
+      method: 'POST',
+      body: CHAT_BODY,
+      perRequest: () => bearer(spec.nextKey()),
+      connections,
+      durationS,
+      expectedStatus: spec.expectedStatus,
+    },
+    warmupS,
+  );
+  return loadRow(
+    { id: spec.id, scenario: spec.scenario, title: spec.title, kind: 'gateway', reference: spec.reference, note: spec.note },
+    connections,
+    spec.expectedStatus,
+    result,
+  );
+}
+
+export async function expectCompletion(ctx: BenchContext, what: string, key: string): Promise<void> {
+  const planes = await ctx.planes();
+  await expectAnswer(what, `${planes.gatewayUrl}${CHAT_PATH}`, { method: 'POST', headers: bearer(key), body: CHAT_BODY }, {
+    status: 200,
+    body: isCompletion,
+    bodyHint: 'a chat completion',
+  });
+}
+
+export const hotKeyScenario: Scenario = {
+  name: 'hot-key',
+  description: 'one cached key, no limits: gateway rps and latency next to the bare proxy',
+  references: ['bare-proxy'],
+  rows: [{ id: 'hot-key', title: 'gateway, hot key', kind: 'gateway' }],
+  async run(ctx) {
+    const planes = await ctx.planes();
+    await expectCompletion(ctx, 'hot key', planes.hotKey);
+    return [
+      await keyedLoad(ctx, {
+        id: 'hot-key',
+        scenario: 'hot-key',
+        title: 'gateway, hot key',
+        reference: 'baseline-bare-proxy',
+        nextKey: () => planes.hotKey,
+        expectedStatus: 200,
+      }),
+    ];
+  },
+};
+
+/** Tokens with the right prefix, length and alphabet but a wrong checksum. */
+export function invalidKeys(count: number): string[] {
+  const keys: string[] = [];
+  while (keys.length < count) {
+    const good = generateSecret();
+    const last = good.at(-1)!;
+    const bad = good.slice(0, -1) + (last === 'a' ? 'b' : 'a');
+    if (!isWellFormedSecret(bad)) keys.push(bad);
+  }
+  return keys;
+}
+
+export const invalidKeysScenario: Scenario = {
+  name: 'invalid-keys',
+  description: 'made-up keys (wrong checksum), 1,000 different ones: every request 401 invalid_api_key',
+  references: ['hot-key'],
+  rows: [{ id: 'invalid-keys', title: 'gateway, invalid keys (401)', kind: 'gateway' }],
+  async run(ctx) {
+    const planes = await ctx.planes();
+    const keys = invalidKeys(1000);
+    await expectAnswer('invalid key', `${planes.gatewayUrl}${CHAT_PATH}`, { method: 'POST', headers: bearer(keys[0]!), body: CHAT_BODY }, {
+      status: 401,
+      errorCode: 'invalid_api_key',
+    });
+    let next = 0;
+    return [
+      await keyedLoad(ctx, {
+        id: 'invalid-keys',
+        scenario: 'invalid-keys',
+        title: 'gateway, invalid keys (401)',
+        reference: 'hot-key',
+        nextKey: () => keys[next++ % keys.length]!,
+        expectedStatus: 401,
+      }),
+    ];
+  },
+};
+
+export const rateLimitedScenario: Scenario = {
+  name: 'rate-limited',
+  description: 'a key with rpm 1 and rpd 1, window spent: every request 429 rate_limit_exceeded',
+  references: ['hot-key'],
+  rows: [{ id: 'rate-limited', title: 'gateway, rate-limited (429)', kind: 'gateway' }],
+  async run(ctx) {
+    const planes = await ctx.planes();
+    const url = `${planes.gatewayUrl}${CHAT_PATH}`;
+    // Spend the one request the windows allow (if it is still there), then expect refusals.
+    for (let i = 0; i < 3; i++) {
+      const answer = await call(url, { method: 'POST', headers: bearer(planes.rateLimitedKey), body: CHAT_BODY });
+      if (answer.status === 429) break;
+    }
+    await expectAnswer('rate-limited key', url, { method: 'POST', headers: bearer(planes.rateLimitedKey), body: CHAT_BODY }, {
+      status: 429,
+      errorCode: 'rate_limit_exceeded',
+    });
+    return [
+      await keyedLoad(ctx, {
+        id: 'rate-limited',
+        scenario: 'rate-limited',
+        title: 'gateway, rate-limited (429)',
+        reference: 'hot-key',
+        nextKey: () => planes.rateLimitedKey,
+        expectedStatus: 429,
+      }),
+    ];
+  },
+};
+
+export const limitsOnScenario: Scenario = {
+  name: 'limits-on',
+  description: 'all 15 windows + 3 budgets configured on key, team and org, far from reached',
+  references: ['hot-key'],
+  rows: [{ id: 'limits-on', title: 'gateway, all limits on', kind: 'gateway' }],
+  async run(ctx) {
+    const planes = await ctx.planes();
+    await expectCompletion(ctx, 'limits-on key', planes.limitsKey);
+    return [
+      await keyedLoad(ctx, {
+        id: 'limits-on',
+        scenario: 'limits-on',
+        title: 'gateway, all limits on',
+        reference: 'hot-key',
+        nextKey: () => planes.limitsKey,
+        expectedStatus: 200,
+      }),
+    ];
+  },
+};

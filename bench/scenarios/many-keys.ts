@@ -1,0 +1,159 @@
+/**
+ * Scenarios over many keys:
+ * - many-keys: 100,000 seeded keys, each loaded once (the prefill), then requests pick a key
+ *   uniformly at random: the cache holds them all, so this measures the LRU at full size;
+ * - memory: the gateway's RSS with those keys cached and a window counter for each;
+ * - cold-misses: keys nothing has used yet, each request a miss that loads the policy from the
+ *   admin plane (single-flight, over HTTP): it must be sustained without errors.
+ */
+import { loadRow, type BenchContext } from '../context.js';
+import { runLoad, type LoadResult } from '../load.js';
+import type { Measurement } from '../measurement.js';
+import { CHAT_BODY, CHAT_PATH, type Planes } from '../planes.js';
+import { rssMb } from '../processes.js';
+import { bearer, expectCompletion, keyedLoad } from './gateway-load.js';
+import type { Scenario } from './scenario.js';
+
+interface Prefill {
+  result: LoadResult;
+  rssBeforeMb: number | null;
+}
+const prefills = new WeakMap<Planes, Promise<Prefill>>();
+
+/** Use every warm key once (sequentially) so all are cached with their counters. */
+export function ensureWarmKeysLoaded(ctx: BenchContext, planes: Planes): Promise<Prefill> {
+  let existing = prefills.get(planes);
+  if (existing === undefined) {
+    existing = (async () => {
+      const keys = planes.warmKeys;
+      if (keys.length === 0) throw new Error('no warm keys were seeded');
+      await expectCompletion(ctx, 'a seeded key', keys[0]!.secret);
+      const rssBeforeMb = rssMb(planes.gatewayChild.pid);
+      ctx.log(`  prefill: loading ${keys.length} keys into the gateway cache`);
+      let next = 0;
+      const result = await runLoad({
+        origin: planes.gatewayUrl,
+        path: CHAT_PATH,
+        method: 'POST',
+        body: CHAT_BODY,
+        perRequest: () => bearer(keys[next++ % keys.length]!.secret),
+        connections: ctx.options.connections,
+        durationS: 600,
+        amount: keys.length,
+        expectedStatus: 200,
+      });
+      if (result.errors > 0) {
+        throw new Error(`prefill: ${result.errors} of ${result.requests} requests failed (${JSON.stringify(result.statusCounts)})`);
+      }
+      ctx.log(`  prefill: ${result.requests} requests in ${result.durationS.toFixed(1)} s (${Math.round(result.rps)}/s, all misses)`);
+      planes.warmLoaded = true;
+      return { result, rssBeforeMb };
+    })();
+    prefills.set(planes, existing);
+  }
+  return existing;
+}
+
+export const manyKeysScenario: Scenario = {
+  name: 'many-keys',
+  description: '100,000 keys, all cached, each request a uniformly random key',
+  references: ['hot-key'],
+  rows: [{ id: 'many-keys', title: 'gateway, many keys (random)', kind: 'gateway' }],
+  async run(ctx) {
+    const planes = await ctx.planes();
+    const prefill = await ensureWarmKeysLoaded(ctx, planes);
+    const keys = planes.warmKeys;
+    const row = await keyedLoad(ctx, {
+      id: 'many-keys',
+      scenario: 'many-keys',
+      title: `gateway, ${keys.length.toLocaleString('en-US')} keys (random)`,
+      reference: 'hot-key',
+      nextKey: () => keys[Math.floor(Math.random() * keys.length)]!.secret,
+      expectedStatus: 200,
+    });
+    row.extra = {
+      ...row.extra,
+      keys: keys.length,
+      prefillRps: prefill.result.rps,
+      prefillSeconds: prefill.result.durationS,
+    };
+    return [row];
+  },
+};
+
+export const memoryScenario: Scenario = {
+  name: 'memory',
+  description: 'gateway RSS with 100,000 keys cached and their window counters',
+  references: [],
+  rows: [{ id: 'memory', title: 'gateway RSS, keys cached', kind: 'gateway' }],
+  async run(ctx) {
+    const planes = await ctx.planes();
+    const prefill = await ensureWarmKeysLoaded(ctx, planes);
+    const rss = rssMb(planes.gatewayChild.pid);
+    const row: Measurement = {
+      id: 'memory',
+      scenario: 'memory',
+      title: `gateway RSS, ${planes.warmKeys.length.toLocaleString('en-US')} keys cached`,
+      kind: 'gateway',
+      connections: 0,
+      durationS: 0,
+      requests: 0,
+      rps: null,
+      p50Ms: null,
+      p90Ms: null,
+      p99Ms: null,
+      errors: 0,
+      expectedStatus: null,
+      extra: { rssMb: rss, rssBeforePrefillMb: prefill.rssBeforeMb, keys: planes.warmKeys.length },
+    };
+    if (rss === null) row.note = 'RSS not readable on this platform (/proc missing)';
+    return [row];
+  },
+};
+
+export const coldMissesScenario: Scenario = {
+  name: 'cold-misses',
+  description: 'keys never used before: every request loads the policy from the admin plane',
+  references: ['hot-key'],
+  rows: [{ id: 'cold-misses', title: 'gateway, cold misses', kind: 'gateway' }],
+  async run(ctx) {
+    const planes = await ctx.planes();
+    const keys = planes.coldKeys;
+    if (keys.length < 2) throw new Error('no cold keys were seeded');
+    await expectCompletion(ctx, 'a cold key', keys[0]!.secret);
+    let next = 1;
+    const nextKey = (): string => bearer(keys[next++ % keys.length]!.secret).authorization!;
+    const spec = {
+      origin: planes.gatewayUrl,
+      path: CHAT_PATH,
+      method: 'POST' as const,
+      body: CHAT_BODY,
+      perRequest: () => ({ authorization: nextKey() }),
+      connections: ctx.options.connections,
+      expectedStatus: 200,
+    };
+    // Short warm-up on the pool itself (these keys are cold too); then measure until the pool
+    // runs out or the duration ends, whichever comes first.
+    const warmupS = Math.min(ctx.options.warmupS, 1);
+    if (warmupS > 0) await runLoad({ ...spec, durationS: warmupS, amount: Math.floor((keys.length - next) / 4) });
+    const remaining = keys.length - next;
+    const result = await runLoad({ ...spec, durationS: ctx.options.durationS, amount: remaining });
+    const exhausted = result.requests >= remaining;
+    return [
+      loadRow(
+        {
+          id: 'cold-misses',
+          scenario: 'cold-misses',
+          title: 'gateway, cold misses (admin load)',
+          kind: 'gateway',
+          reference: 'hot-key',
+          note: exhausted ? `the ${keys.length} cold keys ran out after ${result.durationS.toFixed(1)} s; use --cold-keys for more` : undefined,
+        },
+        ctx.options.connections,
+        200,
+        result,
+        { coldKeysUsed: Math.min(next - 1, keys.length) },
+      ),
+    ];
+  },
+};

@@ -1,0 +1,157 @@
+/**
+ * Revocation latency under load: while autocannon keeps the gateway busy with the hot key, each
+ * trial takes a fresh cached key, revokes it through the admin API and polls the gateway with
+ * it (back to back, one connection) until it is refused. Latency = refusal received − admin
+ * answer received (DESIGN.md: "refused ... within 1 second of the admin API answering").
+ * Two modes: pushes on, and pushes dropped (admin restarted with KEYGATE_GATEWAY_URLS="", so only
+ * the gateway's change-feed pull, every 1 s, can repair it).
+ */
+import { Client } from 'undici';
+import type { BenchContext } from '../context.js';
+import { startLoad } from '../load.js';
+import type { Measurement } from '../measurement.js';
+import { CHAT_BODY, CHAT_PATH, type Planes } from '../planes.js';
+import type { SeededKey } from '../seed.js';
+import { summarize } from '../stats.js';
+import { bearer } from './gateway-load.js';
+import type { Scenario } from './scenario.js';
+
+interface TrialResult {
+  fromAnswerMs?: number;
+  fromSendMs?: number;
+  code?: string;
+  failure?: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const elapsedMs = (from: bigint, to: bigint): number => Number(to - from) / 1e6;
+
+async function chat(client: Client, key: string): Promise<{ status: number; code: string | undefined }> {
+  const answer = await client.request({
+    path: CHAT_PATH,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...bearer(key) },
+    body: CHAT_BODY,
+  });
+  const text = await answer.body.text();
+  if (answer.statusCode === 200) return { status: 200, code: undefined };
+  try {
+    return { status: answer.statusCode, code: (JSON.parse(text) as { error?: { code?: string } }).error?.code };
+  } catch {
+    return { status: answer.statusCode, code: undefined };
+  }
+}
+
+async function trial(planes: Planes, client: Client, key: SeededKey, timeoutMs: number): Promise<TrialResult> {
+  const before = await chat(client, key.secret);
+  if (before.status !== 200) return { failure: `key answered ${before.status} ${before.code ?? ''} before the revoke` };
+  let refused: { at: bigint; code: string | undefined; status: number } | undefined;
+  let stop = false;
+  const poller = (async () => {
+    while (!stop) {
+      const answer = await chat(client, key.secret);
+      if (answer.status !== 200) {
+        refused = { at: process.hrtime.bigint(), code: answer.code, status: answer.status };
+        return;
+      }
+    }
+  })();
+  const sent = process.hrtime.bigint();
+  await planes.admin('POST', `/v1/keys/${key.id}/revoke`);
+  const answered = process.hrtime.bigint();
+  const timer = sleep(timeoutMs);
+  await Promise.race([poller, timer]);
+  stop = true;
+  await poller.catch(() => undefined);
+  if (refused === undefined) return { failure: `still accepted ${timeoutMs} ms after the revoke` };
+  if (refused.status !== 401) return { failure: `answered ${refused.status} ${refused.code ?? ''} instead of 401 key_revoked` };
+  return {
+    fromAnswerMs: Math.max(0, elapsedMs(answered, refused.at)),
+    fromSendMs: elapsedMs(sent, refused.at),
+    code: refused.code,
+  };
+}
+
+async function trials(ctx: BenchContext, planes: Planes, keys: readonly SeededKey[], mode: 'push' | 'pull'): Promise<Measurement> {
+  const client = new Client(planes.gatewayUrl);
+  const loadConnections = Math.min(16, ctx.options.connections);
+  const load = startLoad({
+    origin: planes.gatewayUrl,
+    path: CHAT_PATH,
+    method: 'POST',
+    body: CHAT_BODY,
+    perRequest: () => bearer(planes.hotKey),
+    connections: loadConnections,
+    durationS: 3600,
+    expectedStatus: 200,
+  });
+  const results: TrialResult[] = [];
+  const started = Date.now();
+  try {
+    await sleep(500); // let the load ramp up
+    for (const key of keys) {
+      results.push(await trial(planes, client, key, mode === 'push' ? 2000 : 3000));
+      // A random pause so trials do not lock into one phase of the 1 s pull timer.
+      await sleep(20 + Math.random() * 80);
+    }
+  } finally {
+    load.stop();
+    await client.close();
+  }
+  const background = await load.done;
+  const ok = results.filter((result) => result.fromAnswerMs !== undefined);
+  const fromAnswer = summarize(ok.map((result) => result.fromAnswerMs!));
+  const fromSend = summarize(ok.map((result) => result.fromSendMs!));
+  const failures = results.filter((result) => result.failure !== undefined).map((result) => result.failure!);
+  const codes = [...new Set(ok.map((result) => result.code ?? 'none'))];
+  return {
+    id: `revocation-${mode}`,
+    scenario: 'revocation',
+    title: mode === 'push' ? 'revocation, pushes on' : 'revocation, pushes dropped (pull only)',
+    kind: 'gateway',
+    connections: loadConnections,
+    durationS: (Date.now() - started) / 1000,
+    requests: results.length,
+    rps: null,
+    p50Ms: fromAnswer.p50Ms,
+    p90Ms: fromAnswer.p90Ms,
+    p99Ms: fromAnswer.p99Ms,
+    errors: failures.length,
+    expectedStatus: 401,
+    note: `${results.length} trials under a ${loadConnections}-connection hot-key load; latency from the admin answer to the first refusal`,
+    extra: {
+      trials: results.length,
+      maxMs: fromAnswer.maxMs,
+      fromSendP50Ms: fromSend.p50Ms,
+      fromSendP99Ms: fromSend.p99Ms,
+      refusalCodes: codes.join(','),
+      backgroundRps: background.rps,
+      backgroundErrors: background.errors,
+      ...(failures.length > 0 ? { firstFailure: failures[0]! } : {}),
+    },
+  };
+}
+
+export const revocationScenario: Scenario = {
+  name: 'revocation',
+  description: 'revoke through the admin API under load; time until the gateway refuses (push on, then pushes dropped)',
+  references: [],
+  rows: [
+    { id: 'revocation-push', title: 'revocation, pushes on', kind: 'gateway' },
+    { id: 'revocation-pull', title: 'revocation, pushes dropped (pull only)', kind: 'gateway' },
+  ],
+  async run(ctx) {
+    const planes = await ctx.planes();
+    const half = Math.floor(planes.revocationKeys.length / 2);
+    if (half === 0) throw new Error('no revocation keys were seeded');
+    const push = await trials(ctx, planes, planes.revocationKeys.slice(0, half), 'push');
+    ctx.log('  restarting the admin plane with KEYGATE_GATEWAY_URLS="" (pushes dropped)');
+    await planes.restartAdmin(false);
+    try {
+      const pull = await trials(ctx, planes, planes.revocationKeys.slice(half, 2 * half), 'pull');
+      return [push, pull];
+    } finally {
+      await planes.restartAdmin(true);
+    }
+  },
+};
