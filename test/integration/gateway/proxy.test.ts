@@ -1,0 +1,240 @@
+/** Proxying over real sockets: gateway (in-process server) → mock upstream. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { targetRoute } from '../../unit/gateway/fixtures.js';
+import { startHarness, type Harness } from './harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({
+    upstreamTimeoutMs: 300,
+    extraTargets: [targetRoute('closed-port', 'http://127.0.0.1:1/v1')],
+  });
+});
+afterAll(() => h.close());
+
+const post = (path: string, key: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${h.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, ...headers },
+    body: JSON.stringify(body),
+  });
+
+async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('gateway proxy', () => {
+  it('renames the model, adds the provider credential and never forwards the keygate key', async () => {
+    const key = h.newKey();
+    const response = await post(
+      '/v1/chat/completions',
+      key,
+      { model: 'gpt-test', messages: [{ role: 'user', content: 'hello world!' }] },
+      {
+        'x-api-key': key,
+        cookie: 'session=1',
+        'x-custom': 'kept',
+      },
+    );
+    expect(response.status).toBe(200);
+    const last = h.mock.last()!;
+    expect(last.path).toBe('/v1/chat/completions');
+    expect((last.body as { model: string }).model).toBe('mock-model');
+    expect(last.headers.authorization).toBe('Bearer sk-provider-secret');
+    expect(last.headers['x-api-key']).toBeUndefined();
+    expect(last.headers.cookie).toBeUndefined();
+    expect(last.headers['x-custom']).toBe('kept');
+    expect(JSON.stringify(last.headers)).not.toContain(key);
+    expect(last.headers['x-request-id']).toBe(response.headers.get('x-request-id'));
+  });
+
+  it('a target without upstream model or credential gets the body byte for byte and no authorization', async () => {
+    const key = h.newKey();
+    const body = { model: 'plain', prompt: 'abcd', max_tokens: 3 };
+    expect((await post('/v1/completions', key, body)).status).toBe(200);
+    expect(h.mock.last()!.body).toEqual(body);
+    expect(h.mock.last()!.headers.authorization).toBeUndefined();
+  });
+
+  it('only the target origin and base path are contacted, whatever path, query or Host the client sends', async () => {
+    const key = h.newKey();
+    const response = await request(`${h.url}/v1/embeddings?target=http://evil.example/x`, {
+      method: 'POST',
+      headers: { host: 'evil.example', authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'plain', input: 'x' }),
+    });
+    expect(response.statusCode).toBe(200);
+    await response.body.text();
+    expect(h.mock.last()!.path).toBe('/v1/embeddings');
+    expect(h.mock.last()!.headers.host).toBe(new URL(h.mock.url).host);
+  });
+
+  it('records usage from a non-streamed answer, priced with the target pricing', async () => {
+    const key = h.newKey();
+    h.usage.length = 0;
+    const response = await post('/v1/chat/completions', key, {
+      model: 'plain',
+      messages: [{ role: 'user', content: '12345678' }],
+    });
+    const body = (await response.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
+    await until(() => h.usage.length === 1);
+    expect(h.usage[0]).toMatchObject({
+      target: 'plain',
+      inputTokens: body.usage.prompt_tokens,
+      outputTokens: body.usage.completion_tokens,
+    });
+    // 2 input tokens at $1/Mtok + 8 output tokens at $2/Mtok = 18 micro-USD
+    expect(h.usage[0]!.spendMicros).toBe(18);
+  });
+
+  it('embeddings and responses are proxied with their usage', async () => {
+    const key = h.newKey();
+    h.usage.length = 0;
+    expect((await post('/v1/embeddings', key, { model: 'plain', input: 'abcdefgh' })).status).toBe(200);
+    expect((await post('/v1/responses', key, { model: 'plain', input: 'abcd' })).status).toBe(200);
+    await until(() => h.usage.length === 2);
+    expect(h.usage.map((u) => [u.inputTokens, u.outputTokens])).toEqual([
+      [2, 0],
+      [1, 8],
+    ]);
+  });
+
+  it('streaming: the first chunk reaches the client before the upstream has sent its last one', async () => {
+    const key = h.newKey();
+    const response = await post(
+      '/v1/chat/completions',
+      key,
+      { model: 'plain', stream: true, messages: [{ role: 'user', content: 'hi' }] },
+      { 'x-mock-chunks': '5', 'x-mock-chunk-delay-ms': '150' },
+    );
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const completedBefore = h.mock.stats().completed;
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toContain('tok0');
+    // The upstream is still streaming (4 more chunks at 150 ms each) when the first byte is here.
+    expect(h.mock.stats().completed).toBe(completedBefore);
+    let rest = '';
+    for (;;) {
+      const next = await reader.read();
+      if (next.done) break;
+      rest += new TextDecoder().decode(next.value);
+    }
+    expect(rest).toContain('tok4');
+    expect(rest).toContain('[DONE]');
+  });
+
+  it('streaming without include_usage: usage is recorded, the client never sees the usage chunk', async () => {
+    const key = h.newKey();
+    h.usage.length = 0;
+    const response = await post('/v1/chat/completions', key, {
+      model: 'plain',
+      stream: true,
+      messages: [{ role: 'user', content: 'abcdefgh' }],
+    });
+    const text = await response.text();
+    expect((h.mock.last()!.body as { stream_options: unknown }).stream_options).toEqual({
+      include_usage: true,
+    });
+    expect(text).not.toContain('"usage":{');
+    expect(text).not.toContain('"choices":[]');
+    expect(text).toContain('data: [DONE]');
+    await until(() => h.usage.length === 1);
+    expect(h.usage[0]).toMatchObject({ inputTokens: 2, outputTokens: 5 });
+  });
+
+  it('streaming with include_usage: the client gets the usage chunk and usage is recorded', async () => {
+    const key = h.newKey();
+    h.usage.length = 0;
+    const response = await post('/v1/chat/completions', key, {
+      model: 'plain',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'abcdefgh' }],
+    });
+    const text = await response.text();
+    expect(text).toContain('"usage":{"prompt_tokens":2,"completion_tokens":5');
+    await until(() => h.usage.length === 1);
+    expect(h.usage[0]).toMatchObject({ inputTokens: 2, outputTokens: 5 });
+  });
+
+  it('streamed completions and responses also record usage', async () => {
+    const key = h.newKey();
+    h.usage.length = 0;
+    await (await post('/v1/completions', key, { model: 'plain', stream: true, prompt: 'abcd' })).text();
+    await (await post('/v1/responses', key, { model: 'plain', stream: true, input: 'abcd' })).text();
+    await until(() => h.usage.length === 2);
+    expect(h.usage.map((u) => u.outputTokens)).toEqual([5, 5]);
+  });
+
+  it('an upstream error status passes through with its body; the reservation is released', async () => {
+    const key = h.newKey();
+    h.admission.calls.length = 0;
+    const response = await post('/v1/chat/completions', key, { model: 'failing', messages: [] });
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('mock_failure');
+    expect(h.admission.calls).toEqual([{ kind: 'release' }]);
+  });
+
+  it('an upstream that does not answer in time → 504 upstream_timeout', async () => {
+    const key = h.newKey();
+    const response = await post('/v1/chat/completions', key, { model: 'stalling', messages: [] });
+    expect(response.status).toBe(504);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('upstream_timeout');
+  });
+
+  it('an upstream that refuses connections → 502 upstream_error', async () => {
+    const key = h.newKey();
+    const response = await post('/v1/chat/completions', key, { model: 'closed-port', messages: [] });
+    expect(response.status).toBe(502);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('upstream_error');
+  });
+
+  it('a client that disconnects mid-stream aborts the upstream request and the admission', async () => {
+    const key = h.newKey();
+    h.admission.calls.length = 0;
+    const abortedBefore = h.mock.stats().aborted;
+    const response = await post(
+      '/v1/chat/completions',
+      key,
+      { model: 'plain', stream: true, messages: [] },
+      { 'x-mock-chunks': '50', 'x-mock-chunk-delay-ms': '100' },
+    );
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    await until(() => h.mock.stats().aborted === abortedBefore + 1);
+    await until(() => h.admission.calls.some((c) => c.kind === 'abort'));
+  });
+
+  it('a pushed invalidation needs a valid internal token, then evicts the key at once', async () => {
+    const key = h.newKey();
+    expect((await post('/v1/embeddings', key, { model: 'plain', input: 'x' })).status).toBe(200);
+    const { hashSecret } = await import('../../../src/keys/secret.js');
+    const hash = hashSecret(key);
+    const policy = h.source.policies.get(hash)!;
+    h.source.policies.set(hash, { ...policy, status: 'revoked' });
+    const batch = {
+      seq: 1,
+      changes: [{ seq: 1, at: Date.now(), entityType: 'key', entityId: policy.keyId, tokenHashes: [hash] }],
+    };
+    const unsigned = await fetch(`${h.url}/internal/invalidate`, {
+      method: 'POST',
+      body: JSON.stringify(batch),
+    });
+    expect(unsigned.status).toBe(401);
+    expect((await post('/v1/embeddings', key, { model: 'plain', input: 'x' })).status).toBe(200);
+    const signed = await fetch(`${h.url}/internal/invalidate`, {
+      method: 'POST',
+      headers: { authorization: await h.internalAuth(), 'content-type': 'application/json' },
+      body: JSON.stringify(batch),
+    });
+    expect(signed.status).toBe(204);
+    expect((await post('/v1/embeddings', key, { model: 'plain', input: 'x' })).status).toBe(401);
+  });
+});
