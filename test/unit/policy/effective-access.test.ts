@@ -241,7 +241,7 @@ describe('resolution properties (random targets, tags, groups and bindings)', ()
   it('narrowing a parent (dropping one of its bindings) never gives a child a new target', () => {
     fc.assert(
       fc.property(world, fc.nat(), fc.constantFrom<'org' | 'team'>('org', 'team'), (w, pick, level) => {
-        const parent = w[level];
+        const parent: ScopeAccess = w[level];
         if (parent.mode !== 'restrict') return true;
         const bindings = [
           ...parent.targetIds.map((id) => ['t', id]),
