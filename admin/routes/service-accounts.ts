@@ -1,0 +1,181 @@
+/**
+ * Service accounts (API.md "Organizations, teams, service accounts"): non-login owners of keys
+ * for shared services, jobs and automations. They belong to one team, are never users, and can
+ * never authenticate to the admin plane (a JWT whose `sub` is a service-account id finds no user).
+ *
+ * Deleting a service account that still owns keys answers 409 `conflict`: its keys carry spend
+ * and audit history, and a key without an owner would be meaningless. Revoke and delete the keys
+ * first (active ones are named in the message).
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { KeygateError } from '../../src/errors/keygate-error.js';
+import { newId } from '../../src/ids.js';
+import type { AccessView } from '../auth/access.js';
+import type { AdminApp } from '../app.js';
+import type { AdminDeps } from '../context.js';
+import { mutate } from '../mutation.js';
+import { paginate } from '../pagination.js';
+import { idParam, isoOrNull, json, listQuery, ok, security } from '../schemas.js';
+import { visibleTeam } from './teams.js';
+
+export interface ServiceAccountRow {
+  id: string;
+  team_id: string;
+  name: string;
+  description: string | null;
+  created_by: string | null;
+  created_at: number;
+}
+
+const ServiceAccountCreate = z.object({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(2000).nullable().optional(),
+});
+
+export function serviceAccountView(deps: AdminDeps, row: ServiceAccountRow, orgId: string) {
+  const counts = deps.db
+    .prepare(
+      "SELECT COUNT(*) AS keys, IFNULL(SUM(status = 'active'), 0) AS active FROM keys WHERE owner_service_account_id = ?",
+    )
+    .get(row.id) as { keys: number; active: number };
+  return {
+    id: row.id,
+    team_id: row.team_id,
+    org_id: orgId,
+    name: row.name,
+    description: row.description,
+    key_count: counts.keys,
+    active_key_count: counts.active,
+    created_by: row.created_by,
+    created_at: isoOrNull(row.created_at),
+  };
+}
+
+function forbidUnless(
+  access: AccessView,
+  permission: 'service_account.read' | 'service_account.manage',
+  scope: {
+    orgId: string;
+    teamId: string;
+  },
+): void {
+  if (!access.can(permission, scope)) throw new KeygateError('forbidden');
+}
+
+export function registerServiceAccountRoutes(app: AdminApp, deps: AdminDeps): void {
+  const selectAccount = deps.db.prepare('SELECT * FROM service_accounts WHERE id = ?');
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/teams/{id}/service-accounts',
+      security,
+      request: { params: idParam, body: json(ServiceAccountCreate) },
+      responses: { 201: ok('The created service account') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const team = visibleTeam(deps, access, c.req.valid('param').id);
+      forbidUnless(access, 'service_account.manage', { orgId: team.org_id, teamId: team.id });
+      const body = c.req.valid('json');
+      const id = newId('sa');
+      const row = mutate(deps, c, (journal) => {
+        const clash = deps.db
+          .prepare('SELECT id FROM service_accounts WHERE team_id = ? AND name = ?')
+          .get(team.id, body.name);
+        if (clash !== undefined) {
+          throw new KeygateError('conflict', {
+            param: 'name',
+            message: `A service account named "${body.name}" already exists in this team.`,
+          });
+        }
+        deps.db
+          .prepare(
+            'INSERT INTO service_accounts (id, team_id, name, description, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+          )
+          .run(id, team.id, body.name, body.description ?? null, access.auditActor.id, journal.now);
+        const created = selectAccount.get(id) as ServiceAccountRow;
+        journal.audit({
+          action: 'service_account.create',
+          entityType: 'service_account',
+          entityId: id,
+          orgId: team.org_id,
+          teamId: team.id,
+          after: serviceAccountView(deps, created, team.org_id),
+        });
+        return created;
+      });
+      return c.json(serviceAccountView(deps, row, team.org_id), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/teams/{id}/service-accounts',
+      security,
+      request: { params: idParam, query: z.object(listQuery) },
+      responses: { 200: ok('Service accounts of the team') },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const team = visibleTeam(deps, access, c.req.valid('param').id);
+      forbidUnless(access, 'service_account.read', { orgId: team.org_id, teamId: team.id });
+      const page = paginate(
+        (sql, params) => deps.db.prepare(sql).all(...params) as ServiceAccountRow[],
+        'SELECT * FROM service_accounts WHERE team_id = ?',
+        [team.id],
+        c.req.valid('query'),
+      );
+      return c.json(
+        {
+          data: page.rows.map((row) => serviceAccountView(deps, row, team.org_id)),
+          next_cursor: page.next_cursor,
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/service-accounts/{id}',
+      security,
+      request: { params: idParam },
+      responses: { 204: { description: 'Deleted' } },
+    }),
+    (c) => {
+      const access = c.get('access');
+      const row = selectAccount.get(c.req.valid('param').id) as ServiceAccountRow | undefined;
+      if (row === undefined) throw new KeygateError('not_found');
+      const team = visibleTeam(deps, access, row.team_id);
+      forbidUnless(access, 'service_account.manage', { orgId: team.org_id, teamId: team.id });
+      mutate(deps, c, (journal) => {
+        const keys = deps.db
+          .prepare('SELECT id, status FROM keys WHERE owner_service_account_id = ? ORDER BY created_at, id')
+          .all(row.id) as { id: string; status: string }[];
+        if (keys.length > 0) {
+          const active = keys.filter((key) => key.status === 'active').map((key) => key.id);
+          throw new KeygateError('conflict', {
+            message:
+              active.length > 0
+                ? `This service account owns ${active.length} active key(s) (${active.slice(0, 5).join(', ')}); revoke and delete them first.`
+                : `This service account still owns ${keys.length} revoked key(s); delete them first.`,
+          });
+        }
+        const beforeView = serviceAccountView(deps, row, team.org_id);
+        deps.db.prepare('DELETE FROM service_accounts WHERE id = ?').run(row.id);
+        journal.audit({
+          action: 'service_account.delete',
+          entityType: 'service_account',
+          entityId: row.id,
+          orgId: team.org_id,
+          teamId: team.id,
+          before: beforeView,
+        });
+      });
+      return c.body(null, 204);
+    },
+  );
+}
