@@ -1,0 +1,302 @@
+/**
+ * The internal API for gateways (notes/contract.md) over HTTP, in-process: refused without the
+ * internal token, resolved key policies, the target catalog, the change feed, idempotent usage.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { InternalTokens } from '../../../src/invalidation/internal-token.js';
+import { TEST_INTERNAL_SECRET, TEST_MASTER_KEY } from '../../helpers/admin-harness.js';
+import { keysWorld, type KeysWorld } from './keys-world.js';
+
+let w: KeysWorld;
+const internal = new InternalTokens(TEST_INTERNAL_SECRET);
+
+async function call(method: string, path: string, body?: unknown, authorization?: string | null) {
+  const header = authorization === undefined ? await internal.authorizationHeader() : authorization;
+  return w.admin.call(method, path, {
+    token: null,
+    ...(body === undefined ? {} : { body }),
+    headers: header === null ? {} : { authorization: header },
+  });
+}
+
+beforeEach(async () => {
+  w = await keysWorld();
+});
+
+describe('internal authentication', () => {
+  const routes: [string, string, unknown?][] = [
+    ['GET', `/internal/keys/${'a'.repeat(64)}`],
+    ['GET', '/internal/targets'],
+    ['GET', '/internal/changes?after=0'],
+    ['POST', '/internal/usage', { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: [] }],
+  ];
+
+  it.each(routes)('%s %s is refused with 401 without a valid internal token', async (method, path, body) => {
+    const wrongSecret = await new InternalTokens(
+      'another-secret-0123456789-abcdefghij',
+    ).authorizationHeader();
+    const userToken = `Bearer ${w.tokens.platformAdmin}`;
+    for (const header of [null, 'Bearer ', wrongSecret, userToken, `Bearer ${TEST_MASTER_KEY}`]) {
+      const res = await call(method, path, body, header);
+      expect(res.status).toBe(401);
+      expect(res.body.error.code).toBe('unauthenticated');
+    }
+    expect((await call(method, path, body)).status).not.toBe(401);
+  });
+
+  it('a refused usage report changes nothing', async () => {
+    const key = (await w.createKey({ name: 'k', team_id: w.teamA1 })).body.key;
+    await call(
+      'POST',
+      '/internal/usage',
+      { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: [usageItem(key.id, 1000)] },
+      null,
+    );
+    expect(w.admin.deps.db.prepare('SELECT COUNT(*) AS n FROM usage_batches').get()).toEqual({ n: 0 });
+  });
+});
+
+function usageItem(keyId: string, spendMicros: number, lastUsedAt = Date.UTC(2026, 4, 17, 12)) {
+  return {
+    keyId,
+    target: 'gpt-4o-mini',
+    requests: 2,
+    inputTokens: 100,
+    outputTokens: 50,
+    spendMicros,
+    lastUsedAt,
+  };
+}
+
+describe('GET /internal/keys/:hash', () => {
+  it('answers the resolved policy: key, team and org limits and spend in micro-USD, targets, version', async () => {
+    w.admin.deps.db
+      .prepare('UPDATE teams SET rpm_limit = 500, max_budget_micros = 50000000 WHERE id = ?')
+      .run(w.teamA1);
+    w.admin.deps.db.prepare('UPDATE orgs SET tpd_limit = 9000000 WHERE id = ?').run(w.orgA);
+    const created = await w.createKey({
+      name: 'k',
+      team_id: w.teamA1,
+      max_budget: 1.5,
+      rpm_limit: 10,
+      tpm_limit: 20,
+      rph_limit: 30,
+      rpd_limit: 40,
+      tpd_limit: 50,
+      expires_in_days: 2,
+      access: { mode: 'restrict', targets: ['gpt-4o-mini'] },
+    });
+    const key = created.body.key;
+    const res = await call('GET', `/internal/keys/${key.token_hash}?gateway_id=gw-1`);
+    expect(res.status).toBe(200);
+    const head = (w.admin.deps.db.prepare('SELECT MAX(seq) AS s FROM change_log').get() as { s: number }).s;
+    expect(res.body).toEqual({
+      keyId: key.id,
+      tokenHash: key.token_hash,
+      status: 'active',
+      expiresAt: Date.parse(key.expires_at),
+      key: {
+        id: key.id,
+        limits: { maxBudgetMicros: 1_500_000, rpm: 10, tpm: 20, rph: 30, rpd: 40, tpd: 50 },
+        spendMicros: 0,
+      },
+      team: {
+        id: w.teamA1,
+        limits: { maxBudgetMicros: 50_000_000, rpm: 500, tpm: null, rph: null, rpd: null, tpd: null },
+        spendMicros: 0,
+      },
+      org: {
+        id: w.orgA,
+        limits: { maxBudgetMicros: null, rpm: null, tpm: null, rph: null, rpd: null, tpd: 9_000_000 },
+        spendMicros: 0,
+      },
+      effectiveTargets: ['gpt-4o-mini'],
+      version: head,
+      appliedBatchSeq: 0,
+    });
+  });
+
+  it('unknown, malformed and deleted hashes → 404', async () => {
+    const key = (await w.createKey({ name: 'k', team_id: w.teamA1 })).body.key;
+    expect((await call('GET', `/internal/keys/${'0'.repeat(64)}`)).status).toBe(404);
+    expect((await call('GET', '/internal/keys/not-a-hash')).status).toBe(404);
+    expect((await call('GET', `/internal/keys/${key.token_hash.toUpperCase()}`)).status).toBe(404);
+    await w.admin.call('DELETE', `/v1/keys/${key.id}`);
+    expect((await call('GET', `/internal/keys/${key.token_hash}`)).status).toBe(404);
+  });
+});
+
+describe('GET /internal/targets', () => {
+  it('lists every target in the wire shape with the change-log head', async () => {
+    await w.createKey({ name: 'k', team_id: w.teamA1 });
+    const res = await call('GET', '/internal/targets');
+    expect(res.status).toBe(200);
+    expect(res.body.seq).toBe(1);
+    expect(res.body.targets).toEqual([
+      {
+        name: 'claude-haiku',
+        baseUrl: 'http://127.0.0.1:9/v1',
+        upstreamModel: 'claude-haiku-upstream',
+        apiKeyEnv: 'OPENAI_API_KEY',
+        inputMicrosPerMtok: 150_000,
+        outputMicrosPerMtok: 600_000,
+      },
+      expect.objectContaining({ name: 'gpt-4o-mini' }),
+    ]);
+  });
+});
+
+describe('GET /internal/changes', () => {
+  it('returns changes after N in seq order, at most L; seq = last returned, or the head when none', async () => {
+    const k1 = (await w.createKey({ name: 'k1', team_id: w.teamA1 })).body.key;
+    const k2 = (await w.createKey({ name: 'k2', team_id: w.teamA1 })).body.key;
+    await w.admin.call('POST', `/v1/keys/${k1.id}/revoke`);
+    const all = await call('GET', '/internal/changes?after=0');
+    expect(all.status).toBe(200);
+    expect(all.body.seq).toBe(3);
+    expect(all.body.changes.map((c: any) => [c.seq, c.entityType, c.entityId, c.tokenHashes])).toEqual([
+      [1, 'key', k1.id, [k1.token_hash]],
+      [2, 'key', k2.id, [k2.token_hash]],
+      [3, 'key', k1.id, [k1.token_hash]],
+    ]);
+    expect(typeof all.body.changes[0].at).toBe('number');
+    const page = await call('GET', '/internal/changes?after=1&limit=1');
+    expect(page.body).toMatchObject({ seq: 2, changes: [{ seq: 2 }] });
+    expect(await call('GET', '/internal/changes?after=3').then((r) => r.body)).toEqual({
+      seq: 3,
+      changes: [],
+    });
+    expect(await call('GET', '/internal/changes').then((r) => r.body.changes.length)).toBe(3);
+  });
+
+  it.each(['after=-1', 'after=x', 'limit=0', 'limit=10001', 'limit=1.5'])(
+    'bad query %s → 400',
+    async (query) => {
+      const res = await call('GET', `/internal/changes?${query}`);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    },
+  );
+});
+
+describe('POST /internal/usage', () => {
+  it('adds spend to key, team and org, fills usage_daily and last_used_at; the same batch twice counts once', async () => {
+    const a = (await w.createKey({ name: 'a', team_id: w.teamA1 })).body.key;
+    const b = (await w.createKey({ name: 'b', team_id: w.teamA2 })).body.key;
+    const report = {
+      gatewayId: 'gw-1',
+      batchId: 'batch-1',
+      batchSeq: 7,
+      items: [usageItem(a.id, 1_250), usageItem(b.id, 40)],
+    };
+    expect((await call('POST', '/internal/usage', report)).body).toEqual({ applied: true });
+    expect((await call('POST', '/internal/usage', report)).body).toEqual({ applied: false });
+    const db = w.admin.deps.db;
+    const spend = (table: string, id: string) =>
+      (db.prepare(`SELECT spend_micros AS s FROM ${table} WHERE id = ?`).get(id) as { s: number }).s;
+    expect(spend('keys', a.id)).toBe(1_250);
+    expect(spend('teams', w.teamA1)).toBe(1_250);
+    expect(spend('teams', w.teamA2)).toBe(40);
+    expect(spend('orgs', w.orgA)).toBe(1_290);
+    expect(db.prepare('SELECT * FROM usage_daily WHERE key_id = ?').all(a.id)).toEqual([
+      {
+        key_id: a.id,
+        team_id: w.teamA1,
+        org_id: w.orgA,
+        target: 'gpt-4o-mini',
+        day: '2026-05-17',
+        requests: 2,
+        input_tokens: 100,
+        output_tokens: 50,
+        spend_micros: 1_250,
+      },
+    ]);
+    const view = (await w.admin.call('GET', `/v1/keys/${a.id}`)).body;
+    expect(view.spend).toBe(0.00125);
+    expect(view.last_used_at).toBe(new Date(Date.UTC(2026, 4, 17, 12)).toISOString());
+
+    const policy = await call('GET', `/internal/keys/${a.token_hash}?gateway_id=gw-1`);
+    expect(policy.body).toMatchObject({
+      appliedBatchSeq: 7,
+      key: { spendMicros: 1_250 },
+      team: { spendMicros: 1_250 },
+      org: { spendMicros: 1_290 },
+    });
+    expect((await call('GET', `/internal/keys/${a.token_hash}?gateway_id=gw-2`)).body.appliedBatchSeq).toBe(
+      0,
+    );
+  });
+
+  it('accumulates later batches; last_used_at never moves back; items of deleted keys are skipped', async () => {
+    const a = (await w.createKey({ name: 'a', team_id: w.teamA1 })).body.key;
+    const gone = (await w.createKey({ name: 'gone', team_id: w.teamA1 })).body.key;
+    await w.admin.call('DELETE', `/v1/keys/${gone.id}`);
+    const late = Date.UTC(2026, 4, 17, 12);
+    await call('POST', '/internal/usage', {
+      gatewayId: 'gw-1',
+      batchId: 'b1',
+      batchSeq: 1,
+      items: [usageItem(a.id, 10, late)],
+    });
+    const res = await call('POST', '/internal/usage', {
+      gatewayId: 'gw-1',
+      batchId: 'b2',
+      batchSeq: 2,
+      items: [usageItem(a.id, 5, late - 60_000), usageItem(gone.id, 1_000_000)],
+    });
+    expect(res.body).toEqual({ applied: true });
+    const row = w.admin.deps.db.prepare('SELECT spend_micros, last_used_at FROM keys WHERE id = ?').get(a.id);
+    expect(row).toEqual({ spend_micros: 15, last_used_at: late });
+    expect(
+      (w.admin.deps.db.prepare('SELECT spend_micros AS s FROM teams WHERE id = ?').get(w.teamA1) as any).s,
+    ).toBe(15);
+    const daily = w.admin.deps.db
+      .prepare('SELECT requests, spend_micros FROM usage_daily WHERE key_id = ?')
+      .get(a.id);
+    expect(daily).toEqual({ requests: 4, spend_micros: 15 });
+    // The same batch id from another gateway is another batch.
+    expect(
+      (
+        await call('POST', '/internal/usage', {
+          gatewayId: 'gw-2',
+          batchId: 'b1',
+          batchSeq: 1,
+          items: [usageItem(a.id, 1)],
+        })
+      ).body,
+    ).toEqual({ applied: true });
+  });
+
+  it.each([
+    ['not json', '{"gatewayId":'],
+    ['missing batchId', { gatewayId: 'g', batchSeq: 1, items: [] }],
+    [
+      'negative spend',
+      { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: [{ ...usageItem('k', 1), spendMicros: -5 }] },
+    ],
+    [
+      'fractional tokens',
+      { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: [{ ...usageItem('k', 1), inputTokens: 1.5 }] },
+    ],
+    ['items not an array', { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: {} }],
+  ])('a malformed report (%s) → 400 and nothing recorded', async (_name, body) => {
+    const res = await call('POST', '/internal/usage', body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    expect(w.admin.deps.db.prepare('SELECT COUNT(*) AS n FROM usage_batches').get()).toEqual({ n: 0 });
+  });
+});
+
+describe('/openapi.json', () => {
+  it('documents the public keys routes and none of the internal ones', async () => {
+    const doc = (await w.admin.call('GET', '/openapi.json', { token: null })).body;
+    const paths = Object.keys(doc.paths);
+    for (const path of ['/v1/keys', '/v1/keys/{id}', '/v1/keys/{id}/regenerate', '/v1/keys/{id}/revoke']) {
+      expect(paths).toContain(path);
+    }
+    expect(Object.keys(doc.paths['/v1/keys/{id}'])).toEqual(
+      expect.arrayContaining(['get', 'patch', 'delete']),
+    );
+    expect(paths.filter((p) => p.startsWith('/internal'))).toEqual([]);
+  });
+});
