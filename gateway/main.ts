@@ -16,9 +16,9 @@ import { changeEffect } from '../src/invalidation/change-effect.js';
 import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
+import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 import { AdminHttpKeySource } from './admin-http-key-source.js';
 import { createGatewayApp } from './app.js';
-import { CostOnlyAdmission } from './cost-only-admission.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { TargetCatalog } from './target-catalog.js';
@@ -57,8 +57,8 @@ export async function startGateway(
     gatewayId,
   });
 
-  // The limits engine replaces this line once src/ratelimit lands (issue 4).
-  const admission: Admission = new CostOnlyAdmission();
+  // Exact windows and budgets (issue 4); `new CostOnlyAdmission()` is the no-limits alternative.
+  const admission: Admission = new LimitsAdmission({ clock });
 
   const keys = new KeyPolicyCache({
     source: admin,
@@ -143,7 +143,13 @@ export async function startGateway(
     }
   };
   await sync();
-  const syncTimer = setInterval(() => void sync(), config.resyncIntervalMs);
+  // A lost push must be repaired within one interval *including* the pull's own round trip,
+  // so the timer runs slightly faster than the configured bound.
+  const pullEveryMs = Math.max(
+    50,
+    config.resyncIntervalMs - Math.min(100, Math.floor(config.resyncIntervalMs / 10)),
+  );
+  const syncTimer = setInterval(() => void sync(), pullEveryMs);
   syncTimer.unref();
   reporter.start(config.usageFlushMs);
 

@@ -1,0 +1,122 @@
+/**
+ * Every admin change that affects a decision reaches a real gateway process: within 1 s with
+ * pushes disabled (the periodic change-feed pull alone), within 100 ms with pushes on
+ * (DESIGN.md "Invalidation"). Real processes: admin plane, gateway, mock upstream.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { msUntil, seed, startStack, type Stack } from '../integration/gateway/e2e-stack.js';
+
+for (const mode of [
+  { push: false, boundMs: 1000, name: 'pushes disabled (change-feed pull only)' },
+  { push: true, boundMs: 100, name: 'pushes on' },
+]) {
+  describe(`gateway invalidation, ${mode.name}: effective within ${mode.boundMs} ms`, () => {
+    let stack: Stack;
+    let data: Awaited<ReturnType<typeof seed>>;
+    beforeAll(async () => {
+      stack = await startStack({ push: mode.push });
+      data = await seed(stack, mode.push ? 'push' : 'pull');
+      // Let the gateway learn the targets created above (same bound) before measuring keys.
+      await msUntil(
+        Date.now(),
+        () => fetch(`${stack.gatewayUrl}/readyz`),
+        (_s, body) => body.targets === 2,
+        3000,
+      );
+    }, 60_000);
+    afterAll(() => stack?.stop());
+
+    const call = (secret: string, model = data.target.name) =>
+      fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const refusedWith = (code: string) => (status: number, body: any) =>
+      status !== 200 && body?.error?.code === code;
+    const warm = async (secret: string, model?: string) => {
+      const response = await call(secret, model);
+      expect(response.status, await response.text()).toBe(200);
+    };
+
+    it('a new key works at once, through the real upstream with the provider credential', async () => {
+      const { secret } = await data.createKey();
+      await warm(secret);
+      const last = (await (await fetch(`${stack.mockUrl}/__last`)).json()) as any;
+      expect(last.body.model).toBe('mock-model');
+      expect(last.headers.authorization).toBe('Bearer sk-e2e-provider');
+    });
+
+    it('revoke', async () => {
+      const { key, secret } = await data.createKey();
+      await warm(secret);
+      expect((await stack.api('POST', `/v1/keys/${key.id}/revoke`)).status).toBe(200);
+      const ms = await msUntil(Date.now(), () => call(secret), refusedWith('key_revoked'));
+      expect(ms).toBeLessThan(mode.boundMs);
+    });
+
+    it('delete', async () => {
+      const { key, secret } = await data.createKey();
+      await warm(secret);
+      expect((await stack.api('DELETE', `/v1/keys/${key.id}`)).status).toBe(204);
+      const ms = await msUntil(Date.now(), () => call(secret), refusedWith('invalid_api_key'));
+      expect(ms).toBeLessThan(mode.boundMs);
+    });
+
+    it('expiry (moved close by a PATCH) is enforced from the expiry moment on', async () => {
+      const { key, secret } = await data.createKey();
+      await warm(secret);
+      const expiresAt = Date.now() + 1500;
+      const patched = await stack.api('PATCH', `/v1/keys/${key.id}`, {
+        expires_at: new Date(expiresAt).toISOString(),
+      });
+      expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+      const sinceExpiry = await msUntil(expiresAt, () => call(secret), refusedWith('key_expired'));
+      expect(sinceExpiry).toBeLessThan(mode.boundMs);
+    });
+
+    it('regenerate: the old secret is refused, the new one works', async () => {
+      const { key, secret } = await data.createKey();
+      await warm(secret);
+      const regenerated = await stack.api('POST', `/v1/keys/${key.id}/regenerate`, {});
+      expect(regenerated.status, JSON.stringify(regenerated.body)).toBe(200);
+      const ms = await msUntil(Date.now(), () => call(secret), refusedWith('invalid_api_key'));
+      expect(ms).toBeLessThan(mode.boundMs);
+      await warm(regenerated.body.secret);
+    });
+
+    it('a model binding change (key restricted to another target)', async () => {
+      const { key, secret } = await data.createKey();
+      await warm(secret);
+      const patched = await stack.api('PATCH', `/v1/keys/${key.id}`, {
+        access: { mode: 'restrict', targets: [data.other.name], access_groups: [] },
+      });
+      expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+      const ms = await msUntil(Date.now(), () => call(secret), refusedWith('model_not_allowed'));
+      expect(ms).toBeLessThan(mode.boundMs);
+      await warm(secret, data.other.name);
+    });
+
+    it('target deletion', async () => {
+      const created = await stack.api('POST', '/v1/targets', {
+        name: `${mode.push ? 'push' : 'pull'}-doomed`,
+        upstream: { base_url: `${stack.mockUrl}/v1` },
+      });
+      expect(created.status).toBe(201);
+      const { secret } = await data.createKey();
+      await msUntil(
+        Date.now(),
+        () => call(secret, created.body.name),
+        (status) => status === 200,
+        3000,
+      );
+      expect((await stack.api('DELETE', `/v1/targets/${created.body.id}`)).status).toBe(204);
+      const ms = await msUntil(
+        Date.now(),
+        () => call(secret, created.body.name),
+        refusedWith('model_not_found'),
+      );
+      expect(ms).toBeLessThan(mode.boundMs);
+    });
+  });
+}
