@@ -116,6 +116,17 @@ describe('GET /internal/keys/:hash', () => {
     });
   });
 
+  it('an expired key still resolves (200) with its expiresAt: the gateway decides', async () => {
+    const expiresAt = w.admin.clock.now() + 1000;
+    const key = (
+      await w.createKey({ name: 'k', team_id: w.teamA1, expires_at: new Date(expiresAt).toISOString() })
+    ).body.key;
+    w.admin.clock.advance(5000);
+    const res = await call('GET', `/internal/keys/${key.token_hash}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'active', expiresAt });
+  });
+
   it('unknown, malformed and deleted hashes → 404', async () => {
     const key = (await w.createKey({ name: 'k', team_id: w.teamA1 })).body.key;
     expect((await call('GET', `/internal/keys/${'0'.repeat(64)}`)).status).toBe(404);
