@@ -60,6 +60,9 @@ interface Control {
 }
 
 const NON_STREAM_COMPLETION_TOKENS = 8;
+const EMBEDDING = [0.5, 0.25, 0.125];
+/** What the official clients ask for by default (`encoding_format: "base64"`): little-endian float32. */
+const EMBEDDING_BASE64 = Buffer.from(new Float32Array(EMBEDDING).buffer).toString('base64');
 
 export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
   const control: Control = {
@@ -166,7 +169,13 @@ function answerRequest(
   if (kind === 'embeddings') {
     return json(res, 200, {
       object: 'list',
-      data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }],
+      data: [
+        {
+          object: 'embedding',
+          index: 0,
+          embedding: body.encoding_format === 'base64' ? EMBEDDING_BASE64 : EMBEDDING,
+        },
+      ],
       model,
       usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
     });
