@@ -155,7 +155,7 @@ describe('admin process: keys', () => {
     expect(lagMs).toBeLessThan(100);
   });
 
-  it('regenerate with a grace period answers a new secret; both hashes resolve on the internal API', async () => {
+  it('regenerate with a grace period answers a new secret; both hashes resolve on the internal API, which refuses non-internal credentials', async () => {
     const created = await api('POST', '/v1/keys', { name: 'rotating', team_id: teamId });
     secrets.push(created.body.secret as string);
     const regenerated = await api('POST', `/v1/keys/${created.body.key.id}/regenerate`, {
@@ -164,6 +164,11 @@ describe('admin process: keys', () => {
     expect(regenerated.status).toBe(200);
     secrets.push(regenerated.body.secret as string);
     const authorization = await new InternalTokens(INTERNAL_SECRET).authorizationHeader();
+    const refused = await fetch(`${admin.url}/internal/keys/${regenerated.body.key.token_hash}`, {
+      headers: { authorization: `Bearer ${MASTER_KEY}` },
+    });
+    expect(refused.status).toBe(401);
+    await refused.arrayBuffer();
     for (const secret of [created.body.secret, regenerated.body.secret]) {
       const res = await fetch(`${admin.url}/internal/keys/${sha256Hex(secret)}`, {
         headers: { authorization },
