@@ -179,7 +179,7 @@ describe('users', () => {
     });
     expect(minted.status).toBe(200);
     expect(Date.parse(minted.body.expires_at) - w.admin.clock.now()).toBeCloseTo(3600_000, -3);
-    const audit = rows(w, "SELECT * FROM audit_log WHERE action = 'user.token.mint'");
+    const audit = rows(w, "SELECT * FROM audit_log WHERE action = 'user.token.mint' ORDER BY id");
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({
       entity_id: w.users.memA,
@@ -187,6 +187,12 @@ describe('users', () => {
       actor_type: 'master_key',
     });
     expect(JSON.stringify(audit[0])).not.toContain(minted.body.token);
+    // The body is optional (API.md `{ttl_seconds?}`).
+    const noBody = await w.admin.call('POST', `/v1/users/${w.users.memA}/tokens`);
+    expect(noBody.status).toBe(200);
+    expect((await w.admin.call('GET', '/v1/me', { token: noBody.body.token })).body.user.id).toBe(
+      w.users.memA,
+    );
     const tooLong = await w.admin.call('POST', `/v1/users/${w.users.memA}/tokens`, {
       body: { ttl_seconds: 10 * 365 * 86400 },
     });
