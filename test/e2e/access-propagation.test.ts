@@ -140,6 +140,28 @@ for (const mode of [
       expect(models.data.map((m) => m.id)).toEqual([b]);
     });
 
+    it('re-tagging a target into and out of a tag group, and editing a group, reach the key', async () => {
+      const [tag, name, other] = [unique('tag'), unique('retag'), unique('explicit')];
+      const created = await target(name);
+      await target(other);
+      const group = await api('POST', '/v1/access-groups', { name: unique('group'), match: { tags: [tag] } });
+      const team = await api('POST', '/v1/teams', {
+        org_id: (await api('POST', '/v1/orgs', { name: unique('org') })).id,
+        name: unique('team'),
+      });
+      const { secret } = await key(team.id, { mode: 'restrict', targets: [], access_groups: [group.id] });
+      await msUntil(Date.now(), () => call(secret, name), refusedWith('model_not_allowed'));
+
+      await api('PATCH', `/v1/targets/${created.id}`, { tags: [tag] });
+      expect(await msUntil(Date.now(), () => call(secret, name), succeeded)).toBeLessThan(BOUND_MS);
+      await api('PATCH', `/v1/targets/${created.id}`, { tags: [] });
+      expect(
+        await msUntil(Date.now(), () => call(secret, name), refusedWith('model_not_allowed')),
+      ).toBeLessThan(BOUND_MS);
+      await api('PATCH', `/v1/access-groups/${group.id}`, { targets: [other] });
+      expect(await msUntil(Date.now(), () => call(secret, other), succeeded)).toBeLessThan(BOUND_MS);
+    });
+
     it('deleting a target makes calls to it 404 model_not_found', async () => {
       const name = unique('doomed');
       const created = await target(name);
