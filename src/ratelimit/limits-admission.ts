@@ -49,7 +49,14 @@ import {
   type CounterStore,
 } from './counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
-import { WINDOWS, counterKey, windowParam, windowStart, type WindowSpec } from './windows.js';
+import {
+  CounterKeys,
+  WINDOWS,
+  type ScopeKeys,
+  windowParam,
+  windowStart,
+  type WindowSpec,
+} from './windows.js';
 
 interface PlannedCharge extends CounterCharge {
   scope: Scope;
@@ -65,6 +72,15 @@ interface TicketState {
   costEstimateMicros: number;
   spend: ScopeSpend[];
   pricing: Pricing;
+}
+
+/** The ticket carries its own state, so ending it costs no lookup; `state` is cleared when it ends. */
+class LimitsTicket implements AdmissionTicket {
+  constructor(
+    readonly id: number,
+    readonly owner: LimitsAdmission,
+    public state: TicketState | undefined,
+  ) {}
 }
 
 export interface WindowUsage {
@@ -87,7 +103,8 @@ export class LimitsAdmission implements Admission {
   private readonly store: CounterStore;
   private readonly clock: Clock;
   private readonly ledger = new SpendLedger();
-  private readonly tickets = new Map<number, TicketState>();
+  private openTickets = 0;
+  private readonly keys = new CounterKeys();
   private nextTicket = 1;
 
   constructor(options: LimitsAdmissionOptions = {}) {
@@ -107,7 +124,7 @@ export class LimitsAdmission implements Admission {
       const scope = SCOPES[i]!;
       const max = policy[scope].limits.maxBudgetMicros;
       if (max !== null && !this.ledger.fits(spend[i]!, max, costEstimateMicros)) {
-        const charges = plan(policy, now, 0);
+        const charges = plan(this.keys, policy, now, 0);
         const values = await this.read(charges);
         return {
           ok: false,
@@ -120,7 +137,7 @@ export class LimitsAdmission implements Admission {
     }
 
     const tokenReservation = Math.min(estimatedInputTokens + maxOutputTokens, smallestTokenLimit(policy));
-    const charges = plan(policy, now, tokenReservation);
+    const charges = plan(this.keys, policy, now, tokenReservation);
     for (const entry of spend) this.ledger.reserve(entry, costEstimateMicros);
     let result: ChargeResult;
     try {
@@ -142,8 +159,7 @@ export class LimitsAdmission implements Admission {
       };
     }
 
-    const id = this.nextTicket++;
-    this.tickets.set(id, {
+    const ticket = new LimitsTicket(this.nextTicket++, this, {
       charges,
       tokenReservation,
       estimatedInputTokens,
@@ -154,7 +170,8 @@ export class LimitsAdmission implements Admission {
         outputMicrosPerMtok: target.outputMicrosPerMtok,
       },
     });
-    return { ok: true, ticket: { id }, headers: headersFor(charges, result.values, now) };
+    this.openTickets++;
+    return { ok: true, ticket, headers: headersFor(charges, result.values, now) };
   }
 
   async settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {
@@ -195,7 +212,7 @@ export class LimitsAdmission implements Admission {
   /** Current counters of every configured window of a policy (diagnostics and tests). */
   async windowUsage(policy: ResolvedKeyPolicy): Promise<WindowUsage[]> {
     const now = this.clock.now();
-    const charges = plan(policy, now, 0);
+    const charges = plan(this.keys, policy, now, 0);
     const values = await this.read(charges);
     return charges.map((charge, i) => ({
       param: windowParam(charge.scope, charge.window.name),
@@ -207,7 +224,7 @@ export class LimitsAdmission implements Admission {
 
   /** Admitted requests not settled, released or aborted yet. */
   get inFlight(): number {
-    return this.tickets.size;
+    return this.openTickets;
   }
 
   private observeScopes(policy: ResolvedKeyPolicy): ScopeSpend[] {
@@ -220,8 +237,12 @@ export class LimitsAdmission implements Admission {
   }
 
   private take(ticket: AdmissionTicket): TicketState | undefined {
-    const state = this.tickets.get(ticket.id);
-    if (state !== undefined) this.tickets.delete(ticket.id);
+    if (!(ticket instanceof LimitsTicket) || ticket.owner !== this) return undefined;
+    const state = ticket.state;
+    if (state !== undefined) {
+      ticket.state = undefined;
+      this.openTickets--;
+    }
     return state;
   }
 
@@ -260,16 +281,23 @@ export class LimitsAdmission implements Admission {
 }
 
 /** Every configured window of the three scopes, in report order (key, team, org × WINDOWS). */
-function plan(policy: ResolvedKeyPolicy, now: number, tokenReservation: number): PlannedCharge[] {
+function plan(
+  keys: CounterKeys,
+  policy: ResolvedKeyPolicy,
+  now: number,
+  tokenReservation: number,
+): PlannedCharge[] {
   const charges: PlannedCharge[] = [];
   for (const scope of SCOPES) {
     const state = policy[scope];
-    for (const window of WINDOWS) {
+    let scopeKeys: ScopeKeys | undefined;
+    for (let w = 0; w < WINDOWS.length; w++) {
+      const window = WINDOWS[w]!;
       const limit = state.limits[window.limitField];
       if (limit === null) continue;
       const start = windowStart(window.lengthMs, now);
       charges.push({
-        key: counterKey(scope, state.id, window.name, start),
+        key: (scopeKeys ??= keys.forScope(scope, state.id)).get(w, start),
         amount: window.unit === 'requests' ? 1 : tokenReservation,
         limit,
         ttlMs: window.lengthMs + TTL_SLACK_MS,
