@@ -84,10 +84,14 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
       const body = c.req.valid('json');
       const team = visibleTeam(db, access, body.team_id);
       const scope = { orgId: team.org_id, teamId: team.id };
-      const selfService = !access.can('key.create', scope);
-      if (selfService && !access.can('key.create_self', scope)) throw new KeygateError('forbidden');
-      const selfUserId = access.userId;
-      if (selfService && selfUserId === null) throw new KeygateError('forbidden');
+      // The self-service owner (the caller), or null for an admin create.
+      let selfOwner: string | null = null;
+      if (!access.can('key.create', scope)) {
+        if (!access.can('key.create_self', scope) || access.userId === null)
+          throw new KeygateError('forbidden');
+        selfOwner = access.userId;
+      }
+      const selfService = selfOwner !== null;
       if (selfService && body.access?.mode === 'restrict') {
         throw new KeygateError('forbidden', {
           param: 'access',
@@ -110,17 +114,17 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
           (typeof WINDOW_FIELDS)[number],
           number | null
         >;
-        if (selfService) {
+        if (selfOwner !== null) {
           enforceSelfServicePolicy(
             db,
             teamNow,
-            selfUserId!,
+            selfOwner,
             { maxBudgetMicros, windows, expiresAt: expiry.value ?? null, expiryParam: expiry.param },
             now,
           );
         }
         const owner = selfService
-          ? { ownerType: 'user' as const, userId: selfUserId, serviceAccountId: null }
+          ? { ownerType: 'user' as const, userId: selfOwner, serviceAccountId: null }
           : resolveKeyOwner(deps, access, teamNow, body.owner, journal);
         db.prepare(
           `INSERT INTO keys (id, name, team_id, owner_type, owner_user_id, owner_service_account_id,
