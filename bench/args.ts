@@ -23,8 +23,22 @@ export interface BenchOptions {
   list: boolean;
 }
 
-export const DEFAULTS = { durationS: 10, warmupS: 2, connections: 50, keys: 100_000, coldKeys: 60_000, trials: 50 };
-export const QUICK = { durationS: 3, warmupS: 1, connections: 50, keys: 10_000, coldKeys: 10_000, trials: 10 };
+export const DEFAULTS = {
+  durationS: 10,
+  warmupS: 2,
+  connections: 50,
+  keys: 100_000,
+  coldKeys: 60_000,
+  trials: 50,
+};
+export const QUICK = {
+  durationS: 3,
+  warmupS: 1,
+  connections: 50,
+  keys: 10_000,
+  coldKeys: 10_000,
+  trials: 10,
+};
 
 export const USAGE = `usage: npm run bench -- [options]
   --scenario NAME     run only these scenarios (repeatable, or a comma list); --list shows them
@@ -61,18 +75,26 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   const number = (flag: string, value: string | undefined, min: number): number => {
     const parsed = Number(value);
     if (value === undefined || !Number.isFinite(parsed) || parsed < min) {
-      throw new UsageError(`${flag} needs a number ≥ ${min} (got ${value === undefined ? 'nothing' : `"${value}"`})`);
+      throw new UsageError(
+        `${flag} needs a number ≥ ${min} (got ${value === undefined ? 'nothing' : `"${value}"`})`,
+      );
     }
     return parsed;
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
     const value = (): string | undefined => inline ?? argv[++i];
     switch (flag) {
       case '--scenario':
       case '--scenarios': {
-        const names = (value() ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+        const names = (value() ?? '')
+          .split(',')
+          .map((name) => name.trim())
+          .filter((name) => name !== '');
         if (names.length === 0) throw new UsageError(`${flag} needs a name`);
         for (const name of names) if (!options.scenarios.includes(name)) options.scenarios.push(name);
         break;

@@ -20,7 +20,12 @@ export interface Worktree {
 }
 
 function run(command: string, args: string[], cwd: string, timeoutMs = 600_000): string {
-  return execFileSync(command, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+  return execFileSync(command, args, {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: timeoutMs,
+  });
 }
 
 export function prepareWorktree(root: string, ref: string, log: (line: string) => void): Worktree {
@@ -47,11 +52,14 @@ export function prepareWorktree(root: string, ref: string, log: (line: string) =
     return worktree;
   }
   if (!existsSync(join(dir, 'bench', 'run.ts'))) {
-    worktree.notes.push(`${ref} has no bench of its own (bench/run.ts); its planes are driven by this checkout's scenarios`);
+    worktree.notes.push(
+      `${ref} has no bench of its own (bench/run.ts); its planes are driven by this checkout's scenarios`,
+    );
   }
   const sameLock =
     existsSync(join(dir, 'package-lock.json')) &&
-    readFileSync(join(dir, 'package-lock.json'), 'utf8') === readFileSync(join(root, 'package-lock.json'), 'utf8');
+    readFileSync(join(dir, 'package-lock.json'), 'utf8') ===
+      readFileSync(join(root, 'package-lock.json'), 'utf8');
   if (sameLock && existsSync(join(root, 'node_modules'))) {
     symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
     worktree.notes.push(`${ref}: same package-lock.json, node_modules shared`);

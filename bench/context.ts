@@ -56,7 +56,14 @@ export class BenchContext {
     return this.service('mock-upstream', async () => {
       const port = await freePort();
       const child = this.group.start('mock-upstream', 'bench/mock-upstream', {
-        args: ['--port', String(port), '--chunks', String(STREAM_CHUNKS), '--chunk-delay-ms', String(STREAM_CHUNK_DELAY_MS)],
+        args: [
+          '--port',
+          String(port),
+          '--chunks',
+          String(STREAM_CHUNKS),
+          '--chunk-delay-ms',
+          String(STREAM_CHUNK_DELAY_MS),
+        ],
       });
       const url = `http://127.0.0.1:${port}`;
       await waitForHttp(`${url}/healthz`, child);
@@ -105,7 +112,9 @@ export class BenchContext {
       if (missing !== undefined) throw new SkipScenario(`admin plane / gateway ${missing}`);
       this.planesPromise = (async () => {
         const upstream = await this.upstream();
-        this.log(`starting admin plane and gateway (seeding ${this.plan.keys} warm + ${this.plan.coldKeys} cold + ${this.plan.revocationKeys} revocation keys)`);
+        this.log(
+          `starting admin plane and gateway (seeding ${this.plan.keys} warm + ${this.plan.coldKeys} cold + ${this.plan.revocationKeys} revocation keys)`,
+        );
         return Planes.start(this.group, { upstreamUrl: upstream.url, ...this.plan, log: this.log });
       })();
     }
@@ -123,7 +132,14 @@ export class BenchContext {
 }
 
 export function loadRow(
-  fields: { id: string; scenario: string; title: string; kind: MeasurementKind; reference?: string; note?: string },
+  fields: {
+    id: string;
+    scenario: string;
+    title: string;
+    kind: MeasurementKind;
+    reference?: string;
+    note?: string;
+  },
   connections: number,
   expectedStatus: number,
   result: LoadResult,

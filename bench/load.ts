@@ -52,31 +52,39 @@ export function startLoad(spec: LoadSpec): { stop(): void; done: Promise<LoadRes
   const started = process.hrtime.bigint();
   let settle: (error: unknown, result: autocannon.Result) => void = () => undefined;
   const finished = new Promise<autocannon.Result>((resolve, reject) => {
-    settle = (error, result) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result));
+    settle = (error, result) =>
+      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result);
   });
-  const instance = autocannon({
-    url: spec.origin,
-    connections: spec.connections,
-    pipelining: 1,
-    duration: spec.durationS,
-    ...(spec.amount !== undefined ? { amount: spec.amount } : {}),
-    timeout: 10,
-    requests: [
-      {
-        method: spec.method,
-        path: spec.path,
-        headers,
-        ...(spec.body !== undefined ? { body: spec.body } : {}),
-        setupRequest: (req) => ({ ...req, headers: { ...headers, ...perRequest() } }),
-      },
-    ],
-  }, (error: unknown, result: autocannon.Result) => settle(error, result));
+  const instance = autocannon(
+    {
+      url: spec.origin,
+      connections: spec.connections,
+      pipelining: 1,
+      duration: spec.durationS,
+      ...(spec.amount !== undefined ? { amount: spec.amount } : {}),
+      timeout: 10,
+      requests: [
+        {
+          method: spec.method,
+          path: spec.path,
+          headers,
+          ...(spec.body !== undefined ? { body: spec.body } : {}),
+          setupRequest: (req) => ({ ...req, headers: { ...headers, ...perRequest() } }),
+        },
+      ],
+    },
+    (error: unknown, result: autocannon.Result) => settle(error, result),
+  );
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
     samples.push(responseTime);
     statusCounts[statusCode] = (statusCounts[statusCode] ?? 0) + 1;
     if (statusCode !== spec.expectedStatus) unexpected++;
   });
+  // autocannon ignores `duration` when `amount` is set: enforce both.
+  const cap =
+    spec.amount !== undefined ? setTimeout(() => instance.stop(), spec.durationS * 1000) : undefined;
   const done = finished.then((result): LoadResult => {
+    clearTimeout(cap);
     const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
     const durationS = result.duration > 0 ? result.duration : elapsedS;
     return {
@@ -105,12 +113,24 @@ export interface Answer {
 
 export async function call(
   url: string,
-  options: { method?: 'GET' | 'POST' | 'PATCH' | 'DELETE'; headers?: Record<string, string>; body?: unknown } = {},
+  options: {
+    method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+    headers?: Record<string, string>;
+    body?: unknown;
+  } = {},
 ): Promise<Answer> {
   const response = await request(url, {
     method: options.method ?? 'GET',
-    headers: { ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers },
-    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+    headers: {
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
+    body:
+      options.body === undefined
+        ? undefined
+        : typeof options.body === 'string'
+          ? options.body
+          : JSON.stringify(options.body),
     headersTimeout: 30_000,
     bodyTimeout: 30_000,
   });
@@ -138,7 +158,8 @@ export async function expectAnswer(
 ): Promise<Answer> {
   const answer = await call(url, init);
   const problems: string[] = [];
-  if (answer.status !== expected.status) problems.push(`status ${answer.status}, expected ${expected.status}`);
+  if (answer.status !== expected.status)
+    problems.push(`status ${answer.status}, expected ${expected.status}`);
   if (expected.errorCode !== undefined) {
     let code: unknown;
     try {
@@ -146,11 +167,15 @@ export async function expectAnswer(
     } catch {
       code = undefined;
     }
-    if (code !== expected.errorCode) problems.push(`error code ${String(code)}, expected ${expected.errorCode}`);
+    if (code !== expected.errorCode)
+      problems.push(`error code ${String(code)}, expected ${expected.errorCode}`);
   }
-  if (expected.body !== undefined && !expected.body(answer.text)) problems.push(`body is not ${expected.bodyHint ?? 'as expected'}`);
+  if (expected.body !== undefined && !expected.body(answer.text))
+    problems.push(`body is not ${expected.bodyHint ?? 'as expected'}`);
   if (problems.length > 0) {
-    throw new Error(`check failed for ${what}: ${problems.join('; ')}\n  answer: ${answer.text.slice(0, 400)}`);
+    throw new Error(
+      `check failed for ${what}: ${problems.join('; ')}\n  answer: ${answer.text.slice(0, 400)}`,
+    );
   }
   return answer;
 }

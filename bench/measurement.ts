@@ -63,7 +63,10 @@ export interface BenchRun {
   compare?: { ref: string; gitSha: string; measurements: Measurement[]; notes: string[] };
 }
 
-export function skippedRow(partial: Pick<Measurement, 'id' | 'scenario' | 'title' | 'kind'>, why: string): Measurement {
+export function skippedRow(
+  partial: Pick<Measurement, 'id' | 'scenario' | 'title' | 'kind'>,
+  why: string,
+): Measurement {
   return {
     ...partial,
     connections: 0,

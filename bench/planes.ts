@@ -31,7 +31,14 @@ export const STREAM_BODY = JSON.stringify({
 });
 
 /** "Never reached" limits: all five windows and a budget on key, team and org. */
-const HIGH = { max_budget: 1_000_000, rpm_limit: 1_000_000_000, tpm_limit: 1_000_000_000_000, rph_limit: 1_000_000_000, rpd_limit: 1_000_000_000, tpd_limit: 1_000_000_000_000 };
+const HIGH = {
+  max_budget: 1_000_000,
+  rpm_limit: 1_000_000_000,
+  tpm_limit: 1_000_000_000_000,
+  rph_limit: 1_000_000_000,
+  rpd_limit: 1_000_000_000,
+  tpd_limit: 1_000_000_000_000,
+};
 const SEEDED_LIMITS = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
 
 export interface PlanesOptions {
@@ -76,7 +83,9 @@ export class Planes {
 
   static available(group: ProcessGroup): string | undefined {
     const missing = ['admin/main', 'gateway/main'].filter((entry) => !group.has(entry, true));
-    return missing.length === 0 ? undefined : `not built yet: ${missing.map((entry) => `${entry}.js`).join(', ')}`;
+    return missing.length === 0
+      ? undefined
+      : `not built yet: ${missing.map((entry) => `${entry}.js`).join(', ')}`;
   }
 
   static async start(group: ProcessGroup, options: PlanesOptions): Promise<Planes> {
@@ -130,7 +139,12 @@ export class Planes {
     await this.startAdmin(push);
   }
 
-  async admin<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, expected = [200, 201]): Promise<T> {
+  async admin<T>(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    path: string,
+    body?: unknown,
+    expected = [200, 201],
+  ): Promise<T> {
     const answer = await call(`${this.adminUrl}${path}`, {
       method,
       headers: { authorization: `Bearer ${this.masterKey}` },
@@ -143,7 +157,6 @@ export class Planes {
   }
 
   private async boot(): Promise<void> {
-    const { log } = this.options;
     this.adminPort = await freePort();
     this.gatewayPort = await freePort();
     await this.startAdmin(true);
@@ -154,9 +167,18 @@ export class Planes {
       pricing: { input_per_mtok: 0.15, output_per_mtok: 0.6 },
     });
     const org = await this.admin<{ id: string }>('POST', '/v1/orgs', { name: 'bench' });
-    const team = await this.admin<{ id: string }>('POST', '/v1/teams', { org_id: org.id, name: 'bench-team' });
-    const owner = await this.admin<{ id: string }>('POST', `/v1/teams/${team.id}/service-accounts`, { name: 'bench-load' });
-    const createKey = async (teamId: string, name: string, limits: Record<string, number> = {}): Promise<string> => {
+    const team = await this.admin<{ id: string }>('POST', '/v1/teams', {
+      org_id: org.id,
+      name: 'bench-team',
+    });
+    const owner = await this.admin<{ id: string }>('POST', `/v1/teams/${team.id}/service-accounts`, {
+      name: 'bench-load',
+    });
+    const createKey = async (
+      teamId: string,
+      name: string,
+      limits: Record<string, number> = {},
+    ): Promise<string> => {
       const created = await this.admin<{ secret: string }>('POST', '/v1/keys', {
         name,
         team_id: teamId,
@@ -169,8 +191,16 @@ export class Planes {
     this.rateLimitedKey = await createKey(team.id, 'rate-limited', { rpm_limit: 1, rpd_limit: 1 });
 
     const limitsOrg = await this.admin<{ id: string }>('POST', '/v1/orgs', { name: 'bench-limits', ...HIGH });
-    const limitsTeam = await this.admin<{ id: string }>('POST', '/v1/teams', { org_id: limitsOrg.id, name: 'bench-limits-team', ...HIGH });
-    const limitsOwner = await this.admin<{ id: string }>('POST', `/v1/teams/${limitsTeam.id}/service-accounts`, { name: 'bench-limits' });
+    const limitsTeam = await this.admin<{ id: string }>('POST', '/v1/teams', {
+      org_id: limitsOrg.id,
+      name: 'bench-limits-team',
+      ...HIGH,
+    });
+    const limitsOwner = await this.admin<{ id: string }>(
+      'POST',
+      `/v1/teams/${limitsTeam.id}/service-accounts`,
+      { name: 'bench-limits' },
+    );
     const limitsKey = await this.admin<{ secret: string }>('POST', '/v1/keys', {
       name: 'limits-on',
       team_id: limitsTeam.id,
@@ -179,18 +209,34 @@ export class Planes {
     });
     this.limitsKey = limitsKey.secret;
 
+    if (this.options.keys + this.options.coldKeys + this.options.revocationKeys > 0)
+      await this.seed(team.id, owner.id);
+    this.gatewayChild = this.group.start('gateway', 'gateway/main', { env: this.gatewayEnv(), system: true });
+    await waitForHttp(`${this.gatewayUrl}/healthz`, this.gatewayChild);
+  }
+
+  /** Stop the admin plane (the single writer), write the seeded keys, start it again. */
+  private async seed(teamId: string, ownerId: string): Promise<void> {
+    const { log } = this.options;
     await this.stopAdmin();
     const started = Date.now();
     const seed = (count: number, prefix: string): SeededKey[] =>
-      seedKeys({ dbPath: this.dbPath, teamId: team.id, serviceAccountId: owner.id, count, namePrefix: prefix, limits: SEEDED_LIMITS });
+      seedKeys({
+        dbPath: this.dbPath,
+        teamId,
+        serviceAccountId: ownerId,
+        count,
+        namePrefix: prefix,
+        limits: SEEDED_LIMITS,
+      });
     this.warmKeys = seed(this.options.keys, 'warm');
     this.coldKeys = seed(this.options.coldKeys, 'cold');
     this.revocationKeys = seed(this.options.revocationKeys, 'revoke');
-    log(`seeded ${this.warmKeys.length + this.coldKeys.length + this.revocationKeys.length} keys into SQLite in ${Date.now() - started} ms`);
+    log(
+      `seeded ${this.warmKeys.length + this.coldKeys.length + this.revocationKeys.length} keys into SQLite in ${Date.now() - started} ms`,
+    );
 
     await this.startAdmin(true);
-    this.gatewayChild = this.group.start('gateway', 'gateway/main', { env: this.gatewayEnv(), system: true });
-    await waitForHttp(`${this.gatewayUrl}/healthz`, this.gatewayChild);
   }
 
   async stop(): Promise<void> {

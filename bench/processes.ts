@@ -60,6 +60,8 @@ export class Entrypoints {
 
 export class ProcessGroup {
   private readonly children = new Set<Child>();
+  /** Every pid this group ever started (tests check none survives the run). */
+  readonly startedPids: number[] = [];
 
   constructor(
     private readonly tools: Entrypoints,
@@ -78,10 +80,15 @@ export class ProcessGroup {
     const entrypoints = options.system === true ? this.system : this.tools;
     const script = entrypoints.resolve(entry);
     if (!existsSync(script)) throw new Error(`${name}: ${script} does not exist (did the build run?)`);
-    return this.spawnCommand(name, process.execPath, [...entrypoints.nodeArgs(), ...(options.nodeArgs ?? []), script, ...(options.args ?? [])], {
-      cwd: entrypoints.root,
-      ...options,
-    });
+    return this.spawnCommand(
+      name,
+      process.execPath,
+      [...entrypoints.nodeArgs(), ...(options.nodeArgs ?? []), script, ...(options.args ?? [])],
+      {
+        cwd: entrypoints.root,
+        ...options,
+      },
+    );
   }
 
   /** Any executable (nginx). */
@@ -93,7 +100,12 @@ export class ProcessGroup {
     });
     const lines: string[] = [];
     const keep = (chunk: Buffer): void => {
-      lines.push(...chunk.toString('utf8').split('\n').filter((line) => line !== ''));
+      lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
       if (lines.length > 40) lines.splice(0, lines.length - 40);
     };
     child.stdout?.on('data', keep);
@@ -107,6 +119,7 @@ export class ProcessGroup {
     });
     if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
     const handle: Child = { name, pid: child.pid, process: child, output: () => lines.join('\n'), exited };
+    this.startedPids.push(child.pid);
     this.children.add(handle);
     void exited.then(() => this.children.delete(handle));
     return handle;
@@ -157,7 +170,9 @@ export async function waitForHttp(url: string, child: Child | undefined, timeout
   let lastError = '';
   while (Date.now() < deadline) {
     if (child !== undefined && (child.process.exitCode !== null || child.process.signalCode !== null)) {
-      throw new Error(`${child.name} exited (${child.process.exitCode ?? child.process.signalCode}) before answering:\n${child.output()}`);
+      throw new Error(
+        `${child.name} exited (${child.process.exitCode ?? child.process.signalCode}) before answering:\n${child.output()}`,
+      );
     }
     try {
       const response = await request(url, { method: 'GET', headersTimeout: 1000, bodyTimeout: 1000 });
@@ -168,7 +183,9 @@ export async function waitForHttp(url: string, child: Child | undefined, timeout
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  throw new Error(`${child?.name ?? url} did not answer within ${timeoutMs} ms (${lastError})${child ? `:\n${child.output()}` : ''}`);
+  throw new Error(
+    `${child?.name ?? url} did not answer within ${timeoutMs} ms (${lastError})${child ? `:\n${child.output()}` : ''}`,
+  );
 }
 
 /** Resident set size of a process in MB (Linux /proc; null elsewhere). */

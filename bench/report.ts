@@ -14,7 +14,11 @@ import { ratio } from './stats.js';
 export function machineInfo(root: string): MachineInfo {
   const git = (...args: string[]): string => {
     try {
-      return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      return execFileSync('git', args, {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
     } catch {
       return '';
     }
@@ -48,7 +52,10 @@ export function formatRatio(value: number | null): string {
 }
 
 /** rps ratio of a row to its reference row, when both have rps. */
-export function rowRatio(row: Measurement, rows: readonly Measurement[]): { ratio: number | null; reference: string | undefined } {
+export function rowRatio(
+  row: Measurement,
+  rows: readonly Measurement[],
+): { ratio: number | null; reference: string | undefined } {
   if (row.reference === undefined) return { ratio: null, reference: undefined };
   const reference = rows.find((candidate) => candidate.id === row.reference);
   return { ratio: ratio(row.rps, reference?.rps), reference: row.reference };
@@ -80,34 +87,52 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
   for (const row of rows) {
     const extra = row.extra ?? {};
     if (row.id === 'memory' && row.skipped === undefined) {
-      lines.push(`gateway RSS: ${formatMs(extra.rssMb as number | null)} MB with ${extra.keys} keys cached (${formatMs(extra.rssBeforePrefillMb as number | null)} MB before loading them)`);
+      lines.push(
+        `gateway RSS: ${formatMs(extra.rssMb as number | null)} MB with ${extra.keys} keys cached (${formatMs(extra.rssBeforePrefillMb as number | null)} MB before loading them)`,
+      );
     }
     if (row.id === 'decision' && row.skipped === undefined) {
-      lines.push(`decision path: ${extra.usPerDecision === null ? 'no figure parsed' : `${formatMs(extra.usPerDecision as number)} µs`} (${String(extra.output)})`);
+      lines.push(
+        `decision path: ${extra.usPerDecision === null ? 'no figure parsed' : `${formatMs(extra.usPerDecision as number)} µs`} (${String(extra.output)})`,
+      );
     }
     if (row.id === 'streaming-gateway' && row.skipped === undefined) {
       lines.push(
         `streaming through the gateway: TTFB p50 ${formatMs(extra.ttfbP50Ms as number)} ms / p99 ${formatMs(extra.ttfbP99Ms as number)} ms` +
-          (typeof extra.addedTtfbP50Ms === 'number' ? ` (+${formatMs(extra.addedTtfbP50Ms)} ms p50 over direct)` : ''),
+          (typeof extra.addedTtfbP50Ms === 'number'
+            ? ` (+${formatMs(extra.addedTtfbP50Ms)} ms p50 over direct)`
+            : ''),
       );
     }
     if (row.id === 'latency-c1-gateway' && row.skipped === undefined) {
-      lines.push(`added latency at 1 connection: +${formatMs(extra.addedP50Ms as number)} ms p50, +${formatMs(extra.addedP99Ms as number)} ms p99 over direct`);
+      lines.push(
+        `added latency at 1 connection: +${formatMs(extra.addedP50Ms as number)} ms p50, +${formatMs(extra.addedP99Ms as number)} ms p99 over direct`,
+      );
     }
     if (row.id === 'many-keys' && row.skipped === undefined && typeof extra.prefillRps === 'number') {
-      lines.push(`loading ${extra.keys} keys (all misses, before many-keys): ${formatRps(extra.prefillRps)} rps over ${formatMs(extra.prefillSeconds as number)} s`);
+      lines.push(
+        `loading ${extra.keys} keys (all misses, before many-keys): ${formatRps(extra.prefillRps)} rps over ${formatMs(extra.prefillSeconds as number)} s`,
+      );
     }
-    if (row.note !== undefined && row.skipped === undefined && row.scenario !== 'streaming') lines.push(`${row.title}: ${row.note}`);
+    if (row.note !== undefined && row.skipped === undefined && row.scenario !== 'streaming')
+      lines.push(`${row.title}: ${row.note}`);
   }
   return lines;
 }
 
 function pad(cells: string[], widths: number[]): string {
-  return cells.map((cell, i) => (i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
+  return cells
+    .map((cell, i) =>
+      i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!),
+    )
+    .join('  ')
+    .trimEnd();
 }
 
 export function textTable(headers: string[], body: string[][]): string {
-  const widths = headers.map((header, i) => Math.max(header.length, ...body.map((row) => (row[i] ?? '').length)));
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...body.map((row) => (row[i] ?? '').length)),
+  );
   const rule = widths.map((width) => '-'.repeat(width)).join('  ');
   return [pad(headers, widths), rule, ...body.map((row) => pad(row, widths))].join('\n');
 }
@@ -115,7 +140,11 @@ export function textTable(headers: string[], body: string[][]): string {
 export function markdownTable(headers: string[], body: string[][]): string {
   const escape = (cell: string): string => cell.replace(/\|/g, '\\|');
   const align = headers.map((_, i) => (i === 0 || i === headers.length - 1 ? '---' : '---:'));
-  return [`| ${headers.map(escape).join(' | ')} |`, `| ${align.join(' | ')} |`, ...body.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
+  return [
+    `| ${headers.map(escape).join(' | ')} |`,
+    `| ${align.join(' | ')} |`,
+    ...body.map((row) => `| ${row.map(escape).join(' | ')} |`),
+  ].join('\n');
 }
 
 export function targetCells(targets: readonly TargetCheck[]): string[][] {
@@ -165,7 +194,10 @@ export function renderText(run: BenchRun): string {
   const figures = otherFigures(run.measurements);
   if (figures.length > 0) parts.push('', ...figures);
   if (run.compare !== undefined) {
-    parts.push('', `comparison with ${run.compare.ref} (${run.compare.gitSha.slice(0, 10)}): ratio = here / there`);
+    parts.push(
+      '',
+      `comparison with ${run.compare.ref} (${run.compare.gitSha.slice(0, 10)}): ratio = here / there`,
+    );
     parts.push(textTable(COMPARE_HEADERS, compareCells(run)));
     parts.push(...run.compare.notes);
   }
@@ -206,6 +238,12 @@ export function writeResults(run: BenchRun, outDir: string): string {
   const jsonPath = join(outDir, `${stamp}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(run, null, 2)}\n`);
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(run));
-  writeFileSync(join(outDir, 'latest.svg'), renderChart(run.measurements, `keygate bench, ${run.startedAt.slice(0, 10)}: ${machineLine(run.machine)}`));
+  writeFileSync(
+    join(outDir, 'latest.svg'),
+    renderChart(
+      run.measurements,
+      `keygate bench, ${run.startedAt.slice(0, 10)}: ${machineLine(run.machine)}`,
+    ),
+  );
   return jsonPath;
 }

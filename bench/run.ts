@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs, USAGE, UsageError, type BenchOptions } from './args.js';
+import { parseArgs, USAGE, type BenchOptions } from './args.js';
 import { prepareWorktree } from './compare.js';
 import { BenchContext, SkipScenario } from './context.js';
 import { skippedRow, type BenchRun, type Measurement } from './measurement.js';
@@ -29,6 +29,8 @@ export interface ScenarioRun {
   measurements: Measurement[];
   notes: string[];
   failed: string[];
+  /** Processes the run started (all stopped when it returns). */
+  pids: number[];
 }
 
 /** The checkout root: the nearest directory above this file with a package.json. */
@@ -43,7 +45,10 @@ export function findRoot(from = dirname(fileURLToPath(import.meta.url))): string
 }
 
 /** Seed counts from the scenarios that will run (a subset seeds only what it needs). */
-export function planFor(names: readonly string[], options: BenchOptions): { keys: number; coldKeys: number; revocationKeys: number } {
+export function planFor(
+  names: readonly string[],
+  options: BenchOptions,
+): { keys: number; coldKeys: number; revocationKeys: number } {
   return {
     keys: names.includes('many-keys') || names.includes('memory') ? options.keys : 0,
     coldKeys: names.includes('cold-misses') ? options.coldKeys : 0,
@@ -56,7 +61,10 @@ let activeGroup: ProcessGroup | undefined;
 export async function runScenarios(options: BenchOptions, setup: RunSetup): Promise<ScenarioRun> {
   const scenarios = selectScenarios(options.scenarios);
   const names = scenarios.map((scenario) => scenario.name);
-  const group = new ProcessGroup(new Entrypoints(setup.toolsRoot, setup.runtime), new Entrypoints(setup.systemRoot, setup.runtime));
+  const group = new ProcessGroup(
+    new Entrypoints(setup.toolsRoot, setup.runtime),
+    new Entrypoints(setup.systemRoot, setup.runtime),
+  );
   activeGroup = group;
   const ctx = new BenchContext(options, group, planFor(names, options), setup.log);
   const measurements: Measurement[] = [];
@@ -75,7 +83,12 @@ export async function runScenarios(options: BenchOptions, setup: RunSetup): Prom
         if (!skipped) failed.push(`${scenario.name}: ${message}`);
         setup.log(`  ${skipped ? 'skipped' : 'FAILED'}: ${message}`);
         for (const row of scenario.rows) {
-          measurements.push(skippedRow({ ...row, scenario: scenario.name }, skipped ? message : `failed: ${message.split('\n')[0]}`));
+          measurements.push(
+            skippedRow(
+              { ...row, scenario: scenario.name },
+              skipped ? message : `failed: ${message.split('\n')[0]}`,
+            ),
+          );
         }
       }
     }
@@ -83,7 +96,12 @@ export async function runScenarios(options: BenchOptions, setup: RunSetup): Prom
     await ctx.close();
     activeGroup = undefined;
   }
-  return { measurements, notes: [...ctx.notes, ...failed.map((failure) => `scenario failed: ${failure}`)], failed };
+  return {
+    measurements,
+    notes: [...ctx.notes, ...failed.map((failure) => `scenario failed: ${failure}`)],
+    failed,
+    pids: [...group.startedPids],
+  };
 }
 
 function toolSetup(root: string): Omit<RunSetup, 'systemRoot'> {
@@ -105,14 +123,17 @@ async function main(argv: readonly string[]): Promise<number> {
     return 2;
   }
   if (options.list) {
-    for (const scenario of SCENARIOS) process.stdout.write(`${scenario.name.padEnd(14)} ${scenario.description}\n`);
+    for (const scenario of SCENARIOS)
+      process.stdout.write(`${scenario.name.padEnd(14)} ${scenario.description}\n`);
     return 0;
   }
   const root = findRoot();
   const tools = toolSetup(root);
   const startedAt = new Date().toISOString();
   // Bound the whole run: a wedged process must not keep a CI job (or a laptop) busy for ever.
-  const budgetS = options.quick ? 300 : 1200 + 20 * options.durationS * (options.compare !== undefined ? 2 : 1);
+  const budgetS = options.quick
+    ? 300
+    : 1200 + 20 * options.durationS * (options.compare !== undefined ? 2 : 1);
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${budgetS} s; stopping everything\n`);
     activeGroup?.killAllNow();
@@ -139,14 +160,26 @@ async function main(argv: readonly string[]): Promise<number> {
     try {
       worktree = prepareWorktree(root, options.compare, tools.log);
       if (worktree.unusable !== undefined) {
-        run.compare = { ref: options.compare, gitSha: worktree.sha, measurements: [], notes: [worktree.unusable] };
+        run.compare = {
+          ref: options.compare,
+          gitSha: worktree.sha,
+          measurements: [],
+          notes: [worktree.unusable],
+        };
       } else {
         const there = await runScenarios(options, { ...tools, systemRoot: worktree.dir });
-        run.compare = { ref: options.compare, gitSha: worktree.sha, measurements: there.measurements, notes: [...worktree.notes, ...there.notes] };
+        run.compare = {
+          ref: options.compare,
+          gitSha: worktree.sha,
+          measurements: there.measurements,
+          notes: [...worktree.notes, ...there.notes],
+        };
       }
     } catch (error) {
       failures++;
-      run.notes.push(`compare with ${options.compare} failed: ${error instanceof Error ? error.message : String(error)}`);
+      run.notes.push(
+        `compare with ${options.compare} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
     } finally {
       worktree?.remove();
     }
@@ -157,7 +190,9 @@ async function main(argv: readonly string[]): Promise<number> {
   if (options.write) {
     const outDir = resolve(options.outDir ?? join(root, 'bench', 'results'));
     const jsonPath = writeResults(run, outDir);
-    process.stdout.write(`\nwrote ${jsonPath}, ${join(outDir, 'latest.md')}, ${join(outDir, 'latest.svg')}\n`);
+    process.stdout.write(
+      `\nwrote ${jsonPath}, ${join(outDir, 'latest.md')}, ${join(outDir, 'latest.svg')}\n`,
+    );
   }
   clearTimeout(watchdog);
   return failures > 0 ? 1 : 0;
@@ -184,7 +219,9 @@ if (isEntryPoint) {
       process.exit(code);
     },
     (error: unknown) => {
-      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       activeGroup?.killAllNow();
       removeTempDirs();
       process.exit(1);

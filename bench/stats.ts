@@ -49,7 +49,8 @@ export interface LatencySummary {
 
 export function summarize(samples: Samples | readonly number[]): LatencySummary {
   const sorted = samples instanceof Samples ? samples.sorted() : Float64Array.from(samples).sort();
-  if (sorted.length === 0) return { count: 0, meanMs: null, p50Ms: null, p90Ms: null, p99Ms: null, maxMs: null };
+  if (sorted.length === 0)
+    return { count: 0, meanMs: null, p50Ms: null, p90Ms: null, p99Ms: null, maxMs: null };
   let total = 0;
   for (const value of sorted) total += value;
   return {
@@ -64,7 +65,13 @@ export function summarize(samples: Samples | readonly number[]): LatencySummary 
 
 /** `value / reference`, or null when either is missing or the reference is zero. */
 export function ratio(value: number | null | undefined, reference: number | null | undefined): number | null {
-  if (value === null || value === undefined || reference === null || reference === undefined || reference === 0) {
+  if (
+    value === null ||
+    value === undefined ||
+    reference === null ||
+    reference === undefined ||
+    reference === 0
+  ) {
     return null;
   }
   return value / reference;

@@ -32,7 +32,14 @@ function atLeastRatio(id: string, row: string, reference: string, goal: number, 
   };
 }
 
-function atMost(id: string, row: string, goal: string, limit: number, unit: string, read: (m: Measurement) => number | null | undefined): Rule {
+function atMost(
+  id: string,
+  row: string,
+  goal: string,
+  limit: number,
+  unit: string,
+  read: (m: Measurement) => number | null | undefined,
+): Rule {
   return {
     id,
     goal,
@@ -44,19 +51,38 @@ function atMost(id: string, row: string, goal: string, limit: number, unit: stri
       return {
         measured: `${fmt(value, unit === 'MB' ? 0 : 2)} ${unit}`,
         pass,
-        note: pass ? undefined : `over by ${fmt(value - limit, unit === 'MB' ? 0 : 2)} ${unit} (${Math.round((value / limit - 1) * 100)} %)`,
+        note: pass
+          ? undefined
+          : `over by ${fmt(value - limit, unit === 'MB' ? 0 : 2)} ${unit} (${Math.round((value / limit - 1) * 100)} %)`,
       };
     },
   };
 }
 
-const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
+const num = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : null;
 
 export const RULES: readonly Rule[] = [
   atLeastRatio('hot-key-vs-bare-proxy', 'hot-key', 'baseline-bare-proxy', 0.8, 'hot-key rps'),
-  atMost('added-latency-p50', 'latency-c1-gateway', 'added p50 at 1 connection ≤ 0.5 ms over direct', 0.5, 'ms', (m) => num(m.extra?.addedP50Ms)),
-  atMost('added-latency-p99', 'latency-c1-gateway', 'added p99 at 1 connection ≤ 1 ms over direct', 1, 'ms', (m) => num(m.extra?.addedP99Ms)),
-  atMost('decision-cpu', 'decision', 'decision path CPU: a few µs (≤ 10 µs)', 10, 'µs', (m) => num(m.extra?.usPerDecision)),
+  atMost(
+    'added-latency-p50',
+    'latency-c1-gateway',
+    'added p50 at 1 connection ≤ 0.5 ms over direct',
+    0.5,
+    'ms',
+    (m) => num(m.extra?.addedP50Ms),
+  ),
+  atMost(
+    'added-latency-p99',
+    'latency-c1-gateway',
+    'added p99 at 1 connection ≤ 1 ms over direct',
+    1,
+    'ms',
+    (m) => num(m.extra?.addedP99Ms),
+  ),
+  atMost('decision-cpu', 'decision', 'decision path CPU: a few µs (≤ 10 µs)', 10, 'µs', (m) =>
+    num(m.extra?.usPerDecision),
+  ),
   atLeastRatio('many-keys-vs-hot-key', 'many-keys', 'hot-key', 0.9, 'many-keys rps'),
   atLeastRatio('invalid-keys-vs-hot-key', 'invalid-keys', 'hot-key', 1, 'invalid-keys rps'),
   {
@@ -66,7 +92,10 @@ export const RULES: readonly Rule[] = [
     check(get) {
       const row = get('cold-misses');
       const pass = row.errors === 0 && row.requests > 0;
-      return { measured: `${row.errors} errors in ${row.requests} requests (${Math.round(row.rps ?? 0)} rps)`, pass };
+      return {
+        measured: `${row.errors} errors in ${row.requests} requests (${Math.round(row.rps ?? 0)} rps)`,
+        pass,
+      };
     },
   },
   revocation('revocation-push-p99', 'revocation-push', 'revocation p99 ≤ 50 ms with pushes', 50),
@@ -79,7 +108,9 @@ export const RULES: readonly Rule[] = [
       const row = get('memory');
       const inner = atMost('memory-rss', 'memory', '', 300, 'MB', (m) => num(m.extra?.rssMb)).check(get);
       const keys = num(row.extra?.keys) ?? 0;
-      return keys >= 100_000 ? inner : { ...inner, pass: null, note: `only ${keys} keys in this run (--quick?): not comparable` };
+      return keys >= 100_000
+        ? inner
+        : { ...inner, pass: null, note: `only ${keys} keys in this run (--quick?): not comparable` };
     },
   },
 ];
@@ -91,7 +122,11 @@ function revocation(id: string, row: string, goal: string, limitMs: number): Rul
     check(get) {
       const m = get(row);
       if (m.errors > 0) {
-        return { measured: `${m.errors} of ${m.requests} trials failed`, pass: false, note: String(m.extra?.firstFailure ?? '') };
+        return {
+          measured: `${m.errors} of ${m.requests} trials failed`,
+          pass: false,
+          note: String(m.extra?.firstFailure ?? ''),
+        };
       }
       const result = inner.check(get);
       const trials = m.requests < 50 ? ` (only ${m.requests} trials)` : '';
@@ -103,10 +138,18 @@ function revocation(id: string, row: string, goal: string, limitMs: number): Rul
 export function evaluateTargets(rows: readonly Measurement[], rules: readonly Rule[] = RULES): TargetCheck[] {
   const byId = new Map(rows.map((row) => [row.id, row]));
   return rules.map((rule): TargetCheck => {
-    const missing = rule.rows.filter((id) => byId.get(id) === undefined || byId.get(id)!.skipped !== undefined);
+    const missing = rule.rows.filter(
+      (id) => byId.get(id) === undefined || byId.get(id)!.skipped !== undefined,
+    );
     if (missing.length > 0) {
-      const why = missing.map((id) => byId.get(id)?.skipped ?? 'not run').join('; ');
-      return { id: rule.id, goal: rule.goal, measured: 'not measured', pass: null, note: `${missing.join(', ')}: ${why}` };
+      const why = [...new Set(missing.map((id) => byId.get(id)?.skipped ?? 'not run'))].join('; ');
+      return {
+        id: rule.id,
+        goal: rule.goal,
+        measured: 'not measured',
+        pass: null,
+        note: `${missing.join(', ')}: ${why}`,
+      };
     }
     const result = rule.check((id) => byId.get(id)!);
     return { id: rule.id, goal: rule.goal, ...result };

@@ -33,7 +33,9 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 
-function forwardable(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+function forwardable(
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
@@ -41,7 +43,11 @@ function forwardable(headers: IncomingHttpHeaders | Record<string, string | stri
   return out;
 }
 
-export async function startBareProxy(upstream: string, port = 0, host = '127.0.0.1'): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function startBareProxy(
+  upstream: string,
+  port = 0,
+  host = '127.0.0.1',
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const agent = new Agent(UPSTREAM_POOL);
   const server = createServer((req, res) => {
     const method = (req.method ?? 'GET') as 'GET' | 'HEAD' | 'POST';
@@ -60,7 +66,9 @@ export async function startBareProxy(upstream: string, port = 0, host = '127.0.0
       })
       .catch(() => {
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
-        res.end('{"error":{"message":"upstream failed","type":"api_error","code":"upstream_error","param":null}}');
+        res.end(
+          '{"error":{"message":"upstream failed","type":"api_error","code":"upstream_error","param":null}}',
+        );
       });
   });
   server.keepAliveTimeout = 65_000;

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { makeTempDir, type Child, type ProcessGroup } from '../processes.js';
 
 export function findNginx(): string | undefined {
-  for (const candidate of ['nginx', '/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx']) {
+  for (const candidate of [
+    'nginx',
+    '/usr/sbin/nginx',
+    '/usr/local/sbin/nginx',
+    '/usr/local/nginx/sbin/nginx',
+  ]) {
     const probe = spawnSync(candidate, ['-v'], { stdio: 'ignore' });
     if (probe.error === undefined && probe.status === 0) return candidate;
   }
@@ -51,11 +56,18 @@ export interface NginxBaseline {
   url: string;
 }
 
-export function startNginx(group: ProcessGroup, binary: string, port: number, upstreamPort: number): NginxBaseline {
+export function startNginx(
+  group: ProcessGroup,
+  binary: string,
+  port: number,
+  upstreamPort: number,
+): NginxBaseline {
   const dir = makeTempDir('keygate-bench-nginx-');
   mkdirSync(join(dir, 'logs'));
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, nginxConfig(dir, port, upstreamPort));
-  const child = group.spawnCommand('nginx', binary, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { cwd: dir });
+  const child = group.spawnCommand('nginx', binary, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], {
+    cwd: dir,
+  });
   return { child, url: `http://127.0.0.1:${port}` };
 }

@@ -18,15 +18,32 @@ export const isCompletion = (text: string): boolean => {
   }
 };
 
-async function chatAgainst(ctx: BenchContext, service: Service, fields: Parameters<typeof loadRow>[0]): Promise<Measurement> {
-  await expectAnswer(fields.title, `${service.url}${CHAT_PATH}`, { method: 'POST', body: CHAT_BODY }, {
-    status: 200,
-    body: isCompletion,
-    bodyHint: 'a chat completion',
-  });
+async function chatAgainst(
+  ctx: BenchContext,
+  service: Service,
+  fields: Parameters<typeof loadRow>[0],
+): Promise<Measurement> {
+  await expectAnswer(
+    fields.title,
+    `${service.url}${CHAT_PATH}`,
+    { method: 'POST', body: CHAT_BODY },
+    {
+      status: 200,
+      body: isCompletion,
+      bodyHint: 'a chat completion',
+    },
+  );
   const { connections, durationS, warmupS } = ctx.options;
   const result = await warmAndMeasure(
-    { origin: service.url, path: CHAT_PATH, method: 'POST', body: CHAT_BODY, connections, durationS, expectedStatus: 200 },
+    {
+      origin: service.url,
+      path: CHAT_PATH,
+      method: 'POST',
+      body: CHAT_BODY,
+      connections,
+      durationS,
+      expectedStatus: 200,
+    },
     warmupS,
   );
   return loadRow(fields, connections, 200, result);
@@ -39,13 +56,25 @@ export const helloScenario: Scenario = {
   rows: [{ id: 'baseline-hello', title: 'node:http hello world', kind: 'baseline' }],
   async run(ctx) {
     const hello = await ctx.hello();
-    await expectAnswer('hello world', `${hello.url}/`, {}, { status: 200, body: (text) => text === '{"hello":"world"}' });
+    await expectAnswer(
+      'hello world',
+      `${hello.url}/`,
+      {},
+      { status: 200, body: (text) => text === '{"hello":"world"}' },
+    );
     const { connections, durationS, warmupS } = ctx.options;
     const result = await warmAndMeasure(
       { origin: hello.url, path: '/', method: 'GET', connections, durationS, expectedStatus: 200 },
       warmupS,
     );
-    return [loadRow({ id: 'baseline-hello', scenario: 'hello', title: 'node:http hello world', kind: 'baseline' }, connections, 200, result)];
+    return [
+      loadRow(
+        { id: 'baseline-hello', scenario: 'hello', title: 'node:http hello world', kind: 'baseline' },
+        connections,
+        200,
+        result,
+      ),
+    ];
   },
 };
 
@@ -56,7 +85,14 @@ export const directScenario: Scenario = {
   rows: [{ id: 'baseline-direct', title: 'mock upstream, direct', kind: 'baseline' }],
   async run(ctx) {
     const upstream = await ctx.upstream();
-    return [await chatAgainst(ctx, upstream, { id: 'baseline-direct', scenario: 'direct', title: 'mock upstream, direct', kind: 'baseline' })];
+    return [
+      await chatAgainst(ctx, upstream, {
+        id: 'baseline-direct',
+        scenario: 'direct',
+        title: 'mock upstream, direct',
+        kind: 'baseline',
+      }),
+    ];
   },
 };
 
@@ -81,7 +117,8 @@ export const bareProxyScenario: Scenario = {
 
 export const nginxScenario: Scenario = {
   name: 'nginx',
-  description: 'nginx proxy_pass (1 worker, upstream keep-alive) to the mock; skipped when nginx is not installed',
+  description:
+    'nginx proxy_pass (1 worker, upstream keep-alive) to the mock; skipped when nginx is not installed',
   references: ['direct'],
   rows: [{ id: 'baseline-nginx', title: 'nginx proxy_pass', kind: 'baseline' }],
   async run(ctx) {

@@ -26,7 +26,11 @@ export interface KeyedLoad {
 export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
 /** Load the gateway's chat endpoint with a key per request (already checked by the caller). */
-export async function keyedLoad(ctx: BenchContext, spec: KeyedLoad, connections = ctx.options.connections): Promise<Measurement> {
+export async function keyedLoad(
+  ctx: BenchContext,
+  spec: KeyedLoad,
+  connections = ctx.options.connections,
+): Promise<Measurement> {
   const planes = await ctx.planes();
   const { durationS, warmupS } = ctx.options;
   const result = await warmAndMeasure(
@@ -43,7 +47,14 @@ export async function keyedLoad(ctx: BenchContext, spec: KeyedLoad, connections 
     warmupS,
   );
   return loadRow(
-    { id: spec.id, scenario: spec.scenario, title: spec.title, kind: 'gateway', reference: spec.reference, note: spec.note },
+    {
+      id: spec.id,
+      scenario: spec.scenario,
+      title: spec.title,
+      kind: 'gateway',
+      reference: spec.reference,
+      note: spec.note,
+    },
     connections,
     spec.expectedStatus,
     result,
@@ -52,11 +63,16 @@ export async function keyedLoad(ctx: BenchContext, spec: KeyedLoad, connections 
 
 export async function expectCompletion(ctx: BenchContext, what: string, key: string): Promise<void> {
   const planes = await ctx.planes();
-  await expectAnswer(what, `${planes.gatewayUrl}${CHAT_PATH}`, { method: 'POST', headers: bearer(key), body: CHAT_BODY }, {
-    status: 200,
-    body: isCompletion,
-    bodyHint: 'a chat completion',
-  });
+  await expectAnswer(
+    what,
+    `${planes.gatewayUrl}${CHAT_PATH}`,
+    { method: 'POST', headers: bearer(key), body: CHAT_BODY },
+    {
+      status: 200,
+      body: isCompletion,
+      bodyHint: 'a chat completion',
+    },
+  );
 }
 
 export const hotKeyScenario: Scenario = {
@@ -100,10 +116,15 @@ export const invalidKeysScenario: Scenario = {
   async run(ctx) {
     const planes = await ctx.planes();
     const keys = invalidKeys(1000);
-    await expectAnswer('invalid key', `${planes.gatewayUrl}${CHAT_PATH}`, { method: 'POST', headers: bearer(keys[0]!), body: CHAT_BODY }, {
-      status: 401,
-      errorCode: 'invalid_api_key',
-    });
+    await expectAnswer(
+      'invalid key',
+      `${planes.gatewayUrl}${CHAT_PATH}`,
+      { method: 'POST', headers: bearer(keys[0]!), body: CHAT_BODY },
+      {
+        status: 401,
+        errorCode: 'invalid_api_key',
+      },
+    );
     let next = 0;
     return [
       await keyedLoad(ctx, {
@@ -128,13 +149,22 @@ export const rateLimitedScenario: Scenario = {
     const url = `${planes.gatewayUrl}${CHAT_PATH}`;
     // Spend the one request the windows allow (if it is still there), then expect refusals.
     for (let i = 0; i < 3; i++) {
-      const answer = await call(url, { method: 'POST', headers: bearer(planes.rateLimitedKey), body: CHAT_BODY });
+      const answer = await call(url, {
+        method: 'POST',
+        headers: bearer(planes.rateLimitedKey),
+        body: CHAT_BODY,
+      });
       if (answer.status === 429) break;
     }
-    await expectAnswer('rate-limited key', url, { method: 'POST', headers: bearer(planes.rateLimitedKey), body: CHAT_BODY }, {
-      status: 429,
-      errorCode: 'rate_limit_exceeded',
-    });
+    await expectAnswer(
+      'rate-limited key',
+      url,
+      { method: 'POST', headers: bearer(planes.rateLimitedKey), body: CHAT_BODY },
+      {
+        status: 429,
+        errorCode: 'rate_limit_exceeded',
+      },
+    );
     return [
       await keyedLoad(ctx, {
         id: 'rate-limited',

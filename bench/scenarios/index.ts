@@ -1,7 +1,12 @@
 /** Every scenario, in run order (baselines first; revocation last: it restarts the admin plane). */
 import { bareProxyScenario, directScenario, helloScenario, nginxScenario } from './baselines.js';
 import { decisionScenario } from './decision.js';
-import { hotKeyScenario, invalidKeysScenario, limitsOnScenario, rateLimitedScenario } from './gateway-load.js';
+import {
+  hotKeyScenario,
+  invalidKeysScenario,
+  limitsOnScenario,
+  rateLimitedScenario,
+} from './gateway-load.js';
 import { latencyScenario } from './latency.js';
 import { coldMissesScenario, manyKeysScenario, memoryScenario } from './many-keys.js';
 import { revocationScenario } from './revocation.js';
@@ -35,7 +40,9 @@ export function selectScenarios(names: readonly string[], all: readonly Scenario
   const byName = new Map(all.map((scenario) => [scenario.name, scenario]));
   const unknown = names.filter((name) => !byName.has(name));
   if (unknown.length > 0) {
-    throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((scenario) => scenario.name).join(', ')}`);
+    throw new Error(
+      `unknown scenario ${unknown.join(', ')}; known: ${all.map((scenario) => scenario.name).join(', ')}`,
+    );
   }
   const wanted = new Set<string>();
   const add = (name: string): void => {

@@ -30,7 +30,12 @@ async function round(lane: Lane, count: number, record: boolean): Promise<void> 
   for (let i = 0; i < count; i++) {
     const started = process.hrtime.bigint();
     try {
-      const answer = await lane.client.request({ path: CHAT_PATH, method: 'POST', headers: lane.headers, body: CHAT_BODY });
+      const answer = await lane.client.request({
+        path: CHAT_PATH,
+        method: 'POST',
+        headers: lane.headers,
+        body: CHAT_BODY,
+      });
       const text = await answer.body.text();
       const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
       if (!record) continue;
@@ -56,9 +61,33 @@ export const latencyScenario: Scenario = {
     await expectCompletion(ctx, 'hot key', planes.hotKey);
     const json = { 'content-type': 'application/json' };
     const lanes: Lane[] = [
-      { id: 'latency-c1-direct', title: 'c=1 mock upstream, direct', kind: 'baseline', client: new Client(upstream.url), headers: json, samples: new Samples(), errors: 0 },
-      { id: 'latency-c1-bare-proxy', title: 'c=1 bare undici proxy', kind: 'baseline', client: new Client(proxy.url), headers: json, samples: new Samples(), errors: 0 },
-      { id: 'latency-c1-gateway', title: 'c=1 gateway, hot key', kind: 'gateway', client: new Client(planes.gatewayUrl), headers: { ...json, ...bearer(planes.hotKey) }, samples: new Samples(), errors: 0 },
+      {
+        id: 'latency-c1-direct',
+        title: 'c=1 mock upstream, direct',
+        kind: 'baseline',
+        client: new Client(upstream.url),
+        headers: json,
+        samples: new Samples(),
+        errors: 0,
+      },
+      {
+        id: 'latency-c1-bare-proxy',
+        title: 'c=1 bare undici proxy',
+        kind: 'baseline',
+        client: new Client(proxy.url),
+        headers: json,
+        samples: new Samples(),
+        errors: 0,
+      },
+      {
+        id: 'latency-c1-gateway',
+        title: 'c=1 gateway, hot key',
+        kind: 'gateway',
+        client: new Client(planes.gatewayUrl),
+        headers: { ...json, ...bearer(planes.hotKey) },
+        samples: new Samples(),
+        errors: 0,
+      },
     ];
     try {
       const phase = async (seconds: number, record: boolean): Promise<void> => {
@@ -95,8 +124,10 @@ export const latencyScenario: Scenario = {
             ? { meanMs: summary.meanMs }
             : {
                 meanMs: summary.meanMs,
-                addedP50Ms: summary.p50Ms !== null && direct.p50Ms !== null ? summary.p50Ms - direct.p50Ms : null,
-                addedP99Ms: summary.p99Ms !== null && direct.p99Ms !== null ? summary.p99Ms - direct.p99Ms : null,
+                addedP50Ms:
+                  summary.p50Ms !== null && direct.p50Ms !== null ? summary.p50Ms - direct.p50Ms : null,
+                addedP99Ms:
+                  summary.p99Ms !== null && direct.p99Ms !== null ? summary.p99Ms - direct.p99Ms : null,
               },
         };
       });

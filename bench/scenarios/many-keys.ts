@@ -43,9 +43,13 @@ export function ensureWarmKeysLoaded(ctx: BenchContext, planes: Planes): Promise
         expectedStatus: 200,
       });
       if (result.errors > 0) {
-        throw new Error(`prefill: ${result.errors} of ${result.requests} requests failed (${JSON.stringify(result.statusCounts)})`);
+        throw new Error(
+          `prefill: ${result.errors} of ${result.requests} requests failed (${JSON.stringify(result.statusCounts)})`,
+        );
       }
-      ctx.log(`  prefill: ${result.requests} requests in ${result.durationS.toFixed(1)} s (${Math.round(result.rps)}/s, all misses)`);
+      ctx.log(
+        `  prefill: ${result.requests} requests in ${result.durationS.toFixed(1)} s (${Math.round(result.rps)}/s, all misses)`,
+      );
       planes.warmLoaded = true;
       return { result, rssBeforeMb };
     })();
@@ -135,7 +139,8 @@ export const coldMissesScenario: Scenario = {
     // Short warm-up on the pool itself (these keys are cold too); then measure until the pool
     // runs out or the duration ends, whichever comes first.
     const warmupS = Math.min(ctx.options.warmupS, 1);
-    if (warmupS > 0) await runLoad({ ...spec, durationS: warmupS, amount: Math.floor((keys.length - next) / 4) });
+    if (warmupS > 0)
+      await runLoad({ ...spec, durationS: warmupS, amount: Math.floor((keys.length - next) / 4) });
     const remaining = keys.length - next;
     const result = await runLoad({ ...spec, durationS: ctx.options.durationS, amount: remaining });
     const exhausted = result.requests >= remaining;
@@ -147,7 +152,9 @@ export const coldMissesScenario: Scenario = {
           title: 'gateway, cold misses (admin load)',
           kind: 'gateway',
           reference: 'hot-key',
-          note: exhausted ? `the ${keys.length} cold keys ran out after ${result.durationS.toFixed(1)} s; use --cold-keys for more` : undefined,
+          note: exhausted
+            ? `the ${keys.length} cold keys ran out after ${result.durationS.toFixed(1)} s; use --cold-keys for more`
+            : undefined,
         },
         ctx.options.connections,
         200,

@@ -70,7 +70,14 @@ async function streamLoop(
   return stats;
 }
 
-function row(id: string, title: string, kind: Measurement['kind'], concurrency: number, stats: StreamStats, reference?: Measurement): Measurement {
+function row(
+  id: string,
+  title: string,
+  kind: Measurement['kind'],
+  concurrency: number,
+  stats: StreamStats,
+  reference?: Measurement,
+): Measurement {
   const total = summarize(stats.total);
   const ttfb = summarize(stats.ttfb);
   const refTtfbP50 = reference?.extra?.ttfbP50Ms;
@@ -93,14 +100,17 @@ function row(id: string, title: string, kind: Measurement['kind'], concurrency: 
     extra: {
       ttfbP50Ms: ttfb.p50Ms,
       ttfbP99Ms: ttfb.p99Ms,
-      ...(typeof refTtfbP50 === 'number' && ttfb.p50Ms !== null ? { addedTtfbP50Ms: ttfb.p50Ms - refTtfbP50 } : {}),
+      ...(typeof refTtfbP50 === 'number' && ttfb.p50Ms !== null
+        ? { addedTtfbP50Ms: ttfb.p50Ms - refTtfbP50 }
+        : {}),
     },
   };
 }
 
 export const streamingScenario: Scenario = {
   name: 'streaming',
-  description: 'SSE chat completions (20 chunks, 5 ms apart): time to first byte and total, direct vs gateway',
+  description:
+    'SSE chat completions (20 chunks, 5 ms apart): time to first byte and total, direct vs gateway',
   references: [],
   rows: [
     { id: 'streaming-direct', title: 'streaming, direct', kind: 'baseline' },
@@ -117,14 +127,30 @@ export const streamingScenario: Scenario = {
       ['gateway stream', planes.gatewayUrl, gatewayHeaders],
     ] as const) {
       const check = await streamLoop(origin, headers, 1, 0, 1);
-      if (check.errors > 0 || check.total.count === 0) throw new Error(`check failed for ${what}: the stream was not 200 with ${STREAM_CHUNKS} chunks and [DONE]`);
+      if (check.errors > 0 || check.total.count === 0)
+        throw new Error(
+          `check failed for ${what}: the stream was not 200 with ${STREAM_CHUNKS} chunks and [DONE]`,
+        );
     }
     const seconds = ctx.options.durationS;
     const warm = Math.min(ctx.options.warmupS, 1);
     if (warm > 0) await streamLoop(upstream.url, json, concurrency, warm);
-    const direct = row('streaming-direct', 'streaming, direct', 'baseline', concurrency, await streamLoop(upstream.url, json, concurrency, seconds));
+    const direct = row(
+      'streaming-direct',
+      'streaming, direct',
+      'baseline',
+      concurrency,
+      await streamLoop(upstream.url, json, concurrency, seconds),
+    );
     if (warm > 0) await streamLoop(planes.gatewayUrl, gatewayHeaders, concurrency, warm);
-    const gateway = row('streaming-gateway', 'streaming, gateway', 'gateway', concurrency, await streamLoop(planes.gatewayUrl, gatewayHeaders, concurrency, seconds), direct);
+    const gateway = row(
+      'streaming-gateway',
+      'streaming, gateway',
+      'gateway',
+      concurrency,
+      await streamLoop(planes.gatewayUrl, gatewayHeaders, concurrency, seconds),
+      direct,
+    );
     return [direct, gateway];
   },
 };
