@@ -74,14 +74,27 @@ export function ruleSelects(rule: MatchRule | null, target: AccessTarget): boole
 }
 
 /** Ids of the group's current members among `targets` (explicit ∪ matching). */
-export function groupMemberIds(group: AccessGroupDef, targets: readonly AccessTarget[]): Set<string> {
-  const known = new Set(targets.map((t) => t.id));
+export function groupMemberIds(
+  group: AccessGroupDef,
+  targets: readonly AccessTarget[],
+  known: ReadonlySet<string> = new Set(targets.map((t) => t.id)),
+): Set<string> {
   const members = new Set<string>();
   for (const id of group.explicitTargetIds) if (known.has(id)) members.add(id);
   if (isActiveRule(group.match)) {
     for (const target of targets) if (ruleSelects(group.match, target)) members.add(target.id);
   }
   return members;
+}
+
+/** Per-resolution memo: the id set of `targets` and each group's members, computed once. */
+interface Memo {
+  known: Set<string>;
+  members: Map<string, Set<string>>;
+}
+
+function memoFor(targets: readonly AccessTarget[]): Memo {
+  return { known: new Set(targets.map((t) => t.id)), members: new Map() };
 }
 
 /**
@@ -92,15 +105,20 @@ export function ownSelection(
   access: ScopeAccess,
   targets: readonly AccessTarget[],
   groups: ReadonlyMap<string, AccessGroupDef>,
+  memo: Memo = memoFor(targets),
 ): Set<string> | null {
   if (access.mode !== 'restrict') return null;
-  const known = new Set(targets.map((t) => t.id));
   const selected = new Set<string>();
-  for (const id of access.targetIds) if (known.has(id)) selected.add(id);
+  for (const id of access.targetIds) if (memo.known.has(id)) selected.add(id);
   for (const groupId of access.groupIds) {
     const group = groups.get(groupId);
     if (group === undefined) continue;
-    for (const id of groupMemberIds(group, targets)) selected.add(id);
+    let members = memo.members.get(groupId);
+    if (members === undefined) {
+      members = groupMemberIds(group, targets, memo.known);
+      memo.members.set(groupId, members);
+    }
+    for (const id of members) selected.add(id);
   }
   return selected;
 }
@@ -120,13 +138,13 @@ export function resolveChain(
   groups: ReadonlyMap<string, AccessGroupDef>,
   scopes: { org: ScopeAccess; team?: ScopeAccess; key?: ScopeAccess },
 ): ResolvedChain {
-  const all = new Set(targets.map((t) => t.id));
+  const memo = memoFor(targets);
   const narrow = (parent: Set<string>, access: ScopeAccess | undefined): Set<string> => {
-    const own = access === undefined ? null : ownSelection(access, targets, groups);
+    const own = access === undefined ? null : ownSelection(access, targets, groups, memo);
     if (own === null) return new Set(parent);
     return new Set([...own].filter((id) => parent.has(id)));
   };
-  const org = narrow(all, scopes.org);
+  const org = narrow(memo.known, scopes.org);
   const team = narrow(org, scopes.team);
   const key = narrow(team, scopes.key);
   return { org, team, key };

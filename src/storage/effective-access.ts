@@ -12,11 +12,31 @@ import {
   type ResolvedChain,
   type ScopeAccess,
 } from '../policy/effective-access.js';
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Database } from './database.js';
+
+type Statement = BetterSqlite3.Statement<unknown[]>;
 
 export type AccessScopeType = 'org' | 'team' | 'key';
 
 const TABLE: Record<AccessScopeType, string> = { org: 'orgs', team: 'teams', key: 'keys' };
+
+/** Prepared statements per database (preparing costs more than running these small queries). */
+const statements = new WeakMap<Database, Map<string, Statement>>();
+
+function prepared(db: Database, sql: string): Statement {
+  let cache = statements.get(db);
+  if (cache === undefined) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let statement = cache.get(sql);
+  if (statement === undefined) {
+    statement = db.prepare<unknown[]>(sql);
+    if (cache.size < 200) cache.set(sql, statement);
+  }
+  return statement;
+}
 
 function parseTags(text: string | null): string[] {
   if (text === null || text === '') return [];
@@ -26,7 +46,7 @@ function parseTags(text: string | null): string[] {
 
 /** Every target (id, name, tags), ordered by name. */
 export function loadAccessTargets(db: Database): AccessTarget[] {
-  const rows = db.prepare('SELECT id, name, tags FROM targets ORDER BY name').all() as {
+  const rows = prepared(db, 'SELECT id, name, tags FROM targets ORDER BY name').all() as {
     id: string;
     name: string;
     tags: string;
@@ -45,13 +65,13 @@ export function loadAccessGroups(db: Database, ids?: readonly string[]): Map<str
   const groups = new Map<string, AccessGroupDef>();
   if (ids !== undefined && ids.length === 0) return groups;
   const filter = ids === undefined ? '' : `WHERE id IN (${ids.map(() => '?').join(',')})`;
-  const rows = db
-    .prepare(`SELECT id, match_name_glob, match_tags FROM access_groups ${filter}`)
-    .all(...(ids ?? [])) as GroupRow[];
+  const rows = prepared(db, `SELECT id, match_name_glob, match_tags FROM access_groups ${filter}`).all(
+    ...(ids ?? []),
+  ) as GroupRow[];
   const memberFilter = ids === undefined ? '' : `WHERE group_id IN (${ids.map(() => '?').join(',')})`;
-  const members = db
-    .prepare(`SELECT group_id, target_id FROM access_group_targets ${memberFilter}`)
-    .all(...(ids ?? [])) as { group_id: string; target_id: string }[];
+  const members = prepared(db, `SELECT group_id, target_id FROM access_group_targets ${memberFilter}`).all(
+    ...(ids ?? []),
+  ) as { group_id: string; target_id: string }[];
   const explicit = new Map<string, string[]>();
   for (const m of members) {
     const list = explicit.get(m.group_id) ?? [];
@@ -72,13 +92,14 @@ export function loadAccessGroups(db: Database, ids?: readonly string[]): Map<str
 
 /** The mode and bindings of one org, team or key (`inherit`/`all` when the row is missing). */
 export function loadScopeAccess(db: Database, scope: AccessScopeType, scopeId: string): ScopeAccess {
-  const row = db.prepare(`SELECT access_mode FROM ${TABLE[scope]} WHERE id = ?`).get(scopeId) as
+  const row = prepared(db, `SELECT access_mode FROM ${TABLE[scope]} WHERE id = ?`).get(scopeId) as
     { access_mode: AccessMode } | undefined;
   const mode: AccessMode = row?.access_mode ?? (scope === 'org' ? 'all' : 'inherit');
   if (mode !== 'restrict') return { mode, targetIds: [], groupIds: [] };
-  const bindings = db
-    .prepare('SELECT target_id, group_id FROM access_bindings WHERE scope_type = ? AND scope_id = ?')
-    .all(scope, scopeId) as { target_id: string | null; group_id: string | null }[];
+  const bindings = prepared(
+    db,
+    'SELECT target_id, group_id FROM access_bindings WHERE scope_type = ? AND scope_id = ?',
+  ).all(scope, scopeId) as { target_id: string | null; group_id: string | null }[];
   return {
     mode,
     targetIds: bindings.flatMap((b) => (b.target_id === null ? [] : [b.target_id])),
@@ -101,7 +122,7 @@ export interface ResolvedAccess {
 export function resolveAccess(db: Database, scope: AccessScopeRef): ResolvedAccess {
   let teamId = scope.teamId;
   if (teamId === undefined && scope.keyId !== undefined) {
-    const key = db.prepare('SELECT team_id FROM keys WHERE id = ?').get(scope.keyId) as
+    const key = prepared(db, 'SELECT team_id FROM keys WHERE id = ?').get(scope.keyId) as
       { team_id: string } | undefined;
     teamId = key?.team_id;
   }
