@@ -7,6 +7,7 @@
  * cache/load → status, expiry → model exists → model allowed → admission → upstream → usage.
  */
 import { randomUUID } from 'node:crypto';
+import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
 import type { Clock } from '../src/clock.js';
@@ -58,10 +59,15 @@ export interface GatewayDeps {
   onError?: (error: unknown) => void;
 }
 
-type Env = { Variables: { requestId: string } };
+type Env = { Bindings: Partial<HttpBindings> };
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/** The client's `x-request-id` when it is sane, else a fresh one. */
+function requestIdOf(c: Context<Env>): string {
+  const sent = c.req.header('x-request-id');
+  return sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID();
+}
 
 export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   const app = new Hono<Env>();
@@ -76,55 +82,52 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     return set.has(name);
   };
 
-  app.use(async (c, next) => {
-    const sent = c.req.header('x-request-id');
-    const id = sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID();
-    c.set('requestId', id);
-    await next();
-    c.res.headers.set('x-request-id', id);
-  });
-
+  /** An OpenAI-shaped error; headers are a plain object (node-server's fast path). */
   const refuse = (
     code: ErrorCode,
+    requestId: string,
     param: string | null = null,
-    headers?: Record<string, string>,
+    extra?: Record<string, string>,
   ): Response => {
     metrics.outcome(code);
-    const response = new Response(JSON.stringify(errorBody(code, { param })), {
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
+    if (extra !== undefined) for (const name in extra) headers[name] = extra[name]!;
+    return new Response(JSON.stringify(errorBody(code, { param })), {
       status: errorSpec(code).status,
-      headers: JSON_HEADERS,
+      headers,
     });
-    if (headers !== undefined) for (const name in headers) response.headers.set(name, headers[name]!);
-    return response;
   };
 
   const proxy = async (c: Context<Env>, endpoint: Endpoint): Promise<Response> => {
     const started = performance.now();
+    const requestId = requestIdOf(c);
     const declared = c.req.header('content-length');
-    if (declared !== undefined && Number(declared) > deps.limits.maxBodyBytes)
-      return refuse('request_too_large');
+    if (declared !== undefined && Number(declared) > deps.limits.maxBodyBytes) {
+      return refuse('request_too_large', requestId);
+    }
 
     const auth = await authenticate(c.req.header('authorization'), c.req.header('x-api-key'), keys, clock);
-    if (!auth.ok) return refuse(auth.code);
+    if (!auth.ok) return refuse(auth.code, requestId);
     const policy = auth.policy;
 
     const raw = await readBody(c.req.raw, declared !== undefined, deps.limits.maxBodyBytes);
-    if (raw === undefined) return refuse('request_too_large');
+    if (raw === undefined) return refuse('request_too_large', requestId);
     let body: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-        return refuse('invalid_request');
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        return refuse('invalid_request', requestId);
+      }
       body = parsed as Record<string, unknown>;
     } catch {
-      return refuse('invalid_request');
+      return refuse('invalid_request', requestId);
     }
     const model = body.model;
-    if (typeof model !== 'string' || model === '') return refuse('invalid_request', 'model');
-    if (!catalog.loaded) return refuse('auth_unavailable');
+    if (typeof model !== 'string' || model === '') return refuse('invalid_request', requestId, 'model');
+    if (!catalog.loaded) return refuse('auth_unavailable', requestId);
     const target = catalog.get(model);
-    if (target === undefined) return refuse('model_not_found', 'model');
-    if (!allowed(policy, model)) return refuse('model_not_allowed', 'model');
+    if (target === undefined) return refuse('model_not_found', requestId, 'model');
+    if (!allowed(policy, model)) return refuse('model_not_allowed', requestId, 'model');
 
     const estimatedInputTokens = estimateInputTokens(body);
     const outcome = await admission.admit({
@@ -134,15 +137,16 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       maxOutputTokens: maxOutputTokens(body, deps.limits.defaultMaxTokens),
     });
     metrics.decisionSeconds((performance.now() - started) / 1000);
+    const responseHeaders = rateLimitHeaders(outcome.headers);
     if (!outcome.ok) {
-      const headers = rateLimitHeaders(outcome.headers);
       if (outcome.retryAfterMs !== null) {
-        headers['retry-after'] = String(Math.ceil(outcome.retryAfterMs / 1000));
-        headers['retry-after-ms'] = String(Math.ceil(outcome.retryAfterMs));
+        responseHeaders['retry-after'] = String(Math.ceil(outcome.retryAfterMs / 1000));
+        responseHeaders['retry-after-ms'] = String(Math.ceil(outcome.retryAfterMs));
       }
-      if (outcome.code === 'budget_exceeded') headers['x-should-retry'] = 'false';
-      return refuse(outcome.code, outcome.param, headers);
+      if (outcome.code === 'budget_exceeded') responseHeaders['x-should-retry'] = 'false';
+      return refuse(outcome.code, requestId, outcome.param, responseHeaders);
     }
+    responseHeaders['x-request-id'] = requestId;
 
     const ticket = outcome.ticket;
     const keyId = policy.key.id;
@@ -156,12 +160,13 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       {
         endpoint,
         target,
-        clientHeaders: c.req.raw.headers,
+        clientHeaders: c.env?.incoming?.headers ?? c.req.raw.headers,
         rawBody: raw,
         body,
-        requestId: c.get('requestId'),
+        requestId,
         signal: c.req.raw.signal,
         credential: apiKeyEnv === null ? undefined : deps.credential(apiKeyEnv),
+        responseHeaders,
       },
       {
         settled(usage) {
@@ -181,14 +186,9 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
         },
       },
     );
+    if (result.kind === 'error') return refuse(result.code, requestId);
     metrics.outcome(result.outcome);
-    if (result.kind === 'error') return refuse(result.code);
     if (result.kind === 'client_gone') return new Response(null, { status: 499 });
-    const headers = outcome.headers;
-    if (headers.limitRequests !== null || headers.limitTokens !== null) {
-      const extra = rateLimitHeaders(headers);
-      for (const name in extra) result.response.headers.set(name, extra[name]!);
-    }
     return result.response;
   };
 
@@ -198,46 +198,51 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
   app.post('/v1/responses', (c) => proxy(c, 'responses'));
 
   app.get('/v1/models', async (c) => {
+    const requestId = requestIdOf(c);
     const auth = await authenticate(c.req.header('authorization'), c.req.header('x-api-key'), keys, clock);
-    if (!auth.ok) return refuse(auth.code);
+    if (!auth.ok) return refuse(auth.code, requestId);
     metrics.outcome('ok');
     const data = auth.policy.effectiveTargets
       .filter((name) => catalog.get(name) !== undefined)
       .map((id) => ({ id, object: 'model', created: 0, owned_by: 'keygate' }));
-    return c.json({ object: 'list', data });
+    return c.json({ object: 'list', data }, 200, { 'x-request-id': requestId });
   });
 
-  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/healthz', (c) => c.json({ ok: true }, 200, { 'x-request-id': requestIdOf(c) }));
   app.get('/readyz', (c) => {
     const state = deps.readiness();
-    return c.json(state, state.ready ? 200 : 503);
+    return c.json(state, state.ready ? 200 : 503, { 'x-request-id': requestIdOf(c) });
   });
   app.get('/metrics', async (c) => {
     const text = await metrics.registry.metrics();
-    return c.body(text, 200, { 'content-type': metrics.registry.contentType });
+    return c.body(text, 200, {
+      'content-type': metrics.registry.contentType,
+      'x-request-id': requestIdOf(c),
+    });
   });
 
   app.post('/internal/invalidate', async (c) => {
+    const requestId = requestIdOf(c);
     if (
       deps.internalTokens === undefined ||
       !(await deps.internalTokens.verify(c.req.header('authorization')))
     ) {
-      return refuse('unauthenticated');
+      return refuse('unauthenticated', requestId);
     }
     let batch: ChangeBatch;
     try {
       batch = parseChangeBatch(await c.req.json());
     } catch {
-      return refuse('invalid_request');
+      return refuse('invalid_request', requestId);
     }
     await deps.changes.receive(batch);
-    return c.body(null, 204);
+    return c.body(null, 204, { 'x-request-id': requestId });
   });
 
-  app.notFound(() => refuse('not_found'));
-  app.onError((error) => {
+  app.notFound((c) => refuse('not_found', requestIdOf(c)));
+  app.onError((error, c) => {
     deps.onError?.(error);
-    return refuse('internal_error');
+    return refuse('internal_error', requestIdOf(c));
   });
   return app;
 }

@@ -10,6 +10,7 @@
  * - exactly one of the hooks runs: `settled` (usage, or undefined when the upstream gave none),
  *   `failed` (upstream error status, timeout, connection failure) or `aborted` (client gone).
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Usage } from '../../src/policy/admission.js';
 import type { PreparedTarget } from '../target-catalog.js';
@@ -35,7 +36,8 @@ export interface ForwardHooks {
 export interface ForwardRequest {
   endpoint: Endpoint;
   target: PreparedTarget;
-  clientHeaders: Headers;
+  /** The client's headers: Node's own object when served by node:http (cheaper), else web Headers. */
+  clientHeaders: IncomingHttpHeaders | Headers;
   rawBody: Buffer;
   body: Record<string, unknown>;
   requestId: string;
@@ -43,7 +45,12 @@ export interface ForwardRequest {
   signal: AbortSignal | undefined;
   /** Provider credential for the target (value of its api_key_env), if any. */
   credential: string | undefined;
+  /** Headers added to the client's response (x-request-id, x-ratelimit-*). */
+  responseHeaders: Record<string, string>;
 }
+
+/** Plain header objects keep @hono/node-server on its fast path (no web Headers built). */
+type PlainHeaders = Record<string, string | string[]>;
 
 export type ForwardResult =
   | { kind: 'response'; response: Response; outcome: string }
@@ -112,9 +119,16 @@ export async function forward(
     payload = JSON.stringify(copy);
   }
 
-  const headers: Record<string, string> = {};
-  for (const [name, value] of request.clientHeaders)
-    if (!STRIPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
+  const headers: PlainHeaders = {};
+  const sent = request.clientHeaders;
+  if (sent instanceof Headers) {
+    for (const [name, value] of sent) if (!STRIPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
+  } else {
+    for (const name in sent) {
+      const value = sent[name];
+      if (value !== undefined && !STRIPPED_REQUEST_HEADERS.has(name)) headers[name] = value;
+    }
+  }
   headers['content-type'] = 'application/json';
   headers['x-request-id'] = request.requestId;
   if (request.credential !== undefined) headers.authorization = `Bearer ${request.credential}`;
@@ -133,7 +147,7 @@ export async function forward(
       : { kind: 'error', code: 'upstream_error', outcome: 'upstream_error' };
   }
 
-  const responseHeaders = copyResponseHeaders(upstream.headers);
+  const responseHeaders = copyResponseHeaders(upstream.headers, request.responseHeaders);
   const status = upstream.statusCode;
   const contentType = upstream.headers['content-type'];
   const isStream = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
@@ -222,15 +236,16 @@ function sseStream(
   });
 }
 
-function copyResponseHeaders(source: Record<string, string | string[] | undefined>): Headers {
-  const headers = new Headers();
+function copyResponseHeaders(
+  source: Record<string, string | string[] | undefined>,
+  extra: Record<string, string>,
+): PlainHeaders {
+  const headers: PlainHeaders = {};
   for (const name in source) {
-    if (STRIPPED_RESPONSE_HEADERS.has(name)) continue;
     const value = source[name];
-    if (value === undefined) continue;
-    if (typeof value === 'string') headers.set(name, value);
-    else for (const item of value) headers.append(name, item);
+    if (value !== undefined && !STRIPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
   }
+  for (const name in extra) headers[name] = extra[name]!;
   return headers;
 }
 

@@ -28,7 +28,7 @@ export class UpstreamClient {
   post(
     target: PreparedTarget,
     suffix: string,
-    headers: Record<string, string>,
+    headers: Record<string, string | string[]>,
     body: Buffer | string,
     signal: AbortSignal | undefined,
   ): Promise<Dispatcher.ResponseData> {
