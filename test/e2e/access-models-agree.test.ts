@@ -31,7 +31,7 @@ describe('gateway /v1/models and model_not_allowed equal KeyView.effective_targe
   const seed = Number(process.env.E2E_ACCESS_SEED ?? Date.now() % 1_000_000);
   const random = rng(seed);
   const chance = (p: number) => random() < p;
-  const pick = <T>(items: readonly T[]): T[] => items.filter(() => chance(0.4));
+  const pick = <T>(items: readonly T[]): T[] => items.filter(() => chance(0.5));
 
   const api = async (method: string, path: string, body?: unknown) => {
     const result = await stack.api(method, path, body);
