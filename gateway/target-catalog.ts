@@ -17,7 +17,10 @@ export interface PreparedTarget {
 export class TargetCatalog {
   private byName = new Map<string, PreparedTarget>();
   private loadedOnce = false;
-  private reloading: Promise<number> | undefined;
+  /** The reload in progress (or settled), reloads run one after another. */
+  private running: Promise<unknown> = Promise.resolve();
+  /** A reload queued behind the running one and not started yet: later callers join it. */
+  private queued: Promise<number> | undefined;
 
   constructor(private readonly source: TargetSource) {}
 
@@ -33,12 +36,20 @@ export class TargetCatalog {
     return this.byName.size;
   }
 
-  /** Reloads the whole catalog; resolves with the change-log seq it was read at. */
+  /**
+   * Reloads the whole catalog; resolves with the change-log seq it was read at. The read always
+   * starts after the call: a caller never joins a read that began before its change was made.
+   */
   reload(): Promise<number> {
-    this.reloading ??= this.reloadOnce().finally(() => {
-      this.reloading = undefined;
-    });
-    return this.reloading;
+    if (this.queued !== undefined) return this.queued;
+    const start = (): Promise<number> => {
+      if (this.queued === queued) this.queued = undefined;
+      return this.reloadOnce();
+    };
+    const queued: Promise<number> = this.running.then(start, start);
+    this.queued = queued;
+    this.running = queued.catch(() => undefined);
+    return queued;
   }
 
   /** Replaces the catalog (also used by tests and by reload). */
