@@ -10,7 +10,6 @@ import type { Limits } from '../../src/policy/limits.js';
 import type { ResolvedKeyPolicy, ScopeState } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
 import { effectiveTargetNames } from '../../src/storage/effective-access.js';
-import { changeLogHead } from '../../src/storage/journal.js';
 import type { LimitColumns } from '../schemas.js';
 
 interface ScopeRow extends LimitColumns {
@@ -50,12 +49,37 @@ function minOrNull(a: number | null, b: number | null): number | null {
   return Math.min(a, b);
 }
 
+function prepareStatements(db: Database) {
+  const select = 'SELECT k.*, t.org_id AS org_id FROM keys k JOIN teams t ON t.id = k.team_id';
+  return {
+    current: db.prepare<[string], ResolvedKeyRow>(`${select} WHERE k.token_hash = ?`),
+    previous: db.prepare<[string, number], ResolvedKeyRow>(
+      `${select} WHERE k.previous_token_hash = ? AND k.previous_valid_until > ?`,
+    ),
+    team: db.prepare<[string], ScopeRow>('SELECT * FROM teams WHERE id = ?'),
+    org: db.prepare<[string], ScopeRow>('SELECT * FROM orgs WHERE id = ?'),
+    head: db.prepare<[], { head: number }>('SELECT IFNULL(MAX(seq), 0) AS head FROM change_log'),
+    batchSeq: db.prepare<[string], { seq: number }>(
+      'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
+    ),
+  };
+}
+
+const STATEMENTS = new WeakMap<Database, ReturnType<typeof prepareStatements>>();
+
+/** Prepared once per database: a gateway cache miss costs one pass of SQLite reads, no SQL parsing. */
+function statementsOf(db: Database): ReturnType<typeof prepareStatements> {
+  let statements = STATEMENTS.get(db);
+  if (statements === undefined) {
+    statements = prepareStatements(db);
+    STATEMENTS.set(db, statements);
+  }
+  return statements;
+}
+
 export function appliedBatchSeq(db: Database, gatewayId: string | undefined): number {
   if (gatewayId === undefined || gatewayId === '') return 0;
-  const row = db
-    .prepare('SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?')
-    .get(gatewayId) as { seq: number };
-  return row.seq;
+  return statementsOf(db).batchSeq.get(gatewayId)!.seq;
 }
 
 export function resolveKeyPolicy(
@@ -65,18 +89,16 @@ export function resolveKeyPolicy(
   now: number,
 ): ResolvedKeyPolicy | null {
   if (!TOKEN_HASH.test(tokenHash)) return null;
-  const select = 'SELECT k.*, t.org_id AS org_id FROM keys k JOIN teams t ON t.id = k.team_id';
-  let row = db.prepare(`${select} WHERE k.token_hash = ?`).get(tokenHash) as ResolvedKeyRow | undefined;
+  const statements = statementsOf(db);
+  let row = statements.current.get(tokenHash);
   let expiresAt = row?.expires_at ?? null;
   if (row === undefined) {
-    row = db
-      .prepare(`${select} WHERE k.previous_token_hash = ? AND k.previous_valid_until > ?`)
-      .get(tokenHash, now) as ResolvedKeyRow | undefined;
+    row = statements.previous.get(tokenHash, now);
     if (row === undefined) return null;
     expiresAt = minOrNull(row.expires_at, row.previous_valid_until);
   }
-  const team = db.prepare('SELECT * FROM teams WHERE id = ?').get(row.team_id) as ScopeRow;
-  const org = db.prepare('SELECT * FROM orgs WHERE id = ?').get(row.org_id) as ScopeRow;
+  const team = statements.team.get(row.team_id)!;
+  const org = statements.org.get(row.org_id)!;
   return {
     keyId: row.id,
     tokenHash,
@@ -86,7 +108,7 @@ export function resolveKeyPolicy(
     team: scopeState(team),
     org: scopeState(org),
     effectiveTargets: effectiveTargetNames(db, { orgId: row.org_id, teamId: row.team_id, keyId: row.id }),
-    version: changeLogHead(db),
+    version: statements.head.get()!.head,
     appliedBatchSeq: appliedBatchSeq(db, gatewayId),
   };
 }

@@ -195,4 +195,11 @@ CREATE TABLE usage_batches (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'usage batch seq index',
+    // GET /internal/keys answers MAX(batch_seq) per gateway on every key load; without this index
+    // that is a scan of every batch the gateway ever sent.
+    sql: 'CREATE INDEX usage_batches_gateway_seq ON usage_batches(gateway_id, batch_seq);',
+  },
 ];
