@@ -36,6 +36,8 @@ export interface LoadResult {
   /** Transport errors + timeouts + responses with an unexpected status. */
   errors: number;
   statusCounts: Record<string, number>;
+  /** Raw latencies (ms), to merge rounds. */
+  samples: Samples;
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
@@ -94,6 +96,7 @@ export function startLoad(spec: LoadSpec): { stop(): void; done: Promise<LoadRes
       latency: summarize(samples),
       errors: result.errors + unexpected,
       statusCounts,
+      samples,
     };
   });
   return { stop: () => instance.stop(), done };
@@ -103,6 +106,54 @@ export function startLoad(spec: LoadSpec): { stop(): void; done: Promise<LoadRes
 export async function warmAndMeasure(spec: LoadSpec, warmupS: number): Promise<LoadResult> {
   if (warmupS > 0) await runLoad({ ...spec, durationS: warmupS, amount: undefined });
   return runLoad(spec);
+}
+
+/**
+ * Measure several targets in interleaved rounds (order alternating each round), so machine noise
+ * (a 2-core box shared with other work) hits each alike: their ratio is then far steadier than
+ * the ratio of two runs made one after the other. Each target gets `durationS` in total.
+ */
+export async function measureInterleaved(
+  specs: readonly LoadSpec[],
+  warmupS: number,
+  durationS: number,
+  rounds = 4,
+): Promise<LoadResult[]> {
+  if (warmupS > 0)
+    for (const spec of specs) await runLoad({ ...spec, durationS: warmupS, amount: undefined });
+  const parts: LoadResult[][] = specs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    const order = specs.map((_, i) => i);
+    if (round % 2 === 1) order.reverse();
+    for (const i of order)
+      parts[i]!.push(await runLoad({ ...specs[i]!, durationS: durationS / rounds, amount: undefined }));
+  }
+  return parts.map(mergeResults);
+}
+
+export function mergeResults(parts: readonly LoadResult[]): LoadResult {
+  const samples = new Samples();
+  const statusCounts: Record<string, number> = {};
+  let requests = 0;
+  let durationS = 0;
+  let errors = 0;
+  for (const part of parts) {
+    for (const value of part.samples.sorted()) samples.push(value);
+    for (const [status, count] of Object.entries(part.statusCounts))
+      statusCounts[status] = (statusCounts[status] ?? 0) + count;
+    requests += part.requests;
+    durationS += part.durationS;
+    errors += part.errors;
+  }
+  return {
+    requests,
+    durationS,
+    rps: durationS > 0 ? requests / durationS : 0,
+    latency: summarize(samples),
+    errors,
+    statusCounts,
+    samples,
+  };
 }
 
 export interface Answer {

@@ -63,7 +63,7 @@ const num = (value: unknown): number | null =>
   typeof value === 'number' && Number.isFinite(value) ? value : null;
 
 export const RULES: readonly Rule[] = [
-  atLeastRatio('hot-key-vs-bare-proxy', 'hot-key', 'baseline-bare-proxy', 0.8, 'hot-key rps'),
+  atLeastRatio('hot-key-vs-bare-proxy', 'hot-key', 'baseline-bare-proxy-paired', 0.8, 'hot-key rps'),
   atMost(
     'added-latency-p50',
     'latency-c1-gateway',
@@ -83,7 +83,7 @@ export const RULES: readonly Rule[] = [
   atMost('decision-cpu', 'decision', 'decision path CPU: a few µs (≤ 10 µs)', 10, 'µs', (m) =>
     num(m.extra?.usPerDecision),
   ),
-  atLeastRatio('many-keys-vs-hot-key', 'many-keys', 'hot-key', 0.9, 'many-keys rps'),
+  atLeastRatio('many-keys-vs-hot-key', 'many-keys', 'hot-key-paired', 0.9, 'many-keys rps'),
   atLeastRatio('invalid-keys-vs-hot-key', 'invalid-keys', 'hot-key', 1, 'invalid-keys rps'),
   {
     id: 'cold-misses-no-errors',

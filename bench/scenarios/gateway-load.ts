@@ -1,13 +1,21 @@
 /**
  * Throughput scenarios through the gateway, each checked before it is loaded:
- * - hot-key: one cached key, no limits (the gateway's best case; compared with the bare proxy);
+ * - hot-key: one cached key, no limits (the gateway's best case), measured in rounds interleaved
+ *   with the bare proxy so their ratio survives a noisy machine;
  * - invalid-keys: well-formed tokens with a wrong checksum, refused before hashing (401);
  * - rate-limited: a key with rpm 1 / rpd 1 whose window is spent: every request 429;
  * - limits-on: a key whose key, team and org carry all 15 windows and 3 budgets, none reached.
  */
 import { generateSecret, isWellFormedSecret } from '../../src/keys/secret.js';
 import { loadRow, type BenchContext } from '../context.js';
-import { call, expectAnswer, warmAndMeasure } from '../load.js';
+import {
+  call,
+  expectAnswer,
+  measureInterleaved,
+  warmAndMeasure,
+  type LoadResult,
+  type LoadSpec,
+} from '../load.js';
 import type { Measurement } from '../measurement.js';
 import { CHAT_BODY, CHAT_PATH } from '../planes.js';
 import { isCompletion } from './baselines.js';
@@ -25,27 +33,26 @@ export interface KeyedLoad {
 
 export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
-/** Load the gateway's chat endpoint with a key per request (already checked by the caller). */
-export async function keyedLoad(
+/** The autocannon spec of a keyed chat load on the gateway. */
+export function keyedSpec(
   ctx: BenchContext,
+  gatewayUrl: string,
   spec: KeyedLoad,
   connections = ctx.options.connections,
-): Promise<Measurement> {
-  const planes = await ctx.planes();
-  const { durationS, warmupS } = ctx.options;
-  const result = await warmAndMeasure(
-    {
-      origin: planes.gatewayUrl,
-      path: CHAT_PATH,
-      method: 'POST',
-      body: CHAT_BODY,
-      perRequest: () => bearer(spec.nextKey()),
-      connections,
-      durationS,
-      expectedStatus: spec.expectedStatus,
-    },
-    warmupS,
-  );
+): LoadSpec {
+  return {
+    origin: gatewayUrl,
+    path: CHAT_PATH,
+    method: 'POST',
+    body: CHAT_BODY,
+    perRequest: () => bearer(spec.nextKey()),
+    connections,
+    durationS: ctx.options.durationS,
+    expectedStatus: spec.expectedStatus,
+  };
+}
+
+export function keyedRow(spec: KeyedLoad, connections: number, result: LoadResult): Measurement {
   return loadRow(
     {
       id: spec.id,
@@ -59,6 +66,20 @@ export async function keyedLoad(
     spec.expectedStatus,
     result,
   );
+}
+
+/** Load the gateway's chat endpoint with a key per request (already checked by the caller). */
+export async function keyedLoad(
+  ctx: BenchContext,
+  spec: KeyedLoad,
+  connections = ctx.options.connections,
+): Promise<Measurement> {
+  const planes = await ctx.planes();
+  const result = await warmAndMeasure(
+    keyedSpec(ctx, planes.gatewayUrl, spec, connections),
+    ctx.options.warmupS,
+  );
+  return keyedRow(spec, connections, result);
 }
 
 export async function expectCompletion(ctx: BenchContext, what: string, key: string): Promise<void> {
@@ -77,21 +98,59 @@ export async function expectCompletion(ctx: BenchContext, what: string, key: str
 
 export const hotKeyScenario: Scenario = {
   name: 'hot-key',
-  description: 'one cached key, no limits: gateway rps and latency next to the bare proxy',
-  references: ['bare-proxy'],
-  rows: [{ id: 'hot-key', title: 'gateway, hot key', kind: 'gateway' }],
+  description: 'one cached key, no limits: gateway and bare proxy measured in interleaved rounds',
+  references: ['direct'],
+  rows: [
+    { id: 'baseline-bare-proxy-paired', title: 'bare undici proxy (paired)', kind: 'baseline' },
+    { id: 'hot-key', title: 'gateway, hot key', kind: 'gateway' },
+  ],
   async run(ctx) {
-    const planes = await ctx.planes();
+    const [planes, proxy] = await Promise.all([ctx.planes(), ctx.bareProxy()]);
     await expectCompletion(ctx, 'hot key', planes.hotKey);
+    await expectAnswer(
+      'bare proxy',
+      `${proxy.url}${CHAT_PATH}`,
+      { method: 'POST', body: CHAT_BODY },
+      { status: 200, body: isCompletion },
+    );
+    const { connections, durationS, warmupS } = ctx.options;
+    const hot: KeyedLoad = {
+      id: 'hot-key',
+      scenario: 'hot-key',
+      title: 'gateway, hot key',
+      reference: 'baseline-bare-proxy-paired',
+      nextKey: () => planes.hotKey,
+      expectedStatus: 200,
+    };
+    const proxySpec: LoadSpec = {
+      origin: proxy.url,
+      path: CHAT_PATH,
+      method: 'POST',
+      body: CHAT_BODY,
+      connections,
+      durationS,
+      expectedStatus: 200,
+    };
+    const [proxyResult, hotResult] = await measureInterleaved(
+      [proxySpec, keyedSpec(ctx, planes.gatewayUrl, hot)],
+      warmupS,
+      durationS,
+    );
     return [
-      await keyedLoad(ctx, {
-        id: 'hot-key',
-        scenario: 'hot-key',
-        title: 'gateway, hot key',
-        reference: 'baseline-bare-proxy',
-        nextKey: () => planes.hotKey,
-        expectedStatus: 200,
-      }),
+      loadRow(
+        {
+          id: 'baseline-bare-proxy-paired',
+          scenario: 'hot-key',
+          title: 'bare undici proxy (paired)',
+          kind: 'baseline',
+          reference: 'baseline-direct',
+          note: 'measured in rounds interleaved with the hot key, for the hot-key ratio',
+        },
+        connections,
+        200,
+        proxyResult!,
+      ),
+      keyedRow(hot, connections, hotResult!),
     ];
   },
 };

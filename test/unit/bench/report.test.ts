@@ -29,8 +29,8 @@ const base = (id: string, rps: number, fields: Partial<Measurement> = {}): Measu
 });
 
 const rows: Measurement[] = [
-  base('baseline-bare-proxy', 5000, { kind: 'baseline', title: 'bare undici proxy' }),
-  base('hot-key', 4000, { reference: 'baseline-bare-proxy', title: 'gateway, hot key' }),
+  base('baseline-bare-proxy-paired', 5000, { kind: 'baseline', title: 'bare undici proxy' }),
+  base('hot-key', 4000, { reference: 'baseline-bare-proxy-paired', title: 'gateway, hot key' }),
   skippedRow(
     { id: 'baseline-nginx', scenario: 'nginx', title: 'nginx proxy_pass', kind: 'baseline' },
     'nginx is not installed',
@@ -64,7 +64,7 @@ const run: BenchRun = {
 
 describe('bench report', () => {
   it('the ratio column is rps over the named reference row', () => {
-    expect(rowRatio(rows[1]!, rows)).toEqual({ ratio: 0.8, reference: 'baseline-bare-proxy' });
+    expect(rowRatio(rows[1]!, rows)).toEqual({ ratio: 0.8, reference: 'baseline-bare-proxy-paired' });
     const hot = tableRows(rows).find((cells) => cells[0] === 'gateway, hot key')!;
     expect(hot).toEqual([
       'gateway, hot key',
@@ -73,7 +73,7 @@ describe('bench report', () => {
       '2.00',
       '12.3',
       '0',
-      '0.80× baseline-bare-proxy',
+      '0.80× baseline-bare-proxy-paired',
     ]);
   });
 
@@ -90,7 +90,9 @@ describe('bench report', () => {
     const text = renderText(run);
     expect(text).toContain('Test CPU × 2');
     expect(text).toContain('git abcdef1234');
-    expect(text).toMatch(/hot-key rps ≥ 80 % of baseline-bare-proxy\s+80 % \(4000 vs 5000 rps\)\s+pass/);
+    expect(text).toMatch(
+      /hot-key rps ≥ 80 % of baseline-bare-proxy-paired\s+80 % \(4000 vs 5000 rps\)\s+pass/,
+    );
     expect(text).toContain('note: a note');
   });
 

@@ -16,12 +16,16 @@ import { openDatabase } from '../../../src/storage/database.js';
 
 describe('bench scenario selection', () => {
   it('a scenario brings the rows its ratio refers to, transitively, in run order', () => {
-    expect(selectScenarios(['hot-key']).map((s) => s.name)).toEqual(['direct', 'bare-proxy', 'hot-key']);
-    expect(selectScenarios(['many-keys']).map((s) => s.name)).toEqual([
+    expect(selectScenarios(['hot-key']).map((s) => s.name)).toEqual(['direct', 'hot-key']);
+    expect(selectScenarios(['invalid-keys']).map((s) => s.name)).toEqual([
+      'direct',
+      'hot-key',
+      'invalid-keys',
+    ]);
+    expect(selectScenarios(['nginx', 'bare-proxy']).map((s) => s.name)).toEqual([
       'direct',
       'bare-proxy',
-      'hot-key',
-      'many-keys',
+      'nginx',
     ]);
     expect(selectScenarios(['memory']).map((s) => s.name)).toEqual(['memory']);
   });
