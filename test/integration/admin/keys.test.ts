@@ -441,10 +441,13 @@ describe('PATCH /v1/keys/:id', () => {
     });
     expect(past.status).toBe(400);
     const narrow = await w.admin.call('PATCH', `/v1/keys/${id}`, {
-      body: { access: { mode: 'restrict', targets: ['no-such-target'] } },
+      body: { name: 'half-applied', rpm_limit: 7, access: { mode: 'restrict', targets: ['no-such-target'] } },
     });
     expect(narrow.status).toBe(400);
+    // The failure came after the UPDATE inside the transaction: all of it rolled back.
+    expect((await w.admin.call('GET', `/v1/keys/${id}`)).body).toMatchObject({ name: 'k', rpm_limit: null });
     expect(countRows(w.admin.deps.db, 'audit_log')).toBe(audit);
+    expect(countRows(w.admin.deps.db, 'change_log')).toBe(1);
     expect(
       (await w.admin.call('PATCH', `/v1/keys/${id}`, { token: w.tokens.auditorA, body: { name: 'x' } }))
         .status,
