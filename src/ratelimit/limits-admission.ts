@@ -15,7 +15,8 @@
  *   reservation and be refused conservatively; it can never overshoot.
  *
  * Tokens: the reservation is estimated input + max output, capped by the smallest configured
- * token limit of any scope so a key whose TPM is below its max_tokens can still make requests.
+ * token limit of any scope so a key whose TPM is below its max_tokens can still make requests
+ * (and at least 1: every request reads a prompt token, so a full window or a limit of 0 refuses).
  * It is charged to the windows current at admission; `settle` replaces it by the real usage in
  * those same windows (unless they are over by then: a finished window no longer matters).
  *
@@ -115,7 +116,9 @@ export class LimitsAdmission implements Admission {
   async admit(request: AdmissionRequest): Promise<AdmissionOutcome> {
     const now = this.clock.now();
     const { policy, target } = request;
-    const estimatedInputTokens = tokens(request.estimatedInputTokens);
+    // Every request reads at least one prompt token. Besides being true, it keeps a full token
+    // window (or a tpm_limit of 0, or a spent budget) from admitting requests estimated at 0.
+    const estimatedInputTokens = Math.max(1, tokens(request.estimatedInputTokens));
     const maxOutputTokens = tokens(request.maxOutputTokens);
     const spend = this.observeScopes(policy);
     const costEstimateMicros = costMicros(target, estimatedInputTokens, maxOutputTokens);
@@ -136,7 +139,11 @@ export class LimitsAdmission implements Admission {
       }
     }
 
-    const tokenReservation = Math.min(estimatedInputTokens + maxOutputTokens, smallestTokenLimit(policy));
+    // At least 1 even under a token limit of 0, which must refuse everything.
+    const tokenReservation = Math.max(
+      1,
+      Math.min(estimatedInputTokens + maxOutputTokens, smallestTokenLimit(policy)),
+    );
     const charges = plan(this.keys, policy, now, tokenReservation);
     for (const entry of spend) this.ledger.reserve(entry, costEstimateMicros);
     let result: ChargeResult;

@@ -166,6 +166,7 @@ async function run(scenario: Scenario, checkBudgetNeverExceeded: boolean): Promi
     estIn: number,
     maxOut: number,
   ): { ok: true } | { ok: false; code: string; params: string[] } => {
+    estIn = Math.max(1, estIn); // every request reads at least one prompt token
     const p = current[keyIndex]!;
     const now = clock.now();
     const costEstimate = cost(target, estIn, maxOut);
@@ -180,7 +181,7 @@ async function run(scenario: Scenario, checkBudgetNeverExceeded: boolean): Promi
     const tokenLimits = SCOPES.flatMap((scope) => [p[scope].limits.tpm, p[scope].limits.tpd]).filter(
       (l): l is number => l !== null,
     );
-    const reservation = Math.min(estIn + maxOut, ...tokenLimits);
+    const reservation = Math.max(1, Math.min(estIn + maxOut, ...tokenLimits));
     const charges: ModelCharge[] = [];
     for (const scope of SCOPES) {
       for (const window of WINDOWS) {

@@ -211,6 +211,32 @@ describe('token reservation and reconciliation', () => {
     expect(await used(admission, p)).toEqual({ key_tpm: 30, org_tpd: 30 });
   });
 
+  it('a tpm_limit of 0 refuses every request, even one estimated at 0 tokens', async () => {
+    const { admission } = setup();
+    expect(await admit(admission, policy({ key: { tpm: 0 } }), 0, 0)).toMatchObject({
+      ok: false,
+      param: 'key_tpm',
+    });
+  });
+
+  it('a full token window refuses a request estimated at 0 tokens (it will read at least one)', async () => {
+    const { admission } = setup();
+    const p = policy({ key: { tpm: 100 } });
+    const ticket = ticketOf(await admit(admission, p, 50, 50));
+    expect(await admit(admission, p, 0, 0)).toMatchObject({ ok: false, param: 'key_tpm' });
+    await admission.settle(ticket, { inputTokens: 50, outputTokens: 49 });
+    ticketOf(await admit(admission, p, 0, 0));
+  });
+
+  it('a spent budget refuses a request estimated at 0 tokens', async () => {
+    const { admission } = setup();
+    const p = policy({ key: { maxBudgetMicros: 500 } });
+    const ticket = ticketOf(await admit(admission, p, 100, 100));
+    await admission.settle(ticket, { inputTokens: 100, outputTokens: 100 });
+    expect(admission.spendOf('key', 'key_a')?.spendMicros).toBe(500);
+    expect(await admit(admission, p, 0, 0)).toMatchObject({ ok: false, param: 'key_budget' });
+  });
+
   it('settle replaces the estimate with the real usage, even when the real usage is larger', async () => {
     const { admission } = setup();
     const p = policy({ team: { tpm: 10_000, tpd: 100_000 } });
