@@ -258,11 +258,15 @@ export class LimitsAdmission implements Admission {
     inputTokens: number,
     outputTokens: number,
   ): Promise<{ costMicros: number }> {
-    const cost = costMicros(state.pricing, inputTokens, outputTokens);
-    for (const entry of state.spend) this.ledger.settle(entry, state.costEstimateMicros, cost);
     const delta = inputTokens + outputTokens - state.tokenReservation;
     if (delta !== 0)
       await this.adjust(state.charges, (charge) => (charge.window.unit === 'tokens' ? delta : 0));
+    // Spend is booked last: from here to the caller's continuation that records it for the usage
+    // reporter only microtasks run, so no timer can seal a batch in between, and the ledger's
+    // unsealed spend and the reporter's open batch hold the same requests. (Meanwhile the
+    // reservation keeps guarding the budget while an asynchronous store is adjusted.)
+    const cost = costMicros(state.pricing, inputTokens, outputTokens);
+    for (const entry of state.spend) this.ledger.settle(entry, state.costEstimateMicros, cost);
     return { costMicros: cost };
   }
 
