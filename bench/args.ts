@@ -21,6 +21,8 @@ export interface BenchOptions {
   outDir: string | undefined;
   help: boolean;
   list: boolean;
+  /** Run the gateway under `node --cpu-prof` and summarize where its CPU went. */
+  profile: boolean;
 }
 
 export const DEFAULTS = {
@@ -52,6 +54,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --compare REF       also run the same scenarios on git REF (a worktree) and print ratios
   --out DIR           results directory (default bench/results)
   --no-write          print only; write no result files
+  --profile           run the gateway under node --cpu-prof; the report lists where its CPU went
   --list              list scenarios and exit
   --help              this text`;
 
@@ -71,6 +74,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     outDir: undefined,
     help: false,
     list: false,
+    profile: false,
   };
   const number = (flag: string, value: string | undefined, min: number): number => {
     const parsed = Number(value);
@@ -133,6 +137,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--no-write':
         options.write = false;
+        break;
+      case '--profile':
+        options.profile = true;
         break;
       case '--list':
         options.list = true;

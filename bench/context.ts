@@ -3,11 +3,14 @@
  * lazily on first use (mock upstream, baselines, admin + gateway with their seeded fixture), so a
  * `--scenario` subset starts only what it needs. Everything is stopped by `close()`.
  */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
 import { findNginx, startNginx } from './baselines/nginx.js';
 import type { LoadResult } from './load.js';
 import type { Measurement, MeasurementKind } from './measurement.js';
 import { Planes } from './planes.js';
+import { profileNotes } from './profile.js';
 import { freePort, waitForHttp, type Child, type ProcessGroup } from './processes.js';
 
 export interface Service {
@@ -29,6 +32,8 @@ export interface RunPlan {
   keys: number;
   coldKeys: number;
   revocationKeys: number;
+  /** `--profile`: where the gateway writes its CPU profile. */
+  profileDir?: string;
 }
 
 export class BenchContext {
@@ -121,14 +126,37 @@ export class BenchContext {
     return this.planesPromise;
   }
 
+  private summarizeProfile(dir: string): void {
+    const file = newestProfile(dir);
+    if (file === undefined) {
+      this.notes.push(`--profile: no CPU profile was written in ${dir} (did the gateway exit cleanly?)`);
+      return;
+    }
+    try {
+      this.notes.push(...profileNotes(file));
+    } catch (error) {
+      this.notes.push(`--profile: could not read ${file}: ${String(error)}`);
+    }
+  }
+
   /** Stop everything this context started (the group's stopAll is the backstop). */
   async close(): Promise<void> {
     if (this.planesPromise !== undefined) {
       const planes = await this.planesPromise.catch(() => undefined);
       await planes?.stop();
+      if (planes !== undefined && this.plan.profileDir !== undefined)
+        this.summarizeProfile(this.plan.profileDir);
     }
     await this.group.stopAll();
   }
+}
+
+function newestProfile(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const files = readdirSync(dir)
+    .filter((file) => file.endsWith('.cpuprofile'))
+    .map((file) => join(dir, file));
+  return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 export function loadRow(

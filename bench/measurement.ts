@@ -40,6 +40,8 @@ export interface MachineInfo {
   cpuCount: number;
   totalMemoryMb: number;
   platform: string;
+  /** 1-minute load average when the run started: above the core count, other work shared the machine. */
+  loadAverage: number;
 }
 
 export interface TargetCheck {

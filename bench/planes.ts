@@ -46,6 +46,8 @@ export interface PlanesOptions {
   keys: number;
   coldKeys: number;
   revocationKeys: number;
+  /** When set, the gateway runs under `node --cpu-prof` and writes its profile here on exit. */
+  profileDir?: string;
   log: (line: string) => void;
 }
 
@@ -211,7 +213,12 @@ export class Planes {
 
     if (this.options.keys + this.options.coldKeys + this.options.revocationKeys > 0)
       await this.seed(team.id, owner.id);
-    this.gatewayChild = this.group.start('gateway', 'gateway/main', { env: this.gatewayEnv(), system: true });
+    const profile = this.options.profileDir;
+    this.gatewayChild = this.group.start('gateway', 'gateway/main', {
+      env: this.gatewayEnv(),
+      system: true,
+      nodeArgs: profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profile] : [],
+    });
     await waitForHttp(`${this.gatewayUrl}/healthz`, this.gatewayChild);
   }
 

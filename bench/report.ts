@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, platform, release, totalmem } from 'node:os';
+import { cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { renderChart } from './chart.js';
 import type { BenchRun, MachineInfo, Measurement, TargetCheck } from './measurement.js';
@@ -32,6 +32,7 @@ export function machineInfo(root: string): MachineInfo {
     cpuCount: cpuList.length,
     totalMemoryMb: Math.round(totalmem() / 1024 / 1024),
     platform: `${platform()} ${release()}`,
+    loadAverage: Number((loadavg()[0] ?? 0).toFixed(2)),
   };
 }
 
@@ -179,7 +180,10 @@ function compareCells(run: BenchRun): string[][] {
 const COMPARE_HEADERS = ['scenario', 'rps here', 'rps there', 'ratio', 'p99 here', 'p99 there'];
 
 function machineLine(machine: MachineInfo): string {
-  return `${machine.cpuModel} × ${machine.cpuCount}, ${machine.totalMemoryMb} MB, ${machine.platform}, Node ${machine.node}, git ${machine.gitSha.slice(0, 10)}${machine.gitDirty ? ' (dirty)' : ''}`;
+  return (
+    `${machine.cpuModel} × ${machine.cpuCount}, ${machine.totalMemoryMb} MB, ${machine.platform}, Node ${machine.node}, ` +
+    `git ${machine.gitSha.slice(0, 10)}${machine.gitDirty ? ' (dirty)' : ''}, load average ${machine.loadAverage} at start`
+  );
 }
 
 export function renderText(run: BenchRun): string {

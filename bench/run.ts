@@ -66,7 +66,21 @@ export async function runScenarios(options: BenchOptions, setup: RunSetup): Prom
     new Entrypoints(setup.systemRoot, setup.runtime),
   );
   activeGroup = group;
-  const ctx = new BenchContext(options, group, planFor(names, options), setup.log);
+  const plan = {
+    ...planFor(names, options),
+    ...(options.profile
+      ? {
+          profileDir: join(
+            setup.toolsRoot,
+            'bench',
+            'results',
+            'profiles',
+            new Date().toISOString().replace(/[:.]/g, '-'),
+          ),
+        }
+      : {}),
+  };
+  const ctx = new BenchContext(options, group, plan, setup.log);
   const measurements: Measurement[] = [];
   const failed: string[] = [];
   try {

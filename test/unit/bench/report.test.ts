@@ -55,6 +55,7 @@ const run: BenchRun = {
     cpuCount: 2,
     totalMemoryMb: 4096,
     platform: 'linux',
+    loadAverage: 0.5,
   },
   options: { durationS: 10, connections: 50 },
   measurements: rows,
