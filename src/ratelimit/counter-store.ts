@@ -37,7 +37,7 @@ export interface CounterStore {
   chargeAll(charges: readonly CounterCharge[]): MaybePromise<ChargeResult>;
   /**
    * Unconditional add (negative refunds), used by settle and release. The result never goes
-   * below zero, and a refund to a counter that no longer exists is dropped (its window is over).
+   * below zero, so a refund to a counter that no longer exists (its window is over) reads as 0.
    */
   adjust(key: string, delta: number, ttlMs: number): MaybePromise<void>;
   /** Current values, 0 for counters that do not exist. */

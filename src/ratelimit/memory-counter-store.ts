@@ -37,16 +37,10 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   adjust(key: string, delta: number, ttlMs: number): void {
-    const current = this.storage.get(key);
-    if (current === null) {
-      if (delta > 0) this.storage.incrby(key, delta, ttlSeconds(ttlMs));
-      return;
-    }
-    if (current.consumedPoints + delta < 0) {
-      this.storage.incrby(key, -current.consumedPoints, ttlSeconds(ttlMs));
-    } else {
-      this.storage.incrby(key, delta, ttlSeconds(ttlMs));
-    }
+    // One storage operation in the common case; a refund below zero (only possible for a counter
+    // that expired and restarted) is clamped back to zero.
+    const after = this.storage.incrby(key, delta, ttlSeconds(ttlMs)).consumedPoints;
+    if (after < 0) this.storage.incrby(key, -after, ttlSeconds(ttlMs));
   }
 
   read(keys: readonly string[]): number[] {
