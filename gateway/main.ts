@@ -86,7 +86,7 @@ export async function startGateway(
       const effect = changeEffect(change);
       if (effect.kind === 'evict') keys.invalidate(effect.invalidation);
       else if (effect.kind === 'reload_targets') {
-        keys.invalidate({ all: true });
+        keys.invalidate({ all: true, seq: change.seq });
         await catalog.reload();
       }
     },

@@ -8,7 +8,8 @@
  * - entries are fresh for `ttlMs` (safety net), capped at the key's expiry; a stale entry is
  *   reloaded, and served as is while the key source fails (admin down: cached keys keep working);
  * - a load that started before an invalidation affecting its key never writes its result into
- *   the cache (the stale write-back race of LiteLLM #25553): it is discarded and loaded again.
+ *   the cache (the stale write-back race of LiteLLM #25553): it is discarded and loaded again,
+ *   unless its snapshot is already at least as new as the change (policy.version >= seq).
  */
 import type { Clock } from '../clock.js';
 import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
@@ -26,6 +27,12 @@ export interface Invalidation {
   orgId?: string;
   /** Drop everything (target and access-group changes). */
   all?: boolean;
+  /**
+   * Change-log seq of the change behind this invalidation. A racing load whose policy `version`
+   * (the admin's change-log head in the same snapshot) is at least this seq already reflects the
+   * change and may be cached; without a seq every racing load is discarded.
+   */
+  seq?: number;
 }
 
 export interface KeyPolicyCacheOptions {
@@ -225,6 +232,7 @@ export class KeyPolicyCache {
     if (this.epoch === startEpoch) return false;
     for (const { epoch, invalidation } of this.recent) {
       if (epoch <= startEpoch) continue;
+      if (policy !== null && invalidation.seq !== undefined && invalidation.seq <= policy.version) continue;
       if (invalidation.all === true) return true;
       if (invalidation.tokenHashes?.includes(tokenHash) === true) return true;
       if (policy !== null && matchesScope(policy, invalidation)) return true;

@@ -13,19 +13,18 @@ const RELOAD: ChangeEffect = { kind: 'reload_targets' };
 const NONE: ChangeEffect = { kind: 'none' };
 
 export function changeEffect(change: Change): ChangeEffect {
+  const { seq, tokenHashes, entityId } = change;
   switch (change.entityType) {
     case 'key':
-      return { kind: 'evict', invalidation: { tokenHashes: change.tokenHashes, keyId: change.entityId } };
+      return { kind: 'evict', invalidation: { tokenHashes, keyId: entityId, seq } };
     case 'team':
-      return { kind: 'evict', invalidation: { teamId: change.entityId, tokenHashes: change.tokenHashes } };
+      return { kind: 'evict', invalidation: { teamId: entityId, tokenHashes, seq } };
     case 'org':
-      return { kind: 'evict', invalidation: { orgId: change.entityId, tokenHashes: change.tokenHashes } };
+      return { kind: 'evict', invalidation: { orgId: entityId, tokenHashes, seq } };
     case 'target':
     case 'access_group':
       return RELOAD;
     case 'user':
-      return change.tokenHashes.length > 0
-        ? { kind: 'evict', invalidation: { tokenHashes: change.tokenHashes } }
-        : NONE;
+      return tokenHashes.length > 0 ? { kind: 'evict', invalidation: { tokenHashes, seq } } : NONE;
   }
 }

@@ -25,8 +25,11 @@ export interface ChangeFollowerOptions {
 
 export class ChangeFollower {
   private seq: number | undefined;
-  /** Changes above `seq` already applied from a push that arrived after a gap. */
-  private readonly appliedAhead = new Set<number>();
+  /**
+   * Changes above `seq` whose application has begun (from a push after a gap, or from a push
+   * and a pull racing each other): each is applied once.
+   */
+  private readonly started = new Set<number>();
   private pulling: Promise<void> | undefined;
   private pullAgain = false;
   private lastSyncAt: number | undefined;
@@ -56,11 +59,9 @@ export class ChangeFollower {
   async receive(batch: ChangeBatch): Promise<void> {
     const changes = [...batch.changes].sort((a, b) => a.seq - b.seq);
     for (const change of changes) {
-      if (this.seq !== undefined && change.seq <= this.seq) continue;
-      if (this.appliedAhead.has(change.seq)) continue;
+      if (!this.claim(change.seq)) continue;
       await this.applyOne(change);
-      if (this.seq !== undefined && change.seq === this.seq + 1) this.advance(change.seq);
-      else this.appliedAhead.add(change.seq);
+      this.advanceContiguous();
     }
     if (this.seq !== undefined && batch.seq > this.seq) await this.pull();
   }
@@ -87,25 +88,33 @@ export class ChangeFollower {
 
   private async pullAll(): Promise<void> {
     for (;;) {
-      const after = this.seq!;
-      const batch = await this.options.feed.changesAfter(after, this.pageSize);
+      const batch = await this.options.feed.changesAfter(this.seq!, this.pageSize);
       for (const change of batch.changes) {
-        if (change.seq <= this.seq!) continue;
-        if (!this.appliedAhead.has(change.seq)) await this.applyOne(change);
-        this.advance(change.seq);
+        if (this.claim(change.seq)) await this.applyOne(change);
       }
-      if (batch.seq > this.seq!) this.advance(batch.seq);
+      // Everything up to the batch's seq is now applied (or being applied by a push); seqs that
+      // do not exist in the log (holes) are passed over too.
+      if (batch.seq > this.seq!) this.seq = batch.seq;
+      this.advanceContiguous();
       this.lastSyncAt = this.options.clock.now();
       if (batch.changes.length < this.pageSize) return;
     }
   }
 
-  private advance(seq: number): void {
-    this.seq = seq;
-    for (const ahead of this.appliedAhead) if (ahead <= seq) this.appliedAhead.delete(ahead);
-    while (this.appliedAhead.has(this.seq + 1)) {
+  /** True when the caller must apply this change (not applied, not being applied). */
+  private claim(seq: number): boolean {
+    if (this.seq !== undefined && seq <= this.seq) return false;
+    if (this.started.has(seq)) return false;
+    this.started.add(seq);
+    return true;
+  }
+
+  private advanceContiguous(): void {
+    if (this.seq === undefined) return;
+    for (const seq of this.started) if (seq <= this.seq) this.started.delete(seq);
+    while (this.started.has(this.seq + 1)) {
       this.seq++;
-      this.appliedAhead.delete(this.seq);
+      this.started.delete(this.seq);
     }
   }
 

@@ -18,6 +18,9 @@ export interface Stack {
   adminUrl: string;
   gatewayUrl: string;
   mockUrl: string;
+  /** Kills the admin plane (SIGKILL) and starts it again on the same port and database. */
+  killAdmin(): Promise<void>;
+  restartAdmin(): Promise<void>;
   /** Admin API call with the master key. */
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
@@ -40,16 +43,14 @@ export async function startStack(options: {
       args: ['--port', String(mockPort)],
     });
     started.push(mock);
-    const admin = await spawnTs('admin/main.ts', {
-      url: adminUrl,
-      env: {
-        KEYGATE_DB_PATH: join(dir, 'keygate.db'),
-        KEYGATE_ADMIN_PORT: String(adminPort),
-        KEYGATE_MASTER_KEY: MASTER_KEY,
-        KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
-        KEYGATE_GATEWAY_URLS: options.push ? gatewayUrl : '',
-      },
-    });
+    const adminEnv = {
+      KEYGATE_DB_PATH: join(dir, 'keygate.db'),
+      KEYGATE_ADMIN_PORT: String(adminPort),
+      KEYGATE_MASTER_KEY: MASTER_KEY,
+      KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
+      KEYGATE_GATEWAY_URLS: options.push ? gatewayUrl : '',
+    };
+    let admin = await spawnTs('admin/main.ts', { url: adminUrl, env: adminEnv });
     started.push(admin);
     const gateway = await spawnTs('gateway/main.ts', {
       url: gatewayUrl,
@@ -65,12 +66,21 @@ export async function startStack(options: {
     });
     started.push(gateway);
     return {
-      admin,
+      get admin() {
+        return admin;
+      },
       gateway,
       mock,
       adminUrl,
       gatewayUrl,
       mockUrl,
+      async killAdmin() {
+        await admin.stop('SIGKILL');
+      },
+      async restartAdmin() {
+        admin = await spawnTs('admin/main.ts', { url: adminUrl, env: adminEnv });
+        started.splice(started.indexOf(gateway), 0, admin);
+      },
       async api(method, path, body) {
         const response = await fetch(`${adminUrl}${path}`, {
           method,

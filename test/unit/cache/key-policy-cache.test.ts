@@ -120,6 +120,32 @@ describe('KeyPolicyCache', () => {
     expect(source.loads).toBe(2);
   });
 
+  it('a racing invalidation already reflected in the loaded snapshot (seq <= version) does not discard it', async () => {
+    const { source, cache } = setup();
+    source.policies.set(HASH_A, policyFor(HASH_A, { version: 9 }));
+    source.hold();
+    const pending = cache.resolve(HASH_A);
+    await source.loadStarted();
+    cache.invalidate({ tokenHashes: [HASH_A], seq: 9 }); // e.g. the key's creation, re-delivered
+    source.release();
+    await pending;
+    expect(cache.stats.discardedLoads).toBe(0);
+    expect(cache.peek(HASH_A)?.version).toBe(9);
+  });
+
+  it('a racing invalidation newer than the loaded snapshot (seq > version) discards it', async () => {
+    const { source, cache } = setup();
+    source.policies.set(HASH_A, policyFor(HASH_A, { version: 9, status: 'active' }));
+    source.hold();
+    const pending = cache.resolve(HASH_A);
+    await source.loadStarted();
+    source.policies.set(HASH_A, policyFor(HASH_A, { version: 10, status: 'revoked' }));
+    cache.invalidate({ tokenHashes: [HASH_A], seq: 10 });
+    source.release();
+    expect(await pending).toMatchObject({ ok: true, policy: { status: 'revoked', version: 10 } });
+    expect(cache.peek(HASH_A)?.status).toBe('revoked');
+  });
+
   it('a load racing a team invalidation is discarded too (scope known only after the load)', async () => {
     const { source, cache } = setup();
     source.policies.set(HASH_A, policyFor(HASH_A, { effectiveTargets: ['old'] }));

@@ -67,6 +67,29 @@ describe('ChangeFollower', () => {
     expect(follower.lastSeq).toBe(5);
   });
 
+  it('a push and a pull racing over the same change apply it once', async () => {
+    const feed = new FakeFeed();
+    const applied: number[] = [];
+    let release: () => void = () => {};
+    const follower = new ChangeFollower({
+      feed,
+      clock: new ManualClock(),
+      apply: async (c) => {
+        applied.push(c.seq);
+        if (c.seq === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    follower.start(0);
+    const [first, second] = feed.append(2);
+    const pushed = follower.receive({ seq: 2, changes: [first!, second!] }); // applying 1, held
+    const pulled = follower.pull();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    await Promise.all([pushed, pulled]);
+    expect(applied.sort()).toEqual([1, 2]);
+    expect(follower.lastSeq).toBe(2);
+  });
+
   it('a periodic pull repairs pushes that never arrived', async () => {
     const { feed, applied, follower } = setup();
     follower.start(0);
@@ -123,7 +146,7 @@ describe('changeEffect', () => {
       changeEffect({ seq: 1, at: 0, entityType: 'key', entityId: 'key_1', tokenHashes: ['h1', 'h2'] }),
     ).toEqual({
       kind: 'evict',
-      invalidation: { tokenHashes: ['h1', 'h2'], keyId: 'key_1' },
+      invalidation: { tokenHashes: ['h1', 'h2'], keyId: 'key_1', seq: 1 },
     });
     expect(changeEffect({ seq: 1, at: 0, entityType: 'team', entityId: 't', tokenHashes: [] })).toMatchObject(
       {
