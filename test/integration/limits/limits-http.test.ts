@@ -23,9 +23,15 @@ interface World {
   createKey(extra?: Record<string, unknown>): Promise<{ key: { id: string }; secret: string }>;
 }
 
-/** A fresh org + team + target, so every test counts on its own windows. */
+/**
+ * A fresh org + team + target, so every test counts on its own windows; returns once the gateway
+ * has loaded the new target (a probe key calls it before any limit is configured, and windows
+ * that are not configured count nothing).
+ */
 async function world(): Promise<World> {
   const data = await seed(stack, `lim${++seeds}`);
+  const probe = await data.createKey();
+  await ready(probe.secret, data.target.name);
   return { org: data.org, team: data.team, model: data.target.name, createKey: data.createKey };
 }
 
