@@ -64,6 +64,30 @@ describe('gateway end to end', () => {
     });
   });
 
+  it('streaming: the first chunk arrives through the gateway long before the upstream finishes', async () => {
+    const { secret } = await data.createKey();
+    const started = Date.now();
+    const response = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${secret}`,
+        'content-type': 'application/json',
+        'x-mock-chunks': '5',
+        'x-mock-chunk-delay-ms': '250',
+      },
+      body: JSON.stringify({ model: data.target.name, stream: true, messages: [] }),
+    });
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    const firstAt = Date.now() - started;
+    expect(new TextDecoder().decode(first.value)).toContain('tok0');
+    while (!(await reader.read()).done);
+    const doneAt = Date.now() - started;
+    // The upstream needs 4 × 250 ms after its first chunk; the first byte must not wait for them.
+    expect(doneAt).toBeGreaterThanOrEqual(1000);
+    expect(firstAt).toBeLessThan(doneAt - 700);
+  });
+
   it('streamed usage is recorded and persisted by the admin plane whether or not the client asked', async () => {
     for (const includeUsage of [false, true]) {
       const { key, secret } = await data.createKey();
