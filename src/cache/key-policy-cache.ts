@@ -150,22 +150,30 @@ export class KeyPolicyCache {
     return UNAVAILABLE;
   }
 
-  /** Evicts what the invalidation names; loads in flight that it affects are discarded. */
+  /**
+   * Evicts what the invalidation names; loads in flight that it affects are discarded. An entry
+   * whose snapshot is already at least as new as the change (version >= seq) is kept: it
+   * reflects the change (e.g. a key's creation pushed after the key was loaded).
+   */
   invalidate(invalidation: Invalidation): void {
     this.epoch++;
     if (this.loadStarts.size > 0) this.recent.push({ epoch: this.epoch, invalidation });
+    const seq = invalidation.seq;
+    const outdated = (entry: Entry): boolean => seq === undefined || entry.policy.version < seq;
     if (invalidation.all === true) {
-      this.entries.clear();
+      if (seq === undefined) this.entries.clear();
+      else this.entries.deleteWhere(outdated);
       this.unknown.clear();
       return;
     }
     for (const hash of invalidation.tokenHashes ?? []) {
-      this.entries.delete(hash);
+      const entry = this.entries.peek(hash);
+      if (entry !== undefined && outdated(entry)) this.entries.delete(hash);
       this.unknown.delete(hash);
     }
     const { keyId, teamId, orgId } = invalidation;
     if (keyId !== undefined || teamId !== undefined || orgId !== undefined) {
-      this.entries.deleteWhere(({ policy }) => matchesScope(policy, invalidation));
+      this.entries.deleteWhere((entry) => outdated(entry) && matchesScope(entry.policy, invalidation));
     }
   }
 

@@ -219,10 +219,16 @@ describe('gateway proxy', () => {
     const hash = hashSecret(key);
     const policy = h.source.policies.get(hash)!;
     h.source.policies.set(hash, { ...policy, status: 'revoked' });
-    const batch = {
-      seq: 1,
-      changes: [{ seq: 1, at: Date.now(), entityType: 'key', entityId: policy.keyId, tokenHashes: [hash] }],
+    // The revocation is newer (seq 2) than the cached snapshot (version 1).
+    const change = {
+      seq: 2,
+      at: Date.now(),
+      entityType: 'key' as const,
+      entityId: policy.keyId,
+      tokenHashes: [hash],
     };
+    h.feedLog.push(change);
+    const batch = { seq: 2, changes: [change] };
     const unsigned = await fetch(`${h.url}/internal/invalidate`, {
       method: 'POST',
       body: JSON.stringify(batch),

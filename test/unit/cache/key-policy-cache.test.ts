@@ -206,6 +206,27 @@ describe('KeyPolicyCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('an invalidation older than the cached snapshot keeps the entry; a newer one evicts it', async () => {
+    const { source, cache } = setup();
+    source.policies.set(
+      HASH_A,
+      policyFor(HASH_A, { version: 7, team: { ...policyFor(HASH_A).team, id: 'team_7' } }),
+    );
+    await cache.resolve(HASH_A);
+    cache.invalidate({ tokenHashes: [HASH_A], keyId: 'key_x', seq: 7 }); // the key's creation, pushed late
+    cache.invalidate({ teamId: 'team_7', seq: 5 });
+    cache.invalidate({ all: true, seq: 6 });
+    expect(cache.peek(HASH_A)).toBeDefined();
+    cache.invalidate({ tokenHashes: [HASH_A], seq: 8 });
+    expect(cache.peek(HASH_A)).toBeUndefined();
+    await cache.resolve(HASH_A);
+    cache.invalidate({ teamId: 'team_7', seq: 8 });
+    expect(cache.peek(HASH_A)).toBeUndefined();
+    await cache.resolve(HASH_A);
+    cache.invalidate({ all: true, seq: 8 });
+    expect(cache.peek(HASH_A)).toBeUndefined();
+  });
+
   it('a key change also forgets a negatively cached hash (a new secret works at once)', async () => {
     const { source, cache } = setup();
     expect((await cache.resolve(HASH_A)).ok).toBe(false);
