@@ -182,12 +182,19 @@ export async function startGateway(
 
 const isEntryPoint = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isEntryPoint) {
-  // eslint-disable-next-line no-restricted-properties -- the process entry point reads its configuration once
-  const config = loadConfig(process.env);
-  const gateway = await startGateway(config);
-  const stop = (): void => {
-    void gateway.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  try {
+    // eslint-disable-next-line no-restricted-properties -- the process entry point reads its configuration once
+    const gateway = await startGateway(loadConfig(process.env));
+    const stop = (): void => {
+      gateway.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  } catch (error) {
+    process.stderr.write(`keygate gateway: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
 }
