@@ -93,8 +93,10 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
       );
     }
     if (row.id === 'decision' && row.skipped === undefined) {
+      const us = (value: unknown): string =>
+        typeof value === 'number' ? `${formatMs(value)} µs` : 'no figure';
       lines.push(
-        `decision path: ${extra.usPerDecision === null ? 'no figure parsed' : `${formatMs(extra.usPerDecision as number)} µs`} (${String(extra.output)})`,
+        `decision path (bench/decision-bench.ts, admit + settle): ${us(extra.usPerDecision)} with all 15 windows + 3 budgets, ${us(extra.usNoLimits)} with no limits`,
       );
     }
     if (row.id === 'streaming-gateway' && row.skipped === undefined) {

@@ -146,13 +146,12 @@ export const coldMissesScenario: Scenario = {
     if (keys.length < 2) throw new Error('no cold keys were seeded');
     await expectCompletion(ctx, 'a cold key', keys[0]!.secret);
     let next = 1;
-    const nextKey = (): string => bearer(keys[next++ % keys.length]!.secret).authorization!;
     const spec = {
       origin: planes.gatewayUrl,
       path: CHAT_PATH,
       method: 'POST' as const,
       body: CHAT_BODY,
-      perRequest: () => ({ authorization: nextKey() }),
+      perRequest: () => bearer(keys[next++ % keys.length]!.secret),
       connections: ctx.options.connections,
       expectedStatus: 200,
     };
