@@ -10,6 +10,7 @@
  * - exactly one of the hooks runs: `settled` (usage, or undefined when the upstream gave none),
  *   `failed` (upstream error status, timeout, connection failure) or `aborted` (client gone).
  */
+import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Usage } from '../../src/policy/admission.js';
@@ -42,12 +43,18 @@ export interface ForwardRequest {
   body: Record<string, unknown>;
   requestId: string;
   /** Aborts when the client goes away. */
-  signal: AbortSignal | undefined;
+  signal: ClientSignal | undefined;
   /** Provider credential for the target (value of its api_key_env), if any. */
   credential: string | undefined;
   /** Headers added to the client's response (x-request-id, x-ratelimit-*). */
   responseHeaders: Record<string, string>;
 }
+
+/**
+ * Fires when the client goes away: an AbortSignal, or (cheaper, on node:http) an EventEmitter
+ * that emits `abort` and sets `aborted`; undici accepts both.
+ */
+export type ClientSignal = AbortSignal | (EventEmitter & { aborted: boolean });
 
 /** Plain header objects keep @hono/node-server on its fast path (no web Headers built). */
 type PlainHeaders = Record<string, string | string[]>;

@@ -4,6 +4,7 @@
  */
 import { Agent, type Dispatcher } from 'undici';
 import type { PreparedTarget } from '../target-catalog.js';
+import type { ClientSignal } from './forward.js';
 
 export interface UpstreamClientOptions {
   /** Headers timeout and idle time between body chunks. */
@@ -30,7 +31,7 @@ export class UpstreamClient {
     suffix: string,
     headers: Record<string, string | string[]>,
     body: Buffer | string,
-    signal: AbortSignal | undefined,
+    signal: ClientSignal | undefined,
   ): Promise<Dispatcher.ResponseData> {
     return this.agent.request({
       origin: target.origin,
