@@ -89,7 +89,12 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
     const extra = row.extra ?? {};
     if (row.id === 'memory' && row.skipped === undefined) {
       lines.push(
-        `gateway RSS: ${formatMs(extra.rssMb as number | null)} MB with ${extra.keys} keys cached (${formatMs(extra.rssBeforePrefillMb as number | null)} MB before loading them)`,
+        `gateway RSS: ${formatMs(extra.rssMb as number | null)} MB with ${extra.keys} keys cached (${formatMs(extra.rssBeforePrefillMb as number | null)} MB before loading them` +
+          (typeof extra.rssMb === 'number' &&
+          typeof extra.rssBeforePrefillMb === 'number' &&
+          typeof extra.keys === 'number'
+            ? `: about ${(((extra.rssMb - extra.rssBeforePrefillMb) * 1024) / extra.keys).toFixed(1)} KB per key)`
+            : ')'),
       );
     }
     if (row.id === 'decision' && row.skipped === undefined) {
@@ -110,6 +115,13 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
     if (row.id === 'latency-c1-gateway' && row.skipped === undefined) {
       lines.push(
         `added latency at 1 connection: +${formatMs(extra.addedP50Ms as number)} ms p50, +${formatMs(extra.addedP99Ms as number)} ms p99 over direct`,
+      );
+    }
+    if (row.scenario === 'revocation' && row.skipped === undefined) {
+      lines.push(
+        `${row.title}: gateway's own commit→apply lag p50 ≤ ${formatMs(extra.gatewayApplyLagP50Ms as number | null)} ms, ` +
+          `p99 ≤ ${formatMs(extra.gatewayApplyLagP99Ms as number | null)} ms (its /metrics buckets); a poll request took ` +
+          `${formatMs(extra.pollP50Ms as number | null)} ms (p50) under the ${formatRps(extra.backgroundRps as number | null)} rps background load`,
       );
     }
     if (row.id === 'many-keys' && row.skipped === undefined && typeof extra.prefillRps === 'number') {

@@ -22,6 +22,8 @@ interface TrialResult {
   fromAnswerMs?: number;
   fromSendMs?: number;
   code?: string;
+  /** How long the refusing poll request took: the resolution of this trial's figure. */
+  pollMs?: number;
   failure?: string;
 }
 
@@ -56,13 +58,15 @@ async function trial(
   const before = await chat(client, key.secret);
   if (before.status !== 200)
     return { failure: `key answered ${before.status} ${before.code ?? ''} before the revoke` };
-  let refused: { at: bigint; code: string | undefined; status: number } | undefined;
+  let refused: { at: bigint; code: string | undefined; status: number; pollMs: number } | undefined;
   let stop = false;
   const poller = (async () => {
     while (!stop) {
+      const polled = process.hrtime.bigint();
       const answer = await chat(client, key.secret);
       if (answer.status !== 200) {
-        refused = { at: process.hrtime.bigint(), code: answer.code, status: answer.status };
+        const at = process.hrtime.bigint();
+        refused = { at, code: answer.code, status: answer.status, pollMs: elapsedMs(polled, at) };
         return;
       }
     }
@@ -81,6 +85,7 @@ async function trial(
     fromAnswerMs: Math.max(0, elapsedMs(answered, refused.at)),
     fromSendMs: elapsedMs(sent, refused.at),
     code: refused.code,
+    pollMs: refused.pollMs,
   };
 }
 
@@ -191,6 +196,7 @@ async function trials(
       maxMs: fromAnswer.maxMs,
       fromSendP50Ms: fromSend.p50Ms,
       fromSendP99Ms: fromSend.p99Ms,
+      pollP50Ms: summarize(ok.map((result) => result.pollMs!)).p50Ms,
       refusalCodes: codes.join(','),
       latenciesMs: ok.map((result) => result.fromAnswerMs!.toFixed(1)).join(' '),
       gatewayApplyLagP50Ms: bucketPercentile(
