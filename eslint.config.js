@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**', 'bin/**', 'test/**', 'bench/**'],
+    files: ['src/config/**', 'bin/**', 'test/**', 'bench/**', 'admin/main.ts', 'gateway/main.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

@@ -141,13 +141,18 @@ async function runSingle(name: string, file: string): Promise<void> {
   process.exitCode = (await child.exited) ?? 1;
 }
 
-async function adminCall(adminUrl: string, masterKey: string, path: string, body: unknown): Promise<any> {
+async function adminCall(
+  adminUrl: string,
+  masterKey: string,
+  path: string,
+  body: unknown,
+): Promise<{ id: string; secret?: string }> {
   const response = await fetch(`${adminUrl}/v1${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  const json: unknown = await response.json();
+  const json = (await response.json()) as { id: string; secret?: string };
   if (!response.ok) throw new Error(`demo setup: POST ${path} → ${response.status} ${JSON.stringify(json)}`);
   return json;
 }
@@ -214,6 +219,7 @@ async function main(): Promise<void> {
       return runSingle('gateway', entry('../gateway/main'));
     case 'demo':
       return runDemo(config);
+    case undefined:
     default:
       process.stderr.write(USAGE);
       process.exit(command === undefined || command === '--help' || command === 'help' ? 0 : 2);

@@ -47,7 +47,6 @@ export async function startGateway(
       'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
     );
   }
-  // eslint-disable-next-line no-restricted-properties -- the entry point hands its environment to the credential lookup
   const env = options.env ?? process.env;
   const clock = systemClock;
   const gatewayId = config.gatewayId ?? newId('gw');
@@ -183,7 +182,6 @@ export async function startGateway(
 const isEntryPoint = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isEntryPoint) {
   try {
-    // eslint-disable-next-line no-restricted-properties -- the process entry point reads its configuration once
     const gateway = await startGateway(loadConfig(process.env));
     const stop = (): void => {
       gateway.close().then(

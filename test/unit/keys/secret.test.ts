@@ -27,11 +27,15 @@ describe('key secrets', () => {
     const secret = generateSecret();
     const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_';
     fc.assert(
-      fc.property(fc.integer({ min: 3, max: KEY_LENGTH - 1 }), fc.constantFrom(...alphabet), (index, char) => {
-        fc.pre(secret[index] !== char);
-        const mutated = secret.slice(0, index) + char + secret.slice(index + 1);
-        expect(isWellFormedSecret(mutated)).toBe(false);
-      }),
+      fc.property(
+        fc.integer({ min: 3, max: KEY_LENGTH - 1 }),
+        fc.constantFrom(...alphabet),
+        (index, char) => {
+          fc.pre(secret[index] !== char);
+          const mutated = secret.slice(0, index) + char + secret.slice(index + 1);
+          expect(isWellFormedSecret(mutated)).toBe(false);
+        },
+      ),
     );
   });
 
