@@ -32,7 +32,7 @@ export interface RunPlan {
   keys: number;
   coldKeys: number;
   revocationKeys: number;
-  /** `--profile`: where the gateway writes its CPU profile. */
+  /** `--profile`: where the planes write their CPU profiles (gateway/, admin/). */
   profileDir?: string;
 }
 
@@ -127,15 +127,18 @@ export class BenchContext {
   }
 
   private summarizeProfile(dir: string): void {
-    const file = newestProfile(dir);
-    if (file === undefined) {
-      this.notes.push(`--profile: no CPU profile was written in ${dir} (did the gateway exit cleanly?)`);
-      return;
-    }
-    try {
-      this.notes.push(...profileNotes(file));
-    } catch (error) {
-      this.notes.push(`--profile: could not read ${file}: ${String(error)}`);
+    for (const plane of ['gateway', 'admin'] as const) {
+      const files = profilesIn(join(dir, plane));
+      if (files.length === 0) {
+        this.notes.push(`--profile: no ${plane} CPU profile in ${join(dir, plane)} (did it exit cleanly?)`);
+        continue;
+      }
+      try {
+        // The admin plane restarts during the run (seeding, revocation modes): keep the runs under load.
+        this.notes.push(...profileNotes(plane, plane === 'gateway' ? files : files.slice(-3)));
+      } catch (error) {
+        this.notes.push(`--profile: could not read the ${plane} profile: ${String(error)}`);
+      }
     }
   }
 
@@ -151,12 +154,13 @@ export class BenchContext {
   }
 }
 
-function newestProfile(dir: string): string | undefined {
-  if (!existsSync(dir)) return undefined;
-  const files = readdirSync(dir)
+/** CPU profiles in `dir`, oldest first. */
+function profilesIn(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
     .filter((file) => file.endsWith('.cpuprofile'))
-    .map((file) => join(dir, file));
-  return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+    .map((file) => join(dir, file))
+    .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs);
 }
 
 export function loadRow(

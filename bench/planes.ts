@@ -46,7 +46,7 @@ export interface PlanesOptions {
   keys: number;
   coldKeys: number;
   revocationKeys: number;
-  /** When set, the gateway runs under `node --cpu-prof` and writes its profile here on exit. */
+  /** When set, both planes run under `node --cpu-prof` and write their profiles under it on exit. */
   profileDir?: string;
   log: (line: string) => void;
 }
@@ -127,7 +127,12 @@ export class Planes {
   }
 
   async startAdmin(push: boolean): Promise<void> {
-    this.adminChild = this.group.start('admin', 'admin/main', { env: this.adminEnv(push), system: true });
+    const profile = this.options.profileDir;
+    this.adminChild = this.group.start('admin', 'admin/main', {
+      env: this.adminEnv(push),
+      system: true,
+      nodeArgs: profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(profile, 'admin')] : [],
+    });
     await waitForHttp(`${this.adminUrl}/healthz`, this.adminChild);
   }
 
@@ -217,7 +222,7 @@ export class Planes {
     this.gatewayChild = this.group.start('gateway', 'gateway/main', {
       env: this.gatewayEnv(),
       system: true,
-      nodeArgs: profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', profile] : [],
+      nodeArgs: profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(profile, 'gateway')] : [],
     });
     await waitForHttp(`${this.gatewayUrl}/healthz`, this.gatewayChild);
   }

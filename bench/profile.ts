@@ -1,9 +1,10 @@
 /**
- * Where the gateway's CPU went: a summary of a V8 `.cpuprofile` (from `node --cpu-prof`) by
+ * Where a plane's CPU went: a summary of a V8 `.cpuprofile` (from `node --cpu-prof`) by
  * self time, per function and per package (node internals, each node_modules package, keygate's
  * own folders), so a missed target comes with a reason rather than a guess.
  */
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -58,12 +59,14 @@ export function summarizeProfile(
   return { functions: rank(byFunction), packages: rank(byPackage) };
 }
 
-export function profileNotes(path: string): string[] {
-  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
-  const { functions, packages } = summarizeProfile(profile);
+/** Summary lines for one process's profiles (a restarted admin plane leaves one file per run). */
+export function profileNotes(label: string, paths: readonly string[]): string[] {
+  const nodes = paths.flatMap((path) => (JSON.parse(readFileSync(path, 'utf8')) as CpuProfile).nodes);
+  const { functions, packages } = summarizeProfile({ nodes });
   const pct = (entry: SelfTime): string => `${entry.name} ${entry.percent.toFixed(1)} %`;
+  const where = paths.length === 1 ? paths[0]! : `${paths.length} files in ${dirname(paths[0]!)}`;
   return [
-    `gateway CPU profile (${path}), self time of non-idle samples by package: ${packages.map(pct).join(', ')}`,
-    `top functions: ${functions.slice(0, 8).map(pct).join('; ')}`,
+    `${label} CPU profile (${where}), self time of non-idle samples by package: ${packages.map(pct).join(', ')}`,
+    `${label} top functions: ${functions.slice(0, 8).map(pct).join('; ')}`,
   ];
 }

@@ -260,7 +260,7 @@ export function writeResults(run: BenchRun, outDir: string): string {
     join(outDir, 'latest.svg'),
     renderChart(
       run.measurements,
-      `keygate bench, ${run.startedAt.slice(0, 10)}: ${machineLine(run.machine)}`,
+      `${run.startedAt.slice(0, 16).replace('T', ' ')} UTC · ${machineLine(run.machine)}`,
     ),
   );
   return jsonPath;
