@@ -142,13 +142,9 @@ export async function startGateway(
     }
   };
   await sync();
-  // A lost push must be repaired within one interval *including* the pull's own round trip,
-  // so the timer runs slightly faster than the configured bound.
-  const pullEveryMs = Math.max(
-    50,
-    config.resyncIntervalMs - Math.min(100, Math.floor(config.resyncIntervalMs / 10)),
-  );
-  const syncTimer = setInterval(() => void sync(), pullEveryMs);
+  // The periodic pull repairs lost pushes (DESIGN.md "Invalidation"); its default of 500 ms keeps
+  // the 1 s promise with room for the pull's own round trip and a reload (docs/api.md).
+  const syncTimer = setInterval(() => void sync(), config.resyncIntervalMs);
   syncTimer.unref();
   reporter.start(config.usageFlushMs);
 

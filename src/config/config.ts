@@ -51,7 +51,7 @@ export const CONFIG_VARIABLES = {
   KEYGATE_INTERNAL_SECRET: { default: undefined, doc: 'signs admin/gateway internal calls' },
   KEYGATE_ADMIN_URL: { default: 'http://127.0.0.1:4100', doc: 'where a gateway finds the admin plane' },
   KEYGATE_GATEWAY_URLS: { default: undefined, doc: 'gateways the admin plane pushes to' },
-  KEYGATE_RESYNC_INTERVAL_MS: { default: '1000', doc: 'change-feed pull interval' },
+  KEYGATE_RESYNC_INTERVAL_MS: { default: '500', doc: 'change-feed pull interval' },
   KEYGATE_USAGE_FLUSH_MS: { default: '1000', doc: 'usage report interval' },
   KEYGATE_CACHE_MAX_KEYS: { default: '100000', doc: 'LRU size' },
   KEYGATE_CACHE_TTL_MS: { default: '60000', doc: 'safety-net TTL of a cached key policy' },

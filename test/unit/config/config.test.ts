@@ -8,7 +8,7 @@ describe('config loader', () => {
     expect(config.adminPort).toBe(4100);
     expect(config.gatewayPort).toBe(4000);
     expect(config.adminUrl).toBe('http://127.0.0.1:4100');
-    expect(config.resyncIntervalMs).toBe(1000);
+    expect(config.resyncIntervalMs).toBe(500);
     expect(config.usageFlushMs).toBe(1000);
     expect(config.cacheMaxKeys).toBe(100_000);
     expect(config.redisPrefix).toBe('keygate:');
