@@ -47,6 +47,12 @@ export async function startGateway(
       'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
     );
   }
+  if (config.redisUrl !== undefined) {
+    // Redis mode belongs to the scale-out work (docs/api.md "Deviations and additions").
+    logger.warn(
+      'REDIS_URL is set, but this version keeps gateway counters in memory (Redis mode is not wired yet)',
+    );
+  }
   const env = options.env ?? process.env;
   const clock = systemClock;
   const gatewayId = config.gatewayId ?? newId('gw');
