@@ -12,8 +12,8 @@ const doc = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8
 function documented(plane: string): string[] {
   const rows = doc
     .split('\n')
-    .filter((line) => line.startsWith(`| ${plane} |`))
-    .map((line) => line.split('|').map((cell) => cell.trim()));
+    .map((line) => line.split('|').map((cell) => cell.trim()))
+    .filter((cells) => cells[1] === plane);
   return rows.map((cells) => `${cells[2]} ${cells[3]!.replaceAll('`', '')}`).sort();
 }
 
