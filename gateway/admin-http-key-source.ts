@@ -9,7 +9,7 @@ import type { ChangeFeed } from '../src/invalidation/change-follower.js';
 import type { ChangeBatch } from '../src/invalidation/change.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
-import type { UsageReport } from '../src/usage/usage-report.js';
+import { usageReportToWire, type UsageReport } from '../src/usage/usage-report.js';
 import type { UsageSink } from './usage/usage-reporter.js';
 
 export interface TargetSource {
@@ -76,7 +76,11 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
   }
 
   async postUsage(report: UsageReport): Promise<{ applied: boolean }> {
-    const { status, body } = await this.call('POST', '/internal/usage', JSON.stringify(report));
+    const { status, body } = await this.call(
+      'POST',
+      '/internal/usage',
+      JSON.stringify(usageReportToWire(report)),
+    );
     if (status !== 200) throw new AdminUnavailableError(`POST /internal/usage answered ${status}`);
     return body as { applied: boolean };
   }

@@ -11,7 +11,7 @@ import { KeygateError } from '../../src/errors/keygate-error.js';
 import type { ChangeBatch } from '../../src/invalidation/change.js';
 import type { TargetRoute } from '../../src/policy/resolved-policy.js';
 import { changeLogHead } from '../../src/storage/journal.js';
-import type { UsageReport } from '../../src/usage/usage-report.js';
+import { usageReportFromWire, type UsageReportWire } from '../../src/usage/usage-report.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { applyUsage } from '../internal/apply-usage.js';
@@ -20,24 +20,25 @@ import { readChanges } from '../push/change-pusher.js';
 
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
+/** The snake_case wire body; `param` in a refusal names the wire field (`items.0.spend_micros`). */
 const UsageReportSchema = z.object({
-  gatewayId: z.string().min(1).max(200),
-  batchId: z.string().min(1).max(200),
-  batchSeq: count,
+  gateway_id: z.string().min(1).max(200),
+  batch_id: z.string().min(1).max(200),
+  batch_seq: count,
   items: z
     .array(
       z.object({
-        keyId: z.string().min(1).max(128),
+        key_id: z.string().min(1).max(128),
         target: z.string().min(1).max(200),
         requests: count,
-        inputTokens: count,
-        outputTokens: count,
-        spendMicros: count,
-        lastUsedAt: count,
+        input_tokens: count,
+        output_tokens: count,
+        spend_micros: count,
+        last_used_at: count,
       }),
     )
     .max(100_000),
-}) satisfies z.ZodType<UsageReport>;
+}) satisfies z.ZodType<UsageReportWire>;
 
 const ChangesQuery = z.object({
   after: z.coerce.number().int().nonnegative().default(0),
@@ -110,7 +111,7 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
   });
 
   app.post('/internal/usage', async (c) => {
-    const report = parsed(UsageReportSchema, await jsonBody(c));
+    const report = usageReportFromWire(parsed(UsageReportSchema, await jsonBody(c)));
     return c.json({ applied: applyUsage(db, report, deps.clock.now()) }, 200);
   });
 }

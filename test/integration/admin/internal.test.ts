@@ -4,6 +4,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InternalTokens } from '../../../src/invalidation/internal-token.js';
+import { usageReportToWire } from '../../../src/usage/usage-report.js';
 import { TEST_INTERNAL_SECRET, TEST_MASTER_KEY } from '../../helpers/admin-harness.js';
 import { keysWorld, type KeysWorld } from './keys-world.js';
 
@@ -28,7 +29,7 @@ describe('internal authentication', () => {
     ['GET', `/internal/keys/${'a'.repeat(64)}`],
     ['GET', '/internal/targets'],
     ['GET', '/internal/changes?after=0'],
-    ['POST', '/internal/usage', { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: [] }],
+    ['POST', '/internal/usage', { gateway_id: 'g', batch_id: 'b', batch_seq: 1, items: [] }],
   ];
 
   it.each(routes)('%s %s is refused with 401 without a valid internal token', async (method, path, body) => {
@@ -49,7 +50,7 @@ describe('internal authentication', () => {
     await call(
       'POST',
       '/internal/usage',
-      { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: [usageItem(key.id, 1000)] },
+      { gateway_id: 'g', batch_id: 'b', batch_seq: 1, items: [usageItem(key.id, 1000)] },
       null,
     );
     expect(w.admin.deps.db.prepare('SELECT COUNT(*) AS n FROM usage_batches').get()).toEqual({ n: 0 });
@@ -58,13 +59,13 @@ describe('internal authentication', () => {
 
 function usageItem(keyId: string, spendMicros: number, lastUsedAt = Date.UTC(2026, 4, 17, 12)) {
   return {
-    keyId,
+    key_id: keyId,
     target: 'gpt-4o-mini',
     requests: 2,
-    inputTokens: 100,
-    outputTokens: 50,
-    spendMicros,
-    lastUsedAt,
+    input_tokens: 100,
+    output_tokens: 50,
+    spend_micros: spendMicros,
+    last_used_at: lastUsedAt,
   };
 }
 
@@ -195,9 +196,9 @@ describe('POST /internal/usage', () => {
     const a = (await w.createKey({ name: 'a', team_id: w.teamA1 })).body.key;
     const b = (await w.createKey({ name: 'b', team_id: w.teamA2 })).body.key;
     const report = {
-      gatewayId: 'gw-1',
-      batchId: 'batch-1',
-      batchSeq: 7,
+      gateway_id: 'gw-1',
+      batch_id: 'batch-1',
+      batch_seq: 7,
       items: [usageItem(a.id, 1_250), usageItem(b.id, 40)],
     };
     expect((await call('POST', '/internal/usage', report)).body).toEqual({ applied: true });
@@ -238,21 +239,67 @@ describe('POST /internal/usage', () => {
     );
   });
 
+  it('a report serialized by the gateway (usageReportToWire) is accepted and applied field by field', async () => {
+    const a = (await w.createKey({ name: 'a', team_id: w.teamA1 })).body.key;
+    const at = Date.UTC(2026, 4, 18, 9);
+    const wire = usageReportToWire({
+      gatewayId: 'gw-9',
+      batchId: 'batch-9',
+      batchSeq: 3,
+      items: [
+        {
+          keyId: a.id,
+          target: 'model-x',
+          requests: 4,
+          inputTokens: 400,
+          outputTokens: 40,
+          spendMicros: 777,
+          lastUsedAt: at,
+        },
+      ],
+    });
+    expect((await call('POST', '/internal/usage', wire)).body).toEqual({ applied: true });
+    const db = w.admin.deps.db;
+    expect(db.prepare('SELECT spend_micros, last_used_at FROM keys WHERE id = ?').get(a.id)).toEqual({
+      spend_micros: 777,
+      last_used_at: at,
+    });
+    expect(
+      db
+        .prepare(
+          'SELECT target, day, requests, input_tokens, output_tokens, spend_micros FROM usage_daily WHERE key_id = ?',
+        )
+        .all(a.id),
+    ).toEqual([
+      {
+        target: 'model-x',
+        day: '2026-05-18',
+        requests: 4,
+        input_tokens: 400,
+        output_tokens: 40,
+        spend_micros: 777,
+      },
+    ]);
+    const policy = await call('GET', `/internal/keys/${a.token_hash}?gateway_id=gw-9`);
+    expect(policy.body.appliedBatchSeq).toBe(3);
+    expect((await call('POST', '/internal/usage', wire)).body).toEqual({ applied: false });
+  });
+
   it('accumulates later batches; last_used_at never moves back; items of deleted keys are skipped', async () => {
     const a = (await w.createKey({ name: 'a', team_id: w.teamA1 })).body.key;
     const gone = (await w.createKey({ name: 'gone', team_id: w.teamA1 })).body.key;
     await w.admin.call('DELETE', `/v1/keys/${gone.id}`);
     const late = Date.UTC(2026, 4, 17, 12);
     await call('POST', '/internal/usage', {
-      gatewayId: 'gw-1',
-      batchId: 'b1',
-      batchSeq: 1,
+      gateway_id: 'gw-1',
+      batch_id: 'b1',
+      batch_seq: 1,
       items: [usageItem(a.id, 10, late)],
     });
     const res = await call('POST', '/internal/usage', {
-      gatewayId: 'gw-1',
-      batchId: 'b2',
-      batchSeq: 2,
+      gateway_id: 'gw-1',
+      batch_id: 'b2',
+      batch_seq: 2,
       items: [usageItem(a.id, 5, late - 60_000), usageItem(gone.id, 1_000_000)],
     });
     expect(res.body).toEqual({ applied: true });
@@ -269,9 +316,9 @@ describe('POST /internal/usage', () => {
     expect(
       (
         await call('POST', '/internal/usage', {
-          gatewayId: 'gw-2',
-          batchId: 'b1',
-          batchSeq: 1,
+          gateway_id: 'gw-2',
+          batch_id: 'b1',
+          batch_seq: 1,
           items: [usageItem(a.id, 1)],
         })
       ).body,
@@ -279,23 +326,50 @@ describe('POST /internal/usage', () => {
   });
 
   it.each([
-    ['not json', '{"gatewayId":'],
-    ['missing batchId', { gatewayId: 'g', batchSeq: 1, items: [] }],
+    ['not json', '{"gateway_id":', null],
+    ['missing batch_id', { gateway_id: 'g', batch_seq: 1, items: [] }, 'batch_id'],
     [
       'negative spend',
-      { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: [{ ...usageItem('k', 1), spendMicros: -5 }] },
+      { gateway_id: 'g', batch_id: 'b', batch_seq: 1, items: [{ ...usageItem('k', 1), spend_micros: -5 }] },
+      'items.0.spend_micros',
     ],
     [
       'fractional tokens',
-      { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: [{ ...usageItem('k', 1), inputTokens: 1.5 }] },
+      { gateway_id: 'g', batch_id: 'b', batch_seq: 1, items: [{ ...usageItem('k', 1), input_tokens: 1.5 }] },
+      'items.0.input_tokens',
     ],
-    ['items not an array', { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: {} }],
-  ])('a malformed report (%s) → 400 and nothing recorded', async (_name, body) => {
-    const res = await call('POST', '/internal/usage', body);
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('invalid_request');
-    expect(w.admin.deps.db.prepare('SELECT COUNT(*) AS n FROM usage_batches').get()).toEqual({ n: 0 });
-  });
+    ['items not an array', { gateway_id: 'g', batch_id: 'b', batch_seq: 1, items: {} }, 'items'],
+    ['a camelCase body', { gatewayId: 'g', batchId: 'b', batchSeq: 1, items: [] }, 'gateway_id'],
+    [
+      'a camelCase item',
+      {
+        gateway_id: 'g',
+        batch_id: 'b',
+        batch_seq: 1,
+        items: [
+          {
+            keyId: 'k',
+            target: 't',
+            requests: 1,
+            inputTokens: 1,
+            outputTokens: 1,
+            spendMicros: 1,
+            lastUsedAt: 1,
+          },
+        ],
+      },
+      'items.0.key_id',
+    ],
+  ])(
+    'a malformed report (%s) → 400 naming the snake_case field, nothing recorded',
+    async (_name, body, param) => {
+      const res = await call('POST', '/internal/usage', body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+      expect(res.body.error.param).toBe(param);
+      expect(w.admin.deps.db.prepare('SELECT COUNT(*) AS n FROM usage_batches').get()).toEqual({ n: 0 });
+    },
+  );
 });
 
 describe('/openapi.json', () => {

@@ -16,18 +16,18 @@ describe('GET /v1/usage', () => {
   beforeAll(async () => {
     w = await createWorld();
     const item = (keyId: string, target: string, at: number, requests: number, spendMicros: number) => ({
-      keyId,
+      key_id: keyId,
       target,
       requests,
-      inputTokens: requests * 100,
-      outputTokens: requests * 10,
-      spendMicros,
-      lastUsedAt: at,
+      input_tokens: requests * 100,
+      output_tokens: requests * 10,
+      spend_micros: spendMicros,
+      last_used_at: at,
     });
     const report = {
-      gatewayId: 'gw-test',
-      batchId: 'batch-1',
-      batchSeq: 1,
+      gateway_id: 'gw-test',
+      batch_id: 'batch-1',
+      batch_seq: 1,
       items: [
         item(w.ownKeys.team_developer, 'model-a', DAY1, 2, 1_000_000),
         item(w.ownKeys.team_developer, 'model-b', DAY2, 3, 500_000),
