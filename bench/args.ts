@@ -34,11 +34,11 @@ export const DEFAULTS = {
   trials: 50,
 };
 export const QUICK = {
-  durationS: 3,
-  warmupS: 1,
+  durationS: 2,
+  warmupS: 0.5,
   connections: 50,
-  keys: 10_000,
-  coldKeys: 10_000,
+  keys: 5_000,
+  coldKeys: 5_000,
   trials: 10,
 };
 
