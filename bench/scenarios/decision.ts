@@ -67,9 +67,9 @@ export const decisionScenario: Scenario = {
     if (!ctx.group.has('bench/decision-bench', true))
       throw new SkipScenario('bench/decision-bench.ts is not there yet');
     const child = ctx.group.start('decision-bench', 'bench/decision-bench', {
-      // Its only argument: iterations per round (default 200,000). Below ~100,000 the JIT has not
+      // Its only argument: iterations per round (default 200,000). Far below 50,000 the JIT has not
       // settled in its warm-up and the figure comes out several times too high.
-      args: ctx.options.quick ? ['100000'] : [],
+      args: ctx.options.quick ? ['50000'] : [],
       system: true,
     });
     const timer = setTimeout(() => child.process.kill('SIGKILL'), 120_000);
