@@ -8,7 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { HttpBindings } from '@hono/node-server';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
 import type { Clock } from '../src/clock.js';
@@ -20,7 +21,14 @@ import type { Admission, RateLimitHeaders, Usage } from '../src/policy/admission
 import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
 import type { GatewayMetrics } from './metrics.js';
 import { authenticate } from './middleware/authenticate.js';
-import { forward, type ClientSignal, type Endpoint } from './proxy/forward.js';
+import {
+  forward,
+  pipeSse,
+  sseWebStream,
+  type ClientSignal,
+  type Endpoint,
+  type ForwardResult,
+} from './proxy/forward.js';
 import { estimateInputTokens, maxOutputTokens } from './proxy/request-estimate.js';
 import type { UpstreamClient } from './proxy/upstream-client.js';
 import type { TargetCatalog } from './target-catalog.js';
@@ -65,12 +73,147 @@ type Env = { Bindings: Partial<HttpBindings> };
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The client's `x-request-id` when it is sane, else a fresh one. */
-function requestIdOf(c: Context<Env>): string {
-  const sent = c.req.header('x-request-id');
+function saneRequestId(sent: string | undefined): string {
   return sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID();
 }
 
+function requestIdOf(c: Context<Env>): string {
+  return saneRequestId(c.req.header('x-request-id'));
+}
+
+/** The four proxied routes, by exact path (a query string is ignored, as Hono's router does). */
+const PROXY_ROUTES = new Map<string, Endpoint>([
+  ['/v1/chat/completions', 'chat'],
+  ['/v1/completions', 'completions'],
+  ['/v1/embeddings', 'embeddings'],
+  ['/v1/responses', 'responses'],
+]);
+
+/** The request as the proxy logic sees it, whichever way it was served. */
+interface ProxyRequest {
+  /** A request header by lower-case name. */
+  header(name: string): string | undefined;
+  /** What forward() copies to the upstream (minus the stripped ones). */
+  readonly forwardHeaders: IncomingHttpHeaders | Headers;
+  /** The body, `TOO_LARGE` past `max` bytes, or `GONE` when the client left while sending it. */
+  body(hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE>;
+  signal(): ClientSignal | undefined;
+}
+
+const TOO_LARGE = 1;
+const GONE = 2;
+
+/** The proxy's answer, rendered by whichever side served the request. */
+type Reply =
+  | {
+      kind: 'refuse';
+      code: ErrorCode;
+      requestId: string;
+      param: string | null;
+      extra: Record<string, string> | undefined;
+    }
+  | Extract<ForwardResult, { kind: 'body' | 'stream' | 'client_gone' }>;
+
+/** node:http's view of a request (the served hot path): Node's own header object, no Web objects. */
+class NodeProxyRequest implements ProxyRequest {
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {}
+
+  header(name: string): string | undefined {
+    const value = this.req.headers[name];
+    return typeof value === 'string' ? value : value?.[0];
+  }
+
+  get forwardHeaders(): IncomingHttpHeaders {
+    return this.req.headers;
+  }
+
+  body(_hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE> {
+    const req = this.req;
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      const onData = (chunk: Buffer): void => {
+        size += chunk.length;
+        if (size > max) {
+          done = true;
+          req.off('data', onData);
+          req.resume();
+          resolve(TOO_LARGE);
+          return;
+        }
+        chunks.push(chunk);
+      };
+      req.on('data', onData);
+      req.once('end', () => {
+        if (done) return;
+        done = true;
+        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      });
+      req.once('close', () => {
+        if (done) return;
+        done = true;
+        resolve(GONE);
+      });
+      req.once('error', () => {
+        if (done) return;
+        done = true;
+        resolve(GONE);
+      });
+    });
+  }
+
+  signal(): ClientSignal {
+    return nodeClientSignal(this.res);
+  }
+}
+
+/** Hono's view (app.request in tests, or the app served on its own by @hono/node-server). */
+class WebProxyRequest implements ProxyRequest {
+  constructor(private readonly c: Context<Env>) {}
+
+  header(name: string): string | undefined {
+    return this.c.req.header(name);
+  }
+
+  get forwardHeaders(): IncomingHttpHeaders | Headers {
+    return this.c.env?.incoming?.headers ?? this.c.req.raw.headers;
+  }
+
+  async body(hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE> {
+    return (await readBody(this.c.req.raw, hasLength, max)) ?? TOO_LARGE;
+  }
+
+  signal(): ClientSignal | undefined {
+    const outgoing = this.c.env?.outgoing;
+    return outgoing === undefined ? this.c.req.raw.signal : nodeClientSignal(outgoing);
+  }
+}
+
+/** The gateway: the Hono app, and the node:http listener that serves it (see createGateway). */
+export interface Gateway {
+  app: Hono<Env>;
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
 export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
+  return createGateway(deps).app;
+}
+
+/**
+ * Hono is the app framework: every route is registered on `app`, and `app.request()` answers
+ * every one of them (the tests drive it that way). The served process uses `listener`, which
+ * hands the four proxy routes (POST, exact path) straight to the same proxy logic over Node's
+ * own request and response objects, and everything else (/v1/models, /healthz, /readyz,
+ * /metrics, /internal/invalidate, 404s) to Hono through @hono/node-server's request listener.
+ * The proxy routes are the hot path (issue 3): skipping the Web Request/Headers/Response
+ * adaptation there (and reading the body as a Buffer, writing the upstream's answer with one
+ * `res.end`) is the gateway's largest saving per request; the decisions are the same code.
+ */
+export function createGateway(deps: GatewayDeps): Gateway {
   const app = new Hono<Env>();
   const { clock, keys, catalog, admission, metrics } = deps;
   const effectiveSets = new WeakMap<ResolvedKeyPolicy, Set<string>>();
@@ -83,6 +226,16 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     return set.has(name);
   };
 
+  const refusal = (
+    code: ErrorCode,
+    requestId: string,
+    param: string | null = null,
+    extra?: Record<string, string>,
+  ): Reply => {
+    metrics.outcome(code);
+    return { kind: 'refuse', code, requestId, param, extra };
+  };
+
   /** An OpenAI-shaped error; headers are a plain object (node-server's fast path). */
   const refuse = (
     code: ErrorCode,
@@ -91,44 +244,48 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     extra?: Record<string, string>,
   ): Response => {
     metrics.outcome(code);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
-    if (extra !== undefined) for (const name in extra) headers[name] = extra[name]!;
-    return new Response(JSON.stringify(errorBody(code, { param })), {
-      status: errorSpec(code).status,
-      headers,
-    });
+    return refusalResponse(code, requestId, param, extra);
   };
 
-  const proxy = async (c: Context<Env>, endpoint: Endpoint): Promise<Response> => {
+  const proxy = async (request: ProxyRequest, endpoint: Endpoint): Promise<Reply> => {
     const started = performance.now();
-    const requestId = requestIdOf(c);
-    const declared = c.req.header('content-length');
+    const requestId = saneRequestId(request.header('x-request-id'));
+    const declared = request.header('content-length');
     if (declared !== undefined && Number(declared) > deps.limits.maxBodyBytes) {
-      return refuse('request_too_large', requestId);
+      return refusal('request_too_large', requestId);
     }
 
-    const auth = await authenticate(c.req.header('authorization'), c.req.header('x-api-key'), keys, clock);
-    if (!auth.ok) return refuse(auth.code, requestId);
+    const auth = await authenticate(
+      request.header('authorization'),
+      request.header('x-api-key'),
+      keys,
+      clock,
+    );
+    if (!auth.ok) return refusal(auth.code, requestId);
     const policy = auth.policy;
 
-    const raw = await readBody(c.req.raw, declared !== undefined, deps.limits.maxBodyBytes);
-    if (raw === undefined) return refuse('request_too_large', requestId);
+    const raw = await request.body(declared !== undefined, deps.limits.maxBodyBytes);
+    if (raw === TOO_LARGE) return refusal('request_too_large', requestId);
+    if (raw === GONE) {
+      metrics.outcome('client_closed');
+      return { kind: 'client_gone', outcome: 'client_closed' };
+    }
     let body: Record<string, unknown>;
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        return refuse('invalid_request', requestId);
+        return refusal('invalid_request', requestId);
       }
       body = parsed as Record<string, unknown>;
     } catch {
-      return refuse('invalid_request', requestId);
+      return refusal('invalid_request', requestId);
     }
     const model = body.model;
-    if (typeof model !== 'string' || model === '') return refuse('invalid_request', requestId, 'model');
-    if (!catalog.loaded) return refuse('auth_unavailable', requestId);
+    if (typeof model !== 'string' || model === '') return refusal('invalid_request', requestId, 'model');
+    if (!catalog.loaded) return refusal('auth_unavailable', requestId);
     const target = catalog.get(model);
-    if (target === undefined) return refuse('model_not_found', requestId, 'model');
-    if (!allowed(policy, model)) return refuse('model_not_allowed', requestId, 'model');
+    if (target === undefined) return refusal('model_not_found', requestId, 'model');
+    if (!allowed(policy, model)) return refusal('model_not_allowed', requestId, 'model');
 
     const estimatedInputTokens = estimateInputTokens(body);
     const outcome = await admission.admit({
@@ -145,7 +302,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
         responseHeaders['retry-after-ms'] = String(Math.ceil(outcome.retryAfterMs));
       }
       if (outcome.code === 'budget_exceeded') responseHeaders['x-should-retry'] = 'false';
-      return refuse(outcome.code, requestId, outcome.param, responseHeaders);
+      return refusal(outcome.code, requestId, outcome.param, responseHeaders);
     }
     responseHeaders['x-request-id'] = requestId;
 
@@ -161,11 +318,11 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
       {
         endpoint,
         target,
-        clientHeaders: c.env?.incoming?.headers ?? c.req.raw.headers,
+        clientHeaders: request.forwardHeaders,
         rawBody: raw,
         body,
         requestId,
-        signal: clientSignal(c),
+        signal: request.signal(),
         credential: apiKeyEnv === null ? undefined : deps.credential(apiKeyEnv),
         responseHeaders,
       },
@@ -187,16 +344,15 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
         },
       },
     );
-    if (result.kind === 'error') return refuse(result.code, requestId);
+    if (result.kind === 'error') return refusal(result.code, requestId);
     metrics.outcome(result.outcome);
-    if (result.kind === 'client_gone') return new Response(null, { status: 499 });
-    return result.response;
+    return result;
   };
 
-  app.post('/v1/chat/completions', (c) => proxy(c, 'chat'));
-  app.post('/v1/completions', (c) => proxy(c, 'completions'));
-  app.post('/v1/embeddings', (c) => proxy(c, 'embeddings'));
-  app.post('/v1/responses', (c) => proxy(c, 'responses'));
+  const honoProxy = async (c: Context<Env>, endpoint: Endpoint): Promise<Response> =>
+    replyResponse(await proxy(new WebProxyRequest(c), endpoint));
+
+  for (const [path, endpoint] of PROXY_ROUTES) app.post(path, (c) => honoProxy(c, endpoint));
 
   app.get('/v1/models', async (c) => {
     const requestId = requestIdOf(c);
@@ -245,17 +401,41 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
     deps.onError?.(error);
     return refuse('internal_error', requestIdOf(c));
   });
-  return app;
+
+  const honoListener = getRequestListener(app.fetch);
+  const serveProxy = async (endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    try {
+      writeReply(await proxy(new NodeProxyRequest(req, res), endpoint), res);
+    } catch (error) {
+      deps.onError?.(error);
+      if (res.headersSent) res.destroy();
+      else
+        writeReply(
+          refusal('internal_error', saneRequestId(req.headers['x-request-id'] as string | undefined)),
+          res,
+        );
+    }
+  };
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method === 'POST') {
+      const url = req.url ?? '';
+      const query = url.indexOf('?');
+      const endpoint = PROXY_ROUTES.get(query < 0 ? url : url.slice(0, query));
+      if (endpoint !== undefined) {
+        void serveProxy(endpoint, req, res);
+        return;
+      }
+    }
+    void honoListener(req, res);
+  };
+  return { app, listener };
 }
 
 /**
- * Aborts when the client disconnects before its answer is complete. On node:http an
- * EventEmitter on the response's `close` (cheaper than the AbortController that the Web
- * Request's signal would build); elsewhere (app.request in tests) the Request's signal.
+ * Aborts when the client disconnects before its answer is complete: an EventEmitter on the
+ * response's `close` (cheaper than the AbortController a Web Request's signal would build).
  */
-function clientSignal(c: Context<Env>): ClientSignal {
-  const outgoing = c.env?.outgoing;
-  if (outgoing === undefined) return c.req.raw.signal;
+function nodeClientSignal(outgoing: ServerResponse): ClientSignal {
   const signal = Object.assign(new EventEmitter(), { aborted: false });
   outgoing.once('close', () => {
     if (outgoing.writableFinished) return;
@@ -263,6 +443,64 @@ function clientSignal(c: Context<Env>): ClientSignal {
     signal.emit('abort');
   });
   return signal;
+}
+
+function refusalHeaders(
+  requestId: string,
+  extra: Record<string, string> | undefined,
+): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
+  if (extra !== undefined) for (const name in extra) headers[name] = extra[name]!;
+  return headers;
+}
+
+function refusalResponse(
+  code: ErrorCode,
+  requestId: string,
+  param: string | null,
+  extra: Record<string, string> | undefined,
+): Response {
+  return new Response(JSON.stringify(errorBody(code, { param })), {
+    status: errorSpec(code).status,
+    headers: refusalHeaders(requestId, extra),
+  });
+}
+
+/** A Reply as a Web Response (Hono's side). */
+function replyResponse(reply: Reply): Response {
+  switch (reply.kind) {
+    case 'refuse':
+      return refusalResponse(reply.code, reply.requestId, reply.param, reply.extra);
+    case 'body':
+      return new Response(reply.body, { status: reply.status, headers: reply.headers });
+    case 'stream':
+      return new Response(sseWebStream(reply.stream), { status: reply.status, headers: reply.headers });
+    case 'client_gone':
+      return new Response(null, { status: 499 });
+  }
+}
+
+/** A Reply written straight to node:http's response (the served hot path). */
+function writeReply(reply: Reply, res: ServerResponse): void {
+  switch (reply.kind) {
+    case 'refuse':
+      res.writeHead(errorSpec(reply.code).status, refusalHeaders(reply.requestId, reply.extra));
+      res.end(JSON.stringify(errorBody(reply.code, { param: reply.param })));
+      return;
+    case 'body':
+      res.writeHead(reply.status, reply.headers);
+      res.end(reply.body);
+      return;
+    case 'stream':
+      pipeSse(reply.stream, reply.status, reply.headers, res);
+      return;
+    case 'client_gone':
+      if (!res.headersSent && !res.destroyed) {
+        res.writeHead(499);
+        res.end();
+      }
+      return;
+  }
 }
 
 function rateLimitHeaders(h: RateLimitHeaders): Record<string, string> {

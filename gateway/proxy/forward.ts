@@ -1,5 +1,5 @@
 /**
- * Forwards one admitted request to its target and turns the answer into the client's Response
+ * Forwards one admitted request to its target and hands back the answer for the client
  * (DESIGN.md hot path step 8). Promises:
  * - only the target's configured origin is contacted, on its base path + the fixed suffix;
  * - the client's keygate key never leaves (authorization, x-api-key, host and hop-by-hop
@@ -11,7 +11,7 @@
  *   `failed` (upstream error status, timeout, connection failure) or `aborted` (client gone).
  */
 import type { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Usage } from '../../src/policy/admission.js';
 import type { PreparedTarget } from '../target-catalog.js';
@@ -57,12 +57,24 @@ export interface ForwardRequest {
 export type ClientSignal = AbortSignal | (EventEmitter & { aborted: boolean });
 
 /** Plain header objects keep @hono/node-server on its fast path (no web Headers built). */
-type PlainHeaders = Record<string, string | string[]>;
+export type PlainHeaders = Record<string, string | string[]>;
 
+/**
+ * What the upstream answered, not yet written anywhere: gateway/app.ts renders it either straight
+ * to a node:http response (the served hot path) or as a Web Response (Hono's `app.request`).
+ */
 export type ForwardResult =
-  | { kind: 'response'; response: Response; outcome: string }
+  | { kind: 'body'; status: number; headers: PlainHeaders; body: Buffer; outcome: string }
+  | { kind: 'stream'; status: number; headers: PlainHeaders; stream: SsePassThrough; outcome: string }
   | { kind: 'error'; code: 'upstream_error' | 'upstream_timeout'; outcome: string }
   | { kind: 'client_gone'; outcome: string };
+
+/** An admitted SSE answer: the upstream body, its usage filter and the hooks to run at its end. */
+export interface SsePassThrough {
+  source: Dispatcher.ResponseData['body'];
+  filter: SseUsageFilter;
+  hooks: ForwardHooks;
+}
 
 const STRIPPED_REQUEST_HEADERS = new Set([
   'authorization',
@@ -159,10 +171,11 @@ export async function forward(
   const contentType = upstream.headers['content-type'];
   const isStream = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
   if (status < 400 && isStream) {
-    const stream = sseStream(upstream.body, new SseUsageFilter(injectUsage), hooks);
     return {
-      kind: 'response',
-      response: new Response(stream, { status, headers: responseHeaders }),
+      kind: 'stream',
+      status,
+      headers: responseHeaders,
+      stream: { source: upstream.body, filter: new SseUsageFilter(injectUsage), hooks },
       outcome: 'ok',
     };
   }
@@ -182,25 +195,15 @@ export async function forward(
   }
   if (status >= 400) {
     hooks.failed();
-    return {
-      kind: 'response',
-      response: new Response(buffer, { status, headers: responseHeaders }),
-      outcome: `upstream_${status}`,
-    };
+    return { kind: 'body', status, headers: responseHeaders, body: buffer, outcome: `upstream_${status}` };
   }
   hooks.settled(usageOfJsonBuffer(buffer));
-  return {
-    kind: 'response',
-    response: new Response(buffer, { status, headers: responseHeaders }),
-    outcome: 'ok',
-  };
+  return { kind: 'body', status, headers: responseHeaders, body: buffer, outcome: 'ok' };
 }
 
-function sseStream(
-  source: Dispatcher.ResponseData['body'],
-  filter: SseUsageFilter,
-  hooks: ForwardHooks,
-): ReadableStream<Uint8Array> {
+/** The SSE pass-through as a Web stream (Hono's Response path). */
+export function sseWebStream(pass: SsePassThrough): ReadableStream<Uint8Array> {
+  const { source, filter, hooks } = pass;
   const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   let finished = false;
   const finish = (how: 'settled' | 'aborted'): void => {
@@ -240,6 +243,50 @@ function sseStream(
       source.destroy();
       finish('aborted');
     },
+  });
+}
+
+/**
+ * The SSE pass-through written straight to a node:http response: each complete event goes out
+ * as it arrives (with back-pressure), `settled` at the upstream's end, `aborted` when the
+ * upstream fails mid-stream or the client goes away first.
+ */
+export function pipeSse(
+  pass: SsePassThrough,
+  status: number,
+  headers: PlainHeaders,
+  res: ServerResponse,
+): void {
+  const { source, filter, hooks } = pass;
+  let finished = false;
+  const finish = (how: 'settled' | 'aborted'): void => {
+    if (finished) return;
+    finished = true;
+    if (how === 'settled') hooks.settled(filter.usage);
+    else hooks.aborted();
+  };
+  res.writeHead(status, headers);
+  res.flushHeaders();
+  source.on('data', (chunk: Buffer) => {
+    const out = filter.push(chunk);
+    if (out !== undefined && !res.write(out)) source.pause();
+  });
+  res.on('drain', () => source.resume());
+  source.on('end', () => {
+    const tail = filter.end();
+    if (tail !== undefined) res.end(tail);
+    else res.end();
+    finish('settled');
+  });
+  source.on('error', () => {
+    // Upstream cut or timed out mid-stream: charge the input, cut the client's stream too.
+    finish('aborted');
+    res.destroy();
+  });
+  res.on('close', () => {
+    if (res.writableFinished) return;
+    source.destroy();
+    finish('aborted');
   });
 }
 

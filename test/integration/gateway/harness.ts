@@ -1,10 +1,10 @@
 /**
- * The gateway app wired like gateway/main.ts, but with an in-memory KeySource and change feed
+ * The gateway wired and served like gateway/main.ts, but with an in-memory KeySource and change feed
  * (fakes of the admin plane, which is not under test here), a real mock upstream and a real
  * listening socket for what only sockets show (streaming, disconnects).
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
 import { ManualClock } from '../../../src/clock.js';
 import { changeEffect } from '../../../src/invalidation/change-effect.js';
@@ -14,7 +14,7 @@ import { InternalTokens } from '../../../src/invalidation/internal-token.js';
 import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
 import type { Admission } from '../../../src/policy/admission.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../../../src/policy/resolved-policy.js';
-import { createGatewayApp } from '../../../gateway/app.js';
+import { createGateway, type Gateway } from '../../../gateway/app.js';
 import { CostOnlyAdmission } from '../../../gateway/cost-only-admission.js';
 import { GatewayMetrics } from '../../../gateway/metrics.js';
 import { UpstreamClient } from '../../../gateway/proxy/upstream-client.js';
@@ -63,7 +63,8 @@ export interface Harness {
   admission: RecordingAdmission;
   usage: { keyId: string; target: string; inputTokens: number; outputTokens: number; spendMicros: number }[];
   feedLog: ChangeBatch['changes'];
-  app: ReturnType<typeof createGatewayApp>;
+  /** The Hono app (`app.request` runs the same proxy logic without sockets). */
+  app: Gateway['app'];
   /** A fresh active key allowed to call `targets` (default every catalog target). */
   newKey(overrides?: Partial<ResolvedKeyPolicy>): string;
   internalAuth(): Promise<string>;
@@ -131,7 +132,7 @@ export async function startHarness(
   const usage: Harness['usage'] = [];
   const upstream = new UpstreamClient({ timeoutMs: options.upstreamTimeoutMs ?? 10_000 });
   const tokens = new InternalTokens(INTERNAL_SECRET);
-  const app = createGatewayApp({
+  const { app, listener } = createGateway({
     clock,
     keys,
     catalog,
@@ -148,8 +149,9 @@ export async function startHarness(
     readiness: () => ({ ready: true }),
     limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256 },
   });
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise<void>((resolve) => server.once('listening', resolve));
+  // Served like gateway/main.ts: the proxy routes on node:http directly, the rest through Hono.
+  const server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
@@ -175,7 +177,7 @@ export async function startHarness(
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        if ('closeAllConnections' in server) server.closeAllConnections();
+        server.closeAllConnections();
       });
       await upstream.close();
       await mock.close();
