@@ -4,21 +4,21 @@
  * catalog and the change feed in sync. Runnable directly:
  * `node --import tsx gateway/main.ts` (configuration from the environment, API.md).
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { serve } from '@hono/node-server';
 import { pino, type Logger } from 'pino';
 import { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
 import { systemClock } from '../src/clock.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { newId } from '../src/ids.js';
-import { changeEffect } from '../src/invalidation/change-effect.js';
+import { changeApplier } from '../src/invalidation/change-applier.js';
 import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 import { AdminHttpKeySource } from './admin-http-key-source.js';
-import { createGatewayApp } from './app.js';
+import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { TargetCatalog } from './target-catalog.js';
@@ -87,14 +87,8 @@ export async function startGateway(
   const follower = new ChangeFollower({
     feed: admin,
     clock,
-    apply: async (change) => {
-      const effect = changeEffect(change);
-      if (effect.kind === 'evict') keys.invalidate(effect.invalidation);
-      else if (effect.kind === 'reload_targets') {
-        keys.invalidate({ all: true, seq: change.seq });
-        await catalog.reload();
-      }
-    },
+    // Evicts, then reloads the evicted keys at once (a revoked key's next request finds it refused).
+    apply: changeApplier({ keys, reloadTargets: () => catalog.reload() }),
     onApplied: (_change, lagMs) => metrics.invalidationLagMs(lagMs),
   });
   const reporter = new UsageReporter({
@@ -105,7 +99,7 @@ export async function startGateway(
   });
   const upstream = new UpstreamClient({ timeoutMs: config.upstreamTimeoutMs });
 
-  const app = createGatewayApp({
+  const gateway = createGateway({
     clock,
     keys,
     catalog,
@@ -133,16 +127,28 @@ export async function startGateway(
     onError: (error) => logger.error({ err: error }, 'gateway error'),
   });
 
-  // Catalog first (it gives the starting seq), then the change feed on every tick.
+  // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that
+  // lands while a sync is still running is not skipped (that would double the interval): it
+  // runs once more right after, since the running pull may have read the feed before its change.
   let syncing = false;
+  let syncAgain = false;
   const sync = async (): Promise<void> => {
-    if (syncing) return;
+    if (syncing) {
+      syncAgain = true;
+      return;
+    }
     syncing = true;
     try {
-      if (!catalog.loaded || follower.lastSeq === undefined) follower.start(await catalog.reload());
-      else await follower.pull();
-    } catch (error) {
-      logger.warn({ err: error }, 'admin plane sync failed; retrying');
+      do {
+        syncAgain = false;
+        try {
+          if (!catalog.loaded || follower.lastSeq === undefined) follower.start(await catalog.reload());
+          else await follower.pull();
+        } catch (error) {
+          logger.warn({ err: error }, 'admin plane sync failed; retrying');
+          break;
+        }
+      } while (syncAgain);
     } finally {
       syncing = false;
     }
@@ -154,10 +160,12 @@ export async function startGateway(
   syncTimer.unref();
   reporter.start(config.usageFlushMs);
 
-  const server = serve({ fetch: app.fetch, port: config.gatewayPort, hostname: config.gatewayHost });
+  // The proxy routes go straight to node:http, the rest through Hono (createGateway in app.ts).
+  const server = createServer(gateway.listener);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+    server.listen(config.gatewayPort, config.gatewayHost);
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.gatewayHost}:${port}`;
@@ -173,7 +181,7 @@ export async function startGateway(
         clearInterval(syncTimer);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
-          if ('closeIdleConnections' in server) server.closeIdleConnections();
+          server.closeIdleConnections();
         });
         await reporter.stop();
         await Promise.allSettled([upstream.close(), admin.close()]);
