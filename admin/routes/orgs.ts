@@ -27,6 +27,7 @@ import {
   type LimitColumns,
 } from '../schemas.js';
 import { accessView, writeAccess } from '../access-bindings.js';
+import { registerMembershipRoutes } from './memberships.js';
 
 export interface OrgRow extends LimitColumns {
   id: string;
@@ -44,8 +45,6 @@ const OrgCreate = z.object({
   access: orgAccess.optional(),
 });
 const OrgUpdate = OrgCreate.partial();
-const MemberBody = z.object({ role: z.enum(ORG_ROLES) });
-const memberParams = z.object({ id: z.string(), user_id: z.string() });
 
 /** The org row, or 404 when missing or outside the caller's scope. */
 export function visibleOrg(deps: AdminDeps, access: AccessView, id: string): OrgRow {
@@ -218,75 +217,10 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: 'put',
-      path: '/v1/orgs/{id}/members/{user_id}',
-      security,
-      request: { params: memberParams, body: json(MemberBody) },
-      responses: { 200: ok('The membership') },
-    }),
-    (c) => {
-      const access = c.get('access');
-      const { id, user_id: userId } = c.req.valid('param');
-      const org = visibleOrg(deps, access, id);
-      if (!access.can('org.members', { orgId: org.id })) throw new KeygateError('forbidden');
-      const { role } = c.req.valid('json');
-      if (deps.db.prepare('SELECT id FROM users WHERE id = ?').get(userId) === undefined) {
-        throw new KeygateError('not_found', { param: 'user_id' });
-      }
-      const membership = mutate(deps, c, (journal) => {
-        const before = deps.db
-          .prepare('SELECT role FROM org_members WHERE org_id = ? AND user_id = ?')
-          .get(org.id, userId);
-        deps.db
-          .prepare(
-            'INSERT INTO org_members (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(org_id, user_id) DO UPDATE SET role = excluded.role',
-          )
-          .run(org.id, userId, role, journal.now);
-        const after = { org_id: org.id, user_id: userId, role };
-        journal.audit({
-          action: 'org.member.put',
-          entityType: 'org_member',
-          entityId: `${org.id}:${userId}`,
-          orgId: org.id,
-          before: before ?? null,
-          after,
-        });
-        return after;
-      });
-      return c.json(membership, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/orgs/{id}/members/{user_id}',
-      security,
-      request: { params: memberParams },
-      responses: { 204: { description: 'Removed' } },
-    }),
-    (c) => {
-      const access = c.get('access');
-      const { id, user_id: userId } = c.req.valid('param');
-      const org = visibleOrg(deps, access, id);
-      if (!access.can('org.members', { orgId: org.id })) throw new KeygateError('forbidden');
-      mutate(deps, c, (journal) => {
-        const before = deps.db
-          .prepare('SELECT * FROM org_members WHERE org_id = ? AND user_id = ?')
-          .get(org.id, userId);
-        if (before === undefined) throw new KeygateError('not_found');
-        deps.db.prepare('DELETE FROM org_members WHERE org_id = ? AND user_id = ?').run(org.id, userId);
-        journal.audit({
-          action: 'org.member.delete',
-          entityType: 'org_member',
-          entityId: `${org.id}:${userId}`,
-          orgId: org.id,
-          before,
-        });
-      });
-      return c.body(null, 204);
-    },
-  );
+  registerMembershipRoutes(app, deps, {
+    scope: 'org',
+    roles: ORG_ROLES,
+    permission: 'org.members',
+    find: (d, access, id) => ({ id: visibleOrg(d, access, id).id, orgId: id }),
+  });
 }

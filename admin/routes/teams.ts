@@ -14,6 +14,7 @@ import type { AccessView } from '../auth/access.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import type { Journal } from '../mutation.js';
+import { registerMembershipRoutes } from './memberships.js';
 import { mutate } from '../mutation.js';
 import { paginate } from '../pagination.js';
 import {
@@ -67,8 +68,6 @@ const teamFields = {
 const TeamCreate = z.object({ org_id: z.string().min(1).max(128), ...teamFields });
 const TeamUpdate = z.object(teamFields).partial();
 const TeamListQuery = z.object({ ...listQuery, org_id: z.string().min(1).max(128).optional() });
-const MemberBody = z.object({ role: z.enum(TEAM_ROLES) });
-const memberParams = z.object({ id: z.string().min(1).max(128), user_id: z.string().min(1).max(128) });
 
 /** The team row, or 404 when missing or outside the caller's scope. */
 export function visibleTeam(deps: AdminDeps, access: AccessView, id: string): TeamRow {
@@ -326,77 +325,13 @@ export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
     },
   );
 
-  app.openapi(
-    createRoute({
-      method: 'put',
-      path: '/v1/teams/{id}/members/{user_id}',
-      security,
-      request: { params: memberParams, body: json(MemberBody) },
-      responses: { 200: ok('The membership') },
-    }),
-    (c) => {
-      const access = c.get('access');
-      const { id, user_id: userId } = c.req.valid('param');
-      const team = visibleTeam(deps, access, id);
-      requirePermission(access, 'team.members', team);
-      const { role } = c.req.valid('json');
-      if (deps.db.prepare('SELECT id FROM users WHERE id = ?').get(userId) === undefined) {
-        throw new KeygateError('not_found', { param: 'user_id' });
-      }
-      const membership = mutate(deps, c, (journal) => {
-        const before = deps.db
-          .prepare('SELECT role FROM team_members WHERE team_id = ? AND user_id = ?')
-          .get(team.id, userId);
-        deps.db
-          .prepare(
-            'INSERT INTO team_members (team_id, user_id, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(team_id, user_id) DO UPDATE SET role = excluded.role',
-          )
-          .run(team.id, userId, role, journal.now);
-        const after = { team_id: team.id, org_id: team.org_id, user_id: userId, role };
-        journal.audit({
-          action: 'team.member.put',
-          entityType: 'team_member',
-          entityId: `${team.id}:${userId}`,
-          orgId: team.org_id,
-          teamId: team.id,
-          before: before ?? null,
-          after,
-        });
-        return after;
-      });
-      return c.json(membership, 200);
+  registerMembershipRoutes(app, deps, {
+    scope: 'team',
+    roles: TEAM_ROLES,
+    permission: 'team.members',
+    find: (d, access, id) => {
+      const team = visibleTeam(d, access, id);
+      return { id: team.id, orgId: team.org_id };
     },
-  );
-
-  app.openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/teams/{id}/members/{user_id}',
-      security,
-      request: { params: memberParams },
-      responses: { 204: { description: 'Removed' } },
-    }),
-    (c) => {
-      const access = c.get('access');
-      const { id, user_id: userId } = c.req.valid('param');
-      const team = visibleTeam(deps, access, id);
-      requirePermission(access, 'team.members', team);
-      mutate(deps, c, (journal) => {
-        const before = deps.db
-          .prepare('SELECT * FROM team_members WHERE team_id = ? AND user_id = ?')
-          .get(team.id, userId);
-        if (before === undefined) throw new KeygateError('not_found');
-        deps.db.prepare('DELETE FROM team_members WHERE team_id = ? AND user_id = ?').run(team.id, userId);
-        journal.audit({
-          action: 'team.member.delete',
-          entityType: 'team_member',
-          entityId: `${team.id}:${userId}`,
-          orgId: team.org_id,
-          teamId: team.id,
-          before,
-        });
-      });
-      return c.body(null, 204);
-    },
-  );
+  });
 }
