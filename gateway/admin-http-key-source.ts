@@ -1,10 +1,12 @@
 /**
  * The gateway's client of the admin plane's internal API (notes/contract.md): key policies
  * (KeySource), the change feed (ChangeFeed), the target catalog and usage reports, over one
- * keep-alive undici Pool, each call signed with a short-lived internal token.
+ * keep-alive undici Pool, each call signed with a short-lived internal token. Loaded policies
+ * share their common parts (team, org, limits, target list) through a PolicyInterner.
  */
 import { Pool } from 'undici';
 import type { KeySource } from '../src/cache/key-source.js';
+import { PolicyInterner } from '../src/cache/policy-interner.js';
 import type { ChangeFeed } from '../src/invalidation/change-follower.js';
 import type { ChangeBatch } from '../src/invalidation/change.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
@@ -37,6 +39,8 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
   private readonly basePath: string;
   private readonly gatewayQuery: string;
   private readonly timeoutMs: number;
+  /** Shares team, org, limits and target lists between the cached policies (memory per key). */
+  private readonly interner = new PolicyInterner();
   /** Epoch ms of the last answer from the admin plane (any status). */
   lastContactAt = 0;
 
@@ -60,7 +64,7 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
     const { status, body } = await this.call('GET', `/internal/keys/${tokenHash}?${this.gatewayQuery}`);
     if (status === 404) return null;
     if (status !== 200) throw new AdminUnavailableError(`GET /internal/keys answered ${status}`);
-    return body as ResolvedKeyPolicy;
+    return this.interner.intern(body as ResolvedKeyPolicy, tokenHash);
   }
 
   async changesAfter(seq: number, limit: number): Promise<ChangeBatch> {

@@ -31,8 +31,11 @@ export interface ScopeSpend {
   reservedMicros: number;
   /** Local settled spend not sealed into a usage batch yet. */
   unsealedMicros: number;
-  /** Local spend per sealed batch seq, only batches the baseline does not include. */
-  readonly sealed: Map<number, number>;
+  /**
+   * Local spend per sealed batch seq, only batches the baseline does not include; null until the
+   * scope's first sealed spend (most cached keys never hold any: an empty Map costs ~180 bytes).
+   */
+  sealed: Map<number, number> | null;
   sealedMicros: number;
 }
 
@@ -57,7 +60,7 @@ export class SpendLedger {
         baselineAppliedSeq: appliedBatchSeq,
         reservedMicros: 0,
         unsealedMicros: 0,
-        sealed: new Map(),
+        sealed: null,
         sealedMicros: 0,
       };
       scopes.set(state.id, entry);
@@ -71,13 +74,15 @@ export class SpendLedger {
     entry.baselineMicros = state.spendMicros;
     entry.baselineVersion = version;
     entry.baselineAppliedSeq = appliedBatchSeq;
-    if (entry.sealed.size > 0) {
-      for (const [seq, micros] of entry.sealed) {
+    const sealed = entry.sealed;
+    if (sealed !== null) {
+      for (const [seq, micros] of sealed) {
         if (seq <= appliedBatchSeq) {
-          entry.sealed.delete(seq);
+          sealed.delete(seq);
           entry.sealedMicros -= micros;
         }
       }
+      if (sealed.size === 0) entry.sealed = null;
     }
     return entry;
   }
@@ -110,7 +115,8 @@ export class SpendLedger {
   /** Everything settled so far and not yet sealed now belongs to usage batch `batchSeq`. */
   seal(batchSeq: number): void {
     for (const entry of this.unsealed) {
-      entry.sealed.set(batchSeq, (entry.sealed.get(batchSeq) ?? 0) + entry.unsealedMicros);
+      const sealed = (entry.sealed ??= new Map());
+      sealed.set(batchSeq, (sealed.get(batchSeq) ?? 0) + entry.unsealedMicros);
       entry.sealedMicros += entry.unsealedMicros;
       entry.unsealedMicros = 0;
     }
