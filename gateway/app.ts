@@ -7,7 +7,6 @@
  * cache/load → status, expiry → model exists → model allowed → admission → upstream → usage.
  */
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
@@ -116,10 +115,14 @@ type Reply =
 
 /** node:http's view of a request (the served hot path): Node's own header object, no Web objects. */
 class NodeProxyRequest implements ProxyRequest {
+  private readonly closed: ResponseCloseSignal;
+
   constructor(
     private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-  ) {}
+    res: ServerResponse,
+  ) {
+    this.closed = new ResponseCloseSignal(res);
+  }
 
   header(name: string): string | undefined {
     const value = this.req.headers[name];
@@ -167,7 +170,7 @@ class NodeProxyRequest implements ProxyRequest {
   }
 
   signal(): ClientSignal {
-    return nodeClientSignal(this.res);
+    return this.closed;
   }
 }
 
@@ -189,7 +192,9 @@ class WebProxyRequest implements ProxyRequest {
 
   signal(): ClientSignal | undefined {
     const outgoing = this.c.env?.outgoing;
-    return outgoing === undefined ? this.c.req.raw.signal : nodeClientSignal(outgoing);
+    return outgoing === undefined
+      ? new AbortSignalAdapter(this.c.req.raw.signal)
+      : new ResponseCloseSignal(outgoing);
   }
 }
 
@@ -432,17 +437,37 @@ export function createGateway(deps: GatewayDeps): Gateway {
 }
 
 /**
- * Aborts when the client disconnects before its answer is complete: an EventEmitter on the
- * response's `close` (cheaper than the AbortController a Web Request's signal would build).
+ * Fires when the client disconnects before its answer is complete (the response's `close`
+ * before it finished): one listener, no AbortController.
  */
-function nodeClientSignal(outgoing: ServerResponse): ClientSignal {
-  const signal = Object.assign(new EventEmitter(), { aborted: false });
-  outgoing.once('close', () => {
-    if (outgoing.writableFinished) return;
-    signal.aborted = true;
-    signal.emit('abort');
-  });
-  return signal;
+class ResponseCloseSignal implements ClientSignal {
+  aborted = false;
+  private onAbort: (() => void) | undefined;
+
+  constructor(outgoing: ServerResponse) {
+    outgoing.once('close', () => {
+      if (outgoing.writableFinished) return;
+      this.aborted = true;
+      this.onAbort?.();
+    });
+  }
+
+  listen(onAbort: () => void): void {
+    this.onAbort = onAbort;
+  }
+}
+
+/** A Web Request's signal (app.request). */
+class AbortSignalAdapter implements ClientSignal {
+  constructor(private readonly signal: AbortSignal) {}
+
+  get aborted(): boolean {
+    return this.signal.aborted;
+  }
+
+  listen(onAbort: () => void): void {
+    this.signal.addEventListener('abort', onAbort, { once: true });
+  }
 }
 
 function refusalHeaders(

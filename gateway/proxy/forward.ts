@@ -10,13 +10,12 @@
  * - exactly one of the hooks runs: `settled` (usage, or undefined when the upstream gave none),
  *   `failed` (upstream error status, timeout, connection failure) or `aborted` (client gone).
  */
-import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { Readable } from 'node:stream';
 import type { Usage } from '../../src/policy/admission.js';
 import type { PreparedTarget } from '../target-catalog.js';
 import { SseUsageFilter } from './sse-usage-filter.js';
-import type { UpstreamClient } from './upstream-client.js';
+import type { ClientSignal, UpstreamAnswer, UpstreamClient } from './upstream-client.js';
 import { usageOfJsonBuffer } from './usage-parse.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'responses';
@@ -50,11 +49,7 @@ export interface ForwardRequest {
   responseHeaders: Record<string, string>;
 }
 
-/**
- * Fires when the client goes away: an AbortSignal, or (cheaper, on node:http) an EventEmitter
- * that emits `abort` and sets `aborted`; undici accepts both.
- */
-export type ClientSignal = AbortSignal | (EventEmitter & { aborted: boolean });
+export type { ClientSignal };
 
 /** Plain header objects keep @hono/node-server on its fast path (no web Headers built). */
 export type PlainHeaders = Record<string, string | string[]>;
@@ -71,7 +66,7 @@ export type ForwardResult =
 
 /** An admitted SSE answer: the upstream body, its usage filter and the hooks to run at its end. */
 export interface SsePassThrough {
-  source: Dispatcher.ResponseData['body'];
+  source: Readable;
   filter: SseUsageFilter;
   hooks: ForwardHooks;
 }
@@ -152,7 +147,7 @@ export async function forward(
   headers['x-request-id'] = request.requestId;
   if (request.credential !== undefined) headers.authorization = `Bearer ${request.credential}`;
 
-  let upstream: Dispatcher.ResponseData;
+  let upstream: UpstreamAnswer;
   try {
     upstream = await client.post(target, ENDPOINT_SUFFIX[endpoint], headers, payload, request.signal);
   } catch (error) {
@@ -168,31 +163,16 @@ export async function forward(
 
   const responseHeaders = copyResponseHeaders(upstream.headers, request.responseHeaders);
   const status = upstream.statusCode;
-  const contentType = upstream.headers['content-type'];
-  const isStream = typeof contentType === 'string' && contentType.startsWith('text/event-stream');
-  if (status < 400 && isStream) {
+  if (upstream.stream !== undefined) {
     return {
       kind: 'stream',
       status,
       headers: responseHeaders,
-      stream: { source: upstream.body, filter: new SseUsageFilter(injectUsage), hooks },
+      stream: { source: upstream.stream, filter: new SseUsageFilter(injectUsage), hooks },
       outcome: 'ok',
     };
   }
-
-  let buffer: Buffer;
-  try {
-    buffer = Buffer.from(await upstream.body.arrayBuffer());
-  } catch (error) {
-    if (request.signal?.aborted === true) {
-      hooks.aborted();
-      return { kind: 'client_gone', outcome: 'client_closed' };
-    }
-    hooks.failed();
-    return isTimeout(error)
-      ? { kind: 'error', code: 'upstream_timeout', outcome: 'upstream_timeout' }
-      : { kind: 'error', code: 'upstream_error', outcome: 'upstream_error' };
-  }
+  const buffer = upstream.body;
   if (status >= 400) {
     hooks.failed();
     return { kind: 'body', status, headers: responseHeaders, body: buffer, outcome: `upstream_${status}` };
