@@ -50,14 +50,7 @@ import {
   type CounterStore,
 } from './counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
-import {
-  CounterKeys,
-  WINDOWS,
-  type ScopeKeys,
-  windowParam,
-  windowStart,
-  type WindowSpec,
-} from './windows.js';
+import { CounterKeys, WINDOWS, windowParam, windowStart, type WindowSpec } from './windows.js';
 
 interface PlannedCharge extends CounterCharge {
   scope: Scope;
@@ -301,14 +294,13 @@ function plan(
   const charges: PlannedCharge[] = [];
   for (const scope of SCOPES) {
     const state = policy[scope];
-    let scopeKeys: ScopeKeys | undefined;
     for (let w = 0; w < WINDOWS.length; w++) {
       const window = WINDOWS[w]!;
       const limit = state.limits[window.limitField];
       if (limit === null) continue;
       const start = windowStart(window.lengthMs, now);
       charges.push({
-        key: (scopeKeys ??= keys.forScope(scope, state.id)).get(w, start),
+        key: keys.get(scope, state.id, w, start),
         amount: window.unit === 'requests' ? 1 : tokenReservation,
         limit,
         ttlMs: window.lengthMs + TTL_SLACK_MS,

@@ -47,47 +47,48 @@ export function windowParam(scope: Scope, window: WindowName): string {
  * current window has already counted (issue 4).
  */
 export function counterKey(scope: Scope, scopeId: string, window: WindowName, startMs: number): string {
-  return `${scope}:${scopeId}:${window}:${startMs}`;
+  // join builds one flat string (a template literal builds a tree of cons strings).
+  return [scope, scopeId, window, startMs].join(':');
 }
 
 /**
  * Counter keys of the current windows, built once per scope and window start and then reused:
  * the same string object every request keeps its hash cached, so store lookups do not rehash
  * freshly concatenated keys on the hot path (measured: -30 % on the decision path).
+ *
+ * Only the keys of the current window start are kept, one map per (scope, window) that is
+ * replaced when the window rolls over, so keys of past windows and of scopes no longer used are
+ * dropped with it. Per scope and configured window that is one map entry (about 30 bytes besides
+ * the key string itself), against ~250 bytes per scope for a per-scope object with two arrays.
  */
 export class CounterKeys {
-  private readonly byScope: Record<Scope, Map<string, ScopeKeys>> = {
-    key: new Map(),
-    team: new Map(),
-    org: new Map(),
-  };
+  private readonly slots: WindowKeys[] = Array.from({ length: 3 * WINDOWS.length }, () => ({
+    startMs: -1,
+    keys: new Map<string, string>(),
+  }));
 
-  forScope(scope: Scope, scopeId: string): ScopeKeys {
-    const byId = this.byScope[scope];
-    let keys = byId.get(scopeId);
-    if (keys === undefined) {
-      keys = new ScopeKeys(scope, scopeId);
-      byId.set(scopeId, keys);
+  /** Key of window `WINDOWS[windowIndex]` of `scope` `scopeId`, starting at `startMs`. */
+  get(scope: Scope, scopeId: string, windowIndex: number, startMs: number): string {
+    const slot = this.slots[SCOPE_INDEX[scope] * WINDOWS.length + windowIndex]!;
+    if (slot.startMs !== startMs) {
+      // An older start (a clock read before the rollover) gets its key without caching it.
+      if (startMs < slot.startMs) return counterKey(scope, scopeId, WINDOWS[windowIndex]!.name, startMs);
+      slot.startMs = startMs;
+      slot.keys = new Map();
     }
-    return keys;
+    let key = slot.keys.get(scopeId);
+    if (key === undefined) {
+      key = counterKey(scope, scopeId, WINDOWS[windowIndex]!.name, startMs);
+      slot.keys.set(scopeId, key);
+    }
+    return key;
   }
 }
 
-export class ScopeKeys {
-  private readonly starts = WINDOWS.map(() => -1);
-  private readonly keys = WINDOWS.map(() => '');
-
-  constructor(
-    private readonly scope: Scope,
-    private readonly scopeId: string,
-  ) {}
-
-  /** Key of window `WINDOWS[windowIndex]` starting at `startMs`. */
-  get(windowIndex: number, startMs: number): string {
-    if (this.starts[windowIndex] !== startMs) {
-      this.starts[windowIndex] = startMs;
-      this.keys[windowIndex] = counterKey(this.scope, this.scopeId, WINDOWS[windowIndex]!.name, startMs);
-    }
-    return this.keys[windowIndex]!;
-  }
+interface WindowKeys {
+  startMs: number;
+  /** Scope id → counter key, for `startMs` only. */
+  keys: Map<string, string>;
 }
+
+const SCOPE_INDEX: Record<Scope, number> = { key: 0, team: 1, org: 2 };
