@@ -1,15 +1,24 @@
 /**
  * Pushes committed change-log rows to every configured gateway (`POST /internal/invalidate`),
  * in seq order per gateway, without ever blocking an admin response. A lost push is not
- * retried here: gateways pull the change feed every second and repair the gap themselves.
+ * retried here: gateways pull the change feed periodically and repair the gap themselves.
+ *
+ * Latency matters here (a revoked key must be refused within milliseconds, DESIGN.md
+ * "Invalidation"), so each gateway gets one keep-alive undici Client (no global fetch, no new
+ * connection per push), the push leaves in the microtask after the commit, and while a push to
+ * a gateway is in flight the changes committed meanwhile are coalesced into the next one
+ * (one request per round trip, never a queue of stale batches behind a slow gateway).
  */
 import type { Logger } from 'pino';
+import { Client } from 'undici';
 import type { Change, ChangeBatch, ChangeEntity } from '../../src/invalidation/change.js';
 import type { InternalTokens } from '../../src/invalidation/internal-token.js';
 import type { Database } from '../../src/storage/database.js';
 import type { ChangeNotifier } from '../context.js';
 
 const PUSH_TIMEOUT_MS = 2000;
+/** Changes waiting for one gateway beyond this are dropped (oldest first): its pull repairs them. */
+const MAX_PENDING_CHANGES = 10_000;
 
 interface ChangeRow {
   seq: number;
@@ -36,67 +45,122 @@ export function readChanges(db: Database, after: number, limit: number): Change[
   return rows.map(changeFromRow);
 }
 
+/** One gateway: its connection and the changes not yet sent to it. */
+interface PushTarget {
+  url: string;
+  path: string;
+  client: Client;
+  pending: Change[];
+  sending: Promise<void> | undefined;
+}
+
+export interface HttpChangePusherOptions {
+  /** Per-push timeout (connect, headers, body); default 2 s. */
+  timeoutMs?: number;
+}
+
 export class HttpChangePusher implements ChangeNotifier {
   private lastRead: number;
-  private readonly queues = new Map<string, Promise<void>>();
+  private readonly targets: PushTarget[];
   private scheduled = false;
+  private closed = false;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly db: Database,
-    private readonly gatewayUrls: readonly string[],
+    gatewayUrls: readonly string[],
     private readonly tokens: InternalTokens,
     private readonly logger: Logger,
+    options: HttpChangePusherOptions = {},
   ) {
     const row = db.prepare('SELECT IFNULL(MAX(seq), 0) AS head FROM change_log').get() as { head: number };
     this.lastRead = row.head;
+    this.timeoutMs = options.timeoutMs ?? PUSH_TIMEOUT_MS;
+    this.targets = gatewayUrls.map((raw) => {
+      const url = new URL(raw);
+      return {
+        url: raw,
+        path: `${url.pathname.replace(/\/+$/, '')}/internal/invalidate`,
+        client: new Client(url.origin, {
+          pipelining: 1,
+          connectTimeout: this.timeoutMs,
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+        }),
+        pending: [],
+        sending: undefined,
+      };
+    });
   }
 
+  /** Called after every commit that wrote change-log rows: pushes them right after the caller's task. */
   notify(): void {
-    if (this.gatewayUrls.length === 0 || this.scheduled) return;
+    if (this.targets.length === 0 || this.scheduled || this.closed) return;
     this.scheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.scheduled = false;
-      this.pushNew();
+      try {
+        this.pushNew();
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message }, 'invalidation push not sent; gateways will pull');
+      }
     });
   }
 
   private pushNew(): void {
-    const changes = readChanges(this.db, this.lastRead, 10_000);
+    const changes = readChanges(this.db, this.lastRead, MAX_PENDING_CHANGES);
     const last = changes[changes.length - 1];
     if (last === undefined) return;
     this.lastRead = last.seq;
-    const batch: ChangeBatch = { seq: last.seq, changes };
-    for (const url of this.gatewayUrls) {
-      const previous = this.queues.get(url) ?? Promise.resolve();
-      const next = previous.then(() => this.send(url, batch));
-      this.queues.set(url, next);
+    for (const target of this.targets) {
+      target.pending.push(...changes);
+      if (target.pending.length > MAX_PENDING_CHANGES)
+        target.pending.splice(0, target.pending.length - MAX_PENDING_CHANGES);
+      target.sending ??= this.sendPending(target);
     }
   }
 
-  private async send(url: string, batch: ChangeBatch): Promise<void> {
+  /** Sends everything pending for one gateway, one request at a time, coalescing what queued up. */
+  private async sendPending(target: PushTarget): Promise<void> {
     try {
-      const response = await fetch(`${url}/internal/invalidate`, {
+      while (target.pending.length > 0) {
+        const changes = target.pending.splice(0);
+        await this.send(target, { seq: changes[changes.length - 1]!.seq, changes });
+      }
+    } finally {
+      target.sending = undefined;
+    }
+  }
+
+  private async send(target: PushTarget, batch: ChangeBatch): Promise<void> {
+    try {
+      const response = await target.client.request({
         method: 'POST',
+        path: target.path,
         headers: {
           'content-type': 'application/json',
           authorization: await this.tokens.authorizationHeader(),
         },
         body: JSON.stringify(batch),
-        signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
       });
-      await response.arrayBuffer();
-      if (!response.ok)
-        this.logger.warn({ url, status: response.status, seq: batch.seq }, 'invalidation push refused');
+      await response.body.dump();
+      if (response.statusCode >= 300)
+        this.logger.warn(
+          { url: target.url, status: response.statusCode, seq: batch.seq },
+          'invalidation push refused',
+        );
     } catch (error) {
       this.logger.warn(
-        { url, seq: batch.seq, err: (error as Error).message },
+        { url: target.url, seq: batch.seq, err: (error as Error).message },
         'invalidation push failed; the gateway will pull',
       );
     }
   }
 
-  /** Waits for in-flight pushes (graceful stop). */
+  /** Waits for in-flight pushes, then closes the connections (graceful stop; no push after it). */
   async drain(): Promise<void> {
-    await Promise.all(this.queues.values());
+    this.closed = true;
+    await Promise.all(this.targets.map((target) => target.sending));
+    await Promise.allSettled(this.targets.map((target) => target.client.close()));
   }
 }
