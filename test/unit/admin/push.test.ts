@@ -83,7 +83,7 @@ describe('HttpChangePusher', () => {
       logger,
       { timeoutMs: 1000 },
     );
-    cleanup.push(() => db.close());
+    cleanup.push(() => void db.close());
     cleanup.push(() => pusher.drain());
     return { db, pusher };
   }
@@ -155,7 +155,7 @@ describe('HttpChangePusher', () => {
     const dead = await startGateway();
     await dead.close(); // its port now refuses connections
     const db = openDatabase(':memory:');
-    cleanup.push(() => db.close());
+    cleanup.push(() => void db.close());
     const pusher = new HttpChangePusher(
       db,
       [dead.url, refusing.url, healthy.url],
@@ -177,7 +177,7 @@ describe('HttpChangePusher', () => {
     const gateway = await startGateway();
     cleanup.push(() => gateway.close());
     const db = openDatabase(':memory:');
-    cleanup.push(() => db.close());
+    cleanup.push(() => void db.close());
     commit(db, 'key_old');
     const pusher = new HttpChangePusher(db, [gateway.url], new InternalTokens(SECRET), logger);
     cleanup.push(() => pusher.drain());
