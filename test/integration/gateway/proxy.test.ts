@@ -212,6 +212,30 @@ describe('gateway proxy', () => {
     await until(() => h.admission.calls.some((c) => c.kind === 'abort'));
   });
 
+  it('a client that disconnects while waiting for a non-streamed answer aborts the upstream request and the admission', async () => {
+    // Its own gateway with a 10 s upstream timeout, so only the client's disconnect can end the
+    // upstream request within the 2 s `until` allows.
+    const g = await startHarness({ upstreamTimeoutMs: 10_000 });
+    try {
+      const key = g.newKey();
+      const controller = new AbortController();
+      const client = fetch(`${g.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model: 'stalling', messages: [] }),
+        signal: controller.signal,
+      }).catch((error: unknown) => error);
+      await until(() => g.mock.stats().requests === 1);
+      controller.abort();
+      expect(await client).toBeInstanceOf(Error);
+      await until(() => g.mock.stats().aborted === 1);
+      await until(() => g.admission.calls.length > 0);
+      expect(g.admission.calls).toEqual([{ kind: 'abort' }]);
+    } finally {
+      await g.close();
+    }
+  });
+
   it('a pushed invalidation needs a valid internal token, then evicts the key at once', async () => {
     const key = h.newKey();
     expect((await post('/v1/embeddings', key, { model: 'plain', input: 'x' })).status).toBe(200);
