@@ -32,10 +32,12 @@ export interface ScopeSpend {
   /** Local settled spend not sealed into a usage batch yet. */
   unsealedMicros: number;
   /**
-   * Local spend per sealed batch seq, only batches the baseline does not include; null until the
-   * scope's first sealed spend (most cached keys never hold any: an empty Map costs ~180 bytes).
+   * Local spend per sealed batch the baseline does not include, as pairs `[seq, micros, seq,
+   * micros, ...]`; null when there is none. A scope holds one or two such batches at a time (until
+   * its next load), and every cached key that spent holds one: a flat array of one pair costs
+   * ~64 bytes where a Map costs ~180.
    */
-  sealed: Map<number, number> | null;
+  sealed: number[] | null;
   sealedMicros: number;
 }
 
@@ -76,13 +78,12 @@ export class SpendLedger {
     entry.baselineAppliedSeq = appliedBatchSeq;
     const sealed = entry.sealed;
     if (sealed !== null) {
-      for (const [seq, micros] of sealed) {
-        if (seq <= appliedBatchSeq) {
-          sealed.delete(seq);
-          entry.sealedMicros -= micros;
-        }
+      const kept: number[] = [];
+      for (let i = 0; i < sealed.length; i += 2) {
+        if (sealed[i]! <= appliedBatchSeq) entry.sealedMicros -= sealed[i + 1]!;
+        else kept.push(sealed[i]!, sealed[i + 1]!);
       }
-      if (sealed.size === 0) entry.sealed = null;
+      entry.sealed = kept.length > 0 ? kept : null;
     }
     return entry;
   }
@@ -115,8 +116,11 @@ export class SpendLedger {
   /** Everything settled so far and not yet sealed now belongs to usage batch `batchSeq`. */
   seal(batchSeq: number): void {
     for (const entry of this.unsealed) {
-      const sealed = (entry.sealed ??= new Map());
-      sealed.set(batchSeq, (sealed.get(batchSeq) ?? 0) + entry.unsealedMicros);
+      const sealed = (entry.sealed ??= []);
+      let i = 0;
+      while (i < sealed.length && sealed[i] !== batchSeq) i += 2;
+      if (i < sealed.length) sealed[i + 1]! += entry.unsealedMicros;
+      else sealed.push(batchSeq, entry.unsealedMicros);
       entry.sealedMicros += entry.unsealedMicros;
       entry.unsealedMicros = 0;
     }

@@ -17,10 +17,11 @@
  *
  * Expiry is garbage collection only: counter keys carry their window start, so a new window is a
  * new key whatever the clock, and callers ask for a ttl of at least what is left of the window.
- * A counter expires `ttlMs` after its creation (on `now`, real time by default). Expired counters
- * are swept lazily on writes: creations are queued per ttl in creation order, which for one ttl
- * is expiry order, so a sweep pops exactly the expired counters from the queue heads (at most
- * `SWEEP_BATCH` per write, so a burst of expiries never stalls a request).
+ * A counter expires `ttlMs` after its creation (on `now`, real time by default; writes do not
+ * extend it, as with rate-limiter-flexible's MemoryStorage). Expired counters are swept lazily at
+ * the start of writes, before their check: creations are queued per ttl in creation order, which
+ * for one ttl is expiry order, so a sweep pops exactly the expired counters from the queue heads
+ * (at most `SWEEP_BATCH` per write, so a burst of expiries never stalls a request).
  */
 import type { ChargeResult, CounterCharge, CounterStore } from './counter-store.js';
 
@@ -73,6 +74,8 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   chargeAll(charges: readonly CounterCharge[]): ChargeResult {
+    const now = this.now();
+    if (now >= this.nextExpiry) this.sweep(now);
     const values = new Array<number>(charges.length);
     let ok = true;
     for (let i = 0; i < charges.length; i++) {
@@ -82,21 +85,19 @@ export class MemoryCounterStore implements CounterStore {
       if (current + charge.amount > charge.limit) ok = false;
     }
     if (!ok) return { ok, values };
-    const now = this.now();
     for (let i = 0; i < charges.length; i++) {
       const charge = charges[i]!;
       values[i] = this.add(charge.key, charge.amount, charge.ttlMs, now);
     }
-    if (now >= this.nextExpiry) this.sweep(now);
     return { ok, values };
   }
 
   adjust(key: string, delta: number, ttlMs: number): void {
     const now = this.now();
+    if (now >= this.nextExpiry) this.sweep(now);
     // A refund to a counter that no longer exists (its window is over) reads as 0: not stored.
     if (delta < 0 && !this.counters.has(key)) return;
     this.add(key, delta, ttlMs, now);
-    if (now >= this.nextExpiry) this.sweep(now);
   }
 
   read(keys: readonly string[]): number[] {
