@@ -13,6 +13,7 @@ import { systemClock } from '../src/clock.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { newId } from '../src/ids.js';
 import { changeApplier } from '../src/invalidation/change-applier.js';
+import { coalescingRun } from '../src/invalidation/coalescing-run.js';
 import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
@@ -130,29 +131,13 @@ export async function startGateway(
   // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that
   // lands while a sync is still running is not skipped (that would double the interval): it
   // runs once more right after, since the running pull may have read the feed before its change.
-  let syncing = false;
-  let syncAgain = false;
-  const sync = async (): Promise<void> => {
-    if (syncing) {
-      syncAgain = true;
-      return;
-    }
-    syncing = true;
-    try {
-      do {
-        syncAgain = false;
-        try {
-          if (!catalog.loaded || follower.lastSeq === undefined) follower.start(await catalog.reload());
-          else await follower.pull();
-        } catch (error) {
-          logger.warn({ err: error }, 'admin plane sync failed; retrying');
-          break;
-        }
-      } while (syncAgain);
-    } finally {
-      syncing = false;
-    }
-  };
+  const sync = coalescingRun(
+    async () => {
+      if (!catalog.loaded || follower.lastSeq === undefined) follower.start(await catalog.reload());
+      else await follower.pull();
+    },
+    (error) => logger.warn({ err: error }, 'admin plane sync failed; retrying'),
+  );
   await sync();
   // The periodic pull repairs lost pushes (DESIGN.md "Invalidation"); its default of 500 ms keeps
   // the 1 s promise with room for the pull's own round trip and a reload (docs/api.md).
