@@ -83,7 +83,7 @@ export class SpendLedger {
         if (sealed[i]! <= appliedBatchSeq) entry.sealedMicros -= sealed[i + 1]!;
         else kept.push(sealed[i]!, sealed[i + 1]!);
       }
-      entry.sealed = kept.length > 0 ? kept : null;
+      entry.sealed = kept.length > 0 ? kept.slice() : null; // slice: exact size
     }
     return entry;
   }
@@ -116,11 +116,15 @@ export class SpendLedger {
   /** Everything settled so far and not yet sealed now belongs to usage batch `batchSeq`. */
   seal(batchSeq: number): void {
     for (const entry of this.unsealed) {
-      const sealed = (entry.sealed ??= []);
-      let i = 0;
-      while (i < sealed.length && sealed[i] !== batchSeq) i += 2;
-      if (i < sealed.length) sealed[i + 1]! += entry.unsealedMicros;
-      else sealed.push(batchSeq, entry.unsealedMicros);
+      const sealed = entry.sealed;
+      // A literal of exactly one pair (push on an empty array reserves 17 slots).
+      if (sealed === null) entry.sealed = [batchSeq, entry.unsealedMicros];
+      else {
+        let i = 0;
+        while (i < sealed.length && sealed[i] !== batchSeq) i += 2;
+        if (i < sealed.length) sealed[i + 1]! += entry.unsealedMicros;
+        else sealed.push(batchSeq, entry.unsealedMicros);
+      }
       entry.sealedMicros += entry.unsealedMicros;
       entry.unsealedMicros = 0;
     }
