@@ -26,9 +26,9 @@ describe('InternalTokens.verify', () => {
     const receiver = new InternalTokens(SECRET);
     const header = await new InternalTokens(SECRET).authorizationHeader();
     const nextTurn = () => new Promise<string>((resolve) => setImmediate(() => resolve('next turn')));
-    expect(await Promise.race([receiver.verify(header).then(() => 'verified'), nextTurn()])).toBe(
-      'next turn',
-    );
+    // The first check runs the HS256 verification (WebCrypto, usually resolved on a later turn;
+    // not asserted, it depends on the machine); the remembered token answers without it.
+    expect(await receiver.verify(header)).toBe(true);
     expect(await Promise.race([receiver.verify(header).then(() => 'verified'), nextTurn()])).toBe('verified');
   });
 
