@@ -221,12 +221,14 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
 export function createGateway(deps: GatewayDeps): Gateway {
   const app = new Hono<Env>();
   const { clock, keys, catalog, admission, metrics } = deps;
-  const effectiveSets = new WeakMap<ResolvedKeyPolicy, Set<string>>();
+  // Keyed by the target list, which the loader interns (src/cache/policy-interner.ts): one Set per
+  // distinct effective set, not one per cached key.
+  const effectiveSets = new WeakMap<readonly string[], Set<string>>();
   const allowed = (policy: ResolvedKeyPolicy, name: string): boolean => {
-    let set = effectiveSets.get(policy);
+    let set = effectiveSets.get(policy.effectiveTargets);
     if (set === undefined) {
       set = new Set(policy.effectiveTargets);
-      effectiveSets.set(policy, set);
+      effectiveSets.set(policy.effectiveTargets, set);
     }
     return set.has(name);
   };
