@@ -95,8 +95,9 @@ export class MemoryCounterStore implements CounterStore {
   adjust(key: string, delta: number, ttlMs: number): void {
     const now = this.now();
     if (now >= this.nextExpiry) this.sweep(now);
-    // A refund to a counter that no longer exists (its window is over) reads as 0: not stored.
-    if (delta < 0 && !this.counters.has(key)) return;
+    // A refund to a counter that no longer exists (its window is over) reads as 0, and a zero
+    // adjustment changes nothing: neither creates a counter (nor gives it a lifetime).
+    if (delta <= 0 && !this.counters.has(key)) return;
     this.add(key, delta, ttlMs, now);
   }
 
