@@ -16,7 +16,12 @@ export function changeEffect(change: Change): ChangeEffect {
   const { seq, tokenHashes, entityId } = change;
   switch (change.entityType) {
     case 'key':
-      return { kind: 'evict', invalidation: { tokenHashes, keyId: entityId, seq } };
+      // The admin lists every hash the key answered to before and after the change, so those
+      // name every cached entry of the key: no scan of the whole cache (O(cached keys)) per change.
+      return {
+        kind: 'evict',
+        invalidation: tokenHashes.length > 0 ? { tokenHashes, seq } : { tokenHashes, keyId: entityId, seq },
+      };
     case 'team':
       return { kind: 'evict', invalidation: { teamId: entityId, tokenHashes, seq } };
     case 'org':

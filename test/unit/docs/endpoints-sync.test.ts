@@ -33,6 +33,22 @@ describe('docs/api.md endpoint index', () => {
     expect(documented('admin')).toEqual(registered(admin.app.routes));
   });
 
+  it('documents every public admin route in /openapi.json (internal routes stay out of it)', async () => {
+    const admin = createTestAdmin();
+    const spec = (await admin.call('GET', '/openapi.json', { token: null })).body as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const inSpec = Object.entries(spec.paths)
+      .flatMap(([path, methods]) =>
+        Object.keys(methods).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+      )
+      .sort();
+    const publicRoutes = registered(admin.app.routes).filter((route) =>
+      route.split(' ')[1]!.startsWith('/v1/'),
+    );
+    expect(inSpec).toEqual(publicRoutes);
+  });
+
   it('lists exactly the gateway routes', async () => {
     harness = await startHarness();
     expect(documented('gateway')).toEqual(registered(harness.app.routes));

@@ -146,7 +146,12 @@ describe('changeEffect', () => {
       changeEffect({ seq: 1, at: 0, entityType: 'key', entityId: 'key_1', tokenHashes: ['h1', 'h2'] }),
     ).toEqual({
       kind: 'evict',
-      invalidation: { tokenHashes: ['h1', 'h2'], keyId: 'key_1', seq: 1 },
+      invalidation: { tokenHashes: ['h1', 'h2'], seq: 1 },
+    });
+    // Without hashes (never sent by the admin today) the key id still selects its entries.
+    expect(changeEffect({ seq: 2, at: 0, entityType: 'key', entityId: 'key_1', tokenHashes: [] })).toEqual({
+      kind: 'evict',
+      invalidation: { tokenHashes: [], keyId: 'key_1', seq: 2 },
     });
     expect(changeEffect({ seq: 1, at: 0, entityType: 'team', entityId: 't', tokenHashes: [] })).toMatchObject(
       {
