@@ -1,7 +1,7 @@
 /**
  * A real but minimal Admission: admits every request and prices usage with the target's
- * pricing (integer micro-USD). It enforces no window or budget; gateway/main.ts swaps in the
- * limits engine (src/ratelimit) with one line once it exists.
+ * pricing (integer micro-USD, src/budget/cost.ts). It enforces no window or budget: the
+ * no-limits alternative to the limits engine (src/ratelimit), and the tests' base admission.
  */
 import type {
   Admission,
@@ -12,6 +12,7 @@ import type {
   Usage,
 } from '../src/policy/admission.js';
 import type { TargetRoute } from '../src/policy/resolved-policy.js';
+import { costMicros } from '../src/budget/cost.js';
 
 const NO_HEADERS: RateLimitHeaders = {
   limitRequests: null,
@@ -27,13 +28,6 @@ interface CostTicket extends AdmissionTicket {
   readonly estimatedInputTokens: number;
 }
 
-export function costMicros(target: TargetRoute, usage: Usage): number {
-  return Math.round(
-    (usage.inputTokens * target.inputMicrosPerMtok) / 1e6 +
-      (usage.outputTokens * target.outputMicrosPerMtok) / 1e6,
-  );
-}
-
 export class CostOnlyAdmission implements Admission {
   private nextId = 1;
 
@@ -47,7 +41,9 @@ export class CostOnlyAdmission implements Admission {
   }
 
   settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {
-    return Promise.resolve({ costMicros: costMicros((ticket as CostTicket).target, usage) });
+    return Promise.resolve({
+      costMicros: costMicros((ticket as CostTicket).target, usage.inputTokens, usage.outputTokens),
+    });
   }
 
   release(_ticket: AdmissionTicket): Promise<void> {
@@ -57,7 +53,7 @@ export class CostOnlyAdmission implements Admission {
   abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
     const { target, estimatedInputTokens } = ticket as CostTicket;
     return Promise.resolve({
-      costMicros: costMicros(target, { inputTokens: estimatedInputTokens, outputTokens: 0 }),
+      costMicros: costMicros(target, estimatedInputTokens, 0),
     });
   }
 

@@ -3,7 +3,8 @@ import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
 import { ManualClock } from '../../../src/clock.js';
 import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
 import { authenticate, extractKey } from '../../../gateway/middleware/authenticate.js';
-import { CostOnlyAdmission, costMicros } from '../../../gateway/cost-only-admission.js';
+import { CostOnlyAdmission } from '../../../gateway/cost-only-admission.js';
+import { costMicros } from '../../../src/budget/cost.js';
 import { FakeKeySource, policyFor, targetRoute } from './fixtures.js';
 
 describe('extractKey', () => {
@@ -60,7 +61,7 @@ describe('CostOnlyAdmission', () => {
       inputMicrosPerMtok: 150_000,
       outputMicrosPerMtok: 600_000,
     });
-    expect(costMicros(target, { inputTokens: 1000, outputTokens: 500 })).toBe(450);
+    expect(costMicros(target, 1000, 500)).toBe(450);
     const admission = new CostOnlyAdmission();
     const outcome = await admission.admit({
       policy: policyFor('a'.repeat(64)),
