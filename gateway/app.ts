@@ -7,30 +7,31 @@
  * cache/load → status, expiry → model exists → model allowed → admission → upstream → usage.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
 import type { Clock } from '../src/clock.js';
-import { errorBody } from '../src/errors/keygate-error.js';
-import { errorSpec, type ErrorCode } from '../src/errors/registry.js';
+import type { ErrorCode } from '../src/errors/registry.js';
 import type { ChangeBatch } from '../src/invalidation/change.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
-import type { Admission, RateLimitHeaders, Usage } from '../src/policy/admission.js';
+import type { Admission, Usage } from '../src/policy/admission.js';
 import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
 import type { GatewayMetrics } from './metrics.js';
 import { authenticate } from './middleware/authenticate.js';
-import {
-  forward,
-  pipeSse,
-  sseWebStream,
-  type ClientSignal,
-  type Endpoint,
-  type ForwardResult,
-} from './proxy/forward.js';
+import { forward, type Endpoint } from './proxy/forward.js';
 import { estimateInputTokens, maxOutputTokens } from './proxy/request-estimate.js';
 import type { UpstreamClient } from './proxy/upstream-client.js';
 import type { TargetCatalog } from './target-catalog.js';
+import {
+  GONE,
+  NodeProxyRequest,
+  TOO_LARGE,
+  WebProxyRequest,
+  type GatewayEnv,
+  type ProxyRequest,
+} from './proxy/proxy-request.js';
+import { rateLimitHeaders, refusalResponse, replyResponse, writeReply, type Reply } from './proxy/reply.js';
 
 export interface UsageRecorder {
   record(
@@ -67,8 +68,6 @@ export interface GatewayDeps {
   onError?: (error: unknown) => void;
 }
 
-type Env = { Bindings: Partial<HttpBindings> };
-
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The client's `x-request-id` when it is sane, else a fresh one. */
@@ -76,7 +75,7 @@ function saneRequestId(sent: string | undefined): string {
   return sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID();
 }
 
-function requestIdOf(c: Context<Env>): string {
+function requestIdOf(c: Context<GatewayEnv>): string {
   return saneRequestId(c.req.header('x-request-id'));
 }
 
@@ -88,123 +87,13 @@ const PROXY_ROUTES = new Map<string, Endpoint>([
   ['/v1/responses', 'responses'],
 ]);
 
-/** The request as the proxy logic sees it, whichever way it was served. */
-interface ProxyRequest {
-  /** A request header by lower-case name. */
-  header(name: string): string | undefined;
-  /** What forward() copies to the upstream (minus the stripped ones). */
-  readonly forwardHeaders: IncomingHttpHeaders | Headers;
-  /** The body, `TOO_LARGE` past `max` bytes, or `GONE` when the client left while sending it. */
-  body(hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE>;
-  signal(): ClientSignal | undefined;
-}
-
-const TOO_LARGE = 1;
-const GONE = 2;
-
-/** The proxy's answer, rendered by whichever side served the request. */
-type Reply =
-  | {
-      kind: 'refuse';
-      code: ErrorCode;
-      requestId: string;
-      param: string | null;
-      extra: Record<string, string> | undefined;
-    }
-  | Extract<ForwardResult, { kind: 'body' | 'stream' | 'client_gone' }>;
-
-/** node:http's view of a request (the served hot path): Node's own header object, no Web objects. */
-class NodeProxyRequest implements ProxyRequest {
-  private readonly closed: ResponseCloseSignal;
-
-  constructor(
-    private readonly req: IncomingMessage,
-    res: ServerResponse,
-  ) {
-    this.closed = new ResponseCloseSignal(res);
-  }
-
-  header(name: string): string | undefined {
-    const value = this.req.headers[name];
-    return typeof value === 'string' ? value : value?.[0];
-  }
-
-  get forwardHeaders(): IncomingHttpHeaders {
-    return this.req.headers;
-  }
-
-  body(_hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE> {
-    const req = this.req;
-    return new Promise((resolve) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let done = false;
-      const onData = (chunk: Buffer): void => {
-        size += chunk.length;
-        if (size > max) {
-          done = true;
-          req.off('data', onData);
-          req.resume();
-          resolve(TOO_LARGE);
-          return;
-        }
-        chunks.push(chunk);
-      };
-      req.on('data', onData);
-      req.once('end', () => {
-        if (done) return;
-        done = true;
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      });
-      req.once('close', () => {
-        if (done) return;
-        done = true;
-        resolve(GONE);
-      });
-      req.once('error', () => {
-        if (done) return;
-        done = true;
-        resolve(GONE);
-      });
-    });
-  }
-
-  signal(): ClientSignal {
-    return this.closed;
-  }
-}
-
-/** Hono's view (app.request in tests, or the app served on its own by @hono/node-server). */
-class WebProxyRequest implements ProxyRequest {
-  constructor(private readonly c: Context<Env>) {}
-
-  header(name: string): string | undefined {
-    return this.c.req.header(name);
-  }
-
-  get forwardHeaders(): IncomingHttpHeaders | Headers {
-    return this.c.env?.incoming?.headers ?? this.c.req.raw.headers;
-  }
-
-  async body(hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE> {
-    return (await readBody(this.c.req.raw, hasLength, max)) ?? TOO_LARGE;
-  }
-
-  signal(): ClientSignal | undefined {
-    const outgoing = this.c.env?.outgoing;
-    return outgoing === undefined
-      ? new AbortSignalAdapter(this.c.req.raw.signal)
-      : new ResponseCloseSignal(outgoing);
-  }
-}
-
 /** The gateway: the Hono app, and the node:http listener that serves it (see createGateway). */
 export interface Gateway {
-  app: Hono<Env>;
+  app: Hono<GatewayEnv>;
   listener: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
-export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
+export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
   return createGateway(deps).app;
 }
 
@@ -219,7 +108,7 @@ export function createGatewayApp(deps: GatewayDeps): Hono<Env> {
  * `res.end`) is the gateway's largest saving per request; the decisions are the same code.
  */
 export function createGateway(deps: GatewayDeps): Gateway {
-  const app = new Hono<Env>();
+  const app = new Hono<GatewayEnv>();
   const { clock, keys, catalog, admission, metrics } = deps;
   // Keyed by the target list, which the loader interns (src/cache/policy-interner.ts): one Set per
   // distinct effective set, not one per cached key.
@@ -356,7 +245,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return result;
   };
 
-  const honoProxy = async (c: Context<Env>, endpoint: Endpoint): Promise<Response> =>
+  const honoProxy = async (c: Context<GatewayEnv>, endpoint: Endpoint): Promise<Response> =>
     replyResponse(await proxy(new WebProxyRequest(c), endpoint));
 
   for (const [path, endpoint] of PROXY_ROUTES) app.post(path, (c) => honoProxy(c, endpoint));
@@ -436,129 +325,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
     void honoListener(req, res);
   };
   return { app, listener };
-}
-
-/**
- * Fires when the client disconnects before its answer is complete (the response's `close`
- * before it finished): one listener, no AbortController.
- */
-class ResponseCloseSignal implements ClientSignal {
-  aborted = false;
-  private onAbort: (() => void) | undefined;
-
-  constructor(outgoing: ServerResponse) {
-    outgoing.once('close', () => {
-      if (outgoing.writableFinished) return;
-      this.aborted = true;
-      this.onAbort?.();
-    });
-  }
-
-  listen(onAbort: () => void): void {
-    this.onAbort = onAbort;
-  }
-}
-
-/** A Web Request's signal (app.request). */
-class AbortSignalAdapter implements ClientSignal {
-  constructor(private readonly signal: AbortSignal) {}
-
-  get aborted(): boolean {
-    return this.signal.aborted;
-  }
-
-  listen(onAbort: () => void): void {
-    this.signal.addEventListener('abort', onAbort, { once: true });
-  }
-}
-
-function refusalHeaders(
-  requestId: string,
-  extra: Record<string, string> | undefined,
-): Record<string, string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
-  if (extra !== undefined) for (const name in extra) headers[name] = extra[name]!;
-  return headers;
-}
-
-function refusalResponse(
-  code: ErrorCode,
-  requestId: string,
-  param: string | null,
-  extra: Record<string, string> | undefined,
-): Response {
-  return new Response(JSON.stringify(errorBody(code, { param })), {
-    status: errorSpec(code).status,
-    headers: refusalHeaders(requestId, extra),
-  });
-}
-
-/** A Reply as a Web Response (Hono's side). */
-function replyResponse(reply: Reply): Response {
-  switch (reply.kind) {
-    case 'refuse':
-      return refusalResponse(reply.code, reply.requestId, reply.param, reply.extra);
-    case 'body':
-      return new Response(reply.body, { status: reply.status, headers: reply.headers });
-    case 'stream':
-      return new Response(sseWebStream(reply.stream), { status: reply.status, headers: reply.headers });
-    case 'client_gone':
-      return new Response(null, { status: 499 });
-  }
-}
-
-/** A Reply written straight to node:http's response (the served hot path). */
-function writeReply(reply: Reply, res: ServerResponse): void {
-  switch (reply.kind) {
-    case 'refuse':
-      res.writeHead(errorSpec(reply.code).status, refusalHeaders(reply.requestId, reply.extra));
-      res.end(JSON.stringify(errorBody(reply.code, { param: reply.param })));
-      return;
-    case 'body':
-      res.writeHead(reply.status, reply.headers);
-      res.end(reply.body);
-      return;
-    case 'stream':
-      pipeSse(reply.stream, reply.status, reply.headers, res);
-      return;
-    case 'client_gone':
-      if (!res.headersSent && !res.destroyed) {
-        res.writeHead(499);
-        res.end();
-      }
-      return;
-  }
-}
-
-function rateLimitHeaders(h: RateLimitHeaders): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (h.limitRequests !== null) out['x-ratelimit-limit-requests'] = String(h.limitRequests);
-  if (h.remainingRequests !== null) out['x-ratelimit-remaining-requests'] = String(h.remainingRequests);
-  if (h.resetRequestsMs !== null) out['x-ratelimit-reset-requests'] = `${Math.ceil(h.resetRequestsMs)}ms`;
-  if (h.limitTokens !== null) out['x-ratelimit-limit-tokens'] = String(h.limitTokens);
-  if (h.remainingTokens !== null) out['x-ratelimit-remaining-tokens'] = String(h.remainingTokens);
-  if (h.resetTokensMs !== null) out['x-ratelimit-reset-tokens'] = `${Math.ceil(h.resetTokensMs)}ms`;
-  return out;
-}
-
-/** The body as a Buffer, or undefined when it is larger than `max` (chunked bodies are counted). */
-async function readBody(request: Request, hasLength: boolean, max: number): Promise<Buffer | undefined> {
-  if (hasLength) return Buffer.from(await request.arrayBuffer());
-  if (request.body === null) return Buffer.alloc(0);
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return undefined;
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts);
 }
 
 function parseChangeBatch(value: unknown): ChangeBatch {
