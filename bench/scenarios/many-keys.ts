@@ -28,6 +28,7 @@ export function ensureWarmKeysLoaded(ctx: BenchContext, planes: Planes): Promise
     existing = (async () => {
       const keys = planes.warmKeys;
       if (keys.length === 0) throw new Error('no warm keys were seeded');
+      await planes.restartGateway();
       await expectCompletion(ctx, 'a seeded key', keys[0]!.secret);
       const rssBeforeMb = rssMb(planes.gatewayChild.pid);
       ctx.log(`  prefill: loading ${keys.length} keys into the gateway cache`);
