@@ -30,39 +30,27 @@ export type Permission =
 
 const KEY_ADMIN: Permission[] = ['key.create', 'key.read', 'key.update', 'key.revoke', 'key.delete'];
 
+/** Org owners and admins hold the same permissions (API.md's role table). */
+const ORG_ADMIN: readonly Permission[] = [
+  ...KEY_ADMIN,
+  'org.read',
+  'org.update',
+  'org.members',
+  'team.read',
+  'team.create',
+  'team.update',
+  'team.delete',
+  'team.members',
+  'service_account.read',
+  'service_account.manage',
+  'access_group.manage',
+  'audit.read',
+  'usage.read',
+];
+
 export const ORG_ROLE_PERMISSIONS: Record<OrgRole, readonly Permission[]> = {
-  org_owner: [
-    ...KEY_ADMIN,
-    'org.read',
-    'org.update',
-    'org.members',
-    'team.read',
-    'team.create',
-    'team.update',
-    'team.delete',
-    'team.members',
-    'service_account.read',
-    'service_account.manage',
-    'access_group.manage',
-    'audit.read',
-    'usage.read',
-  ],
-  org_admin: [
-    ...KEY_ADMIN,
-    'org.read',
-    'org.update',
-    'org.members',
-    'team.read',
-    'team.create',
-    'team.update',
-    'team.delete',
-    'team.members',
-    'service_account.read',
-    'service_account.manage',
-    'access_group.manage',
-    'audit.read',
-    'usage.read',
-  ],
+  org_owner: ORG_ADMIN,
+  org_admin: ORG_ADMIN,
   org_auditor: ['key.read', 'org.read', 'team.read', 'service_account.read', 'audit.read', 'usage.read'],
   org_member: ['org.read'],
 };
