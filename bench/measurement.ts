@@ -65,9 +65,10 @@ export interface BenchRun {
   compare?: { ref: string; gitSha: string; measurements: Measurement[]; notes: string[] };
 }
 
-export function skippedRow(
+/** A row with no load figures (a skipped scenario, or a figure such as RSS or µs per decision). */
+export function figureRow(
   partial: Pick<Measurement, 'id' | 'scenario' | 'title' | 'kind'>,
-  why: string,
+  rest: Partial<Measurement> = {},
 ): Measurement {
   return {
     ...partial,
@@ -80,6 +81,13 @@ export function skippedRow(
     p99Ms: null,
     errors: 0,
     expectedStatus: null,
-    skipped: why,
+    ...rest,
   };
+}
+
+export function skippedRow(
+  partial: Pick<Measurement, 'id' | 'scenario' | 'title' | 'kind'>,
+  why: string,
+): Measurement {
+  return figureRow(partial, { skipped: why });
 }

@@ -5,7 +5,7 @@
  * `noLimitsNsPerOp`: the same with none); the report checks the first against "a few µs"
  * (≤ 10 µs). Other output is kept verbatim in the JSON results.
  */
-import type { Measurement } from '../measurement.js';
+import { figureRow } from '../measurement.js';
 import { SkipScenario } from '../context.js';
 import type { Scenario } from './scenario.js';
 
@@ -78,22 +78,12 @@ export const decisionScenario: Scenario = {
     const output = child.output();
     if (code !== 0) throw new Error(`decision-bench exited with ${code}:\n${output}`);
     const parsed = parseDecisionOutput(output);
-    const row: Measurement = {
-      id: 'decision',
-      scenario: 'decision',
-      title: 'decision path CPU (micro-bench)',
-      kind: 'gateway',
-      connections: 0,
-      durationS: 0,
-      requests: 0,
-      rps: null,
-      p50Ms: null,
-      p90Ms: null,
-      p99Ms: null,
-      errors: 0,
-      expectedStatus: null,
-      extra: { usPerDecision: parsed.usPerDecision, usNoLimits: parsed.usNoLimits, output: parsed.summary },
-    };
+    const row = figureRow(
+      { id: 'decision', scenario: 'decision', title: 'decision path CPU (micro-bench)', kind: 'gateway' },
+      {
+        extra: { usPerDecision: parsed.usPerDecision, usNoLimits: parsed.usNoLimits, output: parsed.summary },
+      },
+    );
     return [row];
   },
 };

@@ -9,7 +9,7 @@
  */
 import { loadRow, type BenchContext } from '../context.js';
 import { measureInterleaved, runLoad, type LoadResult } from '../load.js';
-import type { Measurement } from '../measurement.js';
+import { figureRow } from '../measurement.js';
 import { CHAT_BODY, CHAT_PATH, type Planes } from '../planes.js';
 import { rssMb } from '../processes.js';
 import { bearer, expectCompletion, keyedRow, keyedSpec, type KeyedLoad } from './gateway-load.js';
@@ -115,22 +115,15 @@ export const memoryScenario: Scenario = {
     const planes = await ctx.planes();
     const prefill = await ensureWarmKeysLoaded(ctx, planes);
     const rss = rssMb(planes.gatewayChild.pid);
-    const row: Measurement = {
-      id: 'memory',
-      scenario: 'memory',
-      title: `gateway RSS, ${planes.warmKeys.length.toLocaleString('en-US')} keys cached`,
-      kind: 'gateway',
-      connections: 0,
-      durationS: 0,
-      requests: 0,
-      rps: null,
-      p50Ms: null,
-      p90Ms: null,
-      p99Ms: null,
-      errors: 0,
-      expectedStatus: null,
-      extra: { rssMb: rss, rssBeforePrefillMb: prefill.rssBeforeMb, keys: planes.warmKeys.length },
-    };
+    const row = figureRow(
+      {
+        id: 'memory',
+        scenario: 'memory',
+        title: `gateway RSS, ${planes.warmKeys.length.toLocaleString('en-US')} keys cached`,
+        kind: 'gateway',
+      },
+      { extra: { rssMb: rss, rssBeforePrefillMb: prefill.rssBeforeMb, keys: planes.warmKeys.length } },
+    );
     if (rss === null) row.note = 'RSS not readable on this platform (/proc missing)';
     return [row];
   },
