@@ -31,7 +31,7 @@ import {
   type GatewayEnv,
   type ProxyRequest,
 } from './proxy/proxy-request.js';
-import { rateLimitHeaders, refusalResponse, replyResponse, writeReply, type Reply } from './proxy/reply.js';
+import { rateLimitHeaders, replyResponse, writeReply, type Reply } from './proxy/reply.js';
 
 export interface UsageRecorder {
   record(
@@ -138,10 +138,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     requestId: string,
     param: string | null = null,
     extra?: Record<string, string>,
-  ): Response => {
-    metrics.outcome(code);
-    return refusalResponse(code, requestId, param, extra);
-  };
+  ): Response => replyResponse(refusal(code, requestId, param, extra));
 
   const proxy = async (request: ProxyRequest, endpoint: Endpoint): Promise<Reply> => {
     const started = performance.now();

@@ -29,7 +29,7 @@ export function refusalHeaders(
   return headers;
 }
 
-export function refusalResponse(
+function refusalResponse(
   code: ErrorCode,
   requestId: string,
   param: string | null,
