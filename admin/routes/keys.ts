@@ -44,9 +44,34 @@ import {
 import { resolveKeyOwner } from '../keys/key-owner.js';
 import { keyListFilter } from '../keys/key-list.js';
 import { enforceSelfServicePolicy, type TeamPolicyRow } from '../keys/self-service.js';
-import { mutate } from '../mutation.js';
+import { mutate, type Journal } from '../mutation.js';
 import { paginate } from '../pagination.js';
 import { idParam, json, limitColumnUpdates, ok, security, setClause } from '../schemas.js';
+
+/** The audit row and the change-log row of one key mutation (written in its transaction). */
+function recordKeyChange(
+  journal: Journal,
+  entry: {
+    action: string;
+    via?: 'admin' | 'self_service';
+    key: { id: string; org_id: string; team_id: string };
+    before?: unknown;
+    after?: unknown;
+    hashes: readonly string[];
+  },
+): void {
+  journal.audit({
+    action: entry.action,
+    via: entry.via,
+    entityType: 'key',
+    entityId: entry.key.id,
+    orgId: entry.key.org_id,
+    teamId: entry.key.team_id,
+    before: entry.before,
+    after: entry.after,
+  });
+  journal.change('key', entry.key.id, entry.hashes);
+}
 
 function loadTeam(db: Database, id: string): TeamPolicyRow | undefined {
   return db.prepare('SELECT * FROM teams WHERE id = ?').get(id) as TeamPolicyRow | undefined;
@@ -152,16 +177,13 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         });
         if (!selfService && body.access !== undefined) writeAccess(db, 'key', id, body.access);
         const row = current(db, id);
-        journal.audit({
+        recordKeyChange(journal, {
           action: 'key.create',
           via: selfService ? 'self_service' : 'admin',
-          entityType: 'key',
-          entityId: id,
-          orgId: row.org_id,
-          teamId: row.team_id,
+          key: row,
           after: keyView(db, row),
+          hashes: [tokenHash],
         });
-        journal.change('key', id, [tokenHash]);
         return row;
       });
       return c.json({ key: keyView(db, created), secret }, 201);
@@ -230,16 +252,13 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         db.prepare(`UPDATE keys SET ${setClause(columns)} WHERE id = @id`).run({ ...columns, id: before.id });
         if (body.access !== undefined) writeAccess(db, 'key', before.id, body.access);
         const after = current(db, before.id);
-        journal.audit({
+        recordKeyChange(journal, {
           action: 'key.update',
-          entityType: 'key',
-          entityId: before.id,
-          orgId: before.org_id,
-          teamId: before.team_id,
+          key: before,
           before: beforeView,
           after: keyView(db, after),
+          hashes: tokenHashesOf(before),
         });
-        journal.change('key', before.id, tokenHashesOf(before));
         return after;
       });
       return c.json(keyView(db, updated), 200);
@@ -283,17 +302,14 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
           before.id,
         );
         const after = current(db, before.id);
-        journal.audit({
+        recordKeyChange(journal, {
           action: 'key.regenerate',
           via: authority,
-          entityType: 'key',
-          entityId: before.id,
-          orgId: before.org_id,
-          teamId: before.team_id,
+          key: before,
           before: beforeView,
           after: { ...keyView(db, after), grace_period_seconds: graceSeconds },
+          hashes: [...tokenHashesOf(before), tokenHash],
         });
-        journal.change('key', before.id, [...tokenHashesOf(before), tokenHash]);
         return after;
       });
       return c.json({ key: keyView(db, updated), secret }, 200);
@@ -322,17 +338,14 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
           before.id,
         );
         const after = current(db, before.id);
-        journal.audit({
+        recordKeyChange(journal, {
           action: 'key.revoke',
           via: authority,
-          entityType: 'key',
-          entityId: before.id,
-          orgId: before.org_id,
-          teamId: before.team_id,
+          key: before,
           before: beforeView,
           after: keyView(db, after),
+          hashes: tokenHashesOf(before),
         });
-        journal.change('key', before.id, tokenHashesOf(before));
         return after;
       });
       return c.json(keyView(db, revoked), 200);
@@ -356,16 +369,13 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         const beforeView = keyView(db, before);
         db.prepare("DELETE FROM access_bindings WHERE scope_type = 'key' AND scope_id = ?").run(before.id);
         db.prepare('DELETE FROM keys WHERE id = ?').run(before.id);
-        journal.audit({
+        recordKeyChange(journal, {
           action: 'key.delete',
           via: authority,
-          entityType: 'key',
-          entityId: before.id,
-          orgId: before.org_id,
-          teamId: before.team_id,
+          key: before,
           before: beforeView,
+          hashes: tokenHashesOf(before),
         });
-        journal.change('key', before.id, tokenHashesOf(before));
       });
       return c.body(null, 204);
     },
