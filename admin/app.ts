@@ -14,6 +14,7 @@ import { authenticate } from './auth/authenticate.js';
 import type { AdminDeps, AdminEnv } from './context.js';
 import { ADMIN_ROUTES } from './routes/index.js';
 import { registerInternalRoutes } from './routes/internal.js';
+import { describeIssues, strictRoutes } from './strict-input.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -28,20 +29,11 @@ export function errorResponse(
   return c.json(body, errorSpec(code).status as ContentfulStatusCode);
 }
 
-/** Turns a zod issue path into the `param` of an error body (`limits.rpm_limit`, `owner.id`). */
-function paramOf(path: readonly PropertyKey[]): string | null {
-  return path.length === 0 ? null : path.map(String).join('.');
-}
-
 export function createAdminApp(deps: AdminDeps): AdminApp {
   const app = new OpenAPIHono<AdminEnv>({
     defaultHook: (result, c) => {
       if (!result.success) {
-        const issue = result.error.issues[0];
-        return errorResponse(c, 'invalid_request', {
-          param: issue === undefined ? null : paramOf(issue.path),
-          message: issue === undefined ? undefined : `${paramOf(issue.path) ?? 'body'}: ${issue.message}`,
-        });
+        return errorResponse(c, 'invalid_request', describeIssues(result.error.issues));
       }
       return undefined;
     },
@@ -76,6 +68,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   registerInternalRoutes(app, deps);
 
   app.use('/v1/*', authenticate(deps));
+  strictRoutes(app);
   for (const register of ADMIN_ROUTES) register(app, deps);
 
   app.doc31('/openapi.json', {
