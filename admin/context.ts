@@ -5,6 +5,7 @@ import type { Config } from '../src/config/config.js';
 import type { Database } from '../src/storage/database.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { AccessView } from './auth/access.js';
+import type { SoftBudgetAlert } from './internal/apply-usage.js';
 import type { Credentials } from './auth/credentials.js';
 
 /** Pushes committed change-log rows to the gateways; never blocks a response. */
@@ -20,6 +21,13 @@ export interface AdminDeps {
   internalTokens: InternalTokens;
   notifier: ChangeNotifier;
   logger: Logger;
+  /** Soft-budget alert delivery (KEYGATE_ALERT_WEBHOOK_URL); absent = audit entry only. */
+  alerts?: AlertSink;
+}
+
+/** Delivers a soft-budget alert after the commit that raised it; never blocks or throws. */
+export interface AlertSink {
+  send(alert: SoftBudgetAlert): void;
 }
 
 export interface AdminEnv {

@@ -6,8 +6,8 @@
  * grace period lasts; then `expiresAt` = min(key expiry, grace end). Deleted keys and previous
  * hashes past their grace are unknown (null → 404). Revoked keys resolve with their status.
  */
-import type { Limits } from '../../src/policy/limits.js';
-import type { ResolvedKeyPolicy, ScopeState } from '../../src/policy/resolved-policy.js';
+import { SHADOW_BIT_OF_FIELD, type Limits } from '../../src/policy/limits.js';
+import type { KeyOverride, ResolvedKeyPolicy, ScopeState } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
 import { effectiveTargetNames } from '../../src/storage/effective-access.js';
 import type { LimitColumns } from '../schemas.js';
@@ -20,6 +20,10 @@ interface ResolvedKeyRow extends ScopeRow {
   team_id: string;
   org_id: string;
   status: 'active' | 'revoked';
+  blocked: number;
+  owner_blocked: number | null;
+  tags: string;
+  allow_request_tags: number;
   token_hash: string;
   previous_token_hash: string | null;
   previous_valid_until: number | null;
@@ -36,11 +40,40 @@ function limitsOf(row: LimitColumns): Limits {
     rph: row.rph_limit,
     rpd: row.rpd_limit,
     tpd: row.tpd_limit,
+    maxParallel: row.max_parallel_requests,
+    budgetPeriod: row.budget_period,
+    shadow: shadowBits(row.limit_modes),
   };
 }
 
+function shadowBits(modes: string): number {
+  let bits = 0;
+  for (const [field, mode] of Object.entries(JSON.parse(modes) as Record<string, string>)) {
+    if (mode === 'shadow') bits |= SHADOW_BIT_OF_FIELD[field] ?? 0;
+  }
+  return bits;
+}
+
 function scopeState(row: ScopeRow): ScopeState {
-  return { id: row.id, limits: limitsOf(row), spendMicros: row.spend_micros };
+  return {
+    id: row.id,
+    limits: limitsOf(row),
+    spendMicros: row.spend_micros,
+    periodSpendMicros: row.period_spend_micros,
+    periodStartMs: row.period_start,
+  };
+}
+
+interface OverrideRow {
+  id: string;
+  limits: string;
+  expires_at: number;
+}
+
+/** An override's limits: the key's own, with the fields the override sets replaced. */
+function overrideOf(base: Limits, row: OverrideRow): KeyOverride {
+  const set = JSON.parse(row.limits) as Partial<Limits>;
+  return { id: row.id, limits: { ...base, ...set }, expiresAt: row.expires_at };
 }
 
 function minOrNull(a: number | null, b: number | null): number | null {
@@ -50,7 +83,8 @@ function minOrNull(a: number | null, b: number | null): number | null {
 }
 
 function prepareStatements(db: Database) {
-  const select = 'SELECT k.*, t.org_id AS org_id FROM keys k JOIN teams t ON t.id = k.team_id';
+  const select = `SELECT k.*, t.org_id AS org_id, u.blocked AS owner_blocked
+    FROM keys k JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.owner_user_id`;
   return {
     current: db.prepare<[string], ResolvedKeyRow>(`${select} WHERE k.token_hash = ?`),
     previous: db.prepare<[string, number], ResolvedKeyRow>(
@@ -58,6 +92,9 @@ function prepareStatements(db: Database) {
     ),
     team: db.prepare<[string], ScopeRow>('SELECT * FROM teams WHERE id = ?'),
     org: db.prepare<[string], ScopeRow>('SELECT * FROM orgs WHERE id = ?'),
+    overrides: db.prepare<[string, number], OverrideRow>(
+      'SELECT id, limits, expires_at FROM key_overrides WHERE key_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC',
+    ),
     head: db.prepare<[], { head: number }>('SELECT IFNULL(MAX(seq), 0) AS head FROM change_log'),
     batchSeq: db.prepare<[string], { seq: number }>(
       'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
@@ -99,12 +136,22 @@ export function resolveKeyPolicy(
   }
   const team = statements.team.get(row.team_id)!;
   const org = statements.org.get(row.org_id)!;
+  const key = scopeState(row);
+  const overrides = statements.overrides.all(row.id, now).map((entry) => overrideOf(key.limits, entry));
   return {
     keyId: row.id,
     tokenHash,
-    status: row.status,
+    status:
+      row.status === 'revoked'
+        ? 'revoked'
+        : row.blocked === 1 || row.owner_blocked === 1
+          ? 'blocked'
+          : 'active',
     expiresAt,
-    key: scopeState(row),
+    key,
+    ...(overrides.length > 0 ? { overrides } : {}),
+    tags: JSON.parse(row.tags) as string[],
+    allowRequestTags: row.allow_request_tags === 1,
     team: scopeState(team),
     org: scopeState(org),
     effectiveTargets: effectiveTargetNames(db, { orgId: row.org_id, teamId: row.team_id, keyId: row.id }),

@@ -4,7 +4,7 @@
  * hour window at the top of a clock hour, a day window at 00:00 UTC. Epoch milliseconds have no
  * leap seconds, so `floor(now / length) * length` is exactly that boundary.
  */
-import type { Limits, Scope } from '../policy/limits.js';
+import type { Scope } from '../policy/limits.js';
 
 export type WindowName = 'rpm' | 'tpm' | 'rph' | 'rpd' | 'tpd';
 
@@ -15,7 +15,7 @@ export interface WindowSpec {
   /** Requests windows count 1 per request; tokens windows count the token reservation. */
   unit: 'requests' | 'tokens';
   /** The `Limits` field holding this window's limit. */
-  limitField: Exclude<keyof Limits, 'maxBudgetMicros'>;
+  limitField: WindowName;
 }
 
 export const MINUTE_MS = 60_000;
