@@ -12,6 +12,7 @@ import { effectiveTargetNames } from '../../src/storage/effective-access.js';
 import { accessView } from '../access-bindings.js';
 import type { AccessView } from '../auth/access.js';
 import { isoOrNull, limitView, type LimitColumns } from '../schemas.js';
+import { activeOverrides, overrideView } from './key-overrides.js';
 
 export interface KeyRow extends LimitColumns {
   id: string;
@@ -93,6 +94,7 @@ export function keyView(db: Database, row: KeyRecord, now: number) {
     blocked_by: row.blocked === 1 ? 'key' : row.owner_blocked === 1 ? 'owner' : null,
     self_service: row.self_service === 1,
     ...limitView(row, now),
+    overrides: activeOverrides(db, row.id, now).map(overrideView),
     tags: JSON.parse(row.tags) as string[],
     allow_request_tags: row.allow_request_tags === 1,
     expires_at: isoOrNull(row.expires_at),
