@@ -23,6 +23,8 @@ import { forward, type Endpoint } from './proxy/forward.js';
 import { estimateInputTokens, maxOutputTokens } from './proxy/request-estimate.js';
 import type { UpstreamClient } from './proxy/upstream-client.js';
 import type { TargetCatalog } from './target-catalog.js';
+import { requestTagsFor } from '../src/usage/request-tags.js';
+import { registerInternalExplain, type LiveCounters } from './internal-explain.js';
 import {
   GONE,
   NodeProxyRequest,
@@ -41,6 +43,7 @@ export interface UsageRecorder {
     outputTokens: number,
     spendMicros: number,
     at: number,
+    tags?: readonly string[],
   ): void;
 }
 
@@ -65,6 +68,8 @@ export interface GatewayDeps {
   credential: (envName: string) => string | undefined;
   readiness: () => Readiness;
   limits: { maxBodyBytes: number; defaultMaxTokens: number };
+  /** This gateway's live counters of a key (`GET /internal/explain`); absent = 404 there. */
+  liveCounters?: (policy: ResolvedKeyPolicy) => Promise<LiveCounters>;
   onError?: (error: unknown) => void;
 }
 
@@ -179,6 +184,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const target = catalog.get(model);
     if (target === undefined) return refusal('model_not_found', requestId, 'model');
     if (!allowed(policy, model)) return refusal('model_not_allowed', requestId, 'model');
+    const tags = requestTagsFor(request.header('x-keygate-tags'), policy.allowRequestTags);
+    if (tags === null) return refusal('invalid_request', requestId, 'x-keygate-tags');
 
     const estimatedInputTokens = estimateInputTokens(body);
     const outcome = await admission.admit({
@@ -198,14 +205,29 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return refusal(outcome.code, requestId, outcome.param, responseHeaders);
     }
     responseHeaders['x-request-id'] = requestId;
+    if (outcome.shadowRefused !== undefined) {
+      // Shadow limits (issue 14 item 8): reported, never refusing.
+      responseHeaders['x-keygate-shadow-refused'] = outcome.shadowRefused.join(',');
+      for (const param of outcome.shadowRefused) metrics.shadowRefusal(param);
+    }
 
     const ticket = outcome.ticket;
     const keyId = policy.key.id;
     const targetName = target.route.name;
     const record = (usage: Usage, costMicros: number): void =>
-      deps.usage.record(keyId, targetName, usage.inputTokens, usage.outputTokens, costMicros, clock.now());
+      deps.usage.record(
+        keyId,
+        targetName,
+        usage.inputTokens,
+        usage.outputTokens,
+        costMicros,
+        clock.now(),
+        tags,
+      );
     const onError = (error: unknown): void => deps.onError?.(error);
     const apiKeyEnv = target.route.apiKeyEnv;
+    // A throw before any hook ran must still end the ticket (parallel caps, reservations);
+    // after a hook, release is a no-op.
     const result = await forward(
       deps.upstream,
       {
@@ -236,7 +258,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
             );
         },
       },
-    );
+    ).catch(async (error: unknown) => {
+      await admission.release(ticket).catch(onError);
+      throw error;
+    });
     if (result.kind === 'error') return refusal(result.code, requestId);
     metrics.outcome(result.outcome);
     return result;
@@ -288,6 +313,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     await deps.changes.receive(batch);
     return c.body(null, 204, { 'x-request-id': requestId });
   });
+
+  registerInternalExplain(app, deps, (code, c) => refuse(code, requestIdOf(c)));
 
   app.notFound((c) => refuse('not_found', requestIdOf(c)));
   app.onError((error, c) => {

@@ -18,7 +18,7 @@ import { coalescingRun } from '../src/invalidation/coalescing-run.js';
 import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
-import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
+import { PeriodSpendStore } from '../src/budget/period-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 import { AdminHttpKeySource } from './admin-http-key-source.js';
 import { createGateway } from './app.js';
@@ -70,8 +70,10 @@ export async function startGateway(
 
   // Exact windows and budgets (issue 4); `new CostOnlyAdmission()` is the no-limits alternative.
   // Embedded mode: counters and spend in this process (a Redis SpendStore/CounterStore plugs in here).
-  const spend = new MemorySpendStore();
-  const admission: Admission = new LimitsAdmission({ clock, spend });
+  // PeriodSpendStore: lifetime spend plus the current calendar period's (issue 14 budget periods).
+  const spend = new PeriodSpendStore(clock);
+  const limits = new LimitsAdmission({ clock, spend });
+  const admission: Admission = limits;
 
   const keys = new KeyPolicyCache({
     source: admin,
@@ -118,6 +120,7 @@ export async function startGateway(
     changes: follower,
     internalTokens: new InternalTokens(config.internalSecret),
     credential: (name) => env[name],
+    liveCounters: (policy) => limits.liveCounters(policy),
     readiness: () => {
       const adminReachable = admin.lastContactAt > clock.now() - Math.max(3 * config.resyncIntervalMs, 3000);
       const cacheWarm = keys.size > 0;

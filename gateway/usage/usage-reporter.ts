@@ -39,8 +39,11 @@ export class UsageReporter {
     outputTokens: number,
     spendMicros: number,
     at: number,
+    tags?: readonly string[],
   ): void {
-    const id = `${keyId}\u0000${target}`;
+    // Requests with tags (x-keygate-tags) are aggregated per tag set.
+    const id =
+      tags === undefined ? `${keyId}\u0000${target}` : `${keyId}\u0000${target}\u0000${tags.join(',')}`;
     const item = this.current.get(id);
     if (item === undefined) {
       this.current.set(id, {
@@ -51,6 +54,7 @@ export class UsageReporter {
         outputTokens,
         spendMicros,
         lastUsedAt: at,
+        ...(tags === undefined ? {} : { tags: [...tags] }),
       });
       return;
     }

@@ -65,6 +65,12 @@ export const ERROR_REGISTRY = {
     retryable: false,
     message: 'The API key has been revoked.',
   },
+  key_blocked: {
+    status: 401,
+    type: 'authentication_error',
+    retryable: false,
+    message: 'The API key is blocked (it, or the user owning it, is paused by an administrator).',
+  },
   key_expired: {
     status: 401,
     type: 'authentication_error',

@@ -46,7 +46,12 @@ export function windowParam(scope: Scope, window: WindowName): string {
  * part of it, so a limit change applies to the next request without resetting what the
  * current window has already counted (issue 4).
  */
-export function counterKey(scope: Scope, scopeId: string, window: WindowName, startMs: number): string {
+export function counterKey(
+  scope: Scope,
+  scopeId: string,
+  window: WindowName | 'parallel',
+  startMs: number,
+): string {
   // join builds one flat string (a template literal builds a tree of cons strings).
   return [scope, scopeId, window, startMs].join(':');
 }

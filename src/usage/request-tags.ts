@@ -13,3 +13,17 @@ export function parseRequestTags(header: string | undefined): string[] | undefin
   if (tags.length > MAX_REQUEST_TAGS || tags.some((tag) => !TAG.test(tag))) return null;
   return tags;
 }
+
+/**
+ * The request's tags for a key: `undefined` without the header, `null` (refuse with 400
+ * `invalid_request`, param `x-keygate-tags`) when the header is invalid or the key does not
+ * allow request tags.
+ */
+export function requestTagsFor(
+  header: string | undefined,
+  allowRequestTags: boolean | undefined,
+): string[] | undefined | null {
+  const tags = parseRequestTags(header);
+  if (tags === undefined) return undefined;
+  return allowRequestTags === true ? tags : null;
+}
