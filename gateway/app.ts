@@ -228,40 +228,44 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const apiKeyEnv = target.route.apiKeyEnv;
     // A throw before any hook ran must still end the ticket (parallel caps, reservations);
     // after a hook, release is a no-op.
-    const result = await forward(
-      deps.upstream,
-      {
-        endpoint,
-        target,
-        clientHeaders: request.forwardHeaders,
-        rawBody: raw,
-        body,
-        requestId,
-        signal: request.signal(),
-        credential: apiKeyEnv === null ? undefined : deps.credential(apiKeyEnv),
-        responseHeaders,
-      },
-      {
-        settled(usage) {
-          const actual = usage ?? { inputTokens: estimatedInputTokens, outputTokens: 0 };
-          admission.settle(ticket, actual).then(({ costMicros }) => record(actual, costMicros), onError);
+    let result: Awaited<ReturnType<typeof forward>>;
+    try {
+      result = await forward(
+        deps.upstream,
+        {
+          endpoint,
+          target,
+          clientHeaders: request.forwardHeaders,
+          rawBody: raw,
+          body,
+          requestId,
+          signal: request.signal(),
+          credential: apiKeyEnv === null ? undefined : deps.credential(apiKeyEnv),
+          responseHeaders,
         },
-        failed() {
-          admission.release(ticket).catch(onError);
+        {
+          settled(usage) {
+            const actual = usage ?? { inputTokens: estimatedInputTokens, outputTokens: 0 };
+            admission.settle(ticket, actual).then(({ costMicros }) => record(actual, costMicros), onError);
+          },
+          failed() {
+            admission.release(ticket).catch(onError);
+          },
+          aborted() {
+            admission
+              .abort(ticket)
+              .then(
+                ({ costMicros }) =>
+                  record({ inputTokens: estimatedInputTokens, outputTokens: 0 }, costMicros),
+                onError,
+              );
+          },
         },
-        aborted() {
-          admission
-            .abort(ticket)
-            .then(
-              ({ costMicros }) => record({ inputTokens: estimatedInputTokens, outputTokens: 0 }, costMicros),
-              onError,
-            );
-        },
-      },
-    ).catch(async (error: unknown) => {
+      );
+    } catch (error) {
       await admission.release(ticket).catch(onError);
       throw error;
-    });
+    }
     if (result.kind === 'error') return refusal(result.code, requestId);
     metrics.outcome(result.outcome);
     return result;
