@@ -12,6 +12,7 @@ import { loadConfig, type Config } from '../src/config/config.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import { createLogger } from '../src/logger.js';
 import { getMeta, openDatabase, setMeta, type Database } from '../src/storage/database.js';
+import { AlertWebhook } from './alerts/alert-webhook.js';
 import { createAdminApp } from './app.js';
 import { Credentials } from './auth/credentials.js';
 import { HttpInvalidationBus } from './push/change-pusher.js';
@@ -45,14 +46,20 @@ export async function startAdmin(
   const credentials = new Credentials(db, config);
   const internalTokens = new InternalTokens(ensureInternalSecret(db, config.internalSecret));
   const invalidation = new HttpInvalidationBus(config.gatewayUrls ?? [], internalTokens, logger);
+  const clock = options.clock ?? systemClock;
+  const alerts =
+    config.alertWebhookUrl === undefined || config.alertWebhookSecret === undefined
+      ? undefined
+      : new AlertWebhook({ url: config.alertWebhookUrl, secret: config.alertWebhookSecret, clock, logger });
   const app = createAdminApp({
     db,
     config,
-    clock: options.clock ?? systemClock,
+    clock,
     credentials,
     internalTokens,
     invalidation,
     logger,
+    ...(alerts === undefined ? {} : { alerts }),
   });
   const server = serve({ fetch: app.fetch, hostname: config.adminHost, port: config.adminPort });
   await new Promise<void>((resolve, reject) => {

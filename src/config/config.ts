@@ -32,6 +32,8 @@ export interface Config {
   redisPrefix: string;
   budgetFailOpen: boolean;
   logLevel: LogLevel;
+  alertWebhookUrl: string | undefined;
+  alertWebhookSecret: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -64,6 +66,8 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REDIS_PREFIX: { default: 'keygate:', doc: 'prefix of Redis keys and channels' },
   KEYGATE_BUDGET_FAIL_OPEN: { default: 'false', doc: 'admit when the spend store is down' },
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
+  KEYGATE_ALERT_WEBHOOK_URL: { default: undefined, doc: 'soft-budget alerts are POSTed here' },
+  KEYGATE_ALERT_WEBHOOK_SECRET: { default: undefined, doc: 'HMAC-SHA256 key of the alert signature' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -145,6 +149,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     problems.push('KEYGATE_INTERNAL_SECRET must be at least 32 characters');
   }
 
+  const alertWebhookUrl = optional('KEYGATE_ALERT_WEBHOOK_URL');
+  url('KEYGATE_ALERT_WEBHOOK_URL', alertWebhookUrl);
+  const alertWebhookSecret = optional('KEYGATE_ALERT_WEBHOOK_SECRET');
+  if (alertWebhookUrl !== undefined && (alertWebhookSecret === undefined || alertWebhookSecret.length < 32)) {
+    problems.push('KEYGATE_ALERT_WEBHOOK_SECRET (at least 32 characters) is required with KEYGATE_ALERT_WEBHOOK_URL');
+  }
+
   const config: Config = {
     dbPath: text('KEYGATE_DB_PATH'),
     adminHost: text('KEYGATE_ADMIN_HOST'),
@@ -172,6 +183,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisPrefix: text('KEYGATE_REDIS_PREFIX'),
     budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),
     logLevel,
+    alertWebhookUrl,
+    alertWebhookSecret,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
