@@ -7,6 +7,7 @@ import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { InvalidationBus } from '../src/invalidation/invalidation-bus.js';
 import type { AccessView } from './auth/access.js';
 import type { SoftBudgetAlert } from './internal/apply-usage.js';
+import type { GatewayCounterSource } from './keys/gateway-counters.js';
 import type { Credentials } from './auth/credentials.js';
 
 export interface AdminDeps {
@@ -20,6 +21,8 @@ export interface AdminDeps {
   logger: Logger;
   /** Soft-budget alert delivery (KEYGATE_ALERT_WEBHOOK_URL); absent = audit entry only. */
   alerts?: AlertSink;
+  /** The gateways' live counters for `GET /v1/keys/{id}/explain`; absent = admin figures only. */
+  gatewayCounters?: GatewayCounterSource;
 }
 
 /** Delivers a soft-budget alert after the commit that raised it; never blocks or throws. */

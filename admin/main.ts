@@ -13,6 +13,7 @@ import { InternalTokens } from '../src/invalidation/internal-token.js';
 import { createLogger } from '../src/logger.js';
 import { getMeta, openDatabase, setMeta, type Database } from '../src/storage/database.js';
 import { AlertWebhook } from './alerts/alert-webhook.js';
+import { HttpGatewayCounters } from './keys/gateway-counters.js';
 import { createAdminApp } from './app.js';
 import { Credentials } from './auth/credentials.js';
 import { HttpInvalidationBus } from './push/change-pusher.js';
@@ -60,6 +61,7 @@ export async function startAdmin(
     invalidation,
     logger,
     ...(alerts === undefined ? {} : { alerts }),
+    gatewayCounters: new HttpGatewayCounters(config.gatewayUrls ?? [], internalTokens),
   });
   const server = serve({ fetch: app.fetch, hostname: config.adminHost, port: config.adminPort });
   await new Promise<void>((resolve, reject) => {

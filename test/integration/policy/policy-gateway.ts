@@ -45,7 +45,7 @@ export interface PolicyGateway {
   close(): Promise<void>;
 }
 
-export async function startPolicyGateway(startMs: number): Promise<PolicyGateway> {
+export async function startPolicyGateway(startMs: number, internalSecret = SECRET): Promise<PolicyGateway> {
   const mock: MockUpstream = await startMockUpstream({ chunks: 3, chunkDelayMs: 0 });
   const clock = new ManualClock(startMs);
   const source = new FakeKeySource();
@@ -75,7 +75,7 @@ export async function startPolicyGateway(startMs: number): Promise<PolicyGateway
   });
   const usage: PolicyGateway['usage'] = [];
   const upstream = new UpstreamClient({ timeoutMs: 10_000 });
-  const tokens = new InternalTokens(SECRET);
+  const tokens = new InternalTokens(internalSecret);
   const { listener } = createGateway({
     clock,
     keys,
