@@ -16,7 +16,7 @@ import { SCOPES, SHADOW_BITS, type Scope } from '../policy/limits.js';
 import type { RateLimitHeaders } from '../policy/admission.js';
 import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import type { CounterCharge } from './counter-store.js';
-import { CounterKeys, DAY_MS, WINDOWS, counterKey, windowParam, windowStart } from './windows.js';
+import { CounterKeys, DAY_MS, ParallelKeys, WINDOWS, windowParam, windowStart } from './windows.js';
 
 export interface PlannedCharge extends CounterCharge {
   scope: Scope;
@@ -48,6 +48,8 @@ export const PARALLEL_PARAM: Record<Scope, string> = {
 };
 
 /** Every configured window of the three scopes in report order (key, team, org × WINDOWS), then parallel caps. */
+const parallelKeys = new ParallelKeys();
+
 export function plan(
   keys: CounterKeys,
   policy: ResolvedKeyPolicy,
@@ -84,7 +86,7 @@ export function plan(
     if (max === null || max === undefined) continue;
     const shadowed = ((state.limits.shadow ?? 0) & SHADOW_BITS.parallel) !== 0;
     charges.push({
-      key: counterKey(scope, state.id, 'parallel', 0),
+      key: parallelKeys.get(scope, state.id),
       amount: 1,
       limit: shadowed ? UNREACHABLE : max,
       ttlMs: DAY_MS,

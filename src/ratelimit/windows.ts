@@ -90,6 +90,31 @@ export class CounterKeys {
   }
 }
 
+/**
+ * Parallel-cap counter keys (issue 14), one string per scope id reused across requests like the
+ * window keys above; cleared when it holds `max` entries (only sharing is lost, never a count).
+ */
+export class ParallelKeys {
+  private readonly keys: Record<Scope, Map<string, string>> = {
+    key: new Map(),
+    team: new Map(),
+    org: new Map(),
+  };
+
+  constructor(private readonly max = 100_000) {}
+
+  get(scope: Scope, scopeId: string): string {
+    const keys = this.keys[scope];
+    let key = keys.get(scopeId);
+    if (key === undefined) {
+      if (keys.size >= this.max) keys.clear();
+      key = counterKey(scope, scopeId, 'parallel', 0);
+      keys.set(scopeId, key);
+    }
+    return key;
+  }
+}
+
 interface WindowKeys {
   startMs: number;
   /** Scope id → counter key, for `startMs` only. */
