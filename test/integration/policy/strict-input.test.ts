@@ -74,12 +74,15 @@ describe('strict input on every admin route', () => {
     ['models', ['gpt-4o'], 'access'],
     ['tpm', 10, 'tpm_limit'],
     ['key_alias', 'x', 'name'],
-  ])('LiteLLM field %s is refused with keygate equivalent %s named', async (field, value, equivalent) => {
-    const res = await admin.call('POST', '/v1/keys', { body: { name: 'k', team_id: 't', [field]: value } });
-    expect(res.status).toBe(400);
-    expect(res.body.error.param).toBe(field);
-    expect(res.body.error.message).toContain(equivalent);
-  });
+  ])(
+    "LiteLLM field %s (%j) is refused; the message names keygate's equivalent %s",
+    async (field, value, equivalent) => {
+      const res = await admin.call('POST', '/v1/keys', { body: { name: 'k', team_id: 't', [field]: value } });
+      expect(res.status).toBe(400);
+      expect(res.body.error.param).toBe(field);
+      expect(res.body.error.message).toContain(equivalent);
+    },
+  );
 
   it('a misspelled usage filter can never widen the scope to platform totals', async () => {
     const res = await admin.call('GET', '/v1/usage?user_id=u_1');
