@@ -1,9 +1,9 @@
 /** Proxying over real sockets: gateway (in-process server) → mock upstream. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { targetRoute } from '../../unit/gateway/fixtures.js';
+import { targetRoute } from '../../helpers/gateway-fixtures.js';
 import { eventually } from '../../helpers/eventually.js';
-import { startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 let h: Harness;
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import { NO_LIMITS } from '../../../src/policy/limits.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
 import type { UpstreamClient } from '../../../gateway/proxy/upstream-client.js';
 import { eventually } from '../../helpers/eventually.js';
-import { startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 type Fault =
   | 'credential'

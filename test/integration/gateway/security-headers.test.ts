@@ -6,8 +6,8 @@
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { targetRoute } from '../../unit/gateway/fixtures.js';
-import { startHarness, type Harness } from './harness.js';
+import { targetRoute } from '../../helpers/gateway-fixtures.js';
+import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 /** An upstream that answers with every header the gateway must not pass on, and records requests. */
 const HOSTILE_HEADERS: Record<string, string> = {

@@ -5,22 +5,22 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
-import { ManualClock } from '../../../src/clock.js';
-import { changeEffect } from '../../../src/invalidation/change-effect.js';
-import { ChangeFollower } from '../../../src/invalidation/change-follower.js';
-import type { ChangeBatch } from '../../../src/invalidation/change.js';
-import { InternalTokens } from '../../../src/invalidation/internal-token.js';
-import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
-import type { Admission } from '../../../src/policy/admission.js';
-import type { ResolvedKeyPolicy, TargetRoute } from '../../../src/policy/resolved-policy.js';
-import { createGateway, type Gateway, type GatewayDeps } from '../../../gateway/app.js';
-import { CostOnlyAdmission } from '../../../gateway/cost-only-admission.js';
-import { GatewayMetrics } from '../../../gateway/metrics.js';
-import { UpstreamClient } from '../../../gateway/proxy/upstream-client.js';
-import { TargetCatalog } from '../../../gateway/target-catalog.js';
-import { startMockUpstream, type MockUpstream } from '../../../bench/mock-upstream.js';
-import { FakeKeySource, policyFor, targetRoute } from '../../unit/gateway/fixtures.js';
+import { KeyPolicyCache } from '../../src/cache/key-policy-cache.js';
+import { ManualClock } from '../../src/clock.js';
+import { changeEffect } from '../../src/invalidation/change-effect.js';
+import { ChangeFollower } from '../../src/invalidation/change-follower.js';
+import type { ChangeBatch } from '../../src/invalidation/change.js';
+import { InternalTokens } from '../../src/invalidation/internal-token.js';
+import { generateSecret, hashSecret } from '../../src/keys/secret.js';
+import type { Admission } from '../../src/policy/admission.js';
+import type { ResolvedKeyPolicy, TargetRoute } from '../../src/policy/resolved-policy.js';
+import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/app.js';
+import { CostOnlyAdmission } from '../../gateway/cost-only-admission.js';
+import { GatewayMetrics } from '../../gateway/metrics.js';
+import { UpstreamClient } from '../../gateway/proxy/upstream-client.js';
+import { TargetCatalog } from '../../gateway/target-catalog.js';
+import { startMockUpstream, type MockUpstream } from '../../bench/mock-upstream.js';
+import { FakeKeySource, policyFor, targetRoute } from './gateway-fixtures.js';
 
 export const INTERNAL_SECRET = 'gateway-test-internal-secret-0123456789';
 
