@@ -113,8 +113,15 @@ export function createDecide(deps: DecideDeps): Decide {
       estimatedInputTokens,
       maxOutputTokens: maxOutputTokens(body, limits.defaultMaxTokens, limits.maxOutputTokens),
     });
-    metrics.decisionSeconds((performance.now() - started) / 1000);
-    const headers = rateLimitHeaders(outcome.headers);
+    let headers: Record<string, string>;
+    try {
+      metrics.decisionSeconds((performance.now() - started) / 1000);
+      headers = rateLimitHeaders(outcome.headers);
+    } catch (error) {
+      // Nothing owns the ticket yet: hand it back before the error travels on.
+      if (outcome.ok) void admission.release(outcome.ticket).catch(() => {});
+      throw error;
+    }
     if (!outcome.ok) {
       const { code, param, retryAfterMs } = outcome;
       return { ok: false, code, param, headers, retryAfterMs };
