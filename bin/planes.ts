@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/config.js';
 import { openDatabase } from '../src/storage/database.js';
 import { ensureInternalSecret } from '../admin/main.js';
+import { localUrl } from './health.js';
 import { ensurePortsFree } from './ports.js';
 
 const HERE = new URL('.', import.meta.url);
@@ -96,8 +97,9 @@ export async function startPlanes(
   const db = openDatabase(config.dbPath);
   const internalSecret = ensureInternalSecret(db, config.internalSecret);
   db.close();
-  const adminUrl = `http://${config.adminHost}:${config.adminPort}`;
-  const gatewayUrl = `http://${config.gatewayHost}:${config.gatewayPort}`;
+  // A wildcard listen host (0.0.0.0 in the Docker image) is reached through the loopback address.
+  const adminUrl = localUrl(config.adminHost, config.adminPort);
+  const gatewayUrl = localUrl(config.gatewayHost, config.gatewayPort);
   const env: Record<string, string> = {
     KEYGATE_INTERNAL_SECRET: internalSecret,
     KEYGATE_ADMIN_URL: process.env.KEYGATE_ADMIN_URL ?? adminUrl,
