@@ -47,10 +47,6 @@ export class RecordingAdmission implements Admission {
     this.calls.push({ kind: 'abort' });
     return this.inner.abort(ticket);
   };
-  observePolicy(policy: ResolvedKeyPolicy): void {
-    this.observed.push(policy);
-  }
-  sealBatch(): void {}
 }
 
 export interface Harness {
@@ -93,7 +89,7 @@ export async function startHarness(
     maxKeys: options.cacheMaxKeys ?? 1000,
     ttlMs: 60_000,
     negativeTtlMs: 10_000,
-    onLoaded: (policy) => admission.observePolicy(policy),
+    onLoaded: (policy) => admission.observed.push(policy),
   });
   const targets: TargetRoute[] = [
     targetRoute('gpt-test', `${mock.url}/v1`, { upstreamModel: 'mock-model', apiKeyEnv: 'PROVIDER_KEY' }),
@@ -147,7 +143,8 @@ export async function startHarness(
     internalTokens: tokens,
     credential: (name) => (name === 'PROVIDER_KEY' ? 'sk-provider-secret' : undefined),
     readiness: () => ({ ready: true }),
-    limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256 },
+    limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256, maxOutputTokens: 4096 },
+    forwardHeaders: ['x-custom', 'x-mock-*'],
   });
   // Served like gateway/main.ts: the proxy routes on node:http directly, the rest through Hono.
   const server = createServer(listener);
