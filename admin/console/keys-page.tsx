@@ -83,22 +83,24 @@ function Row(props: { me: Me; k: KeyView }) {
         </td>
       ))}
       <td>{formatTime(k.last_used_at)}</td>
-      <td class="actions">
-        {actions.regenerate ? (
-          <button type="button" data-action="regenerate" {...data}>
-            Regenerate
-          </button>
-        ) : null}
-        {actions.revoke ? (
-          <button type="button" data-action="revoke" {...data}>
-            Revoke
-          </button>
-        ) : null}
-        {actions.delete ? (
-          <button type="button" class="danger" data-action="delete" {...data}>
-            Delete
-          </button>
-        ) : null}
+      <td>
+        <div class="actions">
+          {actions.regenerate ? (
+            <button type="button" data-action="regenerate" {...data}>
+              Regenerate
+            </button>
+          ) : null}
+          {actions.revoke ? (
+            <button type="button" data-action="revoke" {...data}>
+              Revoke
+            </button>
+          ) : null}
+          {actions.delete ? (
+            <button type="button" class="danger" data-action="delete" {...data}>
+              Delete
+            </button>
+          ) : null}
+        </div>
       </td>
     </tr>
   );

@@ -51,9 +51,11 @@ export function monitor(page: Page): { problems: string[]; expect: (pattern: Reg
     if (message.type() === 'error') note(`console: ${message.text()} @ ${message.location().url}`);
   });
   page.on('pageerror', (error) => note(`pageerror: ${error.message}`));
-  page.on('requestfailed', (request) =>
-    note(`requestfailed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`),
-  );
+  page.on('requestfailed', (request) => {
+    // Chromium drops the low-priority icon fetch when the page navigates on (a form post): not a failure.
+    if (request.url().endsWith('/icon.svg') && request.failure()?.errorText === 'net::ERR_ABORTED') return;
+    note(`requestfailed: ${request.method()} ${request.url()} ${request.failure()?.errorText}`);
+  });
   page.on('response', (response) => {
     if (response.status() >= 400)
       note(`http ${response.status()}: ${response.request().method()} ${response.url()}`);
