@@ -47,7 +47,7 @@ export function Budget(props: { keyView: KeyView }) {
   return (
     <div class="budget">
       <span>
-        {usd(k.spend)} <span class="muted">of {usd(k.max_budget)} (total)</span>
+        {usd(k.spend)} <span class="muted">of {usd(k.max_budget)}</span>
       </span>
       <meter min={0} max={1} value={k.budget_progress ?? 0} aria-label={`Budget used by ${k.name}`}></meter>
     </div>
