@@ -9,7 +9,7 @@ import type { AdminEnv } from '../context.js';
 import { apiGet, type ConsoleContext, type PageState } from './console-context.js';
 import { ConfirmDialog, SecretDialog } from './key-action-dialogs.js';
 import { WINDOW_LIMITS, type KeyView } from './key-types.js';
-import { Budget, keyActions } from './keys-page.js';
+import { Budget, KeyActionButtons, KeyStatus } from './keys-page.js';
 import { Unavailable } from './layout.js';
 import { formatTime, usd, type ListAnswer } from './pages.js';
 
@@ -72,8 +72,6 @@ export async function keyDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>, s
   const k = key.body;
   const usage = await apiGet<{ data: UsageDay[] }>(ctx, c, `/v1/usage?key_id=${id}&group_by=day`);
   const audit = await apiGet<ListAnswer<AuditEntry>>(ctx, c, `/v1/audit?entity_type=key&entity_id=${id}`);
-  const actions = keyActions(state.me, k);
-  const data = { 'data-key-id': k.id, 'data-key-name': k.name, 'data-after': 'detail' };
   return {
     title: k.name,
     body: (
@@ -83,23 +81,7 @@ export async function keyDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>, s
         </p>
         <div class="page-head">
           <h1>{k.name}</h1>
-          <div class="actions">
-            {actions.regenerate ? (
-              <button type="button" data-action="regenerate" {...data}>
-                Regenerate
-              </button>
-            ) : null}
-            {actions.revoke ? (
-              <button type="button" data-action="revoke" {...data}>
-                Revoke
-              </button>
-            ) : null}
-            {actions.delete ? (
-              <button type="button" class="danger" data-action="delete" {...data}>
-                Delete
-              </button>
-            ) : null}
-          </div>
+          <KeyActionButtons me={state.me} k={k} detail />
         </div>
         <dl class="facts">
           <dt>Token</dt>
@@ -108,7 +90,7 @@ export async function keyDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>, s
           </dd>
           <dt>Status</dt>
           <dd>
-            <span class={`status status-${k.status}`}>{k.status}</span>
+            <KeyStatus k={k} />
           </dd>
           <dt>Team</dt>
           <dd>{k.team.name}</dd>

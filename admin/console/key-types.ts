@@ -23,6 +23,8 @@ export interface KeyView {
   last_used_at: string | null;
   /** Present when the API has key blocking (another branch): rendered only then. */
   blocked?: boolean;
+  /** Present when the API has budget periods (another branch): shown next to the budget then. */
+  budget_period?: string | null;
 }
 
 export interface TeamView {

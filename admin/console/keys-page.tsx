@@ -31,13 +31,23 @@ function isOwn(me: Me, key: KeyView): boolean {
 }
 
 /** The row actions the caller may take (mirrors admin/keys/key-record.ts keyAuthority; the API decides). */
-export function keyActions(me: Me, key: KeyView): { regenerate: boolean; revoke: boolean; delete: boolean } {
+export function keyActions(
+  me: Me,
+  key: KeyView,
+): { regenerate: boolean; revoke: boolean; delete: boolean; block: 'block' | 'unblock' | null } {
   const own = isOwn(me, key) && canOnTeam(me, 'key.create_self', key.team.id);
   const active = key.status === 'active';
   return {
     regenerate: active && (own || canOnTeam(me, 'key.update', key.team.id)),
     revoke: active && (own || canOnTeam(me, 'key.revoke', key.team.id)),
     delete: own || canOnTeam(me, 'key.delete', key.team.id),
+    // Block/unblock only when the API reports `blocked` on keys (POST /v1/keys/:id/block|unblock).
+    block:
+      key.blocked === undefined || !active || !(own || canOnTeam(me, 'key.update', key.team.id))
+        ? null
+        : key.blocked
+          ? 'unblock'
+          : 'block',
   };
 }
 
@@ -47,17 +57,58 @@ export function Budget(props: { keyView: KeyView }) {
   return (
     <div class="budget">
       <span>
-        {usd(k.spend)} <span class="muted">of {usd(k.max_budget)}</span>
+        {usd(k.spend)}{' '}
+        <span class="muted">
+          of {usd(k.max_budget)}
+          {k.budget_period === undefined || k.budget_period === null ? '' : ` per ${k.budget_period}`}
+        </span>
       </span>
       <meter min={0} max={1} value={k.budget_progress ?? 0} aria-label={`Budget used by ${k.name}`}></meter>
     </div>
   );
 }
 
+export function KeyStatus(props: { k: KeyView }) {
+  const status = props.k.blocked === true && props.k.status === 'active' ? 'blocked' : props.k.status;
+  return <span class={`status status-${status}`}>{status}</span>;
+}
+
+const ACTION_LABELS = { regenerate: 'Regenerate', revoke: 'Revoke', delete: 'Delete' } as const;
+
+/** The buttons of the actions the caller may take on the key (the browser script confirms and runs them). */
+export function KeyActionButtons(props: { me: Me; k: KeyView; detail?: boolean }) {
+  const { k } = props;
+  const actions = keyActions(props.me, k);
+  const data = {
+    'data-key-id': k.id,
+    'data-key-name': k.name,
+    'data-after': props.detail ? 'detail' : 'list',
+  };
+  return (
+    <div class="actions">
+      {(['regenerate', 'revoke', 'delete'] as const)
+        .filter((action) => actions[action])
+        .map((action) => (
+          <button
+            type="button"
+            class={action === 'delete' ? 'danger' : undefined}
+            data-action={action}
+            {...data}
+          >
+            {ACTION_LABELS[action]}
+          </button>
+        ))}
+      {actions.block === null ? null : (
+        <button type="button" data-action={actions.block} {...data}>
+          {actions.block === 'block' ? 'Block' : 'Unblock'}
+        </button>
+      )}
+    </div>
+  );
+}
+
 function Row(props: { me: Me; k: KeyView }) {
   const { me, k } = props;
-  const actions = keyActions(me, k);
-  const data = { 'data-key-id': k.id, 'data-key-name': k.name };
   return (
     <tr data-key-row={k.id}>
       <td>
@@ -72,7 +123,7 @@ function Row(props: { me: Me; k: KeyView }) {
         {k.owner.type === 'service_account' ? <span class="tag">service account</span> : null}
       </td>
       <td>
-        <span class={`status status-${k.status}`}>{k.status}</span>
+        <KeyStatus k={k} />
       </td>
       <td>
         <Budget keyView={k} />
@@ -84,23 +135,7 @@ function Row(props: { me: Me; k: KeyView }) {
       ))}
       <td>{formatTime(k.last_used_at)}</td>
       <td>
-        <div class="actions">
-          {actions.regenerate ? (
-            <button type="button" data-action="regenerate" {...data}>
-              Regenerate
-            </button>
-          ) : null}
-          {actions.revoke ? (
-            <button type="button" data-action="revoke" {...data}>
-              Revoke
-            </button>
-          ) : null}
-          {actions.delete ? (
-            <button type="button" class="danger" data-action="delete" {...data}>
-              Delete
-            </button>
-          ) : null}
-        </div>
+        <KeyActionButtons me={me} k={k} />
       </td>
     </tr>
   );

@@ -129,6 +129,47 @@ describe.skipIf(CHROMIUM === undefined)('API Keys page in Chromium', () => {
     await context.close();
   });
 
+  it('admin: regenerate with a grace period keeps the old secret working; delete asks first', async () => {
+    const old = await data.createKey({ name: 'rotating' });
+    const context = await newContext(browser, stack.adminUrl);
+    const page = await context.newPage();
+    const watch = monitor(page);
+    await signInWithMasterKey(page, stack.adminUrl, MASTER_KEY);
+    await page.goto(`${stack.adminUrl}/keys/${old.key.id}`);
+    await page.getByRole('button', { name: 'Regenerate' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Regenerate key' });
+    expect(await focusedDialog(page)).toBe('confirm-dialog');
+    await confirm.getByLabel('Old secret keeps working for (minutes)').fill('5');
+    await confirm.getByRole('button', { name: 'Regenerate' }).click();
+    const secretDialog = page.getByRole('dialog', { name: 'Copy your new key' });
+    await secretDialog.waitFor({ state: 'visible' });
+    const fresh = (await page.getByTestId('secret-value').textContent()) ?? '';
+    expect(fresh).toMatch(/^kg_/);
+    expect(fresh).not.toBe(old.secret);
+    await secretDialog.getByRole('button', { name: 'Done, I have copied it' }).click();
+    await page.getByRole('heading', { name: 'Usage' }).waitFor();
+    expect((await chat(fresh)).status).toBe(200);
+    // Well after the change reached the gateway (push ≤ 50 ms), the old secret still works: the grace period.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await chat(old.secret)).status).toBe(200);
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete key' }).getByRole('button', { name: 'Cancel' }).click();
+    expect(await page.evaluate('document.activeElement?.textContent?.trim()')).toBe('Delete');
+    expect((await stack.api('GET', `/v1/keys/${old.key.id}`)).status).toBe(200);
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete key' }).getByRole('button', { name: 'Delete' }).click();
+    await page.waitForURL(`${stack.adminUrl}/keys`);
+    expect(await page.getByRole('link', { name: 'rotating' }).count()).toBe(0);
+    await msUntil(
+      Date.now(),
+      () => chat(fresh),
+      (status) => status === 401,
+    );
+    expect(watch.problems).toEqual([]);
+    await context.close();
+  });
+
   it('team developer: only My Keys, and each self-service constraint shown at its field', async () => {
     await developerChecks(browser, stack, data);
   });

@@ -203,6 +203,11 @@ const ACTIONS = {
     text: (name) => `Revoke “${name}”? Requests with it are refused from now on.`,
   },
   delete: { title: 'Delete key', text: (name) => `Delete “${name}” for good? Its record is removed.` },
+  block: {
+    title: 'Block key',
+    text: (name) => `Block “${name}”? Requests are refused until it is unblocked.`,
+  },
+  unblock: { title: 'Unblock key', text: (name) => `Unblock “${name}”?` },
 };
 document.addEventListener('click', (event) => {
   const button =
@@ -230,8 +235,8 @@ confirmForm?.addEventListener('submit', async (event) => {
   if (action === 'regenerate') {
     const minutes = Number(confirmForm.elements.namedItem('grace_minutes').value || '0');
     answer = await api('POST', `${path}/regenerate`, { grace_period_seconds: Math.round(minutes * 60) });
-  } else if (action === 'revoke') answer = await api('POST', `${path}/revoke`);
-  else answer = await api('DELETE', path);
+  } else if (action === 'delete') answer = await api('DELETE', path);
+  else answer = await api('POST', `${path}/${action}`);
   if (answer.status >= 300) {
     const error = document.getElementById('confirm-error');
     error.textContent = answer.body?.error?.message ?? `Failed (${answer.status}).`;

@@ -154,6 +154,25 @@ describe('console sign-in', () => {
     expect(cookieOf(blocked, 'kg_session')).toBeUndefined();
   });
 
+  it('throttles failed sign-ins per address: 20 failures over many accounts block the next attempt', async () => {
+    const admin = createTestAdmin();
+    await userWithPassword(admin, 'someone@example.com');
+    for (let i = 0; i < 20; i++) {
+      const response = await signIn(admin, {
+        method: 'password',
+        email: `guess-${i}@example.com`,
+        password: 'x'.repeat(12),
+      });
+      expect(response.status).toBe(401);
+    }
+    const blocked = await signIn(admin, {
+      method: 'password',
+      email: 'someone@example.com',
+      password: PASSWORD,
+    });
+    expect(blocked.status).toBe(429);
+  });
+
   it('refuses a sign-in form without the matching CSRF value', async () => {
     const admin = createTestAdmin();
     const response = await post(
