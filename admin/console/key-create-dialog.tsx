@@ -82,7 +82,16 @@ export function CreateKeyDialog(props: { options: CreateKeyOptions }) {
           <label for="ck-team">Team</label>
           <select id="ck-team" name="team_id" aria-describedby="err-team_id">
             {teams.map((t) => (
-              <option value={t.id} data-mode={modeOf(t)} data-is-master={me.user === null ? '1' : '0'}>
+              <option
+                value={t.id}
+                data-mode={modeOf(t)}
+                data-allowed-targets={
+                  t.access.mode === 'restrict' ? JSON.stringify(t.access.targets) : undefined
+                }
+                data-allowed-groups={
+                  t.access.mode === 'restrict' ? JSON.stringify(t.access.access_groups) : undefined
+                }
+              >
                 {t.name}
               </option>
             ))}
@@ -146,7 +155,10 @@ export function CreateKeyDialog(props: { options: CreateKeyOptions }) {
             <input type="radio" name="access_mode" value="restrict" /> Restrict
           </label>
           <div id="ck-restrict" hidden>
-            <p class="hint">Only targets and groups the team allows are accepted.</p>
+            <p class="hint">
+              Choose among the targets and access groups the team allows (a team that inherits its
+              organization's set shows everything you can see; the API checks the organization).
+            </p>
             <fieldset>
               <legend>Targets</legend>
               {targets.map((t) => (

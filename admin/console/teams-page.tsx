@@ -10,6 +10,29 @@ import { WINDOW_LIMITS, type TeamView } from './key-types.js';
 import { Unavailable } from './layout.js';
 import { usd, type ListAnswer } from './pages.js';
 
+interface UserDetail {
+  id: string;
+  email: string;
+  name: string | null;
+  memberships: { teams: { team_id: string; role: string }[] };
+}
+
+const MAX_MEMBER_LOOKUPS = 500;
+
+/** The team's members as the caller may see them: `GET /v1/users`, then each user's memberships. */
+async function membersOf(ctx: ConsoleContext, c: Context<AdminEnv>, teamId: string) {
+  const users = await apiGet<ListAnswer<{ id: string }>>(ctx, c, `/v1/users?limit=${MAX_MEMBER_LOOKUPS}`);
+  if (users.status !== 200) return { status: users.status, members: [] };
+  const members: { user: UserDetail; role: string }[] = [];
+  for (const { id } of users.body.data) {
+    const detail = await apiGet<UserDetail>(ctx, c, `/v1/users/${encodeURIComponent(id)}`);
+    const membership = detail.body.memberships?.teams.find((m) => m.team_id === teamId);
+    if (detail.status === 200 && membership !== undefined)
+      members.push({ user: detail.body, role: membership.role });
+  }
+  return { status: 200, members };
+}
+
 interface ServiceAccountView {
   id: string;
   name: string;
@@ -49,6 +72,7 @@ export async function teamDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>) 
   const t = team.body;
   const accounts = await apiGet<ListAnswer<ServiceAccountView>>(ctx, c, `/v1/teams/${id}/service-accounts`);
   const p = t.self_service;
+  const members = await membersOf(ctx, c, t.id);
   return {
     title: t.name,
     body: (
@@ -89,6 +113,20 @@ export async function teamDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>) 
             ? 'Inherits the organization set.'
             : `Restricted to targets ${t.access.targets.join(', ') || 'none'} and groups ${t.access.access_groups.join(', ') || 'none'}.`}
         </p>
+        <h2>Members</h2>
+        {members.status !== 200 ? (
+          <Unavailable what="Members" status={members.status} />
+        ) : members.members.length === 0 ? (
+          <p class="muted">No members you can see.</p>
+        ) : (
+          <ul>
+            {members.members.map((m) => (
+              <li>
+                {m.user.name ?? m.user.email} <span class="muted">({m.role.replace('team_', '')})</span>
+              </li>
+            ))}
+          </ul>
+        )}
         <h2>Service accounts</h2>
         {accounts.status !== 200 ? (
           <Unavailable what="Service accounts" status={accounts.status} />

@@ -170,6 +170,33 @@ describe.skipIf(CHROMIUM === undefined)('API Keys page in Chromium', () => {
     await context.close();
   });
 
+  it('admin: "Restrict" in the dialog narrows the key to the chosen target at the gateway', async () => {
+    const context = await newContext(browser, stack.adminUrl);
+    const page = await context.newPage();
+    const watch = monitor(page);
+    await signInWithMasterKey(page, stack.adminUrl, MASTER_KEY);
+    await page.getByRole('button', { name: '+ Create Key' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create Key' });
+    await dialog.getByLabel('Key name').fill('narrow');
+    await dialog.getByLabel('Team', { exact: true }).selectOption({ label: data.team.name });
+    await dialog.getByLabel('Service account of the team').selectOption('__new');
+    await dialog.getByLabel('New service account name').fill('narrow-bot');
+    await dialog.getByLabel('Restrict').check();
+    await dialog.getByLabel(data.target.name).check();
+    await dialog.getByRole('button', { name: 'Create key' }).click();
+    const secret = (await page.getByTestId('secret-value').filter({ hasText: /kg_/ }).textContent()) ?? '';
+    await page.getByRole('button', { name: 'Done, I have copied it' }).click();
+    expect((await chat(secret)).status).toBe(200);
+    const other = await fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: data.other.name, messages: [] }),
+    });
+    expect(other.status).toBe(403);
+    expect(watch.problems).toEqual([]);
+    await context.close();
+  });
+
   it('team developer: only My Keys, and each self-service constraint shown at its field', async () => {
     await developerChecks(browser, stack, data);
   });

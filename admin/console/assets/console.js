@@ -133,6 +133,17 @@ if (createForm) {
       card.hidden = admin || card.dataset.policyFor !== team.value;
     saBox.hidden = ownerValue() !== 'service_account';
     saNew.hidden = saSelect.value !== '__new';
+    const option = team.selectedOptions[0];
+    const allowed = (name) => (option?.dataset[name] ? JSON.parse(option.dataset[name]) : null);
+    const groups = allowed('allowedGroups');
+    // Targets reached through an allowed group count too, so targets are narrowed only without groups.
+    const targets = groups !== null && groups.length > 0 ? null : allowed('allowedTargets');
+    for (const box of createForm.querySelectorAll('input[name=targets], input[name=access_groups]')) {
+      const list = box.name === 'targets' ? targets : groups;
+      const hide = list !== null && !list.includes(box.value);
+      box.closest('label').hidden = hide;
+      if (hide) box.checked = false;
+    }
     createForm.querySelector('#ck-restrict').hidden =
       createForm.querySelector('input[name=access_mode]:checked')?.value !== 'restrict';
   }
