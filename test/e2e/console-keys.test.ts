@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MASTER_KEY, msUntil, seed, startStack, type Stack } from '../integration/gateway/e2e-stack.js';
+import { MASTER_KEY, msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
 import { ROOT } from '../helpers/processes.js';
 import {
   CHROMIUM,

@@ -5,7 +5,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
-import type { Stack, seed } from '../integration/gateway/e2e-stack.js';
+import type { Stack, seed } from '../helpers/e2e-stack.js';
 import { monitor, newContext, setPasswordByLink, signInWithPassword, unlabeled } from './console-browser.js';
 
 /** A user whose password was set through the one-time link; returns the user id. */
