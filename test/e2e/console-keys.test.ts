@@ -245,7 +245,14 @@ describe.skipIf(CHROMIUM === undefined)('API Keys page in Chromium', () => {
         expect(overflow, `${path} at ${width}px`).toBeLessThanOrEqual(width);
       }
       await page.goto(`${stack.adminUrl}/keys`, { waitUntil: 'networkidle' });
-      await page.getByRole('button', { name: '+ Create Key' }).click();
+      // Keyboard only: Tab reaches "+ Create Key", Enter opens the dialog with focus inside it.
+      let tabs = 0;
+      while ((await page.evaluate('document.activeElement?.textContent?.trim()')) !== '+ Create Key') {
+        expect(++tabs, 'Tab presses to reach + Create Key').toBeLessThan(40);
+        await page.keyboard.press('Tab');
+      }
+      await page.keyboard.press('Enter');
+      expect(await focusedDialog(page)).toBe('create-key-dialog');
       await page.waitForLoadState('networkidle');
       expect(await unlabeled(page)).toEqual([]);
       if (width === 390) await page.screenshot({ path: `${SHOTS}/api-keys-390.png` });
