@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorBody } from '../../src/errors/keygate-error.js';
 import type { AdminApp } from '../app.js';
-import { errorResponse } from '../app.js';
 
 const TYPES: Record<string, string> = {
   'console.js': 'text/javascript; charset=utf-8',
@@ -31,7 +31,7 @@ export function registerConsoleAssets(app: AdminApp): void {
   app.get('/console/assets/:name', (c) => {
     const name = c.req.param('name');
     const body = files.get(name);
-    if (body === undefined) return errorResponse(c, 'not_found');
+    if (body === undefined) return c.json(errorBody('not_found', { requestId: c.get('requestId') }), 404);
     return c.body(new Uint8Array(body), 200, {
       'content-type': TYPES[name]!,
       'cache-control': 'no-cache',
