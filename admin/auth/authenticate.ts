@@ -12,7 +12,12 @@ import { SAFE_METHODS, SessionStore, sameSecret } from './sessions.js';
 
 export function authenticate(deps: AdminDeps): MiddlewareHandler<AdminEnv> {
   const findUser = deps.db.prepare('SELECT * FROM users WHERE id = ?');
-  const sessions = new SessionStore(deps.db, deps.clock, deps.config.sessionTtlMs);
+  const sessions = new SessionStore(
+    deps.db,
+    deps.clock,
+    deps.config.sessionTtlMs,
+    deps.credentials.masterFingerprint(),
+  );
   return async (c, next) => {
     const header = c.req.header('authorization');
     if (header === undefined) {

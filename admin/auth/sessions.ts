@@ -56,6 +56,8 @@ export class SessionStore {
     private readonly db: Database,
     private readonly clock: Clock,
     private readonly ttlMs: number,
+    /** The current master key's fingerprint: a master-key session opened with another key is void. */
+    private readonly masterFingerprint: string,
   ) {}
 
   /** Starts a session and sets its cookie; returns the CSRF token the pages embed. */
@@ -65,12 +67,13 @@ export class SessionStore {
     const now = this.clock.now();
     this.db
       .prepare(
-        'INSERT INTO sessions (id_hash, user_id, is_master, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        'INSERT INTO sessions (id_hash, user_id, is_master, master_fingerprint, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       )
       .run(
         sha256Hex(token),
         principal === 'master' ? null : principal.userId,
         principal === 'master' ? 1 : 0,
+        principal === 'master' ? this.masterFingerprint : null,
         csrf,
         now,
         now + this.ttlMs,
@@ -86,12 +89,19 @@ export class SessionStore {
     if (token === undefined) return undefined;
     const row = this.db
       .prepare(
-        `SELECT s.is_master, s.csrf_token, s.expires_at, u.* FROM sessions s
+        `SELECT s.is_master, s.master_fingerprint, s.csrf_token, s.expires_at, u.* FROM sessions s
          LEFT JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?`,
       )
       .get(sha256Hex(token)) as
-      (Partial<UserRow> & { is_master: number; csrf_token: string; expires_at: number }) | undefined;
+      | (Partial<UserRow> & {
+          is_master: number;
+          master_fingerprint: string | null;
+          csrf_token: string;
+          expires_at: number;
+        })
+      | undefined;
     if (row === undefined || row.expires_at <= this.clock.now()) return undefined;
+    if (row.is_master === 1 && row.master_fingerprint !== this.masterFingerprint) return undefined;
     const caller: Caller =
       row.is_master === 1
         ? { kind: 'master' }

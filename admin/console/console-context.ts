@@ -32,7 +32,12 @@ export function createConsoleContext(app: AdminApp, deps: AdminDeps): ConsoleCon
   return {
     app,
     deps,
-    sessions: new SessionStore(deps.db, deps.clock, deps.config.sessionTtlMs),
+    sessions: new SessionStore(
+      deps.db,
+      deps.clock,
+      deps.config.sessionTtlMs,
+      deps.credentials.masterFingerprint(),
+    ),
     throttle: new SignInThrottle(),
   };
 }

@@ -222,6 +222,8 @@ CREATE TABLE sessions (
   id_hash TEXT PRIMARY KEY,
   user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
   is_master INTEGER NOT NULL DEFAULT 0,
+  -- For a master-key session: a fingerprint of the master key it was opened with (a new key ends it).
+  master_fingerprint TEXT,
   csrf_token TEXT NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL,

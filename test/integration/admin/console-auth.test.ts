@@ -5,6 +5,8 @@
  * header; sign-out ends the session; failed sign-ins are throttled per account.
  */
 import { describe, expect, it } from 'vitest';
+import { createAdminApp } from '../../../admin/app.js';
+import { Credentials } from '../../../admin/auth/credentials.js';
 import { createTestAdmin, TEST_MASTER_KEY, type TestAdmin } from '../../helpers/admin-harness.js';
 
 const PASSWORD = 'correct horse battery';
@@ -223,6 +225,19 @@ describe('session cookie on the JSON API', () => {
     const page = await admin.app.request('/keys', { headers: { cookie } });
     expect(page.status).toBe(303);
     expect(page.headers.get('location')).toBe('/sign-in');
+  });
+
+  it('a master-key session ends when the master key changes', async () => {
+    const admin = createTestAdmin();
+    const cookie = session(await signIn(admin, { method: 'master', master_key: TEST_MASTER_KEY }));
+    const config = { ...admin.deps.config, masterKey: 'a-rotated-master-key-0123456789' };
+    const rotated = createAdminApp({
+      ...admin.deps,
+      config,
+      credentials: new Credentials(admin.deps.db, config),
+    });
+    expect((await rotated.request('/v1/me', { headers: { cookie } })).status).toBe(401);
+    expect((await admin.app.request('/v1/me', { headers: { cookie } })).status).toBe(200);
   });
 
   it('sign-out needs the CSRF field, then ends the session server-side', async () => {
