@@ -2,7 +2,8 @@
  * Console sign-in sessions: a random id in an HttpOnly, SameSite=Strict cookie (Secure when the
  * request came over HTTPS), stored server-side only as its sha256 with an absolute expiry and a
  * CSRF token. A session is the master key ("platform admin (master key)") or one user; the
- * user's roles are read again on every request, like for a JWT.
+ * user's roles are read again on every request, like for a JWT. A master-key session keeps a
+ * fingerprint of the key it was opened with and ends when the master key changes.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from 'hono';
