@@ -29,6 +29,11 @@ export default tseslint.config(
     rules: { 'no-restricted-properties': 'off' },
   },
   {
+    // The console's browser script: plain JS served as a file, outside the TypeScript project.
+    files: ['admin/console/assets/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
     files: ['test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
