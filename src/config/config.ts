@@ -32,6 +32,8 @@ export interface Config {
   redisPrefix: string;
   budgetFailOpen: boolean;
   logLevel: LogLevel;
+  /** Keys a gateway loads at start, most recently used first (0 = no warm start). */
+  preloadKeys: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -64,6 +66,7 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REDIS_PREFIX: { default: 'keygate:', doc: 'prefix of Redis keys and channels' },
   KEYGATE_BUDGET_FAIL_OPEN: { default: 'false', doc: 'admit when the spend store is down' },
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
+  KEYGATE_PRELOAD_KEYS: { default: '10000', doc: 'keys a gateway preloads at start (most recently used)' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -172,6 +175,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisPrefix: text('KEYGATE_REDIS_PREFIX'),
     budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),
     logLevel,
+    preloadKeys: integer('KEYGATE_PRELOAD_KEYS', 0, 100_000_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

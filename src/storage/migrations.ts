@@ -202,4 +202,10 @@ CREATE TABLE usage_batches (
     // that is a scan of every batch the gateway ever sent.
     sql: 'CREATE INDEX usage_batches_gateway_seq ON usage_batches(gateway_id, batch_seq);',
   },
+  {
+    version: 6,
+    name: 'keys by last use',
+    // GET /internal/keys pages the active keys by most recent use (a gateway's warm start).
+    sql: 'CREATE INDEX keys_last_used ON keys(last_used_at, id);',
+  },
 ];
