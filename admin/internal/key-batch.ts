@@ -7,11 +7,12 @@
  *   (src/cache/key-preloader.ts). `next` is the cursor of the following page, null at the end.
  *
  * Both resolve every key with resolveKeyPolicy inside one read transaction, so the whole answer is
- * one snapshot (one `version`) and SQLite takes its read lock once.
+ * one snapshot (one `version`) and SQLite takes its read lock once; what the keys share (head,
+ * batch seq, an inheriting key's team targets) is read once per call (ResolveMemo).
  */
 import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
-import { resolveKeyPolicy } from './resolve-key-policy.js';
+import { resolveKeyPolicy, type ResolveMemo } from './resolve-key-policy.js';
 
 /** Most hashes per batch and keys per page the admin plane answers. */
 export const MAX_KEY_BATCH = 1000;
@@ -49,7 +50,10 @@ export function resolveKeyPolicies(
   gatewayId: string | undefined,
   now: number,
 ): (ResolvedKeyPolicy | null)[] {
-  return db.transaction(() => hashes.map((hash) => resolveKeyPolicy(db, hash, gatewayId, now)))();
+  return db.transaction(() => {
+    const memo: ResolveMemo = { teamTargets: new Map() };
+    return hashes.map((hash) => resolveKeyPolicy(db, hash, gatewayId, now, memo));
+  })();
 }
 
 /** Parses `<last_used_at>:<id>`; undefined when malformed. */
@@ -76,8 +80,9 @@ export function recentKeyPolicies(
   return db.transaction(() => {
     const rows = after === undefined ? first.all(limit) : afterCursor.all(after.lastUsedAt, after.id, limit);
     const policies: ResolvedKeyPolicy[] = [];
+    const memo: ResolveMemo = { teamTargets: new Map() };
     for (const row of rows) {
-      const policy = resolveKeyPolicy(db, row.token_hash, gatewayId, now);
+      const policy = resolveKeyPolicy(db, row.token_hash, gatewayId, now, memo);
       if (policy !== null) policies.push(policy);
     }
     const last = rows[rows.length - 1];

@@ -46,6 +46,26 @@ describe('POST /internal/keys', () => {
     expect(res.body.policies[3]).toBeNull();
   });
 
+  it('keys that restrict their targets and keys that inherit them, in one batch: each as the single route answers it', async () => {
+    const [a, b] = await createKeys(2);
+    const narrow = (
+      await w.createKey({
+        name: 'narrow',
+        team_id: w.teamA1,
+        access: { mode: 'restrict', targets: ['gpt-4o-mini'] },
+      })
+    ).body.key as { token_hash: string };
+    const hashes = [a!.token_hash, narrow.token_hash, b!.token_hash];
+    const res = await call('POST', '/internal/keys?gateway_id=gw-1', { hashes });
+    for (const [i, hash] of hashes.entries()) {
+      expect(res.body.policies[i]).toEqual(
+        (await call('GET', `/internal/keys/${hash}?gateway_id=gw-1`)).body,
+      );
+    }
+    expect(res.body.policies[1].effectiveTargets).toEqual(['gpt-4o-mini']);
+    expect(res.body.policies[0].effectiveTargets.length).toBeGreaterThan(1);
+  });
+
   it('refuses without the internal token, an empty list and more than 1,000 hashes', async () => {
     expect((await call('POST', '/internal/keys', { hashes: ['a'.repeat(64)] }, null)).status).toBe(401);
     expect((await call('POST', '/internal/keys', { hashes: [] })).status).toBe(400);
