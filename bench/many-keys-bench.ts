@@ -13,6 +13,7 @@ import { PolicyInterner } from '../src/cache/policy-interner.js';
 import { ManualClock } from '../src/clock.js';
 import { NO_LIMITS } from '../src/policy/limits.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
+import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 
 const KEYS = Number(process.argv[2] ?? 100_000);
@@ -57,7 +58,8 @@ const hashes = Array.from({ length: KEYS }, (_, i) => hex(`h${i}`));
 const bodies = new Map(hashes.map((hash, i) => [hash, wire(i)]));
 const clock = new ManualClock(Date.UTC(2026, 2, 10, 10, 0, 0));
 const interner = new PolicyInterner();
-const admission = new LimitsAdmission({ clock });
+const spend = new MemorySpendStore();
+const admission = new LimitsAdmission({ clock, spend });
 const cache = new KeyPolicyCache({
   source: {
     load: (hash) =>
@@ -67,7 +69,7 @@ const cache = new KeyPolicyCache({
   maxKeys: KEYS + 1_000,
   ttlMs: 86_400_000,
   negativeTtlMs: 5_000,
-  onLoaded: (policy) => admission.observePolicy(policy),
+  onLoaded: (policy) => spend.observe(policy),
 });
 
 async function request(hash: string): Promise<void> {

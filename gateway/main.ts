@@ -7,20 +7,22 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { BatchLoader } from '../src/cache/batch-loader.js';
 import { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
 import { KeyPreloader } from '../src/cache/key-preloader.js';
-import { systemClock } from '../src/clock.js';
+import { systemClock, type Clock } from '../src/clock.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { newId } from '../src/ids.js';
+import { createLogger } from '../src/logger.js';
 import { changeApplier } from '../src/invalidation/change-applier.js';
 import { coalescingRun } from '../src/invalidation/coalescing-run.js';
 import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
+import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
-import { AdminHttpKeySource } from './admin-http-key-source.js';
+import { AdminClient } from './admin-client.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
@@ -38,13 +40,15 @@ export interface StartGatewayOptions {
   logger?: Logger;
   /** Where provider credentials (a target's api_key_env) are read from; default the process environment. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** One clock for the whole gateway (cache expiry, windows, lag, admin contact); default the system clock. */
+  clock?: Clock;
 }
 
 export async function startGateway(
   config: Config,
   options: StartGatewayOptions = {},
 ): Promise<StartedGateway> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { plane: 'gateway' } });
+  const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway');
   if (config.internalSecret === undefined) {
     throw new Error(
       'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
@@ -57,16 +61,19 @@ export async function startGateway(
     );
   }
   const env = options.env ?? process.env;
-  const clock = systemClock;
+  const clock = options.clock ?? systemClock;
   const gatewayId = config.gatewayId ?? newId('gw');
-  const admin = new AdminHttpKeySource({
+  const admin = new AdminClient({
     adminUrl: config.adminUrl,
     internalSecret: config.internalSecret,
     gatewayId,
+    clock,
   });
 
   // Exact windows and budgets (issue 4); `new CostOnlyAdmission()` is the no-limits alternative.
-  const admission: Admission = new LimitsAdmission({ clock });
+  // Embedded mode: counters and spend in this process (a Redis SpendStore/CounterStore plugs in here).
+  const spend = new MemorySpendStore();
+  const admission: Admission = new LimitsAdmission({ clock, spend });
 
   const keys = new KeyPolicyCache({
     // Concurrent misses travel as one POST /internal/keys batch (issue 15).
@@ -75,7 +82,7 @@ export async function startGateway(
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
     negativeTtlMs: config.negativeCacheTtlMs,
-    onLoaded: (policy) => admission.observePolicy(policy),
+    onLoaded: (policy) => spend.observe(policy),
   });
   const preloader = new KeyPreloader({ source: admin, cache: keys, keys: config.preloadKeys });
   const catalog = new TargetCatalog(admin);
@@ -99,7 +106,7 @@ export async function startGateway(
   const reporter = new UsageReporter({
     sink: admin,
     gatewayId,
-    onSeal: (batchSeq) => admission.sealBatch(batchSeq),
+    onSeal: (batchSeq) => spend.seal(batchSeq),
     onError: (error) => logger.warn({ err: error }, 'usage report not accepted; it will be sent again'),
   });
   const upstream = new UpstreamClient({ timeoutMs: config.upstreamTimeoutMs });
@@ -129,8 +136,14 @@ export async function startGateway(
         preload: preloader.progress,
       };
     },
-    limits: { maxBodyBytes: config.maxBodyBytes, defaultMaxTokens: config.defaultMaxTokens },
-    onError: (error) => logger.error({ err: error }, 'gateway error'),
+    limits: {
+      maxBodyBytes: config.maxBodyBytes,
+      defaultMaxTokens: config.defaultMaxTokens,
+      maxOutputTokens: config.maxOutputTokens,
+    },
+    forwardHeaders: config.forwardHeaders,
+    metricsToken: config.metricsToken,
+    onError: (error, requestId) => logger.error({ err: error, requestId }, 'gateway error'),
   });
 
   // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that
@@ -151,7 +164,17 @@ export async function startGateway(
   reporter.start(config.usageFlushMs);
 
   // The proxy routes go straight to node:http, the rest through Hono (createGateway in app.ts).
-  const server = createServer(gateway.listener);
+  // Slow clients (issue 10, item 13): headers and the whole request each have a deadline, checked
+  // often enough that a short configured timeout is honoured; the answer itself is not limited.
+  const server = createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    gateway.listener,
+  );
+  server.maxConnections = config.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

@@ -32,6 +32,18 @@ export interface Config {
   redisPrefix: string;
   budgetFailOpen: boolean;
   logLevel: LogLevel;
+  /** Largest output-token figure a cost estimate uses (a bigger max_tokens is forwarded, not reserved). */
+  maxOutputTokens: number;
+  /** Client headers forwarded upstream beyond the built-in allow-list (exact names or `prefix*`). */
+  forwardHeaders: readonly string[];
+  /** When set, the gateway's /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** node:http server limits (slow clients, socket count). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+  /** Refuse targets created without pricing (they would cost $0 and never trip a budget). */
+  requirePricing: boolean;
   /** Keys a gateway loads at start, most recently used first (0 = no warm start). */
   preloadKeys: number;
 }
@@ -66,6 +78,13 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REDIS_PREFIX: { default: 'keygate:', doc: 'prefix of Redis keys and channels' },
   KEYGATE_BUDGET_FAIL_OPEN: { default: 'false', doc: 'admit when the spend store is down' },
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
+  KEYGATE_MAX_OUTPUT_TOKENS: { default: '131072', doc: 'cap of the output-token estimate' },
+  KEYGATE_FORWARD_HEADERS: { default: undefined, doc: 'extra client headers forwarded upstream' },
+  KEYGATE_METRICS_TOKEN: { default: undefined, doc: 'bearer token required by /metrics' },
+  KEYGATE_HEADERS_TIMEOUT_MS: { default: '10000', doc: 'time a client has to send its headers' },
+  KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time a client has to send its whole request' },
+  KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open sockets per server' },
+  KEYGATE_REQUIRE_PRICING: { default: 'false', doc: 'refuse targets created without pricing' },
   KEYGATE_PRELOAD_KEYS: { default: '10000', doc: 'keys a gateway preloads at start (most recently used)' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
@@ -175,8 +194,21 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisPrefix: text('KEYGATE_REDIS_PREFIX'),
     budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),
     logLevel,
+    maxOutputTokens: integer('KEYGATE_MAX_OUTPUT_TOKENS', 1, 100_000_000),
+    forwardHeaders: (optional('KEYGATE_FORWARD_HEADERS') ?? '')
+      .split(',')
+      .map((entry) => entry.trim().toLowerCase())
+      .filter((entry) => entry !== ''),
+    metricsToken: optional('KEYGATE_METRICS_TOKEN'),
+    headersTimeoutMs: integer('KEYGATE_HEADERS_TIMEOUT_MS', 100, 3_600_000),
+    requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 100, 3_600_000),
+    maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 1_000_000),
+    requirePricing: boolean('KEYGATE_REQUIRE_PRICING'),
     preloadKeys: integer('KEYGATE_PRELOAD_KEYS', 0, 100_000_000),
   };
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

@@ -8,7 +8,7 @@ import { BatchLoader, type BatchKeySource } from '../../../src/cache/batch-loade
 import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
 import { ManualClock } from '../../../src/clock.js';
 import type { ResolvedKeyPolicy } from '../../../src/policy/resolved-policy.js';
-import { policyFor } from '../gateway/fixtures.js';
+import { policyFor } from '../../helpers/gateway-fixtures.js';
 
 const hash = (i: number): string => i.toString(16).padStart(64, '0');
 

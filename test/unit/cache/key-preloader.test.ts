@@ -8,7 +8,7 @@ import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
 import { KeyPreloader, type RecentKeySource, type RecentKeysPage } from '../../../src/cache/key-preloader.js';
 import { ManualClock } from '../../../src/clock.js';
 import type { ResolvedKeyPolicy } from '../../../src/policy/resolved-policy.js';
-import { FakeKeySource, policyFor } from '../gateway/fixtures.js';
+import { FakeKeySource, policyFor } from '../../helpers/gateway-fixtures.js';
 
 const hash = (i: number): string => i.toString(16).padStart(64, '0');
 
