@@ -29,14 +29,30 @@ interface ResolvedKeyRow extends ScopeRow {
 
 /**
  * Shared by the keys of one batch or page (admin/internal/key-batch.ts), all read in one
- * transaction: the change-log head, the asking gateway's batch seq, and the target list of each
- * team for keys that inherit it (the same for every such key of the team). Resolving 1,000 keys
+ * transaction: the change-log head, the asking gateway's batch seq, team and org rows, and the
+ * target list of each team for keys that inherit it (the same for every such key of the team). Resolving 1,000 keys
  * of one team then reads the access chain once, not 1,000 times.
  */
 export interface ResolveMemo {
   head?: number;
   batchSeq?: number;
   teamTargets: Map<string, string[]>;
+  /** Team and org rows by id. */
+  scopes?: Map<string, ScopeRow>;
+}
+
+function rowOf(
+  memo: ResolveMemo,
+  statement: { get(id: string): ScopeRow | undefined },
+  id: string,
+): ScopeRow {
+  memo.scopes ??= new Map();
+  let row = memo.scopes.get(id);
+  if (row === undefined) {
+    row = statement.get(id)!;
+    memo.scopes.set(id, row);
+  }
+  return row;
 }
 
 export const TOKEN_HASH = /^[0-9a-f]{64}$/;
@@ -124,8 +140,9 @@ export function resolveKeyPolicy(
     if (row === undefined) return null;
     expiresAt = minOrNull(row.expires_at, row.previous_valid_until);
   }
-  const team = statements.team.get(row.team_id)!;
-  const org = statements.org.get(row.org_id)!;
+  const team =
+    memo === undefined ? statements.team.get(row.team_id)! : rowOf(memo, statements.team, row.team_id);
+  const org = memo === undefined ? statements.org.get(row.org_id)! : rowOf(memo, statements.org, row.org_id);
   return {
     keyId: row.id,
     tokenHash,
