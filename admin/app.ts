@@ -15,6 +15,7 @@ import type { AdminDeps, AdminEnv } from './context.js';
 import { ADMIN_ROUTES } from './routes/index.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { describeIssues, strictRoutes } from './strict-input.js';
+import { registerConsole } from './console/register-console.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -70,6 +71,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   app.use('/v1/*', authenticate(deps));
   strictRoutes(app);
   for (const register of ADMIN_ROUTES) register(app, deps);
+  registerConsole(app, deps);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

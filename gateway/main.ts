@@ -8,7 +8,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import { BatchLoader } from '../src/cache/batch-loader.js';
 import { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
+import { KeyPreloader } from '../src/cache/key-preloader.js';
 import { systemClock, type Clock } from '../src/clock.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { newId } from '../src/ids.js';
@@ -20,7 +22,7 @@ import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
 import { PeriodSpendStore } from '../src/budget/period-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
-import { AdminHttpKeySource } from './admin-http-key-source.js';
+import { AdminClient } from './admin-client.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
@@ -61,7 +63,7 @@ export async function startGateway(
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const gatewayId = config.gatewayId ?? newId('gw');
-  const admin = new AdminHttpKeySource({
+  const admin = new AdminClient({
     adminUrl: config.adminUrl,
     internalSecret: config.internalSecret,
     gatewayId,
@@ -76,13 +78,15 @@ export async function startGateway(
   const admission: Admission = limits;
 
   const keys = new KeyPolicyCache({
-    source: admin,
+    // Concurrent misses travel as one POST /internal/keys batch (issue 15).
+    source: new BatchLoader({ source: admin }),
     clock,
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
     negativeTtlMs: config.negativeCacheTtlMs,
     onLoaded: (policy) => spend.observe(policy),
   });
+  const preloader = new KeyPreloader({ source: admin, cache: keys, keys: config.preloadKeys });
   const catalog = new TargetCatalog(admin);
   const feedLagMs = (): number | null => {
     const at = follower.lastSyncedAt;
@@ -132,10 +136,17 @@ export async function startGateway(
         targets: catalog.size,
         changeFeed: { lastSeq: follower.lastSeq ?? null, lagMs: feedLagMs() },
         pendingUsageItems: reporter.pendingItems,
+        preload: preloader.progress,
       };
     },
-    limits: { maxBodyBytes: config.maxBodyBytes, defaultMaxTokens: config.defaultMaxTokens },
-    onError: (error) => logger.error({ err: error }, 'gateway error'),
+    limits: {
+      maxBodyBytes: config.maxBodyBytes,
+      defaultMaxTokens: config.defaultMaxTokens,
+      maxOutputTokens: config.maxOutputTokens,
+    },
+    forwardHeaders: config.forwardHeaders,
+    metricsToken: config.metricsToken,
+    onError: (error, requestId) => logger.error({ err: error, requestId }, 'gateway error'),
   });
 
   // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that
@@ -156,7 +167,17 @@ export async function startGateway(
   reporter.start(config.usageFlushMs);
 
   // The proxy routes go straight to node:http, the rest through Hono (createGateway in app.ts).
-  const server = createServer(gateway.listener);
+  // Slow clients (issue 10, item 13): headers and the whole request each have a deadline, checked
+  // often enough that a short configured timeout is honoured; the answer itself is not limited.
+  const server = createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    gateway.listener,
+  );
+  server.maxConnections = config.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -165,6 +186,8 @@ export async function startGateway(
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.gatewayHost}:${port}`;
   logger.info({ url, gatewayId, adminUrl: config.adminUrl }, 'gateway listening');
+  // Warm start while serving (KEYGATE_PRELOAD_KEYS); /readyz shows the progress.
+  void preloader.run().then((progress) => logger.info({ preload: progress }, 'key preload finished'));
 
   let closing: Promise<void> | undefined;
   return {
@@ -174,6 +197,7 @@ export async function startGateway(
     close: () =>
       (closing ??= (async () => {
         clearInterval(syncTimer);
+        preloader.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -134,7 +134,7 @@ export function explainKey(
   for (const scope of SCOPES) {
     const limits = policy[scope].limits;
     for (const window of WINDOWS) {
-      const limit = limits[window.limitField];
+      const limit = limits[window.name];
       if (limit === null) continue;
       const param = windowParam(scope, window.name);
       const perGateway = windowUsed(param);

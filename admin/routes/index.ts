@@ -13,6 +13,7 @@ import { registerKeyRoutes } from './keys.js';
 import { registerKeyBlockingRoutes } from './key-blocking.js';
 import { registerKeyOverrideRoutes } from './key-overrides.js';
 import { registerKeyExplainRoutes } from './key-explain.js';
+import { registerPasswordLinkRoutes } from './password-links.js';
 
 export type RouteModule = (app: AdminApp, deps: AdminDeps) => void;
 
@@ -29,4 +30,5 @@ export const ADMIN_ROUTES: readonly RouteModule[] = [
   registerKeyBlockingRoutes,
   registerKeyOverrideRoutes,
   registerKeyExplainRoutes,
+  registerPasswordLinkRoutes,
 ];

@@ -34,6 +34,22 @@ export interface Config {
   logLevel: LogLevel;
   alertWebhookUrl: string | undefined;
   alertWebhookSecret: string | undefined;
+  /** Largest output-token figure a cost estimate uses (a bigger max_tokens is forwarded, not reserved). */
+  maxOutputTokens: number;
+  /** Client headers forwarded upstream beyond the built-in allow-list (exact names or `prefix*`). */
+  forwardHeaders: readonly string[];
+  /** When set, the gateway's /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** node:http server limits (slow clients, socket count). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+  /** Refuse targets created without pricing (they would cost $0 and never trip a budget). */
+  requirePricing: boolean;
+  sessionTtlMs: number;
+  passwordLinkTtlMs: number;
+  /** Keys a gateway loads at start, most recently used first (0 = no warm start). */
+  preloadKeys: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -68,6 +84,16 @@ export const CONFIG_VARIABLES = {
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
   KEYGATE_ALERT_WEBHOOK_URL: { default: undefined, doc: 'soft-budget alerts are POSTed here' },
   KEYGATE_ALERT_WEBHOOK_SECRET: { default: undefined, doc: 'HMAC-SHA256 key of the alert signature' },
+  KEYGATE_MAX_OUTPUT_TOKENS: { default: '131072', doc: 'cap of the output-token estimate' },
+  KEYGATE_FORWARD_HEADERS: { default: undefined, doc: 'extra client headers forwarded upstream' },
+  KEYGATE_METRICS_TOKEN: { default: undefined, doc: 'bearer token required by /metrics' },
+  KEYGATE_HEADERS_TIMEOUT_MS: { default: '10000', doc: 'time a client has to send its headers' },
+  KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time a client has to send its whole request' },
+  KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open sockets per server' },
+  KEYGATE_REQUIRE_PRICING: { default: 'false', doc: 'refuse targets created without pricing' },
+  KEYGATE_SESSION_TTL_MS: { default: '28800000', doc: 'console sign-in session lifetime' },
+  KEYGATE_PASSWORD_LINK_TTL_MS: { default: '86400000', doc: 'lifetime of a set-password link' },
+  KEYGATE_PRELOAD_KEYS: { default: '10000', doc: 'keys a gateway preloads at start (most recently used)' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -185,7 +211,23 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logLevel,
     alertWebhookUrl,
     alertWebhookSecret,
+    maxOutputTokens: integer('KEYGATE_MAX_OUTPUT_TOKENS', 1, 100_000_000),
+    forwardHeaders: (optional('KEYGATE_FORWARD_HEADERS') ?? '')
+      .split(',')
+      .map((entry) => entry.trim().toLowerCase())
+      .filter((entry) => entry !== ''),
+    metricsToken: optional('KEYGATE_METRICS_TOKEN'),
+    headersTimeoutMs: integer('KEYGATE_HEADERS_TIMEOUT_MS', 100, 3_600_000),
+    requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 100, 3_600_000),
+    maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 1_000_000),
+    requirePricing: boolean('KEYGATE_REQUIRE_PRICING'),
+    sessionTtlMs: integer('KEYGATE_SESSION_TTL_MS', 60_000, 30 * 86_400_000),
+    passwordLinkTtlMs: integer('KEYGATE_PASSWORD_LINK_TTL_MS', 60_000, 30 * 86_400_000),
+    preloadKeys: integer('KEYGATE_PRELOAD_KEYS', 0, 100_000_000),
   };
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

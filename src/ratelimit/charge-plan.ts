@@ -63,7 +63,7 @@ export function plan(
     const shadow = limits.shadow ?? 0;
     for (let w = 0; w < WINDOWS.length; w++) {
       const window = WINDOWS[w]!;
-      const limit = limits[window.limitField];
+      const limit = limits[window.name];
       if (limit === null) continue;
       const start = windowStart(window.lengthMs, now);
       const shadowed = shadow !== 0 && (shadow & WINDOW_BITS[w]!) !== 0;

@@ -39,7 +39,7 @@ import type {
   Usage,
 } from '../policy/admission.js';
 import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
-import { costMicros, type Pricing } from '../budget/cost.js';
+import { costMicros, tokenCount, type Pricing } from '../budget/cost.js';
 import { MemorySpendStore } from '../budget/memory-spend-store.js';
 import type { SpendReservation, SpendReserveResult, SpendStore } from '../budget/spend-store.js';
 import { isPromise } from '../maybe-promise.js';
@@ -117,8 +117,8 @@ export class LimitsAdmission implements Admission {
     const policy = effectivePolicy(request.policy, now);
     // Every request reads at least one prompt token. Besides being true, it keeps a full token
     // window (or a tpm_limit of 0, or a spent budget) from admitting requests estimated at 0.
-    const estimatedInputTokens = Math.max(1, tokens(request.estimatedInputTokens));
-    const maxOutputTokens = tokens(request.maxOutputTokens);
+    const estimatedInputTokens = Math.max(1, tokenCount(request.estimatedInputTokens));
+    const maxOutputTokens = tokenCount(request.maxOutputTokens);
     const costEstimateMicros = costMicros(target, estimatedInputTokens, maxOutputTokens);
 
     // Shadow budgets (issue 14 item 8) are checked, reported and then left out of the reservation.
@@ -190,7 +190,7 @@ export class LimitsAdmission implements Admission {
   async settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {
     const state = this.take(ticket);
     if (state === undefined) return { costMicros: 0 };
-    return this.finish(state, tokens(usage.inputTokens), tokens(usage.outputTokens));
+    return this.finish(state, tokenCount(usage.inputTokens), tokenCount(usage.outputTokens));
   }
 
   async release(ticket: AdmissionTicket): Promise<void> {
@@ -302,9 +302,4 @@ export class LimitsAdmission implements Admission {
     const answer = this.store.read(charges.map((charge) => charge.key));
     return isPromise(answer) ? settled(answer, 'reading the windows') : answer;
   }
-}
-
-/** Token counts from estimates and upstream usage: non-negative integers whatever comes in. */
-function tokens(value: number): number {
-  return Number.isFinite(value) && value > 0 ? Math.ceil(value) : 0;
 }

@@ -5,7 +5,7 @@
  * admin plane applies at the gateway; explain reads the gateway's live counters over HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msUntil, seed, startStack, type Stack } from '../integration/gateway/e2e-stack.js';
+import { msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
 
 for (const mode of [
   { push: true, boundMs: 100, name: 'pushes on' },

@@ -18,7 +18,7 @@ import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
 import { NO_LIMITS, type Limits } from '../../../src/policy/limits.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../../../src/policy/resolved-policy.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
-import { FakeKeySource, policyFor, targetRoute } from '../../unit/gateway/fixtures.js';
+import { FakeKeySource, policyFor, targetRoute } from '../../helpers/gateway-fixtures.js';
 
 const SECRET = 'policy-gateway-test-internal-secret-0123';
 
@@ -93,8 +93,10 @@ export async function startPolicyGateway(startMs: number, internalSecret = SECRE
       return undefined;
     },
     readiness: () => ({ ready: true }),
-    limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256 },
+    limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256, maxOutputTokens: 100_000 },
     liveCounters: (policy) => admission.liveCounters(policy),
+    // The mock upstream's per-request stream shape (x-mock-chunks, ...) must reach it.
+    forwardHeaders: ['x-mock-*'],
     onError: () => undefined,
   });
   const server = createServer(listener);
