@@ -179,7 +179,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   url('KEYGATE_ALERT_WEBHOOK_URL', alertWebhookUrl);
   const alertWebhookSecret = optional('KEYGATE_ALERT_WEBHOOK_SECRET');
   if (alertWebhookUrl !== undefined && (alertWebhookSecret === undefined || alertWebhookSecret.length < 32)) {
-    problems.push('KEYGATE_ALERT_WEBHOOK_SECRET (at least 32 characters) is required with KEYGATE_ALERT_WEBHOOK_URL');
+    problems.push(
+      'KEYGATE_ALERT_WEBHOOK_SECRET (at least 32 characters) is required with KEYGATE_ALERT_WEBHOOK_URL',
+    );
   }
 
   const config: Config = {
