@@ -58,3 +58,10 @@ export function setMeta(db: Database, key: string, value: string): void {
     'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
   ).run(key, value);
 }
+
+/** The store opened read-only, without migrating (diagnostics such as `keygate doctor`). */
+export function openDatabaseReadOnly(path: string): Database {
+  const db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 2000');
+  return db;
+}
