@@ -61,6 +61,8 @@ interface PlannedCharge extends CounterCharge {
 
 interface TicketState {
   charges: PlannedCharge[];
+  /** Counter group of the request (its org id, see CounterStore). */
+  group: string;
   tokenReservation: number;
   estimatedInputTokens: number;
   costEstimateMicros: number;
@@ -121,7 +123,7 @@ export class LimitsAdmission implements Admission {
       const max = policy[scope].limits.maxBudgetMicros;
       if (max !== null && !this.ledger.fits(spend[i]!, max, costEstimateMicros)) {
         const charges = plan(this.keys, policy, now, 0);
-        const values = await this.read(charges);
+        const values = await this.read(charges, policy.org.id);
         return {
           ok: false,
           code: 'budget_exceeded',
@@ -141,7 +143,7 @@ export class LimitsAdmission implements Admission {
     for (const entry of spend) this.ledger.reserve(entry, costEstimateMicros);
     let result: ChargeResult;
     try {
-      const answer = this.store.chargeAll(charges);
+      const answer = this.store.chargeAll(charges, policy.org.id);
       result = isPromise(answer) ? await settled(answer, 'charging the windows') : answer;
     } catch (error) {
       for (const entry of spend) this.ledger.unreserve(entry, costEstimateMicros);
@@ -161,6 +163,7 @@ export class LimitsAdmission implements Admission {
 
     const ticket = new LimitsTicket(this.nextTicket++, this, {
       charges,
+      group: policy.org.id,
       tokenReservation,
       estimatedInputTokens,
       costEstimateMicros,
@@ -184,7 +187,7 @@ export class LimitsAdmission implements Admission {
     const state = this.take(ticket);
     if (state === undefined) return;
     for (const entry of state.spend) this.ledger.unreserve(entry, state.costEstimateMicros);
-    await this.adjust(state.charges, (charge) => -charge.amount);
+    await this.adjust(state, (charge) => -charge.amount);
   }
 
   async abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
@@ -213,7 +216,7 @@ export class LimitsAdmission implements Admission {
   async windowUsage(policy: ResolvedKeyPolicy): Promise<WindowUsage[]> {
     const now = this.clock.now();
     const charges = plan(this.keys, policy, now, 0);
-    const values = await this.read(charges);
+    const values = await this.read(charges, policy.org.id);
     return charges.map((charge, i) => ({
       param: windowParam(charge.scope, charge.window.name),
       limit: charge.limit,
@@ -252,8 +255,7 @@ export class LimitsAdmission implements Admission {
     outputTokens: number,
   ): Promise<{ costMicros: number }> {
     const delta = inputTokens + outputTokens - state.tokenReservation;
-    if (delta !== 0)
-      await this.adjust(state.charges, (charge) => (charge.window.unit === 'tokens' ? delta : 0));
+    if (delta !== 0) await this.adjust(state, (charge) => (charge.window.unit === 'tokens' ? delta : 0));
     // Spend is booked last: from here to the caller's continuation that records it for the usage
     // reporter only microtasks run, so no timer can seal a batch in between, and the ledger's
     // unsealed spend and the reporter's open batch hold the same requests. (Meanwhile the
@@ -263,23 +265,23 @@ export class LimitsAdmission implements Admission {
     return { costMicros: cost };
   }
 
-  private async adjust(
-    charges: readonly PlannedCharge[],
-    deltaOf: (charge: PlannedCharge) => number,
-  ): Promise<void> {
+  private async adjust(state: TicketState, deltaOf: (charge: PlannedCharge) => number): Promise<void> {
     const now = this.clock.now();
     const pending: Promise<void>[] = [];
-    for (const charge of charges) {
+    for (const charge of state.charges) {
       const delta = deltaOf(charge);
       if (delta === 0 || now >= charge.endMs) continue;
-      const answer = this.store.adjust(charge.key, delta, charge.ttlMs);
+      const answer = this.store.adjust(charge.key, delta, charge.ttlMs, state.group);
       if (isPromise(answer)) pending.push(answer);
     }
     if (pending.length > 0) await settled(Promise.all(pending), 'adjusting the windows');
   }
 
-  private async read(charges: readonly PlannedCharge[]): Promise<number[]> {
-    const answer = this.store.read(charges.map((charge) => charge.key));
+  private async read(charges: readonly PlannedCharge[], group: string): Promise<number[]> {
+    const answer = this.store.read(
+      charges.map((charge) => charge.key),
+      group,
+    );
     return isPromise(answer) ? settled(answer, 'reading the windows') : answer;
   }
 }
