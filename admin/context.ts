@@ -4,13 +4,9 @@ import type { Clock } from '../src/clock.js';
 import type { Config } from '../src/config/config.js';
 import type { Database } from '../src/storage/database.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
+import type { InvalidationBus } from '../src/invalidation/invalidation-bus.js';
 import type { AccessView } from './auth/access.js';
 import type { Credentials } from './auth/credentials.js';
-
-/** Pushes committed change-log rows to the gateways; never blocks a response. */
-export interface ChangeNotifier {
-  notify(): void;
-}
 
 export interface AdminDeps {
   db: Database;
@@ -18,7 +14,8 @@ export interface AdminDeps {
   clock: Clock;
   credentials: Credentials;
   internalTokens: InternalTokens;
-  notifier: ChangeNotifier;
+  /** Receives the change-log rows of every commit; never blocks a response. */
+  invalidation: InvalidationBus;
   logger: Logger;
 }
 

@@ -14,7 +14,7 @@ import { createLogger } from '../src/logger.js';
 import { getMeta, openDatabase, setMeta, type Database } from '../src/storage/database.js';
 import { createAdminApp } from './app.js';
 import { Credentials } from './auth/credentials.js';
-import { HttpChangePusher } from './push/change-pusher.js';
+import { HttpInvalidationBus } from './push/change-pusher.js';
 
 const INTERNAL_SECRET_META = 'internal_secret';
 
@@ -44,14 +44,14 @@ export async function startAdmin(
   const db = openDatabase(config.dbPath);
   const credentials = new Credentials(db, config);
   const internalTokens = new InternalTokens(ensureInternalSecret(db, config.internalSecret));
-  const pusher = new HttpChangePusher(db, config.gatewayUrls ?? [], internalTokens, logger);
+  const invalidation = new HttpInvalidationBus(config.gatewayUrls ?? [], internalTokens, logger);
   const app = createAdminApp({
     db,
     config,
     clock: options.clock ?? systemClock,
     credentials,
     internalTokens,
-    notifier: pusher,
+    invalidation,
     logger,
   });
   const server = serve({ fetch: app.fetch, hostname: config.adminHost, port: config.adminPort });
@@ -71,7 +71,7 @@ export async function startAdmin(
         server.close(() => resolve());
         (server as import('node:http').Server).closeIdleConnections();
       });
-      await pusher.drain();
+      await invalidation.close();
       db.close();
     },
   };

@@ -7,6 +7,7 @@
 import { Pool } from 'undici';
 import type { KeySource } from '../src/cache/key-source.js';
 import { PolicyInterner } from '../src/cache/policy-interner.js';
+import type { Clock } from '../src/clock.js';
 import type { ChangeFeed } from '../src/invalidation/change-follower.js';
 import type { ChangeBatch } from '../src/invalidation/change.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
@@ -29,6 +30,8 @@ export interface AdminHttpKeySourceOptions {
   adminUrl: string;
   internalSecret: string;
   gatewayId: string;
+  /** Stamps `lastContactAt`: the gateway's own clock, which readiness compares it with. */
+  clock: Clock;
   /** Per-call timeout (headers and body), default 5 s. */
   timeoutMs?: number;
 }
@@ -39,6 +42,7 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
   private readonly basePath: string;
   private readonly gatewayQuery: string;
   private readonly timeoutMs: number;
+  private readonly clock: Clock;
   /** Shares team, org, limits and target lists between the cached policies (memory per key). */
   private readonly interner = new PolicyInterner();
   /** Epoch ms of the last answer from the admin plane (any status). */
@@ -48,6 +52,7 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
     const url = new URL(options.adminUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 5000;
+    this.clock = options.clock;
     this.pool = new Pool(url.origin, {
       connections: 16,
       keepAliveTimeout: 30_000,
@@ -108,7 +113,7 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
         cause: error,
       });
     }
-    this.lastContactAt = Date.now();
+    this.lastContactAt = this.clock.now();
     let text: string;
     try {
       text = await response.body.text();

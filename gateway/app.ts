@@ -281,7 +281,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
     let batch: ChangeBatch;
     try {
-      batch = parseChangeBatch(await c.req.json());
+      batch = parseChangeBatch(await c.req.json(), clock.now());
     } catch {
       return refuse('invalid_request', requestId);
     }
@@ -324,7 +324,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   return { app, listener };
 }
 
-function parseChangeBatch(value: unknown): ChangeBatch {
+function parseChangeBatch(value: unknown, now: number): ChangeBatch {
   const batch = value as ChangeBatch;
   if (
     typeof batch !== 'object' ||
@@ -343,7 +343,7 @@ function parseChangeBatch(value: unknown): ChangeBatch {
       throw new Error('not a change');
     }
     if (!Array.isArray(change.tokenHashes)) change.tokenHashes = [];
-    if (typeof change.at !== 'number') change.at = Date.now();
+    if (typeof change.at !== 'number') change.at = now;
   }
   return batch;
 }

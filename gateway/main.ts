@@ -7,16 +7,18 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
-import { systemClock } from '../src/clock.js';
+import { systemClock, type Clock } from '../src/clock.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { newId } from '../src/ids.js';
+import { createLogger } from '../src/logger.js';
 import { changeApplier } from '../src/invalidation/change-applier.js';
 import { coalescingRun } from '../src/invalidation/coalescing-run.js';
 import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
+import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 import { AdminHttpKeySource } from './admin-http-key-source.js';
 import { createGateway } from './app.js';
@@ -36,13 +38,15 @@ export interface StartGatewayOptions {
   logger?: Logger;
   /** Where provider credentials (a target's api_key_env) are read from; default the process environment. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** One clock for the whole gateway (cache expiry, windows, lag, admin contact); default the system clock. */
+  clock?: Clock;
 }
 
 export async function startGateway(
   config: Config,
   options: StartGatewayOptions = {},
 ): Promise<StartedGateway> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { plane: 'gateway' } });
+  const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway');
   if (config.internalSecret === undefined) {
     throw new Error(
       'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
@@ -55,16 +59,19 @@ export async function startGateway(
     );
   }
   const env = options.env ?? process.env;
-  const clock = systemClock;
+  const clock = options.clock ?? systemClock;
   const gatewayId = config.gatewayId ?? newId('gw');
   const admin = new AdminHttpKeySource({
     adminUrl: config.adminUrl,
     internalSecret: config.internalSecret,
     gatewayId,
+    clock,
   });
 
   // Exact windows and budgets (issue 4); `new CostOnlyAdmission()` is the no-limits alternative.
-  const admission: Admission = new LimitsAdmission({ clock });
+  // Embedded mode: counters and spend in this process (a Redis SpendStore/CounterStore plugs in here).
+  const spend = new MemorySpendStore();
+  const admission: Admission = new LimitsAdmission({ clock, spend });
 
   const keys = new KeyPolicyCache({
     source: admin,
@@ -72,7 +79,7 @@ export async function startGateway(
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
     negativeTtlMs: config.negativeCacheTtlMs,
-    onLoaded: (policy) => admission.observePolicy(policy),
+    onLoaded: (policy) => spend.observe(policy),
   });
   const catalog = new TargetCatalog(admin);
   const feedLagMs = (): number | null => {
@@ -95,7 +102,7 @@ export async function startGateway(
   const reporter = new UsageReporter({
     sink: admin,
     gatewayId,
-    onSeal: (batchSeq) => admission.sealBatch(batchSeq),
+    onSeal: (batchSeq) => spend.seal(batchSeq),
     onError: (error) => logger.warn({ err: error }, 'usage report not accepted; it will be sent again'),
   });
   const upstream = new UpstreamClient({ timeoutMs: config.upstreamTimeoutMs });

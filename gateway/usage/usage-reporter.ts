@@ -15,7 +15,7 @@ export interface UsageSink {
 export interface UsageReporterOptions {
   sink: UsageSink;
   gatewayId: string;
-  /** Called when a batch is sealed, before it is sent (Admission.sealBatch). */
+  /** Called when a batch is sealed, before it is sent (MemorySpendStore.seal). */
   onSeal?: (batchSeq: number) => void;
   onError?: (error: unknown) => void;
 }

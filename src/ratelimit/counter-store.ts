@@ -10,7 +10,10 @@
  * Methods may answer synchronously: the memory store does, so an in-process admission makes its
  * whole decision without yielding to the event loop.
  */
-export type MaybePromise<T> = T | Promise<T>;
+import type { MaybePromise } from '../maybe-promise.js';
+
+export type { MaybePromise };
+export { isPromise } from '../maybe-promise.js';
 
 export interface CounterCharge {
   /** Counter identity (see `counterKey`); distinct within one call. */
@@ -47,10 +50,6 @@ export interface CounterStore {
   adjust(key: string, delta: number, ttlMs: number, group?: string): MaybePromise<void>;
   /** Current values, 0 for counters that do not exist. */
   read(keys: readonly string[], group?: string): MaybePromise<number[]>;
-}
-
-export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 /** A counter store failed (or rejected with a non-Error, as rate-limiter-flexible does). */

@@ -23,10 +23,13 @@
  * for one ttl is expiry order, so a sweep pops exactly the expired counters from the queue heads
  * (at most `SWEEP_BATCH` per write, so a burst of expiries never stalls a request).
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { ChargeResult, CounterCharge, CounterStore } from './counter-store.js';
 
 export interface MemoryCounterStoreOptions {
-  /** Clock of the garbage collection (epoch ms), `Date.now` by default. */
+  /** Clock of the garbage collection; the system clock by default. */
+  clock?: Clock;
+  /** A bare epoch-ms function instead of a Clock (overrides `clock`). */
   now?: () => number;
 }
 
@@ -70,7 +73,8 @@ export class MemoryCounterStore implements CounterStore {
   private readonly now: () => number;
 
   constructor(options: MemoryCounterStoreOptions = {}) {
-    this.now = options.now ?? Date.now;
+    const clock = options.clock ?? systemClock;
+    this.now = options.now ?? (() => clock.now());
   }
 
   chargeAll(charges: readonly CounterCharge[]): ChargeResult {

@@ -47,10 +47,6 @@ export class RecordingAdmission implements Admission {
     this.calls.push({ kind: 'abort' });
     return this.inner.abort(ticket);
   };
-  observePolicy(policy: ResolvedKeyPolicy): void {
-    this.observed.push(policy);
-  }
-  sealBatch(): void {}
 }
 
 export interface Harness {
@@ -93,7 +89,7 @@ export async function startHarness(
     maxKeys: options.cacheMaxKeys ?? 1000,
     ttlMs: 60_000,
     negativeTtlMs: 10_000,
-    onLoaded: (policy) => admission.observePolicy(policy),
+    onLoaded: (policy) => admission.observed.push(policy),
   });
   const targets: TargetRoute[] = [
     targetRoute('gpt-test', `${mock.url}/v1`, { upstreamModel: 'mock-model', apiKeyEnv: 'PROVIDER_KEY' }),

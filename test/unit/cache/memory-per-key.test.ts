@@ -15,6 +15,7 @@ import { PolicyInterner } from '../../../src/cache/policy-interner.js';
 import { ManualClock } from '../../../src/clock.js';
 import { NO_LIMITS } from '../../../src/policy/limits.js';
 import type { ResolvedKeyPolicy } from '../../../src/policy/resolved-policy.js';
+import { MemorySpendStore } from '../../../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
 import { TARGET } from '../ratelimit/fixtures.js';
 
@@ -45,7 +46,8 @@ describe('memory per cached key', () => {
     const bodies = new Map(hashes.map((hash, i) => [hash, wire(i)]));
     const clock = new ManualClock(Date.UTC(2026, 2, 10, 10, 30, 15));
     const interner = new PolicyInterner();
-    const admission = new LimitsAdmission({ clock });
+    const spend = new MemorySpendStore();
+    const admission = new LimitsAdmission({ clock, spend });
     const cache = new KeyPolicyCache({
       source: {
         load: (hash) =>
@@ -55,7 +57,7 @@ describe('memory per cached key', () => {
       maxKeys: KEYS + 1_000,
       ttlMs: 1_800_000,
       negativeTtlMs: 5_000,
-      onLoaded: (policy) => admission.observePolicy(policy),
+      onLoaded: (policy) => spend.observe(policy),
     });
     gc();
     gc();
@@ -72,14 +74,12 @@ describe('memory per cached key', () => {
       if (!outcome.ok) throw new Error(`refused: ${outcome.code}`);
       await admission.settle(outcome.ticket, { inputTokens: 20, outputTokens: 10 });
     }
-    admission.sealBatch(1);
+    spend.seal(1);
     gc();
     gc();
     const perKey = (process.memoryUsage().heapUsed - before) / KEYS;
     expect(cache.size).toBe(KEYS);
-    expect(admission.spendOf('key', JSON.parse(bodies.get(hashes[0]!)!).keyId as string)?.spendMicros).toBe(
-      60,
-    );
+    expect(spend.spendOf('key', JSON.parse(bodies.get(hashes[0]!)!).keyId as string)?.spendMicros).toBe(60);
     expect(perKey).toBeLessThan(1_200);
   });
 });
