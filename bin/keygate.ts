@@ -27,7 +27,8 @@ const USAGE = `usage: keygate <start|admin|gateway|demo>
 
   start    admin plane + gateway (SQLite at KEYGATE_DB_PATH, in-memory counters)
   admin    the admin plane only
-  gateway  the gateway only (needs KEYGATE_INTERNAL_SECRET and KEYGATE_ADMIN_URL)
+  gateway  the gateway only (needs KEYGATE_INTERNAL_SECRET and KEYGATE_ADMIN_URL);
+           --workers N forks N workers on one port (needs REDIS_URL)
   demo     start + mock upstream + demo org, team, target and key
 `;
 
@@ -198,8 +199,15 @@ async function runDemo(config: Readonly<Config>): Promise<void> {
   );
 }
 
+/** `--workers N` (gateway, start): the same as KEYGATE_GATEWAY_WORKERS=N, passed on to the gateway process. */
+function applyWorkersFlag(args: readonly string[]): void {
+  const at = args.indexOf('--workers');
+  if (at >= 0 && args[at + 1] !== undefined) process.env.KEYGATE_GATEWAY_WORKERS = args[at + 1];
+}
+
 async function main(): Promise<void> {
   const command = process.argv[2];
+  applyWorkersFlag(process.argv.slice(3));
   let config: Readonly<Config>;
   try {
     config = loadConfig(process.env);

@@ -21,7 +21,7 @@ import type { Admission } from '../src/policy/admission.js';
 import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 import { startRedisMode } from './redis-mode.js';
-import { isWorkerPrimary, runWorkerPrimary } from './workers.js';
+import { isWorkerPrimary, runWorkerPrimary, workerId } from './workers.js';
 import { AdminHttpKeySource } from './admin-http-key-source.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
@@ -136,6 +136,7 @@ export async function startGateway(
         changeFeed: { lastSeq: follower.lastSeq ?? null, lagMs: feedLagMs() },
         pendingUsageItems: reporter.pendingItems,
         redis: redis?.status(),
+        worker: workerId(),
       };
     },
     limits: { maxBodyBytes: config.maxBodyBytes, defaultMaxTokens: config.defaultMaxTokens },

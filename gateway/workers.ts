@@ -13,6 +13,11 @@ import type { Config } from '../src/config/config.js';
 
 const REFORK_DELAY_MS = 1000;
 
+/** This process's node:cluster worker id under a worker primary, undefined otherwise. */
+export function workerId(): number | undefined {
+  return cluster.worker?.id;
+}
+
 export function isWorkerPrimary(config: Config): boolean {
   return config.gatewayWorkers > 1 && cluster.isPrimary;
 }
