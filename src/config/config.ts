@@ -42,6 +42,16 @@ export interface Config {
   redisTimeoutMs: number;
   /** Gateway processes on one port (node:cluster); more than 1 needs REDIS_URL. */
   gatewayWorkers: number;
+  /** Largest output-token figure a cost estimate uses (a bigger max_tokens is forwarded, not reserved). */
+  maxOutputTokens: number;
+  /** Client headers forwarded upstream beyond the built-in allow-list (exact names or `prefix*`). */
+  forwardHeaders: readonly string[];
+  /** When set, the gateway's /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** node:http server limits (slow clients, socket count). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -76,6 +86,12 @@ export const CONFIG_VARIABLES = {
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
   KEYGATE_REDIS_TIMEOUT_MS: { default: '250', doc: 'per-command Redis timeout' },
   KEYGATE_GATEWAY_WORKERS: { default: '1', doc: 'gateway worker processes on one port' },
+  KEYGATE_MAX_OUTPUT_TOKENS: { default: '131072', doc: 'cap of the output-token estimate' },
+  KEYGATE_FORWARD_HEADERS: { default: undefined, doc: 'extra client headers forwarded upstream' },
+  KEYGATE_METRICS_TOKEN: { default: undefined, doc: 'bearer token required by /metrics' },
+  KEYGATE_HEADERS_TIMEOUT_MS: { default: '10000', doc: 'time a client has to send its headers' },
+  KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time a client has to send its whole request' },
+  KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open sockets per server' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -186,7 +202,19 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redis: redisParsed === undefined || 'problem' in redisParsed ? undefined : redisParsed,
     redisTimeoutMs: integer('KEYGATE_REDIS_TIMEOUT_MS', 1, 60_000),
     gatewayWorkers: integer('KEYGATE_GATEWAY_WORKERS', 1, 256),
+    maxOutputTokens: integer('KEYGATE_MAX_OUTPUT_TOKENS', 1, 100_000_000),
+    forwardHeaders: (optional('KEYGATE_FORWARD_HEADERS') ?? '')
+      .split(',')
+      .map((entry) => entry.trim().toLowerCase())
+      .filter((entry) => entry !== ''),
+    metricsToken: optional('KEYGATE_METRICS_TOKEN'),
+    headersTimeoutMs: integer('KEYGATE_HEADERS_TIMEOUT_MS', 100, 3_600_000),
+    requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 100, 3_600_000),
+    maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 1_000_000),
   };
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');
+  }
   if (config.gatewayWorkers > 1 && config.redis === undefined) {
     problems.push(
       `KEYGATE_GATEWAY_WORKERS=${config.gatewayWorkers} needs REDIS_URL: without Redis every worker keeps its own ` +

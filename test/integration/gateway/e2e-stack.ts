@@ -61,6 +61,8 @@ export async function startStack(options: {
         KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
         KEYGATE_USAGE_FLUSH_MS: '100',
         E2E_PROVIDER_KEY: 'sk-e2e-provider',
+        // The mock upstream's per-request stream shape (x-mock-chunks, ...).
+        KEYGATE_FORWARD_HEADERS: 'x-mock-*',
         ...options.gatewayEnv,
       },
     });

@@ -1,6 +1,7 @@
 /**
- * The gateway's client of the admin plane's internal API (notes/contract.md): key policies
- * (KeySource), the change feed (ChangeFeed), the target catalog and usage reports, over one
+ * The gateway's client of the admin plane's internal API (docs/api.md "Internal API"): key
+ * policies (KeySource), the change feed (ChangeFeed), the target catalog (TargetSource) and usage
+ * reports (UsageSink), over one
  * keep-alive undici Pool, each call signed with a short-lived internal token. Loaded policies
  * share their common parts (team, org, limits, target list) through a PolicyInterner.
  */
@@ -26,7 +27,7 @@ export class AdminUnavailableError extends Error {
   }
 }
 
-export interface AdminHttpKeySourceOptions {
+export interface AdminClientOptions {
   adminUrl: string;
   internalSecret: string;
   gatewayId: string;
@@ -36,7 +37,7 @@ export interface AdminHttpKeySourceOptions {
   timeoutMs?: number;
 }
 
-export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, UsageSink {
+export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSink {
   private readonly pool: Pool;
   private readonly tokens: InternalTokens;
   private readonly basePath: string;
@@ -48,7 +49,7 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
   /** Epoch ms of the last answer from the admin plane (any status). */
   lastContactAt = 0;
 
-  constructor(options: AdminHttpKeySourceOptions) {
+  constructor(options: AdminClientOptions) {
     const url = new URL(options.adminUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 5000;
