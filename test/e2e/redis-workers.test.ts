@@ -15,6 +15,23 @@ import {
   type RedisDeployment,
 } from '../helpers/redis-targets.js';
 
+describe('keygate gateway started on its own (split deployment)', () => {
+  it('refuses to start without KEYGATE_INTERNAL_SECRET, saying where it comes from', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.KEYGATE_INTERNAL_SECRET;
+    delete env.KEYGATE_GATEWAY_WORKERS;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'gateway'], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('KEYGATE_INTERNAL_SECRET is required to run a gateway');
+    expect(result.stderr).toContain('same value as the admin plane');
+  });
+});
+
 describe('keygate gateway --workers without REDIS_URL', () => {
   it('refuses to start with the documented message', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, KEYGATE_INTERNAL_SECRET: 'x'.repeat(32) };
