@@ -46,9 +46,12 @@ export class RedisHealth {
     return !this.down;
   }
 
-  /** A Redis command of a request succeeded. */
+  /**
+   * A request's work on the shared stores succeeded. That work may have needed no Redis command at
+   * all (a request without limits), so only a ready connection counts as Redis being back.
+   */
   succeeded(): void {
-    if (!this.down) return;
+    if (!this.down || this.options.redis.status !== 'ready') return;
     this.down = false;
     this.options.logger.info('Redis reachable again: shared limits and budgets resumed');
   }
