@@ -52,6 +52,8 @@ export interface Config {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   maxConnections: number;
+  /** Refuse targets created without pricing (they would cost $0 and never trip a budget). */
+  requirePricing: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -92,6 +94,7 @@ export const CONFIG_VARIABLES = {
   KEYGATE_HEADERS_TIMEOUT_MS: { default: '10000', doc: 'time a client has to send its headers' },
   KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time a client has to send its whole request' },
   KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open sockets per server' },
+  KEYGATE_REQUIRE_PRICING: { default: 'false', doc: 'refuse targets created without pricing' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -211,6 +214,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     headersTimeoutMs: integer('KEYGATE_HEADERS_TIMEOUT_MS', 100, 3_600_000),
     requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 100, 3_600_000),
     maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 1_000_000),
+    requirePricing: boolean('KEYGATE_REQUIRE_PRICING'),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');
