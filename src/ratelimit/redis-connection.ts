@@ -38,7 +38,8 @@ export function connectRedis(target: RedisTarget, options: RedisConnectOptions):
     maxRetriesPerRequest: subscriber ? null : 0,
     commandTimeout: subscriber ? undefined : options.commandTimeoutMs,
     connectionName: options.name,
-    enableAutoPipelining: false,
+    // Commands issued in the same tick (concurrent requests) leave in one write.
+    enableAutoPipelining: !subscriber,
   };
   if (target.mode === 'single') {
     return new Redis(target.url, {
