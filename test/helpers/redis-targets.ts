@@ -8,6 +8,7 @@
  * When neither REDIS_URL nor redis-server is available the list is empty and the suites print
  * why they skip.
  */
+import { Redis } from 'ioredis';
 import { loadConfig, type RedisTarget } from '../../src/config/config.js';
 import { redisAvailable, startRedisCluster, startRedisServer } from './redis-servers.js';
 
@@ -44,7 +45,12 @@ function targetOf(url: string): RedisTarget {
 
 export async function startDeployment(name: DeploymentName): Promise<RedisDeployment> {
   if (name === 'shared') {
-    return { name, url: SHARED_URL!, target: targetOf(SHARED_URL!), close: async () => {} };
+    return {
+      name,
+      url: SHARED_URL!,
+      target: targetOf(SHARED_URL!),
+      close: () => forgetPrefixes(SHARED_URL!),
+    };
   }
   if (name === 'own') {
     const server = await startRedisServer();
@@ -54,7 +60,28 @@ export async function startDeployment(name: DeploymentName): Promise<RedisDeploy
   return { name, url: cluster.url, target: targetOf(cluster.url), close: () => cluster.close() };
 }
 
+const prefixes: string[] = [];
+
 /** A key prefix no other test run uses (the shared Redis is never flushed). */
 export function uniquePrefix(what: string): string {
-  return `keygate-test:${what}:${process.pid}:${Date.now().toString(36)}:${Math.random().toString(36).slice(2, 8)}:`;
+  const prefix = `keygate-test:${what}:${process.pid}:${Date.now().toString(36)}:${Math.random().toString(36).slice(2, 8)}:`;
+  prefixes.push(prefix);
+  return prefix;
+}
+
+/** Deletes the keys of this run's prefixes from the shared Redis (they carry TTLs anyway). */
+async function forgetPrefixes(url: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    for (const prefix of prefixes.splice(0)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        if (keys.length > 0) await redis.del(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
