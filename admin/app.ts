@@ -13,6 +13,7 @@ import { authenticate } from './auth/authenticate.js';
 import type { AdminDeps, AdminEnv } from './context.js';
 import { ADMIN_ROUTES } from './routes/index.js';
 import { registerInternalRoutes } from './routes/internal.js';
+import { registerConsole } from './console/register-console.js';
 import { requestIdOf } from '../src/request-id.js';
 
 export type AdminApp = OpenAPIHono<AdminEnv>;
@@ -75,6 +76,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   app.use('/v1/*', authenticate(deps));
   for (const register of ADMIN_ROUTES) register(app, deps);
+  registerConsole(app, deps);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

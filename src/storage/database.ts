@@ -20,6 +20,11 @@ export function openDatabase(path: string): Database {
   return db;
 }
 
+/** An existing database, read-only, without migrations (`keygate doctor` inspects, never changes). */
+export function openDatabaseReadOnly(path: string): Database {
+  return new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+}
+
 export function migrate(db: Database): void {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
@@ -57,11 +62,4 @@ export function setMeta(db: Database, key: string, value: string): void {
   db.prepare(
     'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
   ).run(key, value);
-}
-
-/** The store opened read-only, without migrating (diagnostics such as `keygate doctor`). */
-export function openDatabaseReadOnly(path: string): Database {
-  const db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
-  db.pragma('busy_timeout = 2000');
-  return db;
 }
