@@ -17,6 +17,7 @@ import { coalescingRun } from '../src/invalidation/coalescing-run.js';
 import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
+import { providerCredentials } from '../src/policy/provider-credential.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 import { AdminHttpKeySource } from './admin-http-key-source.js';
 import { createGateway } from './app.js';
@@ -110,7 +111,7 @@ export async function startGateway(
     metrics,
     changes: follower,
     internalTokens: new InternalTokens(config.internalSecret),
-    credential: (name) => env[name],
+    credential: providerCredentials(env, config),
     readiness: () => {
       const adminReachable = admin.lastContactAt > clock.now() - Math.max(3 * config.resyncIntervalMs, 3000);
       const cacheWarm = keys.size > 0;

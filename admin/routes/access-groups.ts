@@ -119,6 +119,9 @@ function writeExplicitTargets(deps: AdminDeps, groupId: string, names: readonly 
 }
 
 export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void {
+  const boundAtOrgScope = deps.db.prepare(
+    "SELECT 1 FROM access_bindings WHERE scope_type = 'org' AND group_id = ? LIMIT 1",
+  );
   app.openapi(
     createRoute({
       method: 'post',
@@ -251,6 +254,13 @@ export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void 
       const before = visibleGroup(deps, access, c.req.valid('param').id);
       assertCanManage(access, before.org_id);
       const body = c.req.valid('json');
+      // A group an org's access is bound to is part of that org's access: changing its members
+      // is a platform admin's decision, like the binding itself (issue 10 item 2).
+      const membersTouched = body.targets !== undefined || body.match !== undefined;
+      if (membersTouched && !access.isPlatformAdmin && boundAtOrgScope.get(before.id) !== undefined)
+        throw new KeygateError('forbidden', {
+          message: "This group is bound to an org's access; only a platform admin changes its targets.",
+        });
       if (body.org_id !== undefined && body.org_id !== before.org_id)
         throw new KeygateError('invalid_request', {
           param: 'org_id',

@@ -1,7 +1,9 @@
 /**
  * `PUT|DELETE /v1/orgs/:id/members/:user_id` and `/v1/teams/:id/members/:user_id`: one
  * implementation for both scopes. Memberships are read on every request (admin/auth/access.ts),
- * so a removal takes effect on the caller's next request.
+ * so a removal takes effect on the caller's next request. Org roles add only users already in the
+ * org; owners' memberships are changed by owners; leaving a team revokes one's self-service keys
+ * there.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
@@ -9,7 +11,7 @@ import type { Permission } from '../../src/policy/permissions.js';
 import type { AccessView } from '../auth/access.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
-import { mutate } from '../mutation.js';
+import { mutate, type Journal } from '../mutation.js';
 import { json, ok, security } from '../schemas.js';
 
 export interface MembershipScope {
@@ -21,6 +23,52 @@ export interface MembershipScope {
   find(deps: AdminDeps, access: AccessView, id: string): { id: string; orgId: string };
 }
 
+/**
+ * Only an org owner (or a platform admin) changes an owner's membership or makes someone an
+ * owner, so an org admin cannot demote, remove or replace the owner (issue 10 item 11).
+ */
+function assertOwnerRule(access: AccessView, orgId: string, roles: readonly (string | undefined)[]): void {
+  if (!roles.includes('org_owner') || access.isPlatformAdmin) return;
+  if (access.orgRoles.get(orgId) !== 'org_owner') {
+    throw new KeygateError('forbidden', { message: "Only an org owner changes an owner's membership." });
+  }
+}
+
+/**
+ * A developer leaving a team loses the self-service keys they made there: revoked (kept for audit
+ * and spend history) in the same transaction, each with its audit row and change-log row, so
+ * gateways refuse them within the invalidation promise (issue 10 item 10).
+ */
+function revokeSelfServiceKeys(
+  deps: AdminDeps,
+  journal: Journal,
+  team: { id: string; orgId: string },
+  userId: string,
+): void {
+  const keys = deps.db
+    .prepare(
+      `SELECT id, token_hash, previous_token_hash FROM keys
+       WHERE team_id = ? AND owner_user_id = ? AND self_service = 1 AND status = 'active'`,
+    )
+    .all(team.id, userId) as { id: string; token_hash: string; previous_token_hash: string | null }[];
+  const revoke = deps.db.prepare("UPDATE keys SET status = 'revoked', updated_at = ? WHERE id = ?");
+  for (const key of keys) {
+    revoke.run(journal.now, key.id);
+    journal.audit({
+      action: 'key.revoke',
+      entityType: 'key',
+      entityId: key.id,
+      orgId: team.orgId,
+      teamId: team.id,
+      before: { status: 'active' },
+      after: { status: 'revoked', reason: 'owner_left_team' },
+    });
+    const hashes =
+      key.previous_token_hash === null ? [key.token_hash] : [key.token_hash, key.previous_token_hash];
+    journal.change('key', key.id, hashes);
+  }
+}
+
 const memberParams = z.object({ id: z.string().min(1).max(128), user_id: z.string().min(1).max(128) });
 
 export function registerMembershipRoutes(app: AdminApp, deps: AdminDeps, spec: MembershipScope): void {
@@ -30,6 +78,12 @@ export function registerMembershipRoutes(app: AdminApp, deps: AdminDeps, spec: M
   const path = `/v1/${scope}s/{id}/members/{user_id}`;
   const MemberBody = z.object({ role: z.enum(spec.roles) });
   const teamOf = (object: { id: string }) => (scope === 'team' ? object.id : null);
+
+  const userInOrg = deps.db.prepare(
+    `SELECT user_id FROM org_members WHERE org_id = @org AND user_id = @user
+     UNION SELECT tm.user_id FROM team_members tm JOIN teams t ON t.id = tm.team_id
+     WHERE t.org_id = @org AND tm.user_id = @user`,
+  );
 
   const authorized = (access: AccessView, id: string) => {
     const object = spec.find(deps, access, id);
@@ -51,13 +105,18 @@ export function registerMembershipRoutes(app: AdminApp, deps: AdminDeps, spec: M
       const { id, user_id: userId } = c.req.valid('param');
       const object = authorized(c.get('access'), id);
       const { role } = c.req.valid('json');
-      if (deps.db.prepare('SELECT id FROM users WHERE id = ?').get(userId) === undefined) {
-        throw new KeygateError('not_found', { param: 'user_id' });
-      }
+      const access = c.get('access');
+      // Only users already in the org may be added by org roles (a platform admin adds anyone);
+      // an unknown id and a user of another org answer the same 404 (issue 10 item 12).
+      const known = access.isPlatformAdmin
+        ? deps.db.prepare('SELECT id FROM users WHERE id = ?').get(userId)
+        : userInOrg.get({ org: object.orgId, user: userId });
+      if (known === undefined) throw new KeygateError('not_found', { param: 'user_id' });
       const membership = mutate(deps, c, (journal) => {
         const before = deps.db
           .prepare(`SELECT role FROM ${table} WHERE ${column} = ? AND user_id = ?`)
-          .get(object.id, userId);
+          .get(object.id, userId) as { role: string } | undefined;
+        assertOwnerRule(access, object.orgId, [before?.role, role]);
         deps.db
           .prepare(
             `INSERT INTO ${table} (${column}, user_id, role, created_at) VALUES (?, ?, ?, ?)
@@ -93,13 +152,16 @@ export function registerMembershipRoutes(app: AdminApp, deps: AdminDeps, spec: M
     }),
     (c) => {
       const { id, user_id: userId } = c.req.valid('param');
-      const object = authorized(c.get('access'), id);
+      const access = c.get('access');
+      const object = authorized(access, id);
       mutate(deps, c, (journal) => {
         const before = deps.db
           .prepare(`SELECT * FROM ${table} WHERE ${column} = ? AND user_id = ?`)
-          .get(object.id, userId);
+          .get(object.id, userId) as { role: string } | undefined;
         if (before === undefined) throw new KeygateError('not_found');
+        assertOwnerRule(access, object.orgId, [before.role]);
         deps.db.prepare(`DELETE FROM ${table} WHERE ${column} = ? AND user_id = ?`).run(object.id, userId);
+        if (scope === 'team') revokeSelfServiceKeys(deps, journal, object, userId);
         journal.audit({
           action: `${scope}.member.delete`,
           entityType: `${scope}_member`,

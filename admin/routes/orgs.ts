@@ -1,6 +1,7 @@
 /**
  * Organizations (API.md "Organizations, teams, service accounts") and org memberships.
- * Platform admins create and delete orgs; org owners/admins update them and manage members;
+ * Platform admins create and delete orgs and set their limits, budget and access; org
+ * owners/admins rename them and manage members;
  * any member sees the org; everyone else gets 404.
  */
 import { createRoute, z } from '@hono/zod-openapi';
@@ -158,6 +159,14 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = visibleOrg(deps, access, c.req.valid('param').id);
       if (!access.can('org.update', { orgId: before.id })) throw new KeygateError('forbidden');
       const body = c.req.valid('json');
+      // The org's caps (limits, budget) and its access (mode and bindings) are set by platform
+      // admins: an org role lifting them would undo what the platform decided (issue 10 item 2).
+      const capsTouched = Object.keys(limitColumnUpdates(body)).length > 0 || body.access !== undefined;
+      if (capsTouched && !access.isPlatformAdmin) {
+        throw new KeygateError('forbidden', {
+          message: "Only a platform admin changes an org's limits, budget or access.",
+        });
+      }
       const row = mutate(deps, c, (journal) => {
         const beforeView = orgView(deps, before);
         if (body.name !== undefined) uniqueName(deps, body.name, before.id);

@@ -9,6 +9,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import { microsToUsd, usdToMicros } from '../../src/money.js';
+import { isProviderEnvAllowed } from '../../src/policy/provider-credential.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
@@ -116,6 +117,15 @@ function uniqueName(deps: AdminDeps, name: string, exceptId: string | null): voi
     });
 }
 
+/** 400 unless the gateway may read `name` as a provider credential (src/policy/provider-credential.ts). */
+function assertProviderEnv(deps: AdminDeps, name: string | null | undefined): void {
+  if (name === null || name === undefined || isProviderEnvAllowed(name, deps.config)) return;
+  throw new KeygateError('invalid_request', {
+    param: 'upstream.api_key_env',
+    message: `"${name}" is not a provider credential variable: use a name starting with ${deps.config.providerEnvPrefix} or one listed in KEYGATE_PROVIDER_ENV_ALLOWLIST.`,
+  });
+}
+
 function normalizeTags(tags: readonly string[]): string {
   return JSON.stringify([...new Set(tags)]);
 }
@@ -132,6 +142,7 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
     (c) => {
       if (!c.get('access').isPlatformAdmin) throw new KeygateError('forbidden');
       const body = c.req.valid('json');
+      assertProviderEnv(deps, body.upstream.api_key_env);
       const id = newId('tgt');
       const row = mutate(deps, c, (journal) => {
         uniqueName(deps, body.name, null);
@@ -213,6 +224,7 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = getTarget(deps, c.req.valid('param').id);
       if (!c.get('access').isPlatformAdmin) throw new KeygateError('forbidden');
       const body = c.req.valid('json');
+      assertProviderEnv(deps, body.upstream?.api_key_env);
       const row = mutate(deps, c, (journal) => {
         const columns: Record<string, unknown> = { updated_at: journal.now };
         if (body.name !== undefined) {

@@ -32,6 +32,22 @@ export interface Config {
   redisPrefix: string;
   budgetFailOpen: boolean;
   logLevel: LogLevel;
+  /** Admin plane request body limit (then 413 request_too_large). */
+  adminMaxBodyBytes: number;
+  /** Both planes: time to receive a request's headers, and the whole request (node:http). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** Both planes: open connections per process (node:http maxConnections). */
+  maxConnections: number;
+  /** Failed authentications per client address per window before a block (0 = off). */
+  authFailurePoints: number;
+  authFailureWindowSec: number;
+  authFailureBlockSec: number;
+  /** Gateway-wide admin loads per second that may answer "unknown key" (0 = no cap). */
+  unknownKeyLoadsPerSec: number;
+  /** Provider credentials: env names with this prefix, or listed in the allow-list. */
+  providerEnvPrefix: string;
+  providerEnvAllowlist: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -64,6 +80,22 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REDIS_PREFIX: { default: 'keygate:', doc: 'prefix of Redis keys and channels' },
   KEYGATE_BUDGET_FAIL_OPEN: { default: 'false', doc: 'admit when the spend store is down' },
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
+  KEYGATE_ADMIN_MAX_BODY_BYTES: { default: '1048576', doc: 'admin plane request body limit' },
+  KEYGATE_HEADERS_TIMEOUT_MS: { default: '10000', doc: 'time to receive request headers' },
+  KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time to receive a whole request' },
+  KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open connections per process' },
+  KEYGATE_AUTH_FAILURE_POINTS: { default: '100', doc: 'failed authentications per address per window' },
+  KEYGATE_AUTH_FAILURE_WINDOW_SEC: { default: '60', doc: 'window of the failed-authentication count' },
+  KEYGATE_AUTH_FAILURE_BLOCK_SEC: { default: '300', doc: 'block after too many failed authentications' },
+  KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC: {
+    default: '200',
+    doc: 'gateway-wide admin loads of unknown keys per second',
+  },
+  KEYGATE_PROVIDER_ENV_PREFIX: {
+    default: 'KEYGATE_PROVIDER_KEY_',
+    doc: 'prefix of provider credential variables',
+  },
+  KEYGATE_PROVIDER_ENV_ALLOWLIST: { default: undefined, doc: 'other provider credential variables' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -145,6 +177,28 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     problems.push('KEYGATE_INTERNAL_SECRET must be at least 32 characters');
   }
 
+  const providerEnvPrefix = text('KEYGATE_PROVIDER_ENV_PREFIX');
+  const reservedPrefix = Object.keys(CONFIG_VARIABLES).find((name) => name.startsWith(providerEnvPrefix));
+  if (providerEnvPrefix.length < 4 || reservedPrefix !== undefined) {
+    problems.push(
+      `KEYGATE_PROVIDER_ENV_PREFIX must have at least 4 characters and match no keygate setting (got "${providerEnvPrefix}")`,
+    );
+  }
+  const providerEnvAllowlist = (optional('KEYGATE_PROVIDER_ENV_ALLOWLIST') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of providerEnvAllowlist) {
+    if (
+      !/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry) ||
+      (entry.startsWith('KEYGATE_') && !entry.startsWith(providerEnvPrefix))
+    ) {
+      problems.push(
+        `KEYGATE_PROVIDER_ENV_ALLOWLIST may not name "${entry}" (keygate's own variables are never credentials)`,
+      );
+    }
+  }
+
   const config: Config = {
     dbPath: text('KEYGATE_DB_PATH'),
     adminHost: text('KEYGATE_ADMIN_HOST'),
@@ -172,6 +226,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisPrefix: text('KEYGATE_REDIS_PREFIX'),
     budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),
     logLevel,
+    adminMaxBodyBytes: integer('KEYGATE_ADMIN_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
+    headersTimeoutMs: integer('KEYGATE_HEADERS_TIMEOUT_MS', 100, 3_600_000),
+    requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 0, 86_400_000),
+    maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 10_000_000),
+    authFailurePoints: integer('KEYGATE_AUTH_FAILURE_POINTS', 0, 100_000_000),
+    authFailureWindowSec: integer('KEYGATE_AUTH_FAILURE_WINDOW_SEC', 1, 86_400),
+    authFailureBlockSec: integer('KEYGATE_AUTH_FAILURE_BLOCK_SEC', 1, 86_400),
+    unknownKeyLoadsPerSec: integer('KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC', 0, 100_000_000),
+    providerEnvPrefix,
+    providerEnvAllowlist,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

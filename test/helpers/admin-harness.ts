@@ -33,6 +33,7 @@ export function createTestAdmin(env: Record<string, string> = {}): TestAdmin {
     KEYGATE_MASTER_KEY: TEST_MASTER_KEY,
     KEYGATE_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
     KEYGATE_LOG_LEVEL: 'silent',
+    KEYGATE_PROVIDER_ENV_ALLOWLIST: 'OPENAI_API_KEY',
     ...env,
   });
   const db = openDatabase(':memory:');
