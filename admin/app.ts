@@ -10,6 +10,8 @@ import type { Context } from 'hono';
 import { KeygateError, errorBody } from '../src/errors/keygate-error.js';
 import { errorSpec, type ErrorCode } from '../src/errors/registry.js';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { bodyLimit } from 'hono/body-limit';
+import { AuthFailureThrottle, authFailureLimits } from '../src/ratelimit/auth-failure-throttle.js';
 import { authenticate } from './auth/authenticate.js';
 import type { AdminDeps, AdminEnv } from './context.js';
 import { ADMIN_ROUTES } from './routes/index.js';
@@ -75,7 +77,17 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   registerInternalRoutes(app, deps);
 
-  app.use('/v1/*', authenticate(deps));
+  const throttle =
+    deps.authThrottle ?? new AuthFailureThrottle(authFailureLimits(deps.config), { keyPrefix: 'admin-auth' });
+  app.use('/v1/*', authenticate(deps, throttle));
+  // After authentication (which reads no body), before any route parses one (issue 10 item 8).
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.adminMaxBodyBytes,
+      onError: (c) => errorResponse(c, 'request_too_large'),
+    }),
+  );
   for (const register of ADMIN_ROUTES) register(app, deps);
 
   app.doc31('/openapi.json', {

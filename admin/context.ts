@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../src/clock.js';
 import type { Config } from '../src/config/config.js';
 import type { Database } from '../src/storage/database.js';
+import type { AuthFailureThrottle } from '../src/ratelimit/auth-failure-throttle.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { AccessView } from './auth/access.js';
 import type { Credentials } from './auth/credentials.js';
@@ -20,6 +21,8 @@ export interface AdminDeps {
   internalTokens: InternalTokens;
   notifier: ChangeNotifier;
   logger: Logger;
+  /** Failed-authentication throttle; default: in memory, from the KEYGATE_AUTH_FAILURE_* settings. */
+  authThrottle?: AuthFailureThrottle;
 }
 
 export interface AdminEnv {

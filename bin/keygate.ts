@@ -73,7 +73,7 @@ interface Planes {
 /** Starts admin, waits for it, then the gateway; stops both if either dies. */
 async function startPlanes(config: Readonly<Config>, extraEnv: Record<string, string> = {}): Promise<Planes> {
   const db = openDatabase(config.dbPath);
-  const internalSecret = ensureInternalSecret(db, config.internalSecret);
+  const internalSecret = ensureInternalSecret(db, config.internalSecret, config.dbPath);
   db.close();
   const adminUrl = `http://${config.adminHost}:${config.adminPort}`;
   const gatewayUrl = `http://${config.gatewayHost}:${config.gatewayPort}`;

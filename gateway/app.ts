@@ -17,6 +17,7 @@ import type { ChangeBatch } from '../src/invalidation/change.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission, Usage } from '../src/policy/admission.js';
 import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
+import { retryAfterSeconds, type AuthFailureThrottle } from '../src/ratelimit/auth-failure-throttle.js';
 import type { GatewayMetrics } from './metrics.js';
 import { authenticate } from './middleware/authenticate.js';
 import { forward, type Endpoint } from './proxy/forward.js';
@@ -66,6 +67,8 @@ export interface GatewayDeps {
   readiness: () => Readiness;
   limits: { maxBodyBytes: number; defaultMaxTokens: number };
   onError?: (error: unknown) => void;
+  /** Failed key lookups per client address (issue 10 item 9); absent = not throttled. */
+  authThrottle?: AuthFailureThrottle;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -148,13 +151,25 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return refusal('request_too_large', requestId);
     }
 
+    const blockedMs = deps.authThrottle?.blockedLocallyMs(request.clientAddress) ?? 0;
+    if (blockedMs > 0) {
+      return refusal('too_many_auth_failures', requestId, null, {
+        'retry-after': retryAfterSeconds(blockedMs),
+      });
+    }
     const auth = await authenticate(
       request.header('authorization'),
       request.header('x-api-key'),
       keys,
       clock,
     );
-    if (!auth.ok) return refusal(auth.code, requestId);
+    if (!auth.ok) {
+      if (auth.code === 'invalid_api_key')
+        deps.authThrottle
+          ?.recordFailure(request.clientAddress)
+          .catch((error: unknown) => deps.onError?.(error));
+      return refusal(auth.code, requestId);
+    }
     const policy = auth.policy;
 
     const raw = await request.body(declared !== undefined, deps.limits.maxBodyBytes);

@@ -18,7 +18,9 @@ import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
 import { providerCredentials } from '../src/policy/provider-credential.js';
+import { AuthFailureThrottle, authFailureLimits } from '../src/ratelimit/auth-failure-throttle.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
+import { UnknownKeyLoadCap } from '../src/ratelimit/unknown-key-load-cap.js';
 import { AdminHttpKeySource } from './admin-http-key-source.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
@@ -68,7 +70,8 @@ export async function startGateway(
   const admission: Admission = new LimitsAdmission({ clock });
 
   const keys = new KeyPolicyCache({
-    source: admin,
+    // Unknown-key floods cost at most KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC admin loads per second.
+    source: new UnknownKeyLoadCap(admin, config.unknownKeyLoadsPerSec, clock),
     clock,
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
@@ -127,6 +130,7 @@ export async function startGateway(
     },
     limits: { maxBodyBytes: config.maxBodyBytes, defaultMaxTokens: config.defaultMaxTokens },
     onError: (error) => logger.error({ err: error }, 'gateway error'),
+    authThrottle: new AuthFailureThrottle(authFailureLimits(config), { keyPrefix: 'gateway-auth', clock }),
   });
 
   // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that

@@ -1,12 +1,26 @@
-/** Bearer master key or user JWT → the request's AccessView; anything else → 401 unauthenticated. */
-import type { MiddlewareHandler } from 'hono';
+/**
+ * Bearer master key or user JWT → the request's AccessView; anything else → 401 unauthenticated.
+ * Failed attempts count against the client address (src/ratelimit/auth-failure-throttle.ts): a
+ * blocked address gets 429 too_many_auth_failures before any hashing or database read.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
 import { KeygateError } from '../../src/errors/keygate-error.js';
+import { retryAfterSeconds, type AuthFailureThrottle } from '../../src/ratelimit/auth-failure-throttle.js';
 import type { AdminDeps, AdminEnv } from '../context.js';
 import { AccessView, type UserRow } from './access.js';
+import { clientAddress } from './client-address.js';
 
-export function authenticate(deps: AdminDeps): MiddlewareHandler<AdminEnv> {
+function tooManyFailures(c: Context<AdminEnv>, blockedMs: number): KeygateError {
+  c.header('retry-after', retryAfterSeconds(blockedMs));
+  return new KeygateError('too_many_auth_failures');
+}
+
+export function authenticate(deps: AdminDeps, throttle: AuthFailureThrottle): MiddlewareHandler<AdminEnv> {
   const findUser = deps.db.prepare('SELECT * FROM users WHERE id = ?');
   return async (c, next) => {
+    const address = clientAddress(c);
+    const blockedMs = await throttle.blockedMs(address);
+    if (blockedMs > 0) throw tooManyFailures(c, blockedMs);
     const header = c.req.header('authorization');
     if (header === undefined || !header.startsWith('Bearer ')) throw new KeygateError('unauthenticated');
     const token = header.slice(7).trim();
@@ -16,7 +30,10 @@ export function authenticate(deps: AdminDeps): MiddlewareHandler<AdminEnv> {
     }
     const userId = await deps.credentials.verifyUserToken(token);
     const user = userId === undefined ? undefined : (findUser.get(userId) as UserRow | undefined);
-    if (user === undefined) throw new KeygateError('unauthenticated');
+    if (user === undefined) {
+      const blocked = await throttle.recordFailure(address);
+      throw blocked > 0 ? tooManyFailures(c, blocked) : new KeygateError('unauthenticated');
+    }
     c.set('access', AccessView.load(deps.db, { kind: 'user', user }));
     return next();
   };

@@ -9,6 +9,7 @@ import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import { ORG_ROLES } from '../../src/policy/permissions.js';
 import type { AccessView } from '../auth/access.js';
+import { platformAdminOnly } from '../auth/platform-admin-only.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
@@ -77,6 +78,7 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
       method: 'post',
       path: '/v1/orgs',
       security,
+      middleware: [platformAdminOnly] as const,
       request: { body: json(OrgCreate) },
       responses: { 201: ok('The created org') },
     }),

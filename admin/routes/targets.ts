@@ -10,6 +10,7 @@ import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import { microsToUsd, usdToMicros } from '../../src/money.js';
 import { isProviderEnvAllowed } from '../../src/policy/provider-credential.js';
+import { platformAdminOnly } from '../auth/platform-admin-only.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
@@ -136,6 +137,7 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       method: 'post',
       path: '/v1/targets',
       security,
+      middleware: [platformAdminOnly] as const,
       request: { body: json(TargetCreate) },
       responses: { 201: ok('The created target') },
     }),
@@ -217,6 +219,7 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       method: 'patch',
       path: '/v1/targets/{id}',
       security,
+      middleware: [platformAdminOnly] as const,
       request: { params: idParam, body: json(TargetUpdate) },
       responses: { 200: ok('The updated target') },
     }),

@@ -15,6 +15,7 @@ import {
   type Permission,
 } from '../../src/policy/permissions.js';
 import type { AccessView, UserRow } from '../auth/access.js';
+import { platformAdminOnly } from '../auth/platform-admin-only.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
@@ -142,6 +143,7 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
       method: 'post',
       path: '/v1/users',
       security,
+      middleware: [platformAdminOnly] as const,
       request: { body: json(UserCreate) },
       responses: { 201: ok('The created user') },
     }),

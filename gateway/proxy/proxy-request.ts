@@ -19,6 +19,8 @@ export interface ProxyRequest {
   /** The body, `TOO_LARGE` past `max` bytes, or `GONE` when the client left while sending it. */
   body(hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE>;
   signal(): ClientSignal | undefined;
+  /** The socket's peer address (keys the failed-authentication throttle); `unknown` without one. */
+  readonly clientAddress: string;
 }
 
 export const TOO_LARGE = 1;
@@ -42,6 +44,10 @@ export class NodeProxyRequest implements ProxyRequest {
 
   get forwardHeaders(): IncomingHttpHeaders {
     return this.req.headers;
+  }
+
+  get clientAddress(): string {
+    return this.req.socket.remoteAddress ?? 'unknown';
   }
 
   body(_hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE> {
@@ -95,6 +101,10 @@ export class WebProxyRequest implements ProxyRequest {
 
   get forwardHeaders(): IncomingHttpHeaders | Headers {
     return this.c.env?.incoming?.headers ?? this.c.req.raw.headers;
+  }
+
+  get clientAddress(): string {
+    return this.c.env?.incoming?.socket.remoteAddress ?? 'unknown';
   }
 
   async body(hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE> {

@@ -237,6 +237,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     providerEnvPrefix,
     providerEnvAllowlist,
   };
+  if (config.requestTimeoutMs > 0 && config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not exceed KEYGATE_REQUEST_TIMEOUT_MS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

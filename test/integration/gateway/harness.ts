@@ -13,6 +13,7 @@ import type { ChangeBatch } from '../../../src/invalidation/change.js';
 import { InternalTokens } from '../../../src/invalidation/internal-token.js';
 import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
 import type { Admission } from '../../../src/policy/admission.js';
+import type { AuthFailureThrottle } from '../../../src/ratelimit/auth-failure-throttle.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../../../src/policy/resolved-policy.js';
 import { createGateway, type Gateway } from '../../../gateway/app.js';
 import { CostOnlyAdmission } from '../../../gateway/cost-only-admission.js';
@@ -78,6 +79,7 @@ export async function startHarness(
     chunks?: number;
     chunkDelayMs?: number;
     extraTargets?: TargetRoute[];
+    authThrottle?: AuthFailureThrottle;
   } = {},
 ): Promise<Harness> {
   const mock = await startMockUpstream({
@@ -148,6 +150,7 @@ export async function startHarness(
     credential: (name) => (name === 'PROVIDER_KEY' ? 'sk-provider-secret' : undefined),
     readiness: () => ({ ready: true }),
     limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256 },
+    ...(options.authThrottle === undefined ? {} : { authThrottle: options.authThrottle }),
   });
   // Served like gateway/main.ts: the proxy routes on node:http directly, the rest through Hono.
   const server = createServer(listener);
