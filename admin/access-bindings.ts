@@ -88,9 +88,14 @@ export function writeAccess(db: Database, scope: AccessScope, scopeId: string, a
       return target.id;
     });
     groupIds = unique(access.access_groups).map((ref) => {
+      // By id, else by name among this org's groups and the global ones (the org's own first).
       const group = db
-        .prepare('SELECT id, org_id FROM access_groups WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1')
-        .get(ref, ref, ref) as { id: string; org_id: string | null } | undefined;
+        .prepare(
+          `SELECT id, org_id FROM access_groups
+           WHERE id = @ref OR (name = @ref AND (org_id IS NULL OR org_id = @org))
+           ORDER BY id = @ref DESC, org_id IS NULL LIMIT 1`,
+        )
+        .get({ ref, org: orgId }) as { id: string; org_id: string | null } | undefined;
       if (group === undefined || (group.org_id !== null && group.org_id !== orgId)) {
         throw new KeygateError('invalid_request', {
           param: 'access.access_groups',

@@ -18,7 +18,18 @@ import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security, setClause } from '../schemas.js';
+import {
+  idParam,
+  isoOrNull,
+  json,
+  listQuery,
+  ok,
+  security,
+  setClause,
+  nameText,
+  tagText,
+  plainText,
+} from '../schemas.js';
 import { targetView, type TargetRow } from './targets.js';
 
 export interface AccessGroupRow {
@@ -32,12 +43,12 @@ export interface AccessGroupRow {
 }
 
 const matchRule = z.object({
-  name_glob: z.string().min(1).max(200).nullable().optional(),
-  tags: z.array(z.string().trim().min(1).max(100)).max(50).nullable().optional(),
+  name_glob: plainText(200).nullable().optional(),
+  tags: z.array(tagText).max(50).nullable().optional(),
 });
 
 const GroupCreate = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: nameText,
   org_id: z.string().min(1).nullable().optional(),
   targets: z.array(z.string().min(1)).max(10_000).optional(),
   match: matchRule.nullable().optional(),
@@ -93,10 +104,17 @@ function assertCanManage(access: AccessView, orgId: string | null): void {
   if (!allowed) throw new KeygateError('forbidden');
 }
 
-function uniqueName(deps: AdminDeps, name: string, exceptId: string | null): void {
+/**
+ * Names are unique per org (issue 10 item 16): an org group may not share its name with another
+ * group of the same org or with a global group (bindings name groups); a global group only with
+ * other global groups. Other orgs' names are never consulted, so a 409 reveals nothing of them.
+ */
+function uniqueName(deps: AdminDeps, name: string, orgId: string | null, exceptId: string | null): void {
   const clash = deps.db
-    .prepare('SELECT id FROM access_groups WHERE name = ? AND id IS NOT ?')
-    .get(name, exceptId);
+    .prepare(
+      'SELECT id FROM access_groups WHERE name = ? AND (org_id IS NULL OR org_id IS ?) AND id IS NOT ?',
+    )
+    .get(name, orgId, exceptId);
   if (clash !== undefined)
     throw new KeygateError('conflict', {
       param: 'name',
@@ -142,7 +160,7 @@ export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void 
       assertCanManage(access, orgId);
       const id = newId('agrp');
       const row = mutate(deps, c, (journal) => {
-        uniqueName(deps, body.name, null);
+        uniqueName(deps, body.name, orgId, null);
         const rule = matchColumns(body.match);
         deps.db
           .prepare(
@@ -270,7 +288,7 @@ export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void 
         const beforeView = accessGroupView(deps, before);
         const columns: Record<string, unknown> = { updated_at: journal.now };
         if (body.name !== undefined) {
-          uniqueName(deps, body.name, before.id);
+          uniqueName(deps, body.name, before.org_id, before.id);
           columns.name = body.name;
         }
         if (body.match !== undefined) Object.assign(columns, matchColumns(body.match));

@@ -27,6 +27,7 @@ import {
   restrictAccess,
   setClause,
   type LimitColumns,
+  nameText,
 } from '../schemas.js';
 import { accessView, writeAccess } from '../access-bindings.js';
 import { registerMembershipRoutes } from './memberships.js';
@@ -42,7 +43,7 @@ export interface OrgRow extends LimitColumns {
 const orgAccess = z.union([z.object({ mode: z.literal('all') }), restrictAccess]);
 
 const OrgCreate = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: nameText,
   ...limitFields,
   access: orgAccess.optional(),
 });

@@ -15,7 +15,7 @@ import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security } from '../schemas.js';
+import { idParam, isoOrNull, json, listQuery, ok, security, nameText } from '../schemas.js';
 import { visibleTeam } from './teams.js';
 
 export interface ServiceAccountRow {
@@ -28,7 +28,7 @@ export interface ServiceAccountRow {
 }
 
 const ServiceAccountCreate = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: nameText,
   description: z.string().max(2000).nullable().optional(),
 });
 

@@ -15,7 +15,17 @@ import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security, setClause } from '../schemas.js';
+import {
+  idParam,
+  isoOrNull,
+  json,
+  listQuery,
+  ok,
+  security,
+  setClause,
+  tagText,
+  plainText,
+} from '../schemas.js';
 
 export interface TargetRow {
   id: string;
@@ -57,14 +67,14 @@ const baseUrl = z
     }
   }, 'must be an absolute http(s) URL without credentials, query or fragment');
 
-const tagList = z.array(z.string().trim().min(1).max(100)).max(50);
+const tagList = z.array(tagText).max(50);
 const price = z.number().nonnegative().max(1e6);
 
 const TargetCreate = z.object({
   name: targetName,
   upstream: z.object({
     base_url: baseUrl,
-    model: z.string().min(1).max(200).nullable().optional(),
+    model: plainText(200).nullable().optional(),
     api_key_env: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')

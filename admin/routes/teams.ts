@@ -31,6 +31,7 @@ import {
   setClause,
   type LimitColumns,
   type LimitInput,
+  nameText,
 } from '../schemas.js';
 import { accessView, writeAccess } from '../access-bindings.js';
 import { visibleOrg, type OrgRow } from './orgs.js';
@@ -60,7 +61,7 @@ const SelfServicePolicy = z.object({
 });
 
 const teamFields = {
-  name: z.string().trim().min(1).max(200),
+  name: nameText,
   ...limitFields,
   self_service: SelfServicePolicy.optional(),
   access: teamAccess.optional(),

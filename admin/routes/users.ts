@@ -20,7 +20,7 @@ import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security, setClause } from '../schemas.js';
+import { idParam, isoOrNull, json, listQuery, ok, security, setClause, nameText } from '../schemas.js';
 
 const PLATFORM_ROLES = ['platform_admin', 'org_user'] as const;
 const DEFAULT_TOKEN_TTL_SECONDS = 3600;
@@ -29,7 +29,7 @@ const MAX_TOKEN_TTL_SECONDS = 90 * 24 * 3600;
 const email = z.string().trim().max(320).pipe(z.email());
 const UserCreate = z.object({
   email,
-  name: z.string().trim().min(1).max(200).nullable().optional(),
+  name: nameText.nullable().optional(),
   platform_role: z.enum(PLATFORM_ROLES).optional(),
 });
 const UserUpdate = UserCreate.partial();
