@@ -23,7 +23,7 @@ import {
   loadAccessTargets,
   loadScopeAccess,
   resolveAccess,
-} from '../src/storage/effective-access.js';
+} from '../src/storage/access-repository.js';
 
 export type AccessScope = 'org' | 'team' | 'key';
 

@@ -15,6 +15,7 @@ import { AuthFailureThrottle, authFailureLimits } from '../src/ratelimit/auth-fa
 import { authenticate } from './auth/authenticate.js';
 import type { AdminDeps, AdminEnv } from './context.js';
 import { ADMIN_ROUTES } from './routes/index.js';
+import { issueDetails } from './zod-issue.js';
 import { registerInternalRoutes } from './routes/internal.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -30,20 +31,12 @@ export function errorResponse(
   return c.json(body, errorSpec(code).status as ContentfulStatusCode);
 }
 
-/** Turns a zod issue path into the `param` of an error body (`limits.rpm_limit`, `owner.id`). */
-function paramOf(path: readonly PropertyKey[]): string | null {
-  return path.length === 0 ? null : path.map(String).join('.');
-}
-
 export function createAdminApp(deps: AdminDeps): AdminApp {
   const app = new OpenAPIHono<AdminEnv>({
     defaultHook: (result, c) => {
       if (!result.success) {
-        const issue = result.error.issues[0];
-        return errorResponse(c, 'invalid_request', {
-          param: issue === undefined ? null : paramOf(issue.path),
-          message: issue === undefined ? undefined : `${paramOf(issue.path) ?? 'body'}: ${issue.message}`,
-        });
+        const { param, message } = issueDetails(result.error);
+        return errorResponse(c, 'invalid_request', message === undefined ? { param } : { param, message });
       }
       return undefined;
     },

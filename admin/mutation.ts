@@ -6,7 +6,8 @@
 import type { Context } from 'hono';
 import type { ChangeEntity } from '../src/invalidation/change.js';
 import { immediate } from '../src/storage/database.js';
-import { recordAudit, recordChange, type AuditEntry } from '../src/storage/journal.js';
+import { appendChange } from '../src/storage/change-log.js';
+import { recordAudit, type AuditEntry } from '../src/storage/journal.js';
 import type { AdminDeps, AdminEnv } from './context.js';
 
 export interface Journal {
@@ -25,10 +26,38 @@ export function mutate<T>(deps: AdminDeps, c: Context<AdminEnv>, fn: (journal: J
     audit: (entry) => recordAudit(deps.db, { ...entry, actor: access.auditActor, requestId, at: now }),
     change: (entityType, entityId, tokenHashes) => {
       changed = true;
-      return recordChange(deps.db, { entityType, entityId, tokenHashes, at: now });
+      return appendChange(deps.db, { entityType, entityId, tokenHashes, at: now });
     },
   };
   const result = immediate(deps.db, () => fn(journal));
   if (changed) deps.notifier.notify();
   return result;
+}
+
+/** What an update's audit row says besides before/after (actor, request id and time come from the journal). */
+export type AuditSubject = Omit<AuditEntry, 'actor' | 'requestId' | 'at' | 'before' | 'after'>;
+
+/**
+ * The read-before → update → read-after → audit + change pattern of every update, in one place:
+ * renders `before` with `view`, runs `update`, re-reads the row, writes the audit row (before and
+ * after views) and, when `change` names an entity type, the change-log row for the same id.
+ * Call inside `mutate`.
+ */
+export function updateAudited<Row>(
+  journal: Journal,
+  spec: {
+    before: Row;
+    view: (row: Row) => unknown;
+    update: () => void;
+    reload: () => Row;
+    audit: AuditSubject;
+    change?: ChangeEntity;
+  },
+): Row {
+  const beforeView = spec.view(spec.before);
+  spec.update();
+  const after = spec.reload();
+  journal.audit({ ...spec.audit, before: beforeView, after: spec.view(after) });
+  if (spec.change !== undefined) journal.change(spec.change, spec.audit.entityId);
+  return after;
 }

@@ -118,9 +118,4 @@ export function isoOrNull(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-/** `SET a = @a, b = @b` for the given columns (column names come from code, never from input). */
-export function setClause(columns: Record<string, unknown>): string {
-  return Object.keys(columns)
-    .map((column) => `${column} = @${column}`)
-    .join(', ');
-}
+export { setClause } from '../src/storage/rows.js';

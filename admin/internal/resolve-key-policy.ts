@@ -9,7 +9,8 @@
 import type { Limits } from '../../src/policy/limits.js';
 import type { ResolvedKeyPolicy, ScopeState } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
-import { effectiveTargetNames } from '../../src/storage/effective-access.js';
+import { changeLogHead } from '../../src/storage/change-log.js';
+import { effectiveTargetNames } from '../../src/storage/access-repository.js';
 import type { LimitColumns } from '../schemas.js';
 
 interface ScopeRow extends LimitColumns {
@@ -58,7 +59,6 @@ function prepareStatements(db: Database) {
     ),
     team: db.prepare<[string], ScopeRow>('SELECT * FROM teams WHERE id = ?'),
     org: db.prepare<[string], ScopeRow>('SELECT * FROM orgs WHERE id = ?'),
-    head: db.prepare<[], { head: number }>('SELECT IFNULL(MAX(seq), 0) AS head FROM change_log'),
     batchSeq: db.prepare<[string], { seq: number }>(
       'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
     ),
@@ -108,7 +108,7 @@ export function resolveKeyPolicy(
     team: scopeState(team),
     org: scopeState(org),
     effectiveTargets: effectiveTargetNames(db, { orgId: row.org_id, teamId: row.team_id, keyId: row.id }),
-    version: statements.head.get()!.head,
+    version: changeLogHead(db),
     appliedBatchSeq: appliedBatchSeq(db, gatewayId),
   };
 }

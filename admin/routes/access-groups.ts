@@ -12,7 +12,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import { groupMemberIds, ruleSelects } from '../../src/policy/effective-access.js';
-import { loadAccessGroups, loadAccessTargets } from '../../src/storage/effective-access.js';
+import { loadAccessGroups, loadAccessTargets } from '../../src/storage/access-repository.js';
 import type { AccessView } from '../auth/access.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
@@ -30,7 +30,8 @@ import {
   tagText,
   plainText,
 } from '../schemas.js';
-import { targetView, type TargetRow } from './targets.js';
+import { allTargets } from '../../src/storage/target-repository.js';
+import { targetView } from './targets.js';
 
 export interface AccessGroupRow {
   id: string;
@@ -244,8 +245,7 @@ export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void 
       const targets = loadAccessTargets(deps.db);
       const members = group === undefined ? new Set<string>() : groupMemberIds(group, targets);
       const explicit = new Set(group?.explicitTargetIds ?? []);
-      const rows = deps.db.prepare('SELECT * FROM targets ORDER BY name').all() as TargetRow[];
-      const data = rows
+      const data = allTargets(deps.db)
         .filter((t) => members.has(t.id))
         .map((t) => {
           const summary = targets.find((s) => s.id === t.id);

@@ -13,32 +13,21 @@ import { isProviderEnvAllowed } from '../../src/policy/provider-credential.js';
 import { platformAdminOnly } from '../auth/platform-admin-only.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
-import { mutate } from '../mutation.js';
-import { paginate } from '../pagination.js';
+import { mutate, updateAudited } from '../mutation.js';
+import { requireUniqueName } from '../unique-name.js';
+import { nameTaken, queryRows, updateRow } from '../../src/storage/rows.js';
 import {
-  idParam,
-  isoOrNull,
-  json,
-  listQuery,
-  ok,
-  security,
-  setClause,
-  tagText,
-  plainText,
-} from '../schemas.js';
-
-export interface TargetRow {
-  id: string;
-  name: string;
-  base_url: string;
-  upstream_model: string | null;
-  api_key_env: string | null;
-  input_micros_per_mtok: number;
-  output_micros_per_mtok: number;
-  tags: string;
-  created_at: number;
-  updated_at: number;
-}
+  deleteTarget,
+  encodeTags,
+  findTarget,
+  insertTarget,
+  parseTags,
+  targetListQuery,
+  type TargetColumns,
+  type TargetRow,
+} from '../../src/storage/target-repository.js';
+import { paginate } from '../pagination.js';
+import { idParam, isoOrNull, json, listQuery, ok, security, tagText, plainText } from '../schemas.js';
 
 /** What a client may send as `model`: no spaces, no glob characters. */
 const TARGET_NAME = /^[A-Za-z0-9][\w.:/@+-]*$/;
@@ -93,11 +82,6 @@ const TargetUpdate = z.object({
   tags: tagList.optional(),
 });
 
-export function parseTags(text: string): string[] {
-  const parsed: unknown = JSON.parse(text);
-  return Array.isArray(parsed) ? parsed.filter((t): t is string => typeof t === 'string') : [];
-}
-
 export function targetView(row: TargetRow) {
   return {
     id: row.id,
@@ -114,18 +98,16 @@ export function targetView(row: TargetRow) {
 }
 
 function getTarget(deps: AdminDeps, id: string): TargetRow {
-  const row = deps.db.prepare('SELECT * FROM targets WHERE id = ?').get(id) as TargetRow | undefined;
+  const row = findTarget(deps.db, id);
   if (row === undefined) throw new KeygateError('not_found');
   return row;
 }
 
 function uniqueName(deps: AdminDeps, name: string, exceptId: string | null): void {
-  const clash = deps.db.prepare('SELECT id FROM targets WHERE name = ? AND id IS NOT ?').get(name, exceptId);
-  if (clash !== undefined)
-    throw new KeygateError('conflict', {
-      param: 'name',
-      message: `A target named "${name}" already exists.`,
-    });
+  requireUniqueName(
+    nameTaken(deps.db, 'targets', name, exceptId),
+    `A target named "${name}" already exists.`,
+  );
 }
 
 /** 400 unless the gateway may read `name` as a provider credential (src/policy/provider-credential.ts). */
@@ -135,10 +117,6 @@ function assertProviderEnv(deps: AdminDeps, name: string | null | undefined): vo
     param: 'upstream.api_key_env',
     message: `"${name}" is not a provider credential variable: use a name starting with ${deps.config.providerEnvPrefix} or one listed in KEYGATE_PROVIDER_ENV_ALLOWLIST.`,
   });
-}
-
-function normalizeTags(tags: readonly string[]): string {
-  return JSON.stringify([...new Set(tags)]);
 }
 
 export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
@@ -158,23 +136,18 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       const id = newId('tgt');
       const row = mutate(deps, c, (journal) => {
         uniqueName(deps, body.name, null);
-        deps.db
-          .prepare(
-            `INSERT INTO targets (id, name, base_url, upstream_model, api_key_env, input_micros_per_mtok,
-               output_micros_per_mtok, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            id,
-            body.name,
-            body.upstream.base_url,
-            body.upstream.model ?? null,
-            body.upstream.api_key_env ?? null,
-            usdToMicros(body.pricing?.input_per_mtok ?? 0),
-            usdToMicros(body.pricing?.output_per_mtok ?? 0),
-            normalizeTags(body.tags ?? []),
-            journal.now,
-            journal.now,
-          );
+        insertTarget(deps.db, {
+          id,
+          name: body.name,
+          base_url: body.upstream.base_url,
+          upstream_model: body.upstream.model ?? null,
+          api_key_env: body.upstream.api_key_env ?? null,
+          input_micros_per_mtok: usdToMicros(body.pricing?.input_per_mtok ?? 0),
+          output_micros_per_mtok: usdToMicros(body.pricing?.output_per_mtok ?? 0),
+          tags: encodeTags(body.tags ?? []),
+          created_at: journal.now,
+          updated_at: journal.now,
+        });
         const created = getTarget(deps, id);
         journal.audit({
           action: 'target.create',
@@ -199,16 +172,8 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
     }),
     (c) => {
       const query = c.req.valid('query');
-      const filter =
-        query.tag === undefined
-          ? 'WHERE 1'
-          : 'WHERE EXISTS (SELECT 1 FROM json_each(targets.tags) WHERE value = ?)';
-      const page = paginate(
-        (sql, params) => deps.db.prepare(sql).all(...params) as TargetRow[],
-        `SELECT * FROM targets ${filter}`,
-        query.tag === undefined ? [] : [query.tag],
-        query,
-      );
+      const list = targetListQuery(query.tag);
+      const page = paginate(queryRows<TargetRow>(deps.db), list.sql, list.params, query);
       return c.json({ data: page.rows.map(targetView), next_cursor: page.next_cursor }, 200);
     },
   );
@@ -239,7 +204,7 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       const body = c.req.valid('json');
       assertProviderEnv(deps, body.upstream?.api_key_env);
       const row = mutate(deps, c, (journal) => {
-        const columns: Record<string, unknown> = { updated_at: journal.now };
+        const columns: TargetColumns = { updated_at: journal.now };
         if (body.name !== undefined) {
           uniqueName(deps, body.name, before.id);
           columns.name = body.name;
@@ -251,20 +216,15 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
           columns.input_micros_per_mtok = usdToMicros(body.pricing.input_per_mtok);
         if (body.pricing?.output_per_mtok !== undefined)
           columns.output_micros_per_mtok = usdToMicros(body.pricing.output_per_mtok);
-        if (body.tags !== undefined) columns.tags = normalizeTags(body.tags);
-        deps.db
-          .prepare(`UPDATE targets SET ${setClause(columns)} WHERE id = @id`)
-          .run({ ...columns, id: before.id });
-        const after = getTarget(deps, before.id);
-        journal.audit({
-          action: 'target.update',
-          entityType: 'target',
-          entityId: before.id,
-          before: targetView(before),
-          after: targetView(after),
+        if (body.tags !== undefined) columns.tags = encodeTags(body.tags);
+        return updateAudited(journal, {
+          before,
+          view: targetView,
+          update: () => updateRow(deps.db, 'targets', before.id, columns),
+          reload: () => getTarget(deps, before.id),
+          audit: { action: 'target.update', entityType: 'target', entityId: before.id },
+          change: 'target',
         });
-        journal.change('target', before.id);
-        return after;
       });
       return c.json(targetView(row), 200);
     },
@@ -282,8 +242,7 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = getTarget(deps, c.req.valid('param').id);
       if (!c.get('access').isPlatformAdmin) throw new KeygateError('forbidden');
       mutate(deps, c, (journal) => {
-        // Bindings and explicit group memberships go with it (ON DELETE CASCADE).
-        deps.db.prepare('DELETE FROM targets WHERE id = ?').run(before.id);
+        deleteTarget(deps.db, before.id);
         journal.audit({
           action: 'target.delete',
           entityType: 'target',
