@@ -30,7 +30,8 @@ export type AccessScope = 'org' | 'team' | 'key';
 export type AccessInput =
   { mode: 'all' } | { mode: 'inherit' } | { mode: 'restrict'; targets: string[]; access_groups: string[] };
 
-export interface AccessView {
+/** The JSON form of a scope's asset access (`access` in org, team and key views). */
+export interface AccessSettingsView {
   mode: 'all' | 'inherit' | 'restrict';
   targets: string[];
   access_groups: string[];
@@ -168,9 +169,9 @@ function checkWithinParent(
   }
 }
 
-export function accessView(db: Database, scope: AccessScope, scopeId: string): AccessView {
+export function accessView(db: Database, scope: AccessScope, scopeId: string): AccessSettingsView {
   const row = db.prepare(`SELECT access_mode FROM ${TABLE[scope]} WHERE id = ?`).get(scopeId) as
-    { access_mode: AccessView['mode'] } | undefined;
+    { access_mode: AccessSettingsView['mode'] } | undefined;
   const targets = db
     .prepare(
       `SELECT t.name FROM access_bindings b JOIN targets t ON t.id = b.target_id
