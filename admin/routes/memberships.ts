@@ -13,6 +13,15 @@ import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate, type Journal } from '../mutation.js';
 import { json, ok, security } from '../schemas.js';
+import {
+  activeSelfServiceKeys,
+  deleteMembership,
+  findMembership,
+  markKeyRevoked,
+  putMembership,
+  userExists,
+  userInOrg,
+} from '../../src/storage/membership-repository.js';
 
 export interface MembershipScope {
   /** 'org' or 'team': names the table (`<scope>_members`), the id column and the audit entity. */
@@ -45,15 +54,8 @@ function revokeSelfServiceKeys(
   team: { id: string; orgId: string },
   userId: string,
 ): void {
-  const keys = deps.db
-    .prepare(
-      `SELECT id, token_hash, previous_token_hash FROM keys
-       WHERE team_id = ? AND owner_user_id = ? AND self_service = 1 AND status = 'active'`,
-    )
-    .all(team.id, userId) as { id: string; token_hash: string; previous_token_hash: string | null }[];
-  const revoke = deps.db.prepare("UPDATE keys SET status = 'revoked', updated_at = ? WHERE id = ?");
-  for (const key of keys) {
-    revoke.run(journal.now, key.id);
+  for (const key of activeSelfServiceKeys(deps.db, team.id, userId)) {
+    markKeyRevoked(deps.db, key.id, journal.now);
     journal.audit({
       action: 'key.revoke',
       entityType: 'key',
@@ -73,17 +75,9 @@ const memberParams = z.object({ id: z.string().min(1).max(128), user_id: z.strin
 
 export function registerMembershipRoutes(app: AdminApp, deps: AdminDeps, spec: MembershipScope): void {
   const { scope } = spec;
-  const table = `${scope}_members`;
-  const column = `${scope}_id`;
   const path = `/v1/${scope}s/{id}/members/{user_id}`;
   const MemberBody = z.object({ role: z.enum(spec.roles) });
   const teamOf = (object: { id: string }) => (scope === 'team' ? object.id : null);
-
-  const userInOrg = deps.db.prepare(
-    `SELECT user_id FROM org_members WHERE org_id = @org AND user_id = @user
-     UNION SELECT tm.user_id FROM team_members tm JOIN teams t ON t.id = tm.team_id
-     WHERE t.org_id = @org AND tm.user_id = @user`,
-  );
 
   const authorized = (access: AccessView, id: string) => {
     const object = spec.find(deps, access, id);
@@ -109,20 +103,14 @@ export function registerMembershipRoutes(app: AdminApp, deps: AdminDeps, spec: M
       // Only users already in the org may be added by org roles (a platform admin adds anyone);
       // an unknown id and a user of another org answer the same 404 (issue 10 item 12).
       const known = access.isPlatformAdmin
-        ? deps.db.prepare('SELECT id FROM users WHERE id = ?').get(userId)
-        : userInOrg.get({ org: object.orgId, user: userId });
-      if (known === undefined) throw new KeygateError('not_found', { param: 'user_id' });
+        ? userExists(deps.db, userId)
+        : userInOrg(deps.db, object.orgId, userId);
+      if (!known) throw new KeygateError('not_found', { param: 'user_id' });
       const membership = mutate(deps, c, (journal) => {
-        const before = deps.db
-          .prepare(`SELECT role FROM ${table} WHERE ${column} = ? AND user_id = ?`)
-          .get(object.id, userId) as { role: string } | undefined;
+        const found = findMembership(deps.db, scope, object.id, userId);
+        const before = found === undefined ? undefined : { role: found.role };
         assertOwnerRule(access, object.orgId, [before?.role, role]);
-        deps.db
-          .prepare(
-            `INSERT INTO ${table} (${column}, user_id, role, created_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT(${column}, user_id) DO UPDATE SET role = excluded.role`,
-          )
-          .run(object.id, userId, role, journal.now);
+        putMembership(deps.db, scope, { scopeId: object.id, userId, role, now: journal.now });
         const after =
           scope === 'team'
             ? { team_id: object.id, org_id: object.orgId, user_id: userId, role }
@@ -155,12 +143,10 @@ export function registerMembershipRoutes(app: AdminApp, deps: AdminDeps, spec: M
       const access = c.get('access');
       const object = authorized(access, id);
       mutate(deps, c, (journal) => {
-        const before = deps.db
-          .prepare(`SELECT * FROM ${table} WHERE ${column} = ? AND user_id = ?`)
-          .get(object.id, userId) as { role: string } | undefined;
+        const before = findMembership(deps.db, scope, object.id, userId);
         if (before === undefined) throw new KeygateError('not_found');
         assertOwnerRule(access, object.orgId, [before.role]);
-        deps.db.prepare(`DELETE FROM ${table} WHERE ${column} = ? AND user_id = ?`).run(object.id, userId);
+        deleteMembership(deps.db, scope, object.id, userId);
         if (scope === 'team') revokeSelfServiceKeys(deps, journal, object, userId);
         journal.audit({
           action: `${scope}.member.delete`,
