@@ -17,6 +17,7 @@ import type { AdminDeps, AdminEnv } from './context.js';
 import { ADMIN_ROUTES } from './routes/index.js';
 import { issueDetails } from './zod-issue.js';
 import { registerInternalRoutes } from './routes/internal.js';
+import { registerConsole } from './console/register-console.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -82,6 +83,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     }),
   );
   for (const register of ADMIN_ROUTES) register(app, deps);
+  registerConsole(app, deps);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -5,13 +5,9 @@ import type { Config } from '../src/config/config.js';
 import type { Database } from '../src/storage/database.js';
 import type { AuthFailureThrottle } from '../src/ratelimit/auth-failure-throttle.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
+import type { InvalidationBus } from '../src/invalidation/invalidation-bus.js';
 import type { AccessView } from './auth/access.js';
 import type { Credentials } from './auth/credentials.js';
-
-/** Pushes committed change-log rows to the gateways; never blocks a response. */
-export interface ChangeNotifier {
-  notify(): void;
-}
 
 export interface AdminDeps {
   db: Database;
@@ -19,7 +15,8 @@ export interface AdminDeps {
   clock: Clock;
   credentials: Credentials;
   internalTokens: InternalTokens;
-  notifier: ChangeNotifier;
+  /** Receives the change-log rows of every commit; never blocks a response. */
+  invalidation: InvalidationBus;
   logger: Logger;
   /** Failed-authentication throttle; default: in memory, from the KEYGATE_AUTH_FAILURE_* settings. */
   authThrottle?: AuthFailureThrottle;

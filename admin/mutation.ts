@@ -1,10 +1,11 @@
 /**
  * Every admin mutation runs through `mutate`: one `BEGIN IMMEDIATE` transaction holding the
  * change itself, its audit row and (when a gateway decision can change) its change-log row.
- * Gateways are notified only after the commit, and never block the response.
+ * The change-log rows it wrote are published to the gateways only after the commit
+ * (InvalidationBus), and never block the response.
  */
 import type { Context } from 'hono';
-import type { ChangeEntity } from '../src/invalidation/change.js';
+import type { Change, ChangeEntity } from '../src/invalidation/change.js';
 import { immediate } from '../src/storage/database.js';
 import { appendChange } from '../src/storage/change-log.js';
 import { recordAudit, type AuditEntry } from '../src/storage/journal.js';
@@ -19,18 +20,20 @@ export interface Journal {
 export function mutate<T>(deps: AdminDeps, c: Context<AdminEnv>, fn: (journal: Journal) => T): T {
   const access = c.get('access');
   const requestId = c.get('requestId');
-  let changed = false;
+  const changes: Change[] = [];
   const now = deps.clock.now();
   const journal: Journal = {
     now,
     audit: (entry) => recordAudit(deps.db, { ...entry, actor: access.auditActor, requestId, at: now }),
     change: (entityType, entityId, tokenHashes) => {
-      changed = true;
-      return appendChange(deps.db, { entityType, entityId, tokenHashes, at: now });
+      const seq = appendChange(deps.db, { entityType, entityId, tokenHashes, at: now });
+      changes.push({ seq, at: now, entityType, entityId, tokenHashes: [...(tokenHashes ?? [])] });
+      return seq;
     },
   };
   const result = immediate(deps.db, () => fn(journal));
-  if (changed) deps.notifier.notify();
+  const last = changes[changes.length - 1];
+  if (last !== undefined) deps.invalidation.publish({ seq: last.seq, changes });
   return result;
 }
 

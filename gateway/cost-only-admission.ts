@@ -56,8 +56,4 @@ export class CostOnlyAdmission implements Admission {
       costMicros: costMicros(target, estimatedInputTokens, 0),
     });
   }
-
-  observePolicy(_policy: unknown): void {}
-
-  sealBatch(_batchSeq: number): void {}
 }

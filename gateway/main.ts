@@ -7,21 +7,27 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { BatchLoader } from '../src/cache/batch-loader.js';
 import { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
-import { systemClock } from '../src/clock.js';
+import { KeyPreloader } from '../src/cache/key-preloader.js';
+import { systemClock, type Clock } from '../src/clock.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { newId } from '../src/ids.js';
+import { createLogger } from '../src/logger.js';
 import { changeApplier } from '../src/invalidation/change-applier.js';
 import { coalescingRun } from '../src/invalidation/coalescing-run.js';
 import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
+import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
+import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
+import { startRedisMode } from './redis-mode.js';
+import { isWorkerPrimary, runWorkerPrimary, workerId } from './workers.js';
+import { AdminClient } from './admin-client.js';
 import { providerCredentials } from '../src/policy/provider-credential.js';
 import { AuthFailureThrottle, authFailureLimits } from '../src/ratelimit/auth-failure-throttle.js';
-import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 import { UnknownKeyLoadCap } from '../src/ratelimit/unknown-key-load-cap.js';
-import { AdminHttpKeySource } from './admin-http-key-source.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
@@ -39,45 +45,55 @@ export interface StartGatewayOptions {
   logger?: Logger;
   /** Where provider credentials (a target's api_key_env) are read from; default the process environment. */
   env?: Readonly<Record<string, string | undefined>>;
+  /** One clock for the whole gateway (cache expiry, windows, lag, admin contact); default the system clock. */
+  clock?: Clock;
 }
 
 export async function startGateway(
   config: Config,
   options: StartGatewayOptions = {},
 ): Promise<StartedGateway> {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { plane: 'gateway' } });
+  const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway');
   if (config.internalSecret === undefined) {
     throw new Error(
-      'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
-    );
-  }
-  if (config.redisUrl !== undefined) {
-    // Redis mode belongs to the scale-out work (docs/api.md "Deviations and additions").
-    logger.warn(
-      'REDIS_URL is set, but this version keeps gateway counters in memory (Redis mode is not wired yet)',
+      'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane): ' +
+        'set it to the same value as the admin plane’s, at least 32 characters (README "Running several gateways")',
     );
   }
   const env = options.env ?? process.env;
-  const clock = systemClock;
+  const clock = options.clock ?? systemClock;
   const gatewayId = config.gatewayId ?? newId('gw');
-  const admin = new AdminHttpKeySource({
+  const admin = new AdminClient({
     adminUrl: config.adminUrl,
     internalSecret: config.internalSecret,
     gatewayId,
+    clock,
   });
 
   // Exact windows and budgets (issue 4); `new CostOnlyAdmission()` is the no-limits alternative.
-  const admission: Admission = new LimitsAdmission({ clock });
+  // Embedded mode: counters and spend in this process (a Redis SpendStore/CounterStore plugs in here).
+  const spend = new MemorySpendStore();
+  // Redis mode (REDIS_URL): shared counters and spend, per-process limiters while Redis is down.
+  const redis =
+    config.redis === undefined
+      ? undefined
+      : await startRedisMode(
+          { ...config, redis: config.redis },
+          { clock, logger, gatewayId, localSpend: spend },
+        );
+  const admission: Admission = redis?.admission ?? new LimitsAdmission({ clock, spend });
 
   const keys = new KeyPolicyCache({
-    // Unknown-key floods cost at most KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC admin loads per second.
-    source: new UnknownKeyLoadCap(admin, config.unknownKeyLoadsPerSec, clock),
+    // Concurrent misses travel as one POST /internal/keys batch (issue 15); unknown-key floods cost
+    // at most KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC admin loads per second.
+    source: new UnknownKeyLoadCap(new BatchLoader({ source: admin }), config.unknownKeyLoadsPerSec, clock),
     clock,
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
     negativeTtlMs: config.negativeCacheTtlMs,
-    onLoaded: (policy) => admission.observePolicy(policy),
+    onLoaded: (policy) => spend.observe(policy),
   });
+  const preloader = new KeyPreloader({ source: admin, cache: keys, keys: config.preloadKeys });
   const catalog = new TargetCatalog(admin);
   const feedLagMs = (): number | null => {
     const at = follower.lastSyncedAt;
@@ -88,6 +104,7 @@ export async function startGateway(
     cacheSize: () => keys.size,
     lastSeq: () => follower.lastSeq,
     feedLagMs,
+    redis: redis?.health,
   });
   const follower = new ChangeFollower({
     feed: admin,
@@ -99,7 +116,7 @@ export async function startGateway(
   const reporter = new UsageReporter({
     sink: admin,
     gatewayId,
-    onSeal: (batchSeq) => admission.sealBatch(batchSeq),
+    onSeal: (batchSeq) => spend.seal(batchSeq),
     onError: (error) => logger.warn({ err: error }, 'usage report not accepted; it will be sent again'),
   });
   const upstream = new UpstreamClient({ timeoutMs: config.upstreamTimeoutMs });
@@ -126,10 +143,19 @@ export async function startGateway(
         targets: catalog.size,
         changeFeed: { lastSeq: follower.lastSeq ?? null, lagMs: feedLagMs() },
         pendingUsageItems: reporter.pendingItems,
+        preload: preloader.progress,
+        redis: redis?.status(),
+        worker: workerId(),
       };
     },
-    limits: { maxBodyBytes: config.maxBodyBytes, defaultMaxTokens: config.defaultMaxTokens },
-    onError: (error) => logger.error({ err: error }, 'gateway error'),
+    limits: {
+      maxBodyBytes: config.maxBodyBytes,
+      defaultMaxTokens: config.defaultMaxTokens,
+      maxOutputTokens: config.maxOutputTokens,
+    },
+    forwardHeaders: config.forwardHeaders,
+    metricsToken: config.metricsToken,
+    onError: (error, requestId) => logger.error({ err: error, requestId }, 'gateway error'),
     authThrottle: new AuthFailureThrottle(authFailureLimits(config), { keyPrefix: 'gateway-auth', clock }),
   });
 
@@ -144,6 +170,8 @@ export async function startGateway(
     (error) => logger.warn({ err: error }, 'admin plane sync failed; retrying'),
   );
   await sync();
+  // Pub/sub invalidations (Redis mode): the follower pulls the feed on every (re)subscription.
+  redis?.subscribe(follower);
   // The periodic pull repairs lost pushes (DESIGN.md "Invalidation"); its default of 500 ms keeps
   // the 1 s promise with room for the pull's own round trip and a reload (docs/api.md).
   const syncTimer = setInterval(() => void sync(), config.resyncIntervalMs);
@@ -151,7 +179,17 @@ export async function startGateway(
   reporter.start(config.usageFlushMs);
 
   // The proxy routes go straight to node:http, the rest through Hono (createGateway in app.ts).
-  const server = createServer(gateway.listener);
+  // Slow clients (issue 10, item 13): headers and the whole request each have a deadline, checked
+  // often enough that a short configured timeout is honoured; the answer itself is not limited.
+  const server = createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+    },
+    gateway.listener,
+  );
+  server.maxConnections = config.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -160,6 +198,8 @@ export async function startGateway(
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.gatewayHost}:${port}`;
   logger.info({ url, gatewayId, adminUrl: config.adminUrl }, 'gateway listening');
+  // Warm start while serving (KEYGATE_PRELOAD_KEYS); /readyz shows the progress.
+  void preloader.run().then((progress) => logger.info({ preload: progress }, 'key preload finished'));
 
   let closing: Promise<void> | undefined;
   return {
@@ -169,12 +209,13 @@ export async function startGateway(
     close: () =>
       (closing ??= (async () => {
         clearInterval(syncTimer);
+        preloader.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();
         });
         await reporter.stop();
-        await Promise.allSettled([upstream.close(), admin.close()]);
+        await Promise.allSettled([upstream.close(), admin.close(), redis?.close()]);
       })()),
   };
 }
@@ -182,17 +223,26 @@ export async function startGateway(
 const isEntryPoint = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isEntryPoint) {
   try {
-    const gateway = await startGateway(loadConfig(process.env));
-    const stop = (): void => {
-      gateway.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    const config = loadConfig(process.env);
+    if (isWorkerPrimary(config)) {
+      runWorkerPrimary(config, (line) => process.stdout.write(`${line}\n`));
+    } else {
+      await runGateway(config);
+    }
   } catch (error) {
     process.stderr.write(`keygate gateway: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
+}
+
+async function runGateway(config: Config): Promise<void> {
+  const gateway = await startGateway(config);
+  const stop = (): void => {
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }

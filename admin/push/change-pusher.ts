@@ -1,5 +1,5 @@
 /**
- * Pushes committed change-log rows to every configured gateway (`POST /internal/invalidate`),
+ * Pushes the change-log rows published after each commit to every configured gateway (`POST /internal/invalidate`),
  * in seq order per gateway, without ever blocking an admin response. A lost push is not
  * retried here: gateways pull the change feed periodically and repair the gap themselves.
  *
@@ -14,7 +14,7 @@ import { Client } from 'undici';
 import type { Change, ChangeBatch, ChangeEntity } from '../../src/invalidation/change.js';
 import type { InternalTokens } from '../../src/invalidation/internal-token.js';
 import type { Database } from '../../src/storage/database.js';
-import type { ChangeNotifier } from '../context.js';
+import type { InvalidationBus } from '../../src/invalidation/invalidation-bus.js';
 
 const PUSH_TIMEOUT_MS = 2000;
 /** Changes waiting for one gateway beyond this are dropped (oldest first): its pull repairs them. */
@@ -54,27 +54,25 @@ interface PushTarget {
   sending: Promise<void> | undefined;
 }
 
-export interface HttpChangePusherOptions {
+export interface HttpInvalidationBusOptions {
   /** Per-push timeout (connect, headers, body); default 2 s. */
   timeoutMs?: number;
 }
 
-export class HttpChangePusher implements ChangeNotifier {
-  private lastRead: number;
+/** The InvalidationBus of a single admin plane: HTTP push to each configured gateway. */
+export class HttpInvalidationBus implements InvalidationBus {
   private readonly targets: PushTarget[];
-  private scheduled = false;
+  /** Published in the current task, not yet handed to the targets. */
+  private published: Change[] = [];
   private closed = false;
   private readonly timeoutMs: number;
 
   constructor(
-    private readonly db: Database,
     gatewayUrls: readonly string[],
     private readonly tokens: InternalTokens,
     private readonly logger: Logger,
-    options: HttpChangePusherOptions = {},
+    options: HttpInvalidationBusOptions = {},
   ) {
-    const row = db.prepare('SELECT IFNULL(MAX(seq), 0) AS head FROM change_log').get() as { head: number };
-    this.lastRead = row.head;
     this.timeoutMs = options.timeoutMs ?? PUSH_TIMEOUT_MS;
     this.targets = gatewayUrls.map((raw) => {
       const url = new URL(raw);
@@ -93,27 +91,20 @@ export class HttpChangePusher implements ChangeNotifier {
     });
   }
 
-  /** Called after every commit that wrote change-log rows: pushes them right after the caller's task. */
-  notify(): void {
-    if (this.targets.length === 0 || this.scheduled || this.closed) return;
-    this.scheduled = true;
-    queueMicrotask(() => {
-      this.scheduled = false;
-      try {
-        this.pushNew();
-      } catch (error) {
-        this.logger.warn({ err: (error as Error).message }, 'invalidation push not sent; gateways will pull');
-      }
-    });
+  /** Queues the batch; everything published in one task leaves together right after it. */
+  publish(batch: ChangeBatch): void {
+    if (this.targets.length === 0 || this.closed || batch.changes.length === 0) return;
+    const first = this.published.length === 0;
+    for (const change of batch.changes) this.published.push(change);
+    if (first) queueMicrotask(() => this.hand());
   }
 
-  private pushNew(): void {
-    const changes = readChanges(this.db, this.lastRead, MAX_PENDING_CHANGES);
-    const last = changes[changes.length - 1];
-    if (last === undefined) return;
-    this.lastRead = last.seq;
+  private hand(): void {
+    const changes = this.published;
+    if (changes.length === 0) return;
+    this.published = [];
     for (const target of this.targets) {
-      target.pending.push(...changes);
+      for (const change of changes) target.pending.push(change);
       if (target.pending.length > MAX_PENDING_CHANGES)
         target.pending.splice(0, target.pending.length - MAX_PENDING_CHANGES);
       target.sending ??= this.sendPending(target);
@@ -158,7 +149,8 @@ export class HttpChangePusher implements ChangeNotifier {
   }
 
   /** Waits for in-flight pushes, then closes the connections (graceful stop; no push after it). */
-  async drain(): Promise<void> {
+  async close(): Promise<void> {
+    this.hand();
     this.closed = true;
     await Promise.all(this.targets.map((target) => target.sending));
     await Promise.allSettled(this.targets.map((target) => target.client.close()));

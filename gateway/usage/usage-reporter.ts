@@ -15,7 +15,7 @@ export interface UsageSink {
 export interface UsageReporterOptions {
   sink: UsageSink;
   gatewayId: string;
-  /** Called when a batch is sealed, before it is sent (Admission.sealBatch). */
+  /** Called when a batch is sealed, before it is sent (MemorySpendStore.seal). */
   onSeal?: (batchSeq: number) => void;
   onError?: (error: unknown) => void;
 }
@@ -26,9 +26,6 @@ export class UsageReporter {
   private seq = 0;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Reports accepted by the admin plane (applied or already applied). */
-  sentBatches = 0;
-  failedSends = 0;
 
   constructor(private readonly options: UsageReporterOptions) {}
 
@@ -64,10 +61,6 @@ export class UsageReporter {
   /** Items recorded but not yet accepted by the admin plane (tests, /readyz). */
   get pendingItems(): number {
     return this.current.size + (this.unsent?.items.length ?? 0);
-  }
-
-  get lastBatchSeq(): number {
-    return this.seq;
   }
 
   /** Sends the unsent batch if any, else seals and sends what was recorded. Never throws. */
@@ -108,9 +101,7 @@ export class UsageReporter {
       try {
         await this.options.sink.postUsage(this.unsent);
         this.unsent = undefined;
-        this.sentBatches++;
       } catch (error) {
-        this.failedSends++;
         this.options.onError?.(error);
         return;
       }

@@ -2,6 +2,10 @@
  * The one configuration loader of both planes (API.md "Configuration"). Read once at start,
  * every problem reported together, frozen, then passed in. Nothing else reads process.env.
  */
+import { parseRedisUrl, type RedisTarget } from './redis-url.js';
+
+export type { RedisTarget } from './redis-url.js';
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -32,13 +36,30 @@ export interface Config {
   redisPrefix: string;
   budgetFailOpen: boolean;
   logLevel: LogLevel;
-  /** Admin plane request body limit (then 413 request_too_large). */
-  adminMaxBodyBytes: number;
-  /** Both planes: time to receive a request's headers, and the whole request (node:http). */
+  /** REDIS_URL parsed: one server or a cluster's seed nodes (undefined = memory mode). */
+  redis: RedisTarget | undefined;
+  /** Per-command Redis timeout; a slower answer counts as Redis being down. */
+  redisTimeoutMs: number;
+  /** Gateway processes on one port (node:cluster); more than 1 needs REDIS_URL. */
+  gatewayWorkers: number;
+  /** Largest output-token figure a cost estimate uses (a bigger max_tokens is forwarded, not reserved). */
+  maxOutputTokens: number;
+  /** Client headers forwarded upstream beyond the built-in allow-list (exact names or `prefix*`). */
+  forwardHeaders: readonly string[];
+  /** When set, the gateway's /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** node:http server limits (slow clients, socket count). */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
-  /** Both planes: open connections per process (node:http maxConnections). */
   maxConnections: number;
+  /** Refuse targets created without pricing (they would cost $0 and never trip a budget). */
+  requirePricing: boolean;
+  sessionTtlMs: number;
+  passwordLinkTtlMs: number;
+  /** Keys a gateway loads at start, most recently used first (0 = no warm start). */
+  preloadKeys: number;
+  /** Admin plane request body limit (then 413 request_too_large). */
+  adminMaxBodyBytes: number;
   /** Failed authentications per client address per window before a block (0 = off). */
   authFailurePoints: number;
   authFailureWindowSec: number;
@@ -80,10 +101,19 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REDIS_PREFIX: { default: 'keygate:', doc: 'prefix of Redis keys and channels' },
   KEYGATE_BUDGET_FAIL_OPEN: { default: 'false', doc: 'admit when the spend store is down' },
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
+  KEYGATE_REDIS_TIMEOUT_MS: { default: '250', doc: 'per-command Redis timeout' },
+  KEYGATE_GATEWAY_WORKERS: { default: '1', doc: 'gateway worker processes on one port' },
+  KEYGATE_MAX_OUTPUT_TOKENS: { default: '131072', doc: 'cap of the output-token estimate' },
+  KEYGATE_FORWARD_HEADERS: { default: undefined, doc: 'extra client headers forwarded upstream' },
+  KEYGATE_METRICS_TOKEN: { default: undefined, doc: 'bearer token required by /metrics' },
+  KEYGATE_HEADERS_TIMEOUT_MS: { default: '10000', doc: 'time a client has to send its headers' },
+  KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time a client has to send its whole request' },
+  KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open sockets per server' },
+  KEYGATE_REQUIRE_PRICING: { default: 'false', doc: 'refuse targets created without pricing' },
+  KEYGATE_SESSION_TTL_MS: { default: '28800000', doc: 'console sign-in session lifetime' },
+  KEYGATE_PASSWORD_LINK_TTL_MS: { default: '86400000', doc: 'lifetime of a set-password link' },
+  KEYGATE_PRELOAD_KEYS: { default: '10000', doc: 'keys a gateway preloads at start (most recently used)' },
   KEYGATE_ADMIN_MAX_BODY_BYTES: { default: '1048576', doc: 'admin plane request body limit' },
-  KEYGATE_HEADERS_TIMEOUT_MS: { default: '10000', doc: 'time to receive request headers' },
-  KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time to receive a whole request' },
-  KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open connections per process' },
   KEYGATE_AUTH_FAILURE_POINTS: { default: '100', doc: 'failed authentications per address per window' },
   KEYGATE_AUTH_FAILURE_WINDOW_SEC: { default: '60', doc: 'window of the failed-authentication count' },
   KEYGATE_AUTH_FAILURE_BLOCK_SEC: { default: '300', doc: 'block after too many failed authentications' },
@@ -157,9 +187,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   url('KEYGATE_ADMIN_URL', adminUrl);
   url('KEYGATE_JWKS_URL', optional('KEYGATE_JWKS_URL'));
   const redisUrl = optional('REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    problems.push(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl}")`);
-  }
+  const redisParsed = redisUrl === undefined ? undefined : parseRedisUrl(redisUrl);
+  if (redisParsed !== undefined && 'problem' in redisParsed) problems.push(redisParsed.problem);
   const logLevel = text('KEYGATE_LOG_LEVEL') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`KEYGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
@@ -226,10 +255,23 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisPrefix: text('KEYGATE_REDIS_PREFIX'),
     budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),
     logLevel,
-    adminMaxBodyBytes: integer('KEYGATE_ADMIN_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
+    redis: redisParsed === undefined || 'problem' in redisParsed ? undefined : redisParsed,
+    redisTimeoutMs: integer('KEYGATE_REDIS_TIMEOUT_MS', 1, 60_000),
+    gatewayWorkers: integer('KEYGATE_GATEWAY_WORKERS', 1, 256),
+    maxOutputTokens: integer('KEYGATE_MAX_OUTPUT_TOKENS', 1, 100_000_000),
+    forwardHeaders: (optional('KEYGATE_FORWARD_HEADERS') ?? '')
+      .split(',')
+      .map((entry) => entry.trim().toLowerCase())
+      .filter((entry) => entry !== ''),
+    metricsToken: optional('KEYGATE_METRICS_TOKEN'),
     headersTimeoutMs: integer('KEYGATE_HEADERS_TIMEOUT_MS', 100, 3_600_000),
-    requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 0, 86_400_000),
-    maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 10_000_000),
+    requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 100, 3_600_000),
+    maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 1_000_000),
+    requirePricing: boolean('KEYGATE_REQUIRE_PRICING'),
+    sessionTtlMs: integer('KEYGATE_SESSION_TTL_MS', 60_000, 30 * 86_400_000),
+    passwordLinkTtlMs: integer('KEYGATE_PASSWORD_LINK_TTL_MS', 60_000, 30 * 86_400_000),
+    preloadKeys: integer('KEYGATE_PRELOAD_KEYS', 0, 100_000_000),
+    adminMaxBodyBytes: integer('KEYGATE_ADMIN_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
     authFailurePoints: integer('KEYGATE_AUTH_FAILURE_POINTS', 0, 100_000_000),
     authFailureWindowSec: integer('KEYGATE_AUTH_FAILURE_WINDOW_SEC', 1, 86_400),
     authFailureBlockSec: integer('KEYGATE_AUTH_FAILURE_BLOCK_SEC', 1, 86_400),
@@ -237,8 +279,14 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     providerEnvPrefix,
     providerEnvAllowlist,
   };
-  if (config.requestTimeoutMs > 0 && config.headersTimeoutMs > config.requestTimeoutMs) {
-    problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not exceed KEYGATE_REQUEST_TIMEOUT_MS');
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');
+  }
+  if (config.gatewayWorkers > 1 && config.redis === undefined) {
+    problems.push(
+      `KEYGATE_GATEWAY_WORKERS=${config.gatewayWorkers} needs REDIS_URL: without Redis every worker keeps its own ` +
+        `counters, so ${config.gatewayWorkers} workers would allow ${config.gatewayWorkers}× every limit and budget`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

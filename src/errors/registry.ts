@@ -1,7 +1,8 @@
 /**
  * The one error-code registry of both planes (API.md "Errors"). Throw sites pick a code; this
  * table decides the HTTP status, the OpenAI `type`, whether a client should retry, and the
- * public message. test/unit/errors/registry.test.ts keeps it in sync with the README table.
+ * public message. test/unit/docs/docs-sync.test.ts keeps it in sync with the README table; the
+ * gateway derives `x-should-retry` from `retryable`.
  */
 export interface ErrorSpec {
   status: number;
@@ -95,6 +96,12 @@ export const ERROR_REGISTRY = {
     retryable: false,
     message: 'You already have the maximum number of active keys in this team.',
   },
+  csrf_token_invalid: {
+    status: 403,
+    type: 'permission_error',
+    retryable: false,
+    message: 'A state-changing request signed in by session cookie needs the x-csrf-token header.',
+  },
   model_not_allowed: {
     status: 403,
     type: 'permission_error',
@@ -164,8 +171,4 @@ export type ErrorCode = keyof typeof ERROR_REGISTRY;
 
 export function errorSpec(code: ErrorCode): ErrorSpec {
   return ERROR_REGISTRY[code];
-}
-
-export function isErrorCode(value: string): value is ErrorCode {
-  return Object.hasOwn(ERROR_REGISTRY, value);
 }

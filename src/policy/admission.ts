@@ -53,8 +53,4 @@ export interface Admission {
   release(ticket: AdmissionTicket): Promise<void>;
   /** Client disconnected: charge the input estimate; returns the cost charged. */
   abort(ticket: AdmissionTicket): Promise<{ costMicros: number }>;
-  /** A freshly loaded policy carries persisted spend: rebase the local spend view on it. */
-  observePolicy(policy: ResolvedKeyPolicy): void;
-  /** The usage reporter sealed everything spent so far into batch `batchSeq`. */
-  sealBatch(batchSeq: number): void;
 }

@@ -4,14 +4,15 @@
  *
  * Why a refused request is charged to nothing, and why 200 concurrent admits against rpm 50
  * admit exactly 50: the decision is check-then-commit with no `await` in between.
- * - Budgets: the ledger is process memory; `fits` and `reserve` run in the same synchronous
- *   section, and a budget refusal returns before any window is touched.
+ * - Budgets: the SpendStore reserves all-or-nothing over the three scopes (see spend-store.ts);
+ *   the memory store answers synchronously, and a budget refusal returns before any window is
+ *   touched.
  * - Windows: every configured window of every scope goes to the store in ONE `chargeAll`, which
  *   the store applies atomically or not at all (see counter-store.ts). With the memory store that
  *   call is synchronous, so the whole of `admit` up to its result runs without yielding: no other
  *   admission can observe or change a counter between our check and our commit.
  * - With an asynchronous store (Redis) the budget reservation is taken before awaiting
- *   `chargeAll` and handed back if the windows refuse. In that gap another request may see the
+ *   `chargeAll` and released if the windows refuse. In that gap another request may see the
  *   reservation and be refused conservatively; it can never overshoot.
  *
  * Tokens: the reservation is estimated input + max output, capped by the smallest configured
@@ -40,15 +41,11 @@ import type {
 } from '../policy/admission.js';
 import { SCOPES, type Scope } from '../policy/limits.js';
 import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
-import { costMicros, type Pricing } from '../budget/cost.js';
-import { SpendLedger, spendMicros, type ScopeSpend } from '../budget/spend-ledger.js';
-import {
-  isPromise,
-  settled,
-  type ChargeResult,
-  type CounterCharge,
-  type CounterStore,
-} from './counter-store.js';
+import { costMicros, tokenCount, type Pricing } from '../budget/cost.js';
+import { MemorySpendStore } from '../budget/memory-spend-store.js';
+import type { SpendReservation, SpendReserveResult, SpendStore } from '../budget/spend-store.js';
+import { isPromise } from '../maybe-promise.js';
+import { settled, type ChargeResult, type CounterCharge, type CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
 import { CounterKeys, WINDOWS, windowParam, windowStart, type WindowSpec } from './windows.js';
 
@@ -61,10 +58,11 @@ interface PlannedCharge extends CounterCharge {
 
 interface TicketState {
   charges: PlannedCharge[];
+  /** Counter group of the request (its org id, see CounterStore). */
+  group: string;
   tokenReservation: number;
   estimatedInputTokens: number;
-  costEstimateMicros: number;
-  spend: ScopeSpend[];
+  reservation: SpendReservation;
   pricing: Pricing;
 }
 
@@ -86,7 +84,10 @@ export interface WindowUsage {
 }
 
 export interface LimitsAdmissionOptions {
+  /** Window counters; a MemoryCounterStore on `clock` by default. */
   store?: CounterStore;
+  /** Budget spend; a MemorySpendStore by default. */
+  spend?: SpendStore;
   clock?: Clock;
 }
 
@@ -95,15 +96,16 @@ const TTL_SLACK_MS = 1_000;
 
 export class LimitsAdmission implements Admission {
   private readonly store: CounterStore;
+  private readonly spend: SpendStore;
   private readonly clock: Clock;
-  private readonly ledger = new SpendLedger();
   private openTickets = 0;
   private readonly keys = new CounterKeys();
   private nextTicket = 1;
 
   constructor(options: LimitsAdmissionOptions = {}) {
-    this.store = options.store ?? new MemoryCounterStore();
     this.clock = options.clock ?? systemClock;
+    this.store = options.store ?? new MemoryCounterStore({ clock: this.clock });
+    this.spend = options.spend ?? new MemorySpendStore();
   }
 
   async admit(request: AdmissionRequest): Promise<AdmissionOutcome> {
@@ -111,26 +113,26 @@ export class LimitsAdmission implements Admission {
     const { policy, target } = request;
     // Every request reads at least one prompt token. Besides being true, it keeps a full token
     // window (or a tpm_limit of 0, or a spent budget) from admitting requests estimated at 0.
-    const estimatedInputTokens = Math.max(1, tokens(request.estimatedInputTokens));
-    const maxOutputTokens = tokens(request.maxOutputTokens);
-    const spend = this.observeScopes(policy);
+    const estimatedInputTokens = Math.max(1, tokenCount(request.estimatedInputTokens));
+    const maxOutputTokens = tokenCount(request.maxOutputTokens);
     const costEstimateMicros = costMicros(target, estimatedInputTokens, maxOutputTokens);
 
-    for (let i = 0; i < SCOPES.length; i++) {
-      const scope = SCOPES[i]!;
-      const max = policy[scope].limits.maxBudgetMicros;
-      if (max !== null && !this.ledger.fits(spend[i]!, max, costEstimateMicros)) {
-        const charges = plan(this.keys, policy, now, 0);
-        const values = await this.read(charges);
-        return {
-          ok: false,
-          code: 'budget_exceeded',
-          param: `${scope}_budget`,
-          retryAfterMs: null,
-          headers: headersFor(charges, values, now),
-        };
-      }
+    const answer = this.spend.reserve(policy, costEstimateMicros);
+    const reserved: SpendReserveResult = isPromise(answer)
+      ? await settled(answer, 'reserving the budgets')
+      : answer;
+    if (!reserved.ok) {
+      const charges = plan(this.keys, policy, now, 0);
+      const values = await this.read(charges, policy.org.id);
+      return {
+        ok: false,
+        code: 'budget_exceeded',
+        param: `${reserved.scope}_budget`,
+        retryAfterMs: null,
+        headers: headersFor(charges, values, now),
+      };
     }
+    const reservation = reserved.reservation;
 
     // At least 1 even under a token limit of 0, which must refuse everything.
     const tokenReservation = Math.max(
@@ -138,17 +140,16 @@ export class LimitsAdmission implements Admission {
       Math.min(estimatedInputTokens + maxOutputTokens, smallestTokenLimit(policy)),
     );
     const charges = plan(this.keys, policy, now, tokenReservation);
-    for (const entry of spend) this.ledger.reserve(entry, costEstimateMicros);
     let result: ChargeResult;
     try {
-      const answer = this.store.chargeAll(charges);
-      result = isPromise(answer) ? await settled(answer, 'charging the windows') : answer;
+      const charged = this.store.chargeAll(charges, policy.org.id);
+      result = isPromise(charged) ? await settled(charged, 'charging the windows') : charged;
     } catch (error) {
-      for (const entry of spend) this.ledger.unreserve(entry, costEstimateMicros);
+      await this.releaseSpend(reservation);
       throw error;
     }
     if (!result.ok) {
-      for (const entry of spend) this.ledger.unreserve(entry, costEstimateMicros);
+      await this.releaseSpend(reservation);
       const failing = failingCharge(charges, result.values);
       return {
         ok: false,
@@ -161,10 +162,10 @@ export class LimitsAdmission implements Admission {
 
     const ticket = new LimitsTicket(this.nextTicket++, this, {
       charges,
+      group: policy.org.id,
       tokenReservation,
       estimatedInputTokens,
-      costEstimateMicros,
-      spend,
+      reservation,
       pricing: {
         inputMicrosPerMtok: target.inputMicrosPerMtok,
         outputMicrosPerMtok: target.outputMicrosPerMtok,
@@ -177,14 +178,14 @@ export class LimitsAdmission implements Admission {
   async settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {
     const state = this.take(ticket);
     if (state === undefined) return { costMicros: 0 };
-    return this.finish(state, tokens(usage.inputTokens), tokens(usage.outputTokens));
+    return this.finish(state, tokenCount(usage.inputTokens), tokenCount(usage.outputTokens));
   }
 
   async release(ticket: AdmissionTicket): Promise<void> {
     const state = this.take(ticket);
     if (state === undefined) return;
-    for (const entry of state.spend) this.ledger.unreserve(entry, state.costEstimateMicros);
-    await this.adjust(state.charges, (charge) => -charge.amount);
+    await this.releaseSpend(state.reservation);
+    await this.adjust(state, (charge) => -charge.amount);
   }
 
   async abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
@@ -193,27 +194,11 @@ export class LimitsAdmission implements Admission {
     return this.finish(state, state.estimatedInputTokens, 0);
   }
 
-  observePolicy(policy: ResolvedKeyPolicy): void {
-    this.observeScopes(policy);
-  }
-
-  sealBatch(batchSeq: number): void {
-    this.ledger.seal(batchSeq);
-  }
-
-  /** Spend view of one scope (persisted baseline + local spend) and its in-flight reservations. */
-  spendOf(scope: Scope, id: string): { spendMicros: number; reservedMicros: number } | null {
-    const entry = this.ledger.get(scope, id);
-    return entry === undefined
-      ? null
-      : { spendMicros: spendMicros(entry), reservedMicros: entry.reservedMicros };
-  }
-
   /** Current counters of every configured window of a policy (diagnostics and tests). */
   async windowUsage(policy: ResolvedKeyPolicy): Promise<WindowUsage[]> {
     const now = this.clock.now();
     const charges = plan(this.keys, policy, now, 0);
-    const values = await this.read(charges);
+    const values = await this.read(charges, policy.org.id);
     return charges.map((charge, i) => ({
       param: windowParam(charge.scope, charge.window.name),
       limit: charge.limit,
@@ -225,15 +210,6 @@ export class LimitsAdmission implements Admission {
   /** Admitted requests not settled, released or aborted yet. */
   get inFlight(): number {
     return this.openTickets;
-  }
-
-  private observeScopes(policy: ResolvedKeyPolicy): ScopeSpend[] {
-    const { version, appliedBatchSeq } = policy;
-    return [
-      this.ledger.observe('key', policy.key, version, appliedBatchSeq),
-      this.ledger.observe('team', policy.team, version, appliedBatchSeq),
-      this.ledger.observe('org', policy.org, version, appliedBatchSeq),
-    ];
   }
 
   private take(ticket: AdmissionTicket): TicketState | undefined {
@@ -252,34 +228,39 @@ export class LimitsAdmission implements Admission {
     outputTokens: number,
   ): Promise<{ costMicros: number }> {
     const delta = inputTokens + outputTokens - state.tokenReservation;
-    if (delta !== 0)
-      await this.adjust(state.charges, (charge) => (charge.window.unit === 'tokens' ? delta : 0));
+    if (delta !== 0) await this.adjust(state, (charge) => (charge.window.unit === 'tokens' ? delta : 0));
     // Spend is booked last: from here to the caller's continuation that records it for the usage
     // reporter only microtasks run, so no timer can seal a batch in between, and the ledger's
     // unsealed spend and the reporter's open batch hold the same requests. (Meanwhile the
     // reservation keeps guarding the budget while an asynchronous store is adjusted.)
     const cost = costMicros(state.pricing, inputTokens, outputTokens);
-    for (const entry of state.spend) this.ledger.settle(entry, state.costEstimateMicros, cost);
+    const booked = this.spend.settle(state.reservation, cost);
+    if (isPromise(booked)) await settled(booked, 'settling the budgets');
     return { costMicros: cost };
   }
 
-  private async adjust(
-    charges: readonly PlannedCharge[],
-    deltaOf: (charge: PlannedCharge) => number,
-  ): Promise<void> {
+  private async adjust(state: TicketState, deltaOf: (charge: PlannedCharge) => number): Promise<void> {
     const now = this.clock.now();
     const pending: Promise<void>[] = [];
-    for (const charge of charges) {
+    for (const charge of state.charges) {
       const delta = deltaOf(charge);
       if (delta === 0 || now >= charge.endMs) continue;
-      const answer = this.store.adjust(charge.key, delta, charge.ttlMs);
+      const answer = this.store.adjust(charge.key, delta, charge.ttlMs, state.group);
       if (isPromise(answer)) pending.push(answer);
     }
     if (pending.length > 0) await settled(Promise.all(pending), 'adjusting the windows');
   }
 
-  private async read(charges: readonly PlannedCharge[]): Promise<number[]> {
-    const answer = this.store.read(charges.map((charge) => charge.key));
+  private async releaseSpend(reservation: SpendReservation): Promise<void> {
+    const answer = this.spend.release(reservation);
+    if (isPromise(answer)) await settled(answer, 'releasing the budgets');
+  }
+
+  private async read(charges: readonly PlannedCharge[], group: string): Promise<number[]> {
+    const answer = this.store.read(
+      charges.map((charge) => charge.key),
+      group,
+    );
     return isPromise(answer) ? settled(answer, 'reading the windows') : answer;
   }
 }
@@ -296,7 +277,7 @@ function plan(
     const state = policy[scope];
     for (let w = 0; w < WINDOWS.length; w++) {
       const window = WINDOWS[w]!;
-      const limit = state.limits[window.limitField];
+      const limit = state.limits[window.name];
       if (limit === null) continue;
       const start = windowStart(window.lengthMs, now);
       charges.push({
@@ -373,9 +354,4 @@ function headersFor(
     }
   }
   return headers;
-}
-
-/** Token counts from estimates and upstream usage: non-negative integers whatever comes in. */
-function tokens(value: number): number {
-  return Number.isFinite(value) && value > 0 ? Math.ceil(value) : 0;
 }

@@ -5,7 +5,9 @@
 import pino from 'pino';
 import { createAdminApp, type AdminApp } from '../../admin/app.js';
 import { Credentials } from '../../admin/auth/credentials.js';
-import type { AdminDeps, ChangeNotifier } from '../../admin/context.js';
+import type { AdminDeps } from '../../admin/context.js';
+import type { ChangeBatch } from '../../src/invalidation/change.js';
+import type { InvalidationBus } from '../../src/invalidation/invalidation-bus.js';
 import { ManualClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config/config.js';
 import { InternalTokens } from '../../src/invalidation/internal-token.js';
@@ -18,7 +20,8 @@ export interface TestAdmin {
   app: AdminApp;
   deps: AdminDeps;
   clock: ManualClock;
-  notifications: { count: number };
+  /** Every published batch (`count` of them). */
+  notifications: { count: number; batches: ChangeBatch[] };
   /** JSON request; `token` defaults to the master key, `null` sends no Authorization. */
   call(
     method: string,
@@ -40,15 +43,21 @@ export function createTestAdmin(env: Record<string, string> = {}): TestAdmin {
   });
   const db = openDatabase(':memory:');
   const clock = new ManualClock(Date.now());
-  const notifications = { count: 0 };
-  const notifier: ChangeNotifier = { notify: () => void notifications.count++ };
+  const notifications = { count: 0, batches: [] as ChangeBatch[] };
+  const invalidation: InvalidationBus = {
+    publish: (batch) => {
+      notifications.count++;
+      notifications.batches.push(batch);
+    },
+    close: () => Promise.resolve(),
+  };
   const deps: AdminDeps = {
     db,
     config,
     clock,
     credentials: new Credentials(db, config),
     internalTokens: new InternalTokens(TEST_INTERNAL_SECRET),
-    notifier,
+    invalidation,
     logger: pino({ level: 'silent' }),
   };
   const app = createAdminApp(deps);

@@ -8,8 +8,8 @@ import { ManualClock } from '../../../src/clock.js';
 import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
 import { AuthFailureThrottle } from '../../../src/ratelimit/auth-failure-throttle.js';
 import { UnknownKeyLoadCap, UnknownKeyLoadCapReached } from '../../../src/ratelimit/unknown-key-load-cap.js';
-import { FakeKeySource, policyFor } from '../../unit/gateway/fixtures.js';
-import { startHarness, type Harness } from './harness.js';
+import { FakeKeySource, policyFor } from '../../helpers/gateway-fixtures.js';
+import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -30,7 +30,7 @@ describe('gateway: failed key lookups per client address', () => {
       { points: 5, durationSec: 60, blockDurationSec: 90 },
       { keyPrefix: `gw-test-${Math.random()}` },
     );
-    harness = await startHarness({ authThrottle: throttle });
+    harness = await startHarness({ deps: (deps) => ({ ...deps, authThrottle: throttle }) });
     const valid = harness.newKey();
     expect((await chat(harness.url, valid)).status).toBe(200);
     const statuses: number[] = [];
@@ -56,7 +56,7 @@ describe('gateway: failed key lookups per client address', () => {
       { points: 3, durationSec: 60, blockDurationSec: 60 },
       { keyPrefix: `gw-test-${Math.random()}` },
     );
-    harness = await startHarness({ authThrottle: throttle });
+    harness = await startHarness({ deps: (deps) => ({ ...deps, authThrottle: throttle }) });
     const valid = harness.newKey();
     for (let i = 0; i < 50; i++) expect((await chat(harness.url, valid)).status).toBe(200);
   });

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { CounterCharge } from '../../../src/ratelimit/counter-store.js';
+import { MemorySpendStore } from '../../../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
 import { MemoryCounterStore } from '../../../src/ratelimit/memory-counter-store.js';
 import { RedisCounterStore } from '../../../src/ratelimit/redis-counter-store.js';
@@ -130,8 +131,10 @@ describe.skipIf(REDIS_URL === undefined)('RedisCounterStore (real Redis)', () =>
       enableOfflineQueue: false,
       retryStrategy: () => null,
     });
+    const spend = new MemorySpendStore();
     const admission = new LimitsAdmission({
       clock: new ManualClock(MID_MORNING),
+      spend,
       store: new RedisCounterStore({ redis: broken, prefix }),
     });
     const p = policy({ keyId: 'key_broken', key: { rpm: 5, maxBudgetMicros: 1_000_000 } });
@@ -140,7 +143,7 @@ describe.skipIf(REDIS_URL === undefined)('RedisCounterStore (real Redis)', () =>
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).name).toBe('CounterStoreError');
-    expect(admission.spendOf('key', 'key_broken')).toEqual({ spendMicros: 0, reservedMicros: 0 });
+    expect(spend.spendOf('key', 'key_broken')).toEqual({ spendMicros: 0, reservedMicros: 0 });
     broken.disconnect();
   });
 });

@@ -1,13 +1,13 @@
 /**
- * HttpChangePusher against a real node:http "gateway" on 127.0.0.1: what a gateway receives,
+ * HttpInvalidationBus against a real node:http "gateway" on 127.0.0.1: what a gateway receives,
  * in which order, over how many connections.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpChangePusher } from '../../../admin/push/change-pusher.js';
-import type { ChangeBatch } from '../../../src/invalidation/change.js';
+import { HttpInvalidationBus } from '../../../admin/push/change-pusher.js';
+import type { Change, ChangeBatch } from '../../../src/invalidation/change.js';
 import { InternalTokens } from '../../../src/invalidation/internal-token.js';
 import { openDatabase, type Database } from '../../../src/storage/database.js';
 import { appendChange as recordChange } from '../../../src/storage/change-log.js';
@@ -64,8 +64,17 @@ async function startGateway(status = 204): Promise<FakeGateway> {
   return gateway;
 }
 
-function commit(db: Database, entityId: string): number {
-  return recordChange(db, { entityType: 'key', entityId, tokenHashes: [`hash_${entityId}`], at: Date.now() });
+/** Commits one change-log row and publishes it, as admin/mutation.ts does after a commit. */
+function commit(db: Database, bus: HttpInvalidationBus | undefined, entityId: string): number {
+  const change: Omit<Change, 'seq'> = {
+    entityType: 'key',
+    entityId,
+    tokenHashes: [`hash_${entityId}`],
+    at: Date.now(),
+  };
+  const seq = recordChange(db, change);
+  bus?.publish({ seq, changes: [{ seq, ...change }] });
+  return seq;
 }
 
 describe('HttpChangePusher', () => {
@@ -76,15 +85,14 @@ describe('HttpChangePusher', () => {
 
   async function setup(gateways: FakeGateway[]) {
     const db = openDatabase(':memory:');
-    const pusher = new HttpChangePusher(
-      db,
+    const pusher = new HttpInvalidationBus(
       gateways.map((g) => g.url),
       new InternalTokens(SECRET),
       logger,
       { timeoutMs: 1000 },
     );
     cleanup.push(() => void db.close());
-    cleanup.push(() => pusher.drain());
+    cleanup.push(() => pusher.close());
     return { db, pusher };
   }
 
@@ -94,8 +102,7 @@ describe('HttpChangePusher', () => {
     const { db, pusher } = await setup(gateways);
     const seqs: number[] = [];
     for (let i = 0; i < 5; i++) {
-      seqs.push(commit(db, `key_${i}`));
-      pusher.notify();
+      seqs.push(commit(db, pusher, `key_${i}`));
       for (const g of gateways) await g.received(i + 1);
     }
     for (const g of gateways) {
@@ -113,13 +120,11 @@ describe('HttpChangePusher', () => {
     const { db, pusher } = await setup([gateway]);
     let release: () => void = () => {};
     gateway.hold = new Promise((resolve) => (release = resolve));
-    commit(db, 'key_first');
-    pusher.notify();
+    commit(db, pusher, 'key_first');
     await gateway.received(1);
     const later: number[] = [];
     for (const id of ['key_a', 'key_b', 'key_c']) {
-      later.push(commit(db, id)); // three admin requests, each in its own task
-      pusher.notify();
+      later.push(commit(db, pusher, id)); // three admin requests, each in its own task
       await new Promise((resolve) => setImmediate(resolve));
     }
     gateway.hold = undefined;
@@ -129,7 +134,7 @@ describe('HttpChangePusher', () => {
       seq: later[2],
       changes: later.map((seq) => expect.objectContaining({ seq })),
     });
-    await pusher.drain();
+    await pusher.close();
     expect(gateway.batches).toHaveLength(2);
   });
 
@@ -137,17 +142,15 @@ describe('HttpChangePusher', () => {
     const gateway = await startGateway();
     cleanup.push(() => gateway.close());
     const { db, pusher } = await setup([gateway]);
-    commit(db, 'key_a');
-    pusher.notify();
-    commit(db, 'key_b');
-    pusher.notify();
+    commit(db, pusher, 'key_a');
+    commit(db, pusher, 'key_b');
     await gateway.received(1);
-    await pusher.drain();
+    await pusher.close();
     expect(gateway.batches).toHaveLength(1);
     expect(gateway.batches[0]!.changes.map((c) => c.entityId)).toEqual(['key_a', 'key_b']);
   });
 
-  it('an unreachable or refusing gateway never blocks the others, and notify never throws', async () => {
+  it('an unreachable or refusing gateway never blocks the others, and publish never throws', async () => {
     const refusing = await startGateway(500);
     const healthy = await startGateway();
     cleanup.push(() => refusing.close());
@@ -156,20 +159,17 @@ describe('HttpChangePusher', () => {
     await dead.close(); // its port now refuses connections
     const db = openDatabase(':memory:');
     cleanup.push(() => void db.close());
-    const pusher = new HttpChangePusher(
-      db,
+    const pusher = new HttpInvalidationBus(
       [dead.url, refusing.url, healthy.url],
       new InternalTokens(SECRET),
       logger,
       { timeoutMs: 500 },
     );
-    commit(db, 'key_a');
-    expect(() => pusher.notify()).not.toThrow();
+    expect(() => commit(db, pusher, 'key_a')).not.toThrow();
     await Promise.all([healthy.received(1), refusing.received(1)]);
-    commit(db, 'key_b');
-    pusher.notify();
+    commit(db, pusher, 'key_b');
     await healthy.received(2);
-    await pusher.drain();
+    await pusher.close();
     expect(healthy.batches.map((b) => b.changes[0]!.entityId)).toEqual(['key_a', 'key_b']);
   });
 
@@ -178,11 +178,10 @@ describe('HttpChangePusher', () => {
     cleanup.push(() => gateway.close());
     const db = openDatabase(':memory:');
     cleanup.push(() => void db.close());
-    commit(db, 'key_old');
-    const pusher = new HttpChangePusher(db, [gateway.url], new InternalTokens(SECRET), logger);
-    cleanup.push(() => pusher.drain());
-    const seq = commit(db, 'key_new');
-    pusher.notify();
+    commit(db, undefined, 'key_old');
+    const pusher = new HttpInvalidationBus([gateway.url], new InternalTokens(SECRET), logger);
+    cleanup.push(() => pusher.close());
+    const seq = commit(db, pusher, 'key_new');
     await gateway.received(1);
     expect(gateway.batches[0]!.changes.map((c) => c.seq)).toEqual([seq]);
   });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SpendLedger, spendMicros } from '../../../src/budget/spend-ledger.js';
 import { ManualClock } from '../../../src/clock.js';
+import { MemorySpendStore } from '../../../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
 import { MID_MORNING, TARGET, policy } from '../ratelimit/fixtures.js';
 
@@ -154,7 +155,8 @@ describe('SpendLedger rebase', () => {
 describe('spend across a gateway restart', () => {
   it('a key loaded again after a restart starts from the persisted spend and its budget holds', async () => {
     const p = policy({ key: { maxBudgetMicros: 5_000 } });
-    const before = new LimitsAdmission({ clock: new ManualClock(MID_MORNING) });
+    const beforeSpend = new MemorySpendStore();
+    const before = new LimitsAdmission({ clock: new ManualClock(MID_MORNING), spend: beforeSpend });
     const outcome = await before.admit({
       policy: p,
       target: TARGET,
@@ -164,7 +166,7 @@ describe('spend across a gateway restart', () => {
     if (!outcome.ok) throw new Error('expected an admission');
     const { costMicros } = await before.settle(outcome.ticket, { inputTokens: 1_000, outputTokens: 500 });
     expect(costMicros).toBe(3_000);
-    before.sealBatch(1);
+    beforeSpend.seal(1);
 
     // The admin plane applied batch 1; a new process loads the key again.
     const reloaded = policy({
@@ -173,9 +175,10 @@ describe('spend across a gateway restart', () => {
       appliedBatchSeq: 1,
       version: 2,
     });
-    const after = new LimitsAdmission({ clock: new ManualClock(MID_MORNING) });
-    after.observePolicy(reloaded);
-    expect(after.spendOf('key', 'key_a')).toEqual({ spendMicros: 3_000, reservedMicros: 0 });
+    const afterSpend = new MemorySpendStore();
+    const after = new LimitsAdmission({ clock: new ManualClock(MID_MORNING), spend: afterSpend });
+    afterSpend.observe(reloaded);
+    expect(afterSpend.spendOf('key', 'key_a')).toEqual({ spendMicros: 3_000, reservedMicros: 0 });
     expect(
       await after.admit({
         policy: reloaded,

@@ -4,6 +4,7 @@ import type { AdmissionOutcome, AdmissionTicket } from '../../../src/policy/admi
 import { SCOPES, type Scope } from '../../../src/policy/limits.js';
 import type { ResolvedKeyPolicy } from '../../../src/policy/resolved-policy.js';
 import { CounterStoreError, type CounterStore } from '../../../src/ratelimit/counter-store.js';
+import { MemorySpendStore } from '../../../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
 import { MemoryCounterStore } from '../../../src/ratelimit/memory-counter-store.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, type WindowName } from '../../../src/ratelimit/windows.js';
@@ -11,8 +12,9 @@ import { MID_MORNING, TARGET, policy, type PolicyParts } from './fixtures.js';
 
 function setup(start = MID_MORNING) {
   const clock = new ManualClock(start);
-  const admission = new LimitsAdmission({ clock });
-  return { clock, admission };
+  const spend = new MemorySpendStore();
+  const admission = new LimitsAdmission({ clock, spend });
+  return { clock, admission, spend };
 }
 
 function admit(
@@ -90,14 +92,14 @@ describe('all-or-nothing admission', () => {
   });
 
   it('a request refused by an org window leaves key and team windows and budget reservations untouched', async () => {
-    const { admission } = setup();
+    const { admission, spend } = setup();
     const p = policy({ key: { rpm: 10, maxBudgetMicros: 1_000_000 }, team: { tpm: 500 }, org: { rpm: 1 } });
     ticketOf(await admit(admission, p));
-    const spendBefore = admission.spendOf('key', 'key_a');
+    const spendBefore = spend.spendOf('key', 'key_a');
     const refused = await admit(admission, p);
     expect(refused).toMatchObject({ ok: false, param: 'org_rpm' });
     expect(await used(admission, p)).toEqual({ key_rpm: 1, team_tpm: 20, org_rpm: 1 });
-    expect(admission.spendOf('key', 'key_a')).toEqual(spendBefore);
+    expect(spend.spendOf('key', 'key_a')).toEqual(spendBefore);
   });
 
   it('when several windows refuse, the reported one is the one resetting last', async () => {
@@ -229,11 +231,11 @@ describe('token reservation and reconciliation', () => {
   });
 
   it('a spent budget refuses a request estimated at 0 tokens', async () => {
-    const { admission } = setup();
+    const { admission, spend } = setup();
     const p = policy({ key: { maxBudgetMicros: 500 } });
     const ticket = ticketOf(await admit(admission, p, 100, 100));
     await admission.settle(ticket, { inputTokens: 100, outputTokens: 100 });
-    expect(admission.spendOf('key', 'key_a')?.spendMicros).toBe(500);
+    expect(spend.spendOf('key', 'key_a')?.spendMicros).toBe(500);
     expect(await admit(admission, p, 0, 0)).toMatchObject({ ok: false, param: 'key_budget' });
   });
 
@@ -249,27 +251,27 @@ describe('token reservation and reconciliation', () => {
   });
 
   it('release (upstream failure) refunds the request counts, the tokens and the budget reservation', async () => {
-    const { admission } = setup();
+    const { admission, spend } = setup();
     const p = policy({ key: { rpm: 1, tpm: 1000, maxBudgetMicros: 10_000 }, org: { rpd: 5 } });
     const ticket = ticketOf(await admit(admission, p, 100, 200));
-    expect(admission.spendOf('key', 'key_a')).toEqual({ spendMicros: 0, reservedMicros: 900 });
+    expect(spend.spendOf('key', 'key_a')).toEqual({ spendMicros: 0, reservedMicros: 900 });
     await admission.release(ticket);
     expect(await used(admission, p)).toEqual({ key_rpm: 0, key_tpm: 0, org_rpd: 0 });
-    expect(admission.spendOf('key', 'key_a')).toEqual({ spendMicros: 0, reservedMicros: 0 });
+    expect(spend.spendOf('key', 'key_a')).toEqual({ spendMicros: 0, reservedMicros: 0 });
     expect((await admit(admission, p)).ok).toBe(true);
   });
 
   it('abort (client gone) keeps the request counted and charges the input estimate only', async () => {
-    const { admission } = setup();
+    const { admission, spend } = setup();
     const p = policy({ key: { rpm: 5, tpm: 1000 } });
     const ticket = ticketOf(await admit(admission, p, 100, 200));
     expect(await admission.abort(ticket)).toEqual({ costMicros: 100 });
     expect(await used(admission, p)).toEqual({ key_rpm: 1, key_tpm: 100 });
-    expect(admission.spendOf('org', 'org_1')).toEqual({ spendMicros: 100, reservedMicros: 0 });
+    expect(spend.spendOf('org', 'org_1')).toEqual({ spendMicros: 100, reservedMicros: 0 });
   });
 
   it('a ticket ends once: a second settle, release or abort changes nothing', async () => {
-    const { admission } = setup();
+    const { admission, spend } = setup();
     const p = policy({ key: { rpm: 5, tpm: 1000 } });
     const ticket = ticketOf(await admit(admission, p, 100, 200));
     expect(await admission.settle(ticket, { inputTokens: 100, outputTokens: 50 })).toEqual({
@@ -279,7 +281,7 @@ describe('token reservation and reconciliation', () => {
     expect(await admission.abort(ticket)).toEqual({ costMicros: 0 });
     expect(await admission.settle(ticket, { inputTokens: 100, outputTokens: 50 })).toEqual({ costMicros: 0 });
     expect(await used(admission, p)).toEqual({ key_rpm: 1, key_tpm: 150 });
-    expect(admission.spendOf('key', 'key_a')?.spendMicros).toBe(300);
+    expect(spend.spendOf('key', 'key_a')?.spendMicros).toBe(300);
     expect(admission.inFlight).toBe(0);
   });
 });
@@ -313,7 +315,7 @@ describe('budgets', () => {
   );
 
   it('a $0.01 budget with 100 concurrent requests is never exceeded by the settled spend', async () => {
-    const { admission } = setup();
+    const { admission, spend } = setup();
     const p = policy({ key: { maxBudgetMicros: 10_000 } });
     let settledMicros = 0;
     let admitted = 0;
@@ -335,7 +337,7 @@ describe('budgets', () => {
     };
     await Promise.all(Array.from({ length: 100 }, client));
     expect(settledMicros).toBeLessThanOrEqual(10_000);
-    expect(admission.spendOf('key', 'key_a')).toEqual({ spendMicros: settledMicros, reservedMicros: 0 });
+    expect(spend.spendOf('key', 'key_a')).toEqual({ spendMicros: settledMicros, reservedMicros: 0 });
     // Not over-conservative: the last refusal came only when the next estimate (2100) no longer fitted.
     expect(settledMicros).toBeGreaterThan(10_000 - 2_100);
     expect(admitted).toBeGreaterThanOrEqual(4);
@@ -379,9 +381,10 @@ describe('store failures', () => {
       adjust: (key, delta, ttl) => memory.adjust(key, delta, ttl),
       read: (keys) => memory.read(keys),
     };
-    const admission = new LimitsAdmission({ store: failing, clock: new ManualClock(MID_MORNING) });
+    const spend = new MemorySpendStore();
+    const admission = new LimitsAdmission({ store: failing, spend, clock: new ManualClock(MID_MORNING) });
     const p = policy({ key: { rpm: 5, maxBudgetMicros: 10_000 } });
     await expect(admit(admission, p)).rejects.toBeInstanceOf(CounterStoreError);
-    expect(admission.spendOf('key', 'key_a')).toEqual({ spendMicros: 0, reservedMicros: 0 });
+    expect(spend.spendOf('key', 'key_a')).toEqual({ spendMicros: 0, reservedMicros: 0 });
   });
 });

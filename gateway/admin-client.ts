@@ -1,12 +1,15 @@
 /**
- * The gateway's client of the admin plane's internal API (notes/contract.md): key policies
- * (KeySource), the change feed (ChangeFeed), the target catalog and usage reports, over one
+ * The gateway's client of the admin plane's internal API (docs/api.md "Internal API"): key
+ * policies (KeySource), the change feed (ChangeFeed), the target catalog (TargetSource) and usage
+ * reports (UsageSink), over one
  * keep-alive undici Pool, each call signed with a short-lived internal token. Loaded policies
  * share their common parts (team, org, limits, target list) through a PolicyInterner.
  */
 import { Pool } from 'undici';
+import type { RecentKeysPage } from '../src/cache/key-preloader.js';
 import type { KeySource } from '../src/cache/key-source.js';
 import { PolicyInterner } from '../src/cache/policy-interner.js';
+import type { Clock } from '../src/clock.js';
 import type { ChangeFeed } from '../src/invalidation/change-follower.js';
 import type { ChangeBatch } from '../src/invalidation/change.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
@@ -25,29 +28,33 @@ export class AdminUnavailableError extends Error {
   }
 }
 
-export interface AdminHttpKeySourceOptions {
+export interface AdminClientOptions {
   adminUrl: string;
   internalSecret: string;
   gatewayId: string;
+  /** Stamps `lastContactAt`: the gateway's own clock, which readiness compares it with. */
+  clock: Clock;
   /** Per-call timeout (headers and body), default 5 s. */
   timeoutMs?: number;
 }
 
-export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, UsageSink {
+export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSink {
   private readonly pool: Pool;
   private readonly tokens: InternalTokens;
   private readonly basePath: string;
   private readonly gatewayQuery: string;
   private readonly timeoutMs: number;
+  private readonly clock: Clock;
   /** Shares team, org, limits and target lists between the cached policies (memory per key). */
   private readonly interner = new PolicyInterner();
   /** Epoch ms of the last answer from the admin plane (any status). */
   lastContactAt = 0;
 
-  constructor(options: AdminHttpKeySourceOptions) {
+  constructor(options: AdminClientOptions) {
     const url = new URL(options.adminUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 5000;
+    this.clock = options.clock;
     this.pool = new Pool(url.origin, {
       connections: 16,
       keepAliveTimeout: 30_000,
@@ -65,6 +72,33 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
     if (status === 404) return null;
     if (status !== 200) throw new AdminUnavailableError(`GET /internal/keys answered ${status}`);
     return this.interner.intern(body as ResolvedKeyPolicy, tokenHash);
+  }
+
+  /** Many hashes in one call (`POST /internal/keys`): one policy or null per hash, in order. */
+  async loadMany(tokenHashes: readonly string[]): Promise<(ResolvedKeyPolicy | null)[]> {
+    const { status, body } = await this.call(
+      'POST',
+      `/internal/keys?${this.gatewayQuery}`,
+      JSON.stringify({ hashes: tokenHashes }),
+    );
+    if (status !== 200) throw new AdminUnavailableError(`POST /internal/keys answered ${status}`);
+    const { policies } = body as { policies: (ResolvedKeyPolicy | null)[] };
+    return policies.map((policy, i) =>
+      policy === null ? null : this.interner.intern(policy, tokenHashes[i]),
+    );
+  }
+
+  /** A page of the keys used most recently (`GET /internal/keys`), for the warm start. */
+  async recentKeys(after: string | null, limit: number): Promise<RecentKeysPage> {
+    const cursor = after === null ? '' : `&after=${encodeURIComponent(after)}`;
+    const { status, body } = await this.call(
+      'GET',
+      `/internal/keys?${this.gatewayQuery}&limit=${limit}${cursor}`,
+    );
+    if (status !== 200) throw new AdminUnavailableError(`GET /internal/keys answered ${status}`);
+    const page = body as RecentKeysPage;
+    for (const policy of page.policies) this.interner.intern(policy);
+    return page;
   }
 
   async changesAfter(seq: number, limit: number): Promise<ChangeBatch> {
@@ -108,7 +142,7 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
         cause: error,
       });
     }
-    this.lastContactAt = Date.now();
+    this.lastContactAt = this.clock.now();
     let text: string;
     try {
       text = await response.body.text();

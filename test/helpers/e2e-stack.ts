@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, spawnTs, type Spawned } from '../../helpers/processes.js';
+import { freePort, spawnTs, type Spawned } from './processes.js';
 
 export const MASTER_KEY = 'e2e-master-key-0123456789abcdef';
 export const INTERNAL_SECRET = 'e2e-internal-secret-0123456789abcdefghij';
@@ -61,6 +61,8 @@ export async function startStack(options: {
         KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
         KEYGATE_USAGE_FLUSH_MS: '100',
         E2E_PROVIDER_KEY: 'sk-e2e-provider',
+        // The mock upstream's per-request stream shape (x-mock-chunks, ...).
+        KEYGATE_FORWARD_HEADERS: 'x-mock-*',
         ...options.gatewayEnv,
       },
     });
