@@ -22,6 +22,8 @@ import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
 import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
+import { startRedisMode } from './redis-mode.js';
+import { isWorkerPrimary, runWorkerPrimary, workerId } from './workers.js';
 import { AdminClient } from './admin-client.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
@@ -51,13 +53,8 @@ export async function startGateway(
   const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway');
   if (config.internalSecret === undefined) {
     throw new Error(
-      'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
-    );
-  }
-  if (config.redisUrl !== undefined) {
-    // Redis mode belongs to the scale-out work (docs/api.md "Deviations and additions").
-    logger.warn(
-      'REDIS_URL is set, but this version keeps gateway counters in memory (Redis mode is not wired yet)',
+      'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane): ' +
+        'set it to the same value as the admin plane’s, at least 32 characters (README "Running several gateways")',
     );
   }
   const env = options.env ?? process.env;
@@ -73,7 +70,15 @@ export async function startGateway(
   // Exact windows and budgets (issue 4); `new CostOnlyAdmission()` is the no-limits alternative.
   // Embedded mode: counters and spend in this process (a Redis SpendStore/CounterStore plugs in here).
   const spend = new MemorySpendStore();
-  const admission: Admission = new LimitsAdmission({ clock, spend });
+  // Redis mode (REDIS_URL): shared counters and spend, per-process limiters while Redis is down.
+  const redis =
+    config.redis === undefined
+      ? undefined
+      : await startRedisMode(
+          { ...config, redis: config.redis },
+          { clock, logger, gatewayId, localSpend: spend },
+        );
+  const admission: Admission = redis?.admission ?? new LimitsAdmission({ clock, spend });
 
   const keys = new KeyPolicyCache({
     // Concurrent misses travel as one POST /internal/keys batch (issue 15).
@@ -95,6 +100,7 @@ export async function startGateway(
     cacheSize: () => keys.size,
     lastSeq: () => follower.lastSeq,
     feedLagMs,
+    redis: redis?.health,
   });
   const follower = new ChangeFollower({
     feed: admin,
@@ -134,6 +140,8 @@ export async function startGateway(
         changeFeed: { lastSeq: follower.lastSeq ?? null, lagMs: feedLagMs() },
         pendingUsageItems: reporter.pendingItems,
         preload: preloader.progress,
+        redis: redis?.status(),
+        worker: workerId(),
       };
     },
     limits: {
@@ -157,6 +165,8 @@ export async function startGateway(
     (error) => logger.warn({ err: error }, 'admin plane sync failed; retrying'),
   );
   await sync();
+  // Pub/sub invalidations (Redis mode): the follower pulls the feed on every (re)subscription.
+  redis?.subscribe(follower);
   // The periodic pull repairs lost pushes (DESIGN.md "Invalidation"); its default of 500 ms keeps
   // the 1 s promise with room for the pull's own round trip and a reload (docs/api.md).
   const syncTimer = setInterval(() => void sync(), config.resyncIntervalMs);
@@ -200,7 +210,7 @@ export async function startGateway(
           server.closeIdleConnections();
         });
         await reporter.stop();
-        await Promise.allSettled([upstream.close(), admin.close()]);
+        await Promise.allSettled([upstream.close(), admin.close(), redis?.close()]);
       })()),
   };
 }
@@ -208,17 +218,26 @@ export async function startGateway(
 const isEntryPoint = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isEntryPoint) {
   try {
-    const gateway = await startGateway(loadConfig(process.env));
-    const stop = (): void => {
-      gateway.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    const config = loadConfig(process.env);
+    if (isWorkerPrimary(config)) {
+      runWorkerPrimary(config, (line) => process.stdout.write(`${line}\n`));
+    } else {
+      await runGateway(config);
+    }
   } catch (error) {
     process.stderr.write(`keygate gateway: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
+}
+
+async function runGateway(config: Config): Promise<void> {
+  const gateway = await startGateway(config);
+  const stop = (): void => {
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }
