@@ -3,7 +3,6 @@
  * the internal API for gateways, and `/openapi.json` generated from the same zod schemas that
  * validate requests.
  */
-import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import type { Context } from 'hono';
@@ -15,8 +14,7 @@ import type { AdminDeps, AdminEnv } from './context.js';
 import { ADMIN_ROUTES } from './routes/index.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { registerConsole } from './console/register-console.js';
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+import { requestIdOf } from '../src/request-id.js';
 
 export type AdminApp = OpenAPIHono<AdminEnv>;
 
@@ -50,7 +48,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   app.use('*', async (c, next) => {
     const incoming = c.req.header('x-request-id');
-    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(incoming);
     c.set('requestId', requestId);
     c.header('x-request-id', requestId);
     await next();
