@@ -14,6 +14,7 @@ import { authenticate } from './auth/authenticate.js';
 import type { AdminDeps, AdminEnv } from './context.js';
 import { ADMIN_ROUTES } from './routes/index.js';
 import { registerInternalRoutes } from './routes/internal.js';
+import { registerConsole } from './console/register-console.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -77,6 +78,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   app.use('/v1/*', authenticate(deps));
   for (const register of ADMIN_ROUTES) register(app, deps);
+  registerConsole(app, deps);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -102,7 +102,8 @@ async function main(): Promise<void> {
   if (admin.generatedMasterKey !== undefined) {
     process.stdout.write(
       `\nkeygate master key (shown once, store it now): ${admin.generatedMasterKey}\n` +
-        `  use it as: Authorization: Bearer <master key> against ${admin.url}/v1\n\n`,
+        `  use it as: Authorization: Bearer <master key> against ${admin.url}/v1\n` +
+        `  or sign in to the web console at ${admin.url}/ with it\n\n`,
     );
   }
   const stop = () => {

@@ -5,9 +5,9 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
 import { CONFIG_VARIABLES, type Config } from '../src/config/config.js';
 import { connectRedis, waitUntilReady } from '../src/ratelimit/redis-connection.js';
+import { openDatabaseReadOnly, type Database } from '../src/storage/database.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
 export interface Finding {
@@ -84,9 +84,9 @@ export function checkDatabase(path: string): { findings: Finding[]; targets: Tar
           message: `database permissions ${mode.toString(8)}: readable by other users (chmod 600)`,
         },
   );
-  let db: BetterSqlite3.Database | undefined;
+  let db: Database | undefined;
   try {
-    db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+    db = openDatabaseReadOnly(path);
     db.pragma('busy_timeout = 2000');
     const integrity = db.pragma('integrity_check', { simple: true });
     findings.push(

@@ -54,6 +54,8 @@ export interface Config {
   maxConnections: number;
   /** Refuse targets created without pricing (they would cost $0 and never trip a budget). */
   requirePricing: boolean;
+  sessionTtlMs: number;
+  passwordLinkTtlMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -95,6 +97,8 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time a client has to send its whole request' },
   KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open sockets per server' },
   KEYGATE_REQUIRE_PRICING: { default: 'false', doc: 'refuse targets created without pricing' },
+  KEYGATE_SESSION_TTL_MS: { default: '28800000', doc: 'console sign-in session lifetime' },
+  KEYGATE_PASSWORD_LINK_TTL_MS: { default: '86400000', doc: 'lifetime of a set-password link' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -215,6 +219,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 100, 3_600_000),
     maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 1_000_000),
     requirePricing: boolean('KEYGATE_REQUIRE_PRICING'),
+    sessionTtlMs: integer('KEYGATE_SESSION_TTL_MS', 60_000, 30 * 86_400_000),
+    passwordLinkTtlMs: integer('KEYGATE_PASSWORD_LINK_TTL_MS', 60_000, 30 * 86_400_000),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');
