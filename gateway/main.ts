@@ -8,7 +8,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import { BatchLoader } from '../src/cache/batch-loader.js';
 import { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
+import { KeyPreloader } from '../src/cache/key-preloader.js';
 import { systemClock, type Clock } from '../src/clock.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { newId } from '../src/ids.js';
@@ -79,13 +81,15 @@ export async function startGateway(
   const admission: Admission = redis?.admission ?? new LimitsAdmission({ clock, spend });
 
   const keys = new KeyPolicyCache({
-    source: admin,
+    // Concurrent misses travel as one POST /internal/keys batch (issue 15).
+    source: new BatchLoader({ source: admin }),
     clock,
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
     negativeTtlMs: config.negativeCacheTtlMs,
     onLoaded: (policy) => spend.observe(policy),
   });
+  const preloader = new KeyPreloader({ source: admin, cache: keys, keys: config.preloadKeys });
   const catalog = new TargetCatalog(admin);
   const feedLagMs = (): number | null => {
     const at = follower.lastSyncedAt;
@@ -135,6 +139,7 @@ export async function startGateway(
         targets: catalog.size,
         changeFeed: { lastSeq: follower.lastSeq ?? null, lagMs: feedLagMs() },
         pendingUsageItems: reporter.pendingItems,
+        preload: preloader.progress,
         redis: redis?.status(),
         worker: workerId(),
       };
@@ -188,6 +193,8 @@ export async function startGateway(
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.gatewayHost}:${port}`;
   logger.info({ url, gatewayId, adminUrl: config.adminUrl }, 'gateway listening');
+  // Warm start while serving (KEYGATE_PRELOAD_KEYS); /readyz shows the progress.
+  void preloader.run().then((progress) => logger.info({ preload: progress }, 'key preload finished'));
 
   let closing: Promise<void> | undefined;
   return {
@@ -197,6 +204,7 @@ export async function startGateway(
     close: () =>
       (closing ??= (async () => {
         clearInterval(syncTimer);
+        preloader.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeIdleConnections();

@@ -56,6 +56,8 @@ export interface Config {
   requirePricing: boolean;
   sessionTtlMs: number;
   passwordLinkTtlMs: number;
+  /** Keys a gateway loads at start, most recently used first (0 = no warm start). */
+  preloadKeys: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -99,6 +101,7 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REQUIRE_PRICING: { default: 'false', doc: 'refuse targets created without pricing' },
   KEYGATE_SESSION_TTL_MS: { default: '28800000', doc: 'console sign-in session lifetime' },
   KEYGATE_PASSWORD_LINK_TTL_MS: { default: '86400000', doc: 'lifetime of a set-password link' },
+  KEYGATE_PRELOAD_KEYS: { default: '10000', doc: 'keys a gateway preloads at start (most recently used)' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -221,6 +224,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     requirePricing: boolean('KEYGATE_REQUIRE_PRICING'),
     sessionTtlMs: integer('KEYGATE_SESSION_TTL_MS', 60_000, 30 * 86_400_000),
     passwordLinkTtlMs: integer('KEYGATE_PASSWORD_LINK_TTL_MS', 60_000, 30 * 86_400_000),
+    preloadKeys: integer('KEYGATE_PRELOAD_KEYS', 0, 100_000_000),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');

@@ -232,4 +232,10 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_user ON sessions(user_id);
 `,
   },
+  {
+    version: 6,
+    name: 'keys by last use',
+    // GET /internal/keys pages the active keys by most recent use (a gateway's warm start).
+    sql: 'CREATE INDEX keys_last_used ON keys(last_used_at, id);',
+  },
 ];
