@@ -3,21 +3,21 @@
  * the internal API for gateways, and `/openapi.json` generated from the same zod schemas that
  * validate requests.
  */
-import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import type { Context } from 'hono';
 import { KeygateError, errorBody } from '../src/errors/keygate-error.js';
 import { errorSpec, type ErrorCode } from '../src/errors/registry.js';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { bodyLimit } from 'hono/body-limit';
+import { AuthFailureThrottle, authFailureLimits } from '../src/ratelimit/auth-failure-throttle.js';
 import { authenticate } from './auth/authenticate.js';
 import type { AdminDeps, AdminEnv } from './context.js';
 import { ADMIN_ROUTES } from './routes/index.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { describeIssues, strictRoutes } from './strict-input.js';
 import { registerConsole } from './console/register-console.js';
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+import { requestIdOf } from '../src/request-id.js';
 
 export type AdminApp = OpenAPIHono<AdminEnv>;
 
@@ -42,7 +42,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   app.use('*', async (c, next) => {
     const incoming = c.req.header('x-request-id');
-    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(incoming);
     c.set('requestId', requestId);
     c.header('x-request-id', requestId);
     await next();
@@ -68,7 +68,17 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   registerInternalRoutes(app, deps);
 
-  app.use('/v1/*', authenticate(deps));
+  const throttle =
+    deps.authThrottle ?? new AuthFailureThrottle(authFailureLimits(deps.config), { keyPrefix: 'admin-auth' });
+  app.use('/v1/*', authenticate(deps, throttle));
+  // After authentication (which reads no body), before any route parses one (issue 10 item 8).
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.adminMaxBodyBytes,
+      onError: (c) => errorResponse(c, 'request_too_large'),
+    }),
+  );
   strictRoutes(app);
   for (const register of ADMIN_ROUTES) register(app, deps);
   registerConsole(app, deps);

@@ -19,10 +19,16 @@ import { changeApplier } from '../src/invalidation/change-applier.js';
 import { coalescingRun } from '../src/invalidation/coalescing-run.js';
 import { ChangeFollower } from '../src/invalidation/change-follower.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
+import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
 import type { Admission } from '../src/policy/admission.js';
 import { PeriodSpendStore } from '../src/budget/period-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
+import { startRedisMode } from './redis-mode.js';
+import { isWorkerPrimary, runWorkerPrimary, workerId } from './workers.js';
 import { AdminClient } from './admin-client.js';
+import { providerCredentials } from '../src/policy/provider-credential.js';
+import { AuthFailureThrottle, authFailureLimits } from '../src/ratelimit/auth-failure-throttle.js';
+import { UnknownKeyLoadCap } from '../src/ratelimit/unknown-key-load-cap.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
@@ -51,13 +57,8 @@ export async function startGateway(
   const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway');
   if (config.internalSecret === undefined) {
     throw new Error(
-      'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
-    );
-  }
-  if (config.redisUrl !== undefined) {
-    // Redis mode belongs to the scale-out work (docs/api.md "Deviations and additions").
-    logger.warn(
-      'REDIS_URL is set, but this version keeps gateway counters in memory (Redis mode is not wired yet)',
+      'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane): ' +
+        'set it to the same value as the admin plane’s, at least 32 characters (README "Running several gateways")',
     );
   }
   const env = options.env ?? process.env;
@@ -74,12 +75,21 @@ export async function startGateway(
   // Embedded mode: counters and spend in this process (a Redis SpendStore/CounterStore plugs in here).
   // PeriodSpendStore: lifetime spend plus the current calendar period's (issue 14 budget periods).
   const spend = new PeriodSpendStore(clock);
+  // Redis mode (REDIS_URL): shared counters and spend, per-process limiters while Redis is down.
+  const redis =
+    config.redis === undefined
+      ? undefined
+      : await startRedisMode(
+          { ...config, redis: config.redis },
+          { clock, logger, gatewayId, localSpend: spend },
+        );
   const limits = new LimitsAdmission({ clock, spend });
-  const admission: Admission = limits;
+  const admission: Admission = redis?.admission ?? limits;
 
   const keys = new KeyPolicyCache({
-    // Concurrent misses travel as one POST /internal/keys batch (issue 15).
-    source: new BatchLoader({ source: admin }),
+    // Concurrent misses travel as one POST /internal/keys batch (issue 15); unknown-key floods cost
+    // at most KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC admin loads per second.
+    source: new UnknownKeyLoadCap(new BatchLoader({ source: admin }), config.unknownKeyLoadsPerSec, clock),
     clock,
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
@@ -97,6 +107,7 @@ export async function startGateway(
     cacheSize: () => keys.size,
     lastSeq: () => follower.lastSeq,
     feedLagMs,
+    redis: redis?.health,
   });
   const follower = new ChangeFollower({
     feed: admin,
@@ -123,8 +134,11 @@ export async function startGateway(
     metrics,
     changes: follower,
     internalTokens: new InternalTokens(config.internalSecret),
-    credential: (name) => env[name],
-    liveCounters: (policy) => limits.liveCounters(policy),
+    credential: providerCredentials(env, config),
+    // This process's counters (memory mode); in Redis mode /internal/explain answers 404.
+    ...(redis === undefined
+      ? { liveCounters: (policy: ResolvedKeyPolicy) => limits.liveCounters(policy) }
+      : {}),
     readiness: () => {
       const adminReachable = admin.lastContactAt > clock.now() - Math.max(3 * config.resyncIntervalMs, 3000);
       const cacheWarm = keys.size > 0;
@@ -137,6 +151,8 @@ export async function startGateway(
         changeFeed: { lastSeq: follower.lastSeq ?? null, lagMs: feedLagMs() },
         pendingUsageItems: reporter.pendingItems,
         preload: preloader.progress,
+        redis: redis?.status(),
+        worker: workerId(),
       };
     },
     limits: {
@@ -147,6 +163,7 @@ export async function startGateway(
     forwardHeaders: config.forwardHeaders,
     metricsToken: config.metricsToken,
     onError: (error, requestId) => logger.error({ err: error, requestId }, 'gateway error'),
+    authThrottle: new AuthFailureThrottle(authFailureLimits(config), { keyPrefix: 'gateway-auth', clock }),
   });
 
   // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that
@@ -160,6 +177,8 @@ export async function startGateway(
     (error) => logger.warn({ err: error }, 'admin plane sync failed; retrying'),
   );
   await sync();
+  // Pub/sub invalidations (Redis mode): the follower pulls the feed on every (re)subscription.
+  redis?.subscribe(follower);
   // The periodic pull repairs lost pushes (DESIGN.md "Invalidation"); its default of 500 ms keeps
   // the 1 s promise with room for the pull's own round trip and a reload (docs/api.md).
   const syncTimer = setInterval(() => void sync(), config.resyncIntervalMs);
@@ -203,7 +222,7 @@ export async function startGateway(
           server.closeIdleConnections();
         });
         await reporter.stop();
-        await Promise.allSettled([upstream.close(), admin.close()]);
+        await Promise.allSettled([upstream.close(), admin.close(), redis?.close()]);
       })()),
   };
 }
@@ -211,17 +230,26 @@ export async function startGateway(
 const isEntryPoint = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isEntryPoint) {
   try {
-    const gateway = await startGateway(loadConfig(process.env));
-    const stop = (): void => {
-      gateway.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    const config = loadConfig(process.env);
+    if (isWorkerPrimary(config)) {
+      runWorkerPrimary(config, (line) => process.stdout.write(`${line}\n`));
+    } else {
+      await runGateway(config);
+    }
   } catch (error) {
     process.stderr.write(`keygate gateway: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
+}
+
+async function runGateway(config: Config): Promise<void> {
+  const gateway = await startGateway(config);
+  const stop = (): void => {
+    gateway.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }

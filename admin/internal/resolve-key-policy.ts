@@ -9,7 +9,8 @@
 import { SHADOW_BIT_OF_FIELD, type Limits } from '../../src/policy/limits.js';
 import type { KeyOverride, ResolvedKeyPolicy, ScopeState } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
-import { effectiveTargetNames } from '../../src/storage/effective-access.js';
+import { changeLogHead } from '../../src/storage/change-log.js';
+import { effectiveTargetNames } from '../../src/storage/access-repository.js';
 import type { LimitColumns } from '../schemas.js';
 
 interface ScopeRow extends LimitColumns {
@@ -124,7 +125,6 @@ function prepareStatements(db: Database) {
     overrides: db.prepare<[string, number], OverrideRow>(
       'SELECT id, limits, expires_at FROM key_overrides WHERE key_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC',
     ),
-    head: db.prepare<[], { head: number }>('SELECT IFNULL(MAX(seq), 0) AS head FROM change_log'),
     batchSeq: db.prepare<[string], { seq: number }>(
       'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
     ),
@@ -199,7 +199,7 @@ export function resolveKeyPolicy(
     team: scopeState(team),
     org: scopeState(org),
     effectiveTargets: targetsOf(db, row, memo),
-    version: memo === undefined ? statements.head.get()!.head : (memo.head ??= statements.head.get()!.head),
+    version: memo === undefined ? changeLogHead(db) : (memo.head ??= changeLogHead(db)),
     appliedBatchSeq:
       memo === undefined
         ? appliedBatchSeq(db, gatewayId)

@@ -17,7 +17,7 @@ import { SCOPES, SHADOW_BITS, type Scope } from '../../src/policy/limits.js';
 import { effectivePolicy } from '../../src/policy/override.js';
 import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
-import { loadAccessGroups, loadAccessTargets, loadScopeAccess } from '../../src/storage/effective-access.js';
+import { loadAccessGroups, loadAccessTargets, loadScopeAccess } from '../../src/storage/access-repository.js';
 import { WINDOWS, windowParam } from '../../src/ratelimit/windows.js';
 import type { GatewayAnswer } from './gateway-counters.js';
 

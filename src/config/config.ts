@@ -2,6 +2,10 @@
  * The one configuration loader of both planes (API.md "Configuration"). Read once at start,
  * every problem reported together, frozen, then passed in. Nothing else reads process.env.
  */
+import { parseRedisUrl, type RedisTarget } from './redis-url.js';
+
+export type { RedisTarget } from './redis-url.js';
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -34,6 +38,12 @@ export interface Config {
   logLevel: LogLevel;
   alertWebhookUrl: string | undefined;
   alertWebhookSecret: string | undefined;
+  /** REDIS_URL parsed: one server or a cluster's seed nodes (undefined = memory mode). */
+  redis: RedisTarget | undefined;
+  /** Per-command Redis timeout; a slower answer counts as Redis being down. */
+  redisTimeoutMs: number;
+  /** Gateway processes on one port (node:cluster); more than 1 needs REDIS_URL. */
+  gatewayWorkers: number;
   /** Largest output-token figure a cost estimate uses (a bigger max_tokens is forwarded, not reserved). */
   maxOutputTokens: number;
   /** Client headers forwarded upstream beyond the built-in allow-list (exact names or `prefix*`). */
@@ -50,6 +60,17 @@ export interface Config {
   passwordLinkTtlMs: number;
   /** Keys a gateway loads at start, most recently used first (0 = no warm start). */
   preloadKeys: number;
+  /** Admin plane request body limit (then 413 request_too_large). */
+  adminMaxBodyBytes: number;
+  /** Failed authentications per client address per window before a block (0 = off). */
+  authFailurePoints: number;
+  authFailureWindowSec: number;
+  authFailureBlockSec: number;
+  /** Gateway-wide admin loads per second that may answer "unknown key" (0 = no cap). */
+  unknownKeyLoadsPerSec: number;
+  /** Provider credentials: env names with this prefix, or listed in the allow-list. */
+  providerEnvPrefix: string;
+  providerEnvAllowlist: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -84,6 +105,8 @@ export const CONFIG_VARIABLES = {
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
   KEYGATE_ALERT_WEBHOOK_URL: { default: undefined, doc: 'soft-budget alerts are POSTed here' },
   KEYGATE_ALERT_WEBHOOK_SECRET: { default: undefined, doc: 'HMAC-SHA256 key of the alert signature' },
+  KEYGATE_REDIS_TIMEOUT_MS: { default: '250', doc: 'per-command Redis timeout' },
+  KEYGATE_GATEWAY_WORKERS: { default: '1', doc: 'gateway worker processes on one port' },
   KEYGATE_MAX_OUTPUT_TOKENS: { default: '131072', doc: 'cap of the output-token estimate' },
   KEYGATE_FORWARD_HEADERS: { default: undefined, doc: 'extra client headers forwarded upstream' },
   KEYGATE_METRICS_TOKEN: { default: undefined, doc: 'bearer token required by /metrics' },
@@ -94,6 +117,19 @@ export const CONFIG_VARIABLES = {
   KEYGATE_SESSION_TTL_MS: { default: '28800000', doc: 'console sign-in session lifetime' },
   KEYGATE_PASSWORD_LINK_TTL_MS: { default: '86400000', doc: 'lifetime of a set-password link' },
   KEYGATE_PRELOAD_KEYS: { default: '10000', doc: 'keys a gateway preloads at start (most recently used)' },
+  KEYGATE_ADMIN_MAX_BODY_BYTES: { default: '1048576', doc: 'admin plane request body limit' },
+  KEYGATE_AUTH_FAILURE_POINTS: { default: '100', doc: 'failed authentications per address per window' },
+  KEYGATE_AUTH_FAILURE_WINDOW_SEC: { default: '60', doc: 'window of the failed-authentication count' },
+  KEYGATE_AUTH_FAILURE_BLOCK_SEC: { default: '300', doc: 'block after too many failed authentications' },
+  KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC: {
+    default: '200',
+    doc: 'gateway-wide admin loads of unknown keys per second',
+  },
+  KEYGATE_PROVIDER_ENV_PREFIX: {
+    default: 'KEYGATE_PROVIDER_KEY_',
+    doc: 'prefix of provider credential variables',
+  },
+  KEYGATE_PROVIDER_ENV_ALLOWLIST: { default: undefined, doc: 'other provider credential variables' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -155,9 +191,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   url('KEYGATE_ADMIN_URL', adminUrl);
   url('KEYGATE_JWKS_URL', optional('KEYGATE_JWKS_URL'));
   const redisUrl = optional('REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    problems.push(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl}")`);
-  }
+  const redisParsed = redisUrl === undefined ? undefined : parseRedisUrl(redisUrl);
+  if (redisParsed !== undefined && 'problem' in redisParsed) problems.push(redisParsed.problem);
   const logLevel = text('KEYGATE_LOG_LEVEL') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`KEYGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
@@ -182,6 +217,27 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     problems.push(
       'KEYGATE_ALERT_WEBHOOK_SECRET (at least 32 characters) is required with KEYGATE_ALERT_WEBHOOK_URL',
     );
+  }
+  const providerEnvPrefix = text('KEYGATE_PROVIDER_ENV_PREFIX');
+  const reservedPrefix = Object.keys(CONFIG_VARIABLES).find((name) => name.startsWith(providerEnvPrefix));
+  if (providerEnvPrefix.length < 4 || reservedPrefix !== undefined) {
+    problems.push(
+      `KEYGATE_PROVIDER_ENV_PREFIX must have at least 4 characters and match no keygate setting (got "${providerEnvPrefix}")`,
+    );
+  }
+  const providerEnvAllowlist = (optional('KEYGATE_PROVIDER_ENV_ALLOWLIST') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of providerEnvAllowlist) {
+    if (
+      !/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry) ||
+      (entry.startsWith('KEYGATE_') && !entry.startsWith(providerEnvPrefix))
+    ) {
+      problems.push(
+        `KEYGATE_PROVIDER_ENV_ALLOWLIST may not name "${entry}" (keygate's own variables are never credentials)`,
+      );
+    }
   }
 
   const config: Config = {
@@ -213,6 +269,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logLevel,
     alertWebhookUrl,
     alertWebhookSecret,
+    redis: redisParsed === undefined || 'problem' in redisParsed ? undefined : redisParsed,
+    redisTimeoutMs: integer('KEYGATE_REDIS_TIMEOUT_MS', 1, 60_000),
+    gatewayWorkers: integer('KEYGATE_GATEWAY_WORKERS', 1, 256),
     maxOutputTokens: integer('KEYGATE_MAX_OUTPUT_TOKENS', 1, 100_000_000),
     forwardHeaders: (optional('KEYGATE_FORWARD_HEADERS') ?? '')
       .split(',')
@@ -226,9 +285,22 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     sessionTtlMs: integer('KEYGATE_SESSION_TTL_MS', 60_000, 30 * 86_400_000),
     passwordLinkTtlMs: integer('KEYGATE_PASSWORD_LINK_TTL_MS', 60_000, 30 * 86_400_000),
     preloadKeys: integer('KEYGATE_PRELOAD_KEYS', 0, 100_000_000),
+    adminMaxBodyBytes: integer('KEYGATE_ADMIN_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
+    authFailurePoints: integer('KEYGATE_AUTH_FAILURE_POINTS', 0, 100_000_000),
+    authFailureWindowSec: integer('KEYGATE_AUTH_FAILURE_WINDOW_SEC', 1, 86_400),
+    authFailureBlockSec: integer('KEYGATE_AUTH_FAILURE_BLOCK_SEC', 1, 86_400),
+    unknownKeyLoadsPerSec: integer('KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC', 0, 100_000_000),
+    providerEnvPrefix,
+    providerEnvAllowlist,
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');
+  }
+  if (config.gatewayWorkers > 1 && config.redis === undefined) {
+    problems.push(
+      `KEYGATE_GATEWAY_WORKERS=${config.gatewayWorkers} needs REDIS_URL: without Redis every worker keeps its own ` +
+        `counters, so ${config.gatewayWorkers} workers would allow ${config.gatewayWorkers}× every limit and budget`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -59,6 +59,8 @@ import { shadowBudgetPolicy } from './shadow-budget.js';
 
 interface TicketState {
   charges: PlannedCharge[];
+  /** Counter group of the request (its org id, see CounterStore). */
+  group: string;
   tokenReservation: number;
   estimatedInputTokens: number;
   reservation: SpendReservation;
@@ -131,7 +133,7 @@ export class LimitsAdmission implements Admission {
       : answer;
     if (!reserved.ok) {
       const charges = plan(this.keys, policy, now, 0);
-      const values = await this.read(charges);
+      const values = await this.read(charges, policy.org.id);
       return {
         ok: false,
         code: 'budget_exceeded',
@@ -150,7 +152,7 @@ export class LimitsAdmission implements Admission {
     const charges = plan(this.keys, policy, now, tokenReservation);
     let result: ChargeResult;
     try {
-      const charged = this.store.chargeAll(charges);
+      const charged = this.store.chargeAll(charges, policy.org.id);
       result = isPromise(charged) ? await settled(charged, 'charging the windows') : charged;
     } catch (error) {
       await this.releaseSpend(reservation);
@@ -170,6 +172,7 @@ export class LimitsAdmission implements Admission {
 
     const ticket = new LimitsTicket(this.nextTicket++, this, {
       charges,
+      group: policy.org.id,
       tokenReservation,
       estimatedInputTokens,
       reservation,
@@ -197,7 +200,7 @@ export class LimitsAdmission implements Admission {
     const state = this.take(ticket);
     if (state === undefined) return;
     await this.releaseSpend(state.reservation);
-    await this.adjust(state.charges, (charge) => -charge.amount);
+    await this.adjust(state, (charge) => -charge.amount);
   }
 
   async abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
@@ -210,7 +213,7 @@ export class LimitsAdmission implements Admission {
   async windowUsage(policy: ResolvedKeyPolicy): Promise<WindowUsage[]> {
     const now = this.clock.now();
     const charges = plan(this.keys, effectivePolicy(policy, now), now, 0);
-    const values = await this.read(charges);
+    const values = await this.read(charges, policy.org.id);
     return charges.map((charge, i) => ({
       param: charge.param,
       mode: charge.shadowLimit === undefined ? 'enforce' : 'shadow',
@@ -264,7 +267,7 @@ export class LimitsAdmission implements Admission {
   ): Promise<{ costMicros: number }> {
     // Real tokens replace the reservation; the request leaves every parallel cap it was counted in.
     const delta = inputTokens + outputTokens - state.tokenReservation;
-    await this.adjust(state.charges, (charge) =>
+    await this.adjust(state, (charge) =>
       charge.unit === 'tokens' ? delta : charge.unit === 'in_flight' ? -1 : 0,
     );
     // Spend is booked last: from here to the caller's continuation that records it for the usage
@@ -277,17 +280,14 @@ export class LimitsAdmission implements Admission {
     return { costMicros: cost };
   }
 
-  private async adjust(
-    charges: readonly PlannedCharge[],
-    deltaOf: (charge: PlannedCharge) => number,
-  ): Promise<void> {
+  private async adjust(state: TicketState, deltaOf: (charge: PlannedCharge) => number): Promise<void> {
     const now = this.clock.now();
     const pending: Promise<void>[] = [];
-    for (const charge of charges) {
+    for (const charge of state.charges) {
       const delta = deltaOf(charge);
       // A finished window no longer matters; a parallel counter has no window and is always adjusted.
       if (delta === 0 || (now >= charge.endMs && charge.unit !== 'in_flight')) continue;
-      const answer = this.store.adjust(charge.key, delta, charge.ttlMs);
+      const answer = this.store.adjust(charge.key, delta, charge.ttlMs, state.group);
       if (isPromise(answer)) pending.push(answer);
     }
     if (pending.length > 0) await settled(Promise.all(pending), 'adjusting the windows');
@@ -298,8 +298,11 @@ export class LimitsAdmission implements Admission {
     if (isPromise(answer)) await settled(answer, 'releasing the budgets');
   }
 
-  private async read(charges: readonly PlannedCharge[]): Promise<number[]> {
-    const answer = this.store.read(charges.map((charge) => charge.key));
+  private async read(charges: readonly PlannedCharge[], group: string): Promise<number[]> {
+    const answer = this.store.read(
+      charges.map((charge) => charge.key),
+      group,
+    );
     return isPromise(answer) ? settled(answer, 'reading the windows') : answer;
   }
 }
