@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../src/clock.js';
 import type { Config } from '../src/config/config.js';
 import type { Database } from '../src/storage/database.js';
+import type { AuthFailureThrottle } from '../src/ratelimit/auth-failure-throttle.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { InvalidationBus } from '../src/invalidation/invalidation-bus.js';
 import type { AccessView } from './auth/access.js';
@@ -17,6 +18,8 @@ export interface AdminDeps {
   /** Receives the change-log rows of every commit; never blocks a response. */
   invalidation: InvalidationBus;
   logger: Logger;
+  /** Failed-authentication throttle; default: in memory, from the KEYGATE_AUTH_FAILURE_* settings. */
+  authThrottle?: AuthFailureThrottle;
 }
 
 export interface AdminEnv {
