@@ -68,6 +68,7 @@ export async function startRedisMode(
       redis: commands,
       prefix: config.redisPrefix,
       reservationTtlMs: config.upstreamTimeoutMs + RESERVATION_TTL_MARGIN_MS,
+      clock,
     }),
   });
   const local = new LimitsAdmission({ clock, spend: deps.localSpend });

@@ -24,45 +24,57 @@
  * after the last reservation (the upstream timeout plus a margin), so the reservations of a
  * gateway killed mid-request vanish once the scope is idle that long.
  *
+ * Budget periods (`budget_period`): a scope budgeted per period reserves against the spend
+ * counter of the current calendar period (redis-period-keys.ts), in the same script and with the
+ * same seeding rule, so lifetime and period budgets are decided together, all or nothing.
+ *
  * Scopes without a budget are not tracked here (their spend reaches SQLite through usage reports
  * as always): a request with no budget on its key, team or org costs no Redis call at all.
  */
-import { SCOPES, type Scope } from '../policy/limits.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { Scope } from '../policy/limits.js';
 import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import type { RedisClient } from '../ratelimit/redis-connection.js';
 import { settled } from '../ratelimit/counter-store.js';
+import type { BudgetPeriod } from './period.js';
+import { RedisBudgetKeys, SPEND_TTL_MS } from './redis-period-keys.js';
 import type { ScopeSpendView, SpendReservation, SpendReserveResult, SpendStore } from './spend-store.js';
 
-/** KEYS: spend, reserved per budgeted scope. ARGV: micros, spendTtl, reservedTtl, then max, persisted per scope. */
+export { SPEND_TTL_MS };
+
+/**
+ * KEYS: spend, reserved per budgeted scope. ARGV: micros, reservedTtl, then per scope: max,
+ * persisted (seed), spendTtl.
+ */
 const RESERVE = `
 local micros = tonumber(ARGV[1])
 local n = #KEYS / 2
 for i = 1, n do
   local spent = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
-  local persisted = tonumber(ARGV[3 + 2 * i])
+  local persisted = tonumber(ARGV[3 * i + 1])
   if persisted > spent then
-    redis.call('SET', KEYS[2 * i - 1], ARGV[3 + 2 * i], 'PX', ARGV[2])
+    redis.call('SET', KEYS[2 * i - 1], ARGV[3 * i + 1], 'PX', ARGV[3 * i + 2])
     spent = persisted
   end
   local reserved = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
-  if spent + reserved + micros > tonumber(ARGV[2 + 2 * i]) then return i end
+  if spent + reserved + micros > tonumber(ARGV[3 * i]) then return i end
 end
 for i = 1, n do
-  redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[3 * i + 2])
   redis.call('INCRBY', KEYS[2 * i], ARGV[1])
-  redis.call('PEXPIRE', KEYS[2 * i], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2 * i], ARGV[2])
 end
 return 0
 `;
 
-/** KEYS: spend, reserved per scope. ARGV: reserved micros, cost micros, spendTtl. */
+/** KEYS: spend, reserved per scope. ARGV: reserved micros, cost micros, then spendTtl per scope. */
 const FINISH = `
 for i = 1, #KEYS / 2 do
   local left = redis.call('DECRBY', KEYS[2 * i], ARGV[1])
   if left <= 0 then redis.call('DEL', KEYS[2 * i]) end
   if tonumber(ARGV[2]) > 0 then
     redis.call('INCRBY', KEYS[2 * i - 1], ARGV[2])
-    redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[3])
+    redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[2 + i])
   end
 end
 return 0
@@ -71,12 +83,9 @@ return 0
 interface ScriptedRedis {
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
   mget(keys: string[]): Promise<(string | null)[]>;
-  keygateSpendReserve(numKeys: number, ...args: (string | number)[]): Promise<number>;
-  keygateSpendFinish(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  keygateSpendReserve2(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  keygateSpendFinish2(numKeys: number, ...args: (string | number)[]): Promise<number>;
 }
-
-/** Spend counters outlive their last use by a day, then are re-seeded from the persisted spend. */
-export const SPEND_TTL_MS = 86_400_000;
 
 class RedisReservation implements SpendReservation {
   constructor(
@@ -84,6 +93,8 @@ class RedisReservation implements SpendReservation {
     readonly micros: number,
     /** spend, reserved key pairs of the budgeted scopes; undefined once the reservation ended. */
     public keys: string[] | undefined,
+    /** Per scope: when its spend counter expires (period budgets), null for SPEND_TTL_MS. */
+    readonly expiresAt: (number | null)[],
   ) {}
 }
 
@@ -93,23 +104,25 @@ export interface RedisSpendStoreOptions {
   prefix: string;
   /** How long reservations of an idle scope survive (ms): the upstream timeout plus a margin. */
   reservationTtlMs: number;
+  /** Decides the current budget period (UTC calendar); the system clock by default. */
+  clock?: Clock;
 }
 
 export class RedisSpendStore implements SpendStore {
   private readonly redis: ScriptedRedis;
-  private readonly prefix: string;
+  private readonly keys: RedisBudgetKeys;
   private readonly reservationTtlMs: number;
-  /** `scope:id` → org id of the scopes reserved on, for `spendOf` (diagnostics; bounded). */
-  private readonly orgs = new Map<string, string>();
+  /** `scope:id` → org id and budget period of the scopes reserved on, for `spendOf` (bounded). */
+  private readonly seen = new Map<string, { org: string; period: BudgetPeriod | null }>();
 
   constructor(options: RedisSpendStoreOptions) {
     const redis = options.redis as unknown as ScriptedRedis;
-    if (typeof redis.keygateSpendReserve !== 'function') {
-      redis.defineCommand('keygateSpendReserve', { lua: RESERVE });
-      redis.defineCommand('keygateSpendFinish', { lua: FINISH });
+    if (typeof redis.keygateSpendReserve2 !== 'function') {
+      redis.defineCommand('keygateSpendReserve2', { lua: RESERVE });
+      redis.defineCommand('keygateSpendFinish2', { lua: FINISH });
     }
     this.redis = redis;
-    this.prefix = options.prefix;
+    this.keys = new RedisBudgetKeys(options.prefix, options.clock ?? systemClock);
     this.reservationTtlMs = Math.ceil(options.reservationTtlMs);
   }
 
@@ -117,20 +130,28 @@ export class RedisSpendStore implements SpendStore {
   observe(): void {}
 
   reserve(policy: ResolvedKeyPolicy, micros: number): SpendReserveResult | Promise<SpendReserveResult> {
+    const counters = this.keys.countersOf(policy);
+    if (counters.length === 0)
+      return { ok: true, reservation: new RedisReservation(this, micros, undefined, []) };
     const keys: string[] = [];
-    const limits: string[] = [];
-    const scopes: Scope[] = [];
-    for (const scope of SCOPES) {
-      const state = policy[scope];
-      const max = state.limits.maxBudgetMicros;
-      if (max === null) continue;
-      scopes.push(scope);
-      keys.push(this.key('s', policy.org.id, scope, state.id), this.key('r', policy.org.id, scope, state.id));
-      limits.push(String(max), String(state.spendMicros));
-      this.remember(scope, state.id, policy.org.id);
+    const args: (string | number)[] = [];
+    for (const counter of counters) {
+      keys.push(counter.spendKey, counter.reservedKey);
+      args.push(counter.maxMicros, counter.seedMicros, this.keys.ttlMs(counter.expiresAtMs));
+      this.remember(
+        counter.scope,
+        counter.id,
+        policy.org.id,
+        policy[counter.scope].limits.budgetPeriod ?? null,
+      );
     }
-    if (keys.length === 0) return { ok: true, reservation: new RedisReservation(this, micros, undefined) };
-    return this.reserveIn(keys, limits, scopes, micros);
+    return this.reserveIn(
+      keys,
+      args,
+      counters.map((counter) => counter.scope),
+      counters.map((counter) => counter.expiresAtMs),
+      micros,
+    );
   }
 
   async settle(reservation: SpendReservation, costMicros: number): Promise<void> {
@@ -141,11 +162,12 @@ export class RedisSpendStore implements SpendStore {
     await this.finish(reservation, 0);
   }
 
+  /** Lifetime spend, or the current period's for a scope last reserved on with a budget period. */
   async spendOf(scope: Scope, id: string): Promise<ScopeSpendView | null> {
-    const org = this.orgs.get(`${scope}:${id}`);
-    if (org === undefined) return null;
+    const seen = this.seen.get(`${scope}:${id}`);
+    if (seen === undefined) return null;
     const [spent, reserved] = await settled(
-      this.redis.mget([this.key('s', org, scope, id), this.key('r', org, scope, id)]),
+      this.redis.mget(this.keys.viewKeys(seen.org, scope, id, seen.period)),
       'reading the spend',
     );
     return { spendMicros: Number(spent ?? 0), reservedMicros: Number(reserved ?? 0) };
@@ -153,23 +175,17 @@ export class RedisSpendStore implements SpendStore {
 
   private async reserveIn(
     keys: string[],
-    limits: string[],
+    args: (string | number)[],
     scopes: Scope[],
+    expiresAt: (number | null)[],
     micros: number,
   ): Promise<SpendReserveResult> {
     const refused = await settled(
-      this.redis.keygateSpendReserve(
-        keys.length,
-        ...keys,
-        micros,
-        SPEND_TTL_MS,
-        this.reservationTtlMs,
-        ...limits,
-      ),
+      this.redis.keygateSpendReserve2(keys.length, ...keys, micros, this.reservationTtlMs, ...args),
       'reserving the budgets',
     );
     if (refused !== 0) return { ok: false, scope: scopes[refused - 1]! };
-    return { ok: true, reservation: new RedisReservation(this, micros, keys) };
+    return { ok: true, reservation: new RedisReservation(this, micros, keys, expiresAt) };
   }
 
   private async finish(reservation: SpendReservation, costMicros: number): Promise<void> {
@@ -178,23 +194,19 @@ export class RedisSpendStore implements SpendStore {
     reservation.keys = undefined;
     if (keys === undefined) return;
     await settled(
-      this.redis.keygateSpendFinish(
+      this.redis.keygateSpendFinish2(
         keys.length,
         ...keys,
         reservation.micros,
         Math.ceil(costMicros),
-        SPEND_TTL_MS,
+        ...reservation.expiresAt.map((at) => this.keys.ttlMs(at)),
       ),
       'settling the budgets',
     );
   }
 
-  private key(kind: 's' | 'r', org: string, scope: Scope, id: string): string {
-    return `${this.prefix}{${org}}:${kind}:${scope}:${id}`;
-  }
-
-  private remember(scope: Scope, id: string, org: string): void {
-    if (this.orgs.size >= 10_000) this.orgs.clear();
-    this.orgs.set(`${scope}:${id}`, org);
+  private remember(scope: Scope, id: string, org: string, period: BudgetPeriod | null): void {
+    if (this.seen.size >= 10_000) this.seen.clear();
+    this.seen.set(`${scope}:${id}`, { org, period });
   }
 }
