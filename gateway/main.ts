@@ -135,10 +135,8 @@ export async function startGateway(
     changes: follower,
     internalTokens: new InternalTokens(config.internalSecret),
     credential: providerCredentials(env, config),
-    // This process's counters (memory mode); in Redis mode /internal/explain answers 404.
-    ...(redis === undefined
-      ? { liveCounters: (policy: ResolvedKeyPolicy) => limits.liveCounters(policy) }
-      : {}),
+    // This process's counters (memory mode); the shared ones in Redis mode.
+    liveCounters: (policy: ResolvedKeyPolicy) => (redis ?? limits).liveCounters(policy),
     readiness: () => {
       const adminReachable = admin.lastContactAt > clock.now() - Math.max(3 * config.resyncIntervalMs, 3000);
       const cacheWarm = keys.size > 0;

@@ -16,8 +16,10 @@ import type { Config, RedisTarget } from '../src/config/config.js';
 import { RedisChangeSubscriber, type ChangeReceiver } from '../src/invalidation/redis-change-subscriber.js';
 import type { Admission } from '../src/policy/admission.js';
 import type { LimiterFactory } from '../src/ratelimit/auth-failure-throttle.js';
-import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
+import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
+import { LimitsAdmission, type LiveCountersView } from '../src/ratelimit/limits-admission.js';
 import { redisAuthFailureLimiter } from '../src/ratelimit/redis-auth-failure-limiter.js';
+import { CounterStoreError } from '../src/ratelimit/counter-store.js';
 import { connectRedis, waitUntilReady } from '../src/ratelimit/redis-connection.js';
 import { RedisCounterStore } from '../src/ratelimit/redis-counter-store.js';
 import { RedisFallbackAdmission } from '../src/ratelimit/redis-fallback-admission.js';
@@ -31,6 +33,11 @@ const START_WAIT_MS = 3000;
 export interface RedisMode {
   admission: Admission;
   health: RedisHealth;
+  /**
+   * The shared counters of a key for `GET /internal/explain` (windows, parallel caps, lifetime and
+   * period spend, as every replica sees them); any gateway answers for all of them.
+   */
+  liveCounters(policy: ResolvedKeyPolicy): Promise<LiveCountersView>;
   /** Subscribes to pub/sub invalidations; the follower pulls the feed on every (re)connection. */
   subscribe(follower: ChangeReceiver): RedisChangeSubscriber;
   /** The failed-auth throttle's limiter: shared through Redis, in-memory insurance while it is down. */
@@ -61,15 +68,16 @@ export async function startRedisMode(
         : 'budgeted requests are refused (budget_unavailable)'
     }`,
   });
+  const sharedSpend = new RedisSpendStore({
+    redis: commands,
+    prefix: config.redisPrefix,
+    reservationTtlMs: config.upstreamTimeoutMs + RESERVATION_TTL_MARGIN_MS,
+    clock,
+  });
   const shared = new LimitsAdmission({
     clock,
     store: new RedisCounterStore({ redis: commands, prefix: config.redisPrefix }),
-    spend: new RedisSpendStore({
-      redis: commands,
-      prefix: config.redisPrefix,
-      reservationTtlMs: config.upstreamTimeoutMs + RESERVATION_TTL_MARGIN_MS,
-      clock,
-    }),
+    spend: sharedSpend,
   });
   const local = new LimitsAdmission({ clock, spend: deps.localSpend });
   const admission = new RedisFallbackAdmission({
@@ -85,6 +93,16 @@ export async function startRedisMode(
   return {
     admission,
     health,
+    async liveCounters(policy) {
+      sharedSpend.observe(policy);
+      try {
+        return await shared.liveCounters(policy);
+      } catch (error) {
+        if (!(error instanceof CounterStoreError)) throw error;
+        // Redis is down: what this process enforces meanwhile.
+        return local.liveCounters(policy);
+      }
+    },
     authLimiter: redisAuthFailureLimiter(commands, config.redisPrefix),
     subscribe(follower) {
       const connection = connectRedis(config.redis, {

@@ -37,7 +37,7 @@ import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import type { RedisClient } from '../ratelimit/redis-connection.js';
 import { settled } from '../ratelimit/counter-store.js';
 import type { BudgetPeriod } from './period.js';
-import { RedisBudgetKeys, SPEND_TTL_MS } from './redis-period-keys.js';
+import { RedisBudgetKeys, SPEND_TTL_MS, type BudgetCounter } from './redis-period-keys.js';
 import type { ScopeSpendView, SpendReservation, SpendReserveResult, SpendStore } from './spend-store.js';
 
 export { SPEND_TTL_MS };
@@ -87,6 +87,13 @@ interface ScriptedRedis {
   keygateSpendFinish2(numKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
+interface SeenScope {
+  org: string;
+  period: BudgetPeriod | null;
+  spendKey: string;
+  seedMicros: number;
+}
+
 class RedisReservation implements SpendReservation {
   constructor(
     readonly owner: RedisSpendStore,
@@ -112,8 +119,8 @@ export class RedisSpendStore implements SpendStore {
   private readonly redis: ScriptedRedis;
   private readonly keys: RedisBudgetKeys;
   private readonly reservationTtlMs: number;
-  /** `scope:id` → org id and budget period of the scopes reserved on, for `spendOf` (bounded). */
-  private readonly seen = new Map<string, { org: string; period: BudgetPeriod | null }>();
+  /** `scope:id` → where its counters are and their seed, for `spendOf` (diagnostics; bounded). */
+  private readonly seen = new Map<string, SeenScope>();
 
   constructor(options: RedisSpendStoreOptions) {
     const redis = options.redis as unknown as ScriptedRedis;
@@ -126,8 +133,13 @@ export class RedisSpendStore implements SpendStore {
     this.reservationTtlMs = Math.ceil(options.reservationTtlMs);
   }
 
-  /** Seeding happens in `reserve` (the persisted spend travels with every request's policy). */
-  observe(): void {}
+  /**
+   * Seeding happens in `reserve` (the persisted spend travels with every request's policy); this
+   * only lets `spendOf` find the counters of a policy this replica has not reserved on (explain).
+   */
+  observe(policy: ResolvedKeyPolicy): void {
+    for (const counter of this.keys.countersOf(policy)) this.remember(policy, counter);
+  }
 
   reserve(policy: ResolvedKeyPolicy, micros: number): SpendReserveResult | Promise<SpendReserveResult> {
     const counters = this.keys.countersOf(policy);
@@ -138,12 +150,7 @@ export class RedisSpendStore implements SpendStore {
     for (const counter of counters) {
       keys.push(counter.spendKey, counter.reservedKey);
       args.push(counter.maxMicros, counter.seedMicros, this.keys.ttlMs(counter.expiresAtMs));
-      this.remember(
-        counter.scope,
-        counter.id,
-        policy.org.id,
-        policy[counter.scope].limits.budgetPeriod ?? null,
-      );
+      this.remember(policy, counter);
     }
     return this.reserveIn(
       keys,
@@ -166,11 +173,11 @@ export class RedisSpendStore implements SpendStore {
   async spendOf(scope: Scope, id: string): Promise<ScopeSpendView | null> {
     const seen = this.seen.get(`${scope}:${id}`);
     if (seen === undefined) return null;
-    const [spent, reserved] = await settled(
-      this.redis.mget(this.keys.viewKeys(seen.org, scope, id, seen.period)),
-      'reading the spend',
-    );
-    return { spendMicros: Number(spent ?? 0), reservedMicros: Number(reserved ?? 0) };
+    const keys = this.keys.viewKeys(seen.org, scope, id, seen.period);
+    const [spent, reserved] = await settled(this.redis.mget(keys), 'reading the spend');
+    // Never below the persisted spend the counter would be seeded from (same period only).
+    const seed = keys[0] === seen.spendKey ? seen.seedMicros : 0;
+    return { spendMicros: Math.max(seed, Number(spent ?? 0)), reservedMicros: Number(reserved ?? 0) };
   }
 
   private async reserveIn(
@@ -205,8 +212,13 @@ export class RedisSpendStore implements SpendStore {
     );
   }
 
-  private remember(scope: Scope, id: string, org: string, period: BudgetPeriod | null): void {
+  private remember(policy: ResolvedKeyPolicy, counter: BudgetCounter): void {
     if (this.seen.size >= 10_000) this.seen.clear();
-    this.seen.set(`${scope}:${id}`, { org, period });
+    this.seen.set(`${counter.scope}:${counter.id}`, {
+      org: policy.org.id,
+      period: policy[counter.scope].limits.budgetPeriod ?? null,
+      spendKey: counter.spendKey,
+      seedMicros: counter.seedMicros,
+    });
   }
 }

@@ -12,7 +12,9 @@ import {
   uniquePrefix,
   type RedisDeployment,
 } from '../helpers/redis-targets.js';
-import { seedOrg, startRedisStack, until, type RedisStack } from '../helpers/redis-stack.js';
+import { INTERNAL_SECRET, seedOrg, startRedisStack, until, type RedisStack } from '../helpers/redis-stack.js';
+import { InternalTokens } from '../../src/invalidation/internal-token.js';
+import { hashSecret } from '../../src/keys/secret.js';
 
 const names = deploymentNames();
 if (names.length === 0) console.warn(noRedisMessage('three gateways on Redis'));
@@ -104,6 +106,41 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
         expect(response.status).toBe(429);
       }
     }
+  });
+
+  it('explain on any gateway reads the shared counters: windows, parallel cap and period spend of all replicas', async () => {
+    const data = await seedOrg(stack, `explain-${name}`);
+    const { secret } = await data.createKey({
+      rpm_limit: 50,
+      max_parallel_requests: 3,
+      max_budget: 1,
+      budget_period: 'day',
+    });
+    // Four requests on gateways 0 and 1, 17 micro-USD each (see the budget test).
+    for (let i = 0; i < 4; i++)
+      expect((await stack.chat(secret, data.model, { gateway: i % 2, maxTokens: 8 })).status).toBe(200);
+    const tokens = new InternalTokens(INTERNAL_SECRET);
+    let answer: { status: number; body: any } = { status: 0, body: undefined };
+    await until(
+      async () => {
+        // Gateway 2 served none of them.
+        const response = await fetch(
+          `${stack.gateways[2]!.url}/internal/explain?token_hash=${hashSecret(secret)}`,
+          { headers: { authorization: await tokens.authorizationHeader() } },
+        );
+        answer = { status: response.status, body: await response.json() };
+        return answer.status === 200 && answer.body.budgets[0]?.spend_micros === 68;
+      },
+      5000,
+      'the shared counters on gateway 2',
+    );
+    expect(answer.body.windows).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ param: 'key_rpm', limit: 50, used: 4 }),
+        expect.objectContaining({ param: 'key_parallel', limit: 3, used: 0 }),
+      ]),
+    );
+    expect(answer.body.budgets[0]).toEqual({ scope: 'key', spend_micros: 68, reserved_micros: 0 });
   });
 
   it('a key revoked while traffic runs on all three gateways is refused by all three within 1 s (pushes disabled)', async () => {
