@@ -1,0 +1,130 @@
+/**
+ * max_parallel_requests in Redis mode (issue 14 item 3 on issue 12's shared counters): two
+ * gateways' worth of admissions (two LimitsAdmission instances, each with its own connection, on
+ * one Redis) never hold more requests in flight than a key's or a team's cap under 200-way
+ * concurrency, and every way a request ends (settle, release, abort) frees its slot on the shared
+ * counter, so the caps admit again afterwards.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisSpendStore } from '../../../src/budget/redis-spend-store.js';
+import { ManualClock } from '../../../src/clock.js';
+import type { AdmissionTicket } from '../../../src/policy/admission.js';
+import type { ResolvedKeyPolicy } from '../../../src/policy/resolved-policy.js';
+import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
+import { connectRedis, waitUntilReady, type RedisClient } from '../../../src/ratelimit/redis-connection.js';
+import { RedisCounterStore } from '../../../src/ratelimit/redis-counter-store.js';
+import {
+  deploymentNames,
+  noRedisMessage,
+  startDeployment,
+  uniquePrefix,
+  type RedisDeployment,
+} from '../../helpers/redis-targets.js';
+import { MID_MORNING, TARGET, policy } from '../../unit/ratelimit/fixtures.js';
+
+const names = deploymentNames();
+if (names.length === 0) console.warn(noRedisMessage('Redis parallel caps'));
+
+const request = (p: ResolvedKeyPolicy) => ({
+  policy: p,
+  target: TARGET,
+  estimatedInputTokens: 10,
+  maxOutputTokens: 10,
+});
+const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(names.length === 0).each(names)('parallel caps on %s Redis', (name) => {
+  let deployment: RedisDeployment;
+  const clients: RedisClient[] = [];
+  const prefix = uniquePrefix('parallel');
+
+  const replica = async (): Promise<LimitsAdmission> => {
+    const redis = connectRedis(deployment.target, { commandTimeoutMs: 2000 });
+    clients.push(redis);
+    expect(await waitUntilReady(redis, 10_000)).toBe(true);
+    const clock = new ManualClock(MID_MORNING);
+    return new LimitsAdmission({
+      clock,
+      store: new RedisCounterStore({ redis, prefix }),
+      spend: new RedisSpendStore({ redis, prefix, reservationTtlMs: 60_000, clock }),
+    });
+  };
+
+  beforeAll(async () => {
+    deployment = await startDeployment(name);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const redis of clients) redis.disconnect();
+    await deployment?.close();
+  });
+
+  it('200 concurrent requests over two replicas: never more than key cap 3 / team cap 4 in flight; every exit frees its slot', async () => {
+    const replicas = [await replica(), await replica()];
+    const ids = { teamId: `team_${name}`, orgId: `org_${name}` };
+    const a = policy({ ...ids, keyId: 'key_a', key: { maxParallel: 3 }, team: { maxParallel: 4 } });
+    const b = policy({ ...ids, keyId: 'key_b', team: { maxParallel: 4 } });
+    const inFlight = { key_a: 0, team: 0 };
+    const peak = { key_a: 0, team: 0 };
+    const refused: Record<string, number> = {};
+    let admitted = 0;
+    const ends = ['settle', 'release', 'abort'] as const;
+    await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const admission = replicas[i % 2]!;
+        const p = i % 3 === 0 ? b : a;
+        // Spread over a few event-loop turns, so slots are freed and taken again meanwhile.
+        await tick(3 * (i % 20));
+        const outcome = await admission.admit(request(p));
+        if (!outcome.ok) {
+          refused[outcome.param ?? ''] = (refused[outcome.param ?? ''] ?? 0) + 1;
+          return;
+        }
+        admitted++;
+        // Counted here after the shared counter took it and uncounted before it gives it back,
+        // so these figures never exceed what the counters hold.
+        inFlight.team++;
+        if (p === a) inFlight.key_a++;
+        peak.team = Math.max(peak.team, inFlight.team);
+        peak.key_a = Math.max(peak.key_a, inFlight.key_a);
+        await tick(1 + (i % 4));
+        inFlight.team--;
+        if (p === a) inFlight.key_a--;
+        await end(admission, outcome.ticket, ends[i % 3]!);
+      }),
+    );
+    expect(peak.key_a).toBeLessThanOrEqual(3);
+    expect(peak.team).toBeLessThanOrEqual(4);
+    expect(peak.team).toBe(4); // the cap was reached, not merely never approached
+    expect(admitted).toBeGreaterThan(4); // slots were freed and reused during the run
+    expect(admitted + (refused.key_parallel ?? 0) + (refused.team_parallel ?? 0)).toBe(200);
+    expect(Object.keys(refused).sort()).toEqual(
+      Object.keys(refused)
+        .filter((param) => param === 'key_parallel' || param === 'team_parallel')
+        .sort(),
+    );
+    // Every exit freed its slot: both replicas read 0 in flight, and the caps admit in full again.
+    for (const admission of replicas) {
+      const usage = await admission.windowUsage(a);
+      expect(usage.filter((entry) => entry.param.endsWith('_parallel'))).toEqual([
+        expect.objectContaining({ param: 'key_parallel', used: 0, limit: 3 }),
+        expect.objectContaining({ param: 'team_parallel', used: 0, limit: 4 }),
+      ]);
+    }
+    const again = await Promise.all(Array.from({ length: 6 }, (_, i) => replicas[i % 2]!.admit(request(b))));
+    expect(again.filter((outcome) => outcome.ok)).toHaveLength(4);
+    expect(again.filter((outcome) => !outcome.ok && outcome.param === 'team_parallel')).toHaveLength(2);
+    for (const [i, outcome] of again.entries())
+      if (outcome.ok) await replicas[i % 2]!.release(outcome.ticket);
+  });
+});
+
+async function end(
+  admission: LimitsAdmission,
+  ticket: AdmissionTicket,
+  how: 'settle' | 'release' | 'abort',
+): Promise<void> {
+  if (how === 'settle') await admission.settle(ticket, { inputTokens: 10, outputTokens: 5 });
+  else if (how === 'release') await admission.release(ticket);
+  else await admission.abort(ticket);
+}
