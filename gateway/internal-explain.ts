@@ -15,6 +15,8 @@ import type { GatewayEnv } from './proxy/proxy-request.js';
 export interface LiveCounters {
   windows: { param: string; mode: 'enforce' | 'shadow'; limit: number; used: number; reset_ms: number }[];
   budgets: { scope: 'key' | 'team' | 'org'; spend_micros: number; reserved_micros: number }[];
+  /** Redis mode: the counters are every replica's (shared), not this gateway's alone. */
+  shared?: boolean;
 }
 
 const TOKEN_HASH = /^[0-9a-f]{64}$/;

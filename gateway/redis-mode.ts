@@ -37,7 +37,7 @@ export interface RedisMode {
    * The shared counters of a key for `GET /internal/explain` (windows, parallel caps, lifetime and
    * period spend, as every replica sees them); any gateway answers for all of them.
    */
-  liveCounters(policy: ResolvedKeyPolicy): Promise<LiveCountersView>;
+  liveCounters(policy: ResolvedKeyPolicy): Promise<LiveCountersView & { shared?: boolean }>;
   /** Subscribes to pub/sub invalidations; the follower pulls the feed on every (re)connection. */
   subscribe(follower: ChangeReceiver): RedisChangeSubscriber;
   /** The failed-auth throttle's limiter: shared through Redis, in-memory insurance while it is down. */
@@ -96,7 +96,7 @@ export async function startRedisMode(
     async liveCounters(policy) {
       sharedSpend.observe(policy);
       try {
-        return await shared.liveCounters(policy);
+        return { ...(await shared.liveCounters(policy)), shared: true };
       } catch (error) {
         if (!(error instanceof CounterStoreError)) throw error;
         // Redis is down: what this process enforces meanwhile.

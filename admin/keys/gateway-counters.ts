@@ -8,6 +8,8 @@ import type { InternalTokens } from '../../src/invalidation/internal-token.js';
 export interface GatewayCounters {
   windows: { param: string; mode: 'enforce' | 'shadow'; limit: number; used: number; reset_ms: number }[];
   budgets: { scope: 'key' | 'team' | 'org'; spend_micros: number; reserved_micros: number }[];
+  /** Redis mode: every replica's counters, so two such answers are the same figures, not a sum. */
+  shared?: boolean;
 }
 
 export type GatewayAnswer =

@@ -115,7 +115,15 @@ export function explainKey(
             : 0;
       const views = live.map((answer) => answer.counters.budgets.find((entry) => entry.scope === scope));
       const spent = Math.max(persisted, ...views.map((view) => view?.spend_micros ?? 0));
-      const reserved = views.reduce((sum, view) => sum + (view?.reserved_micros ?? 0), 0);
+      // Per-gateway reservations add up; shared ones (Redis mode) are counted once.
+      const reservedOf = (shared: boolean) =>
+        live
+          .filter((answer) => (answer.counters.shared === true) === shared)
+          .map(
+            (answer) => answer.counters.budgets.find((entry) => entry.scope === scope)?.reserved_micros ?? 0,
+          );
+      const reserved =
+        reservedOf(false).reduce((sum, micros) => sum + micros, 0) + Math.max(0, ...reservedOf(true));
       const shadow = isShadow(policy, scope, SHADOW_BITS.budget);
       checks.push({
         check: 'budget',

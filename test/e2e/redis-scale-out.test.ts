@@ -141,6 +141,7 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
       ]),
     );
     expect(answer.body.budgets[0]).toEqual({ scope: 'key', spend_micros: 68, reserved_micros: 0 });
+    expect(answer.body.shared).toBe(true);
   });
 
   it('a key revoked while traffic runs on all three gateways is refused by all three within 1 s (pushes disabled)', async () => {
