@@ -87,14 +87,19 @@ async function startPlanes(config: Readonly<Config>, extraEnv: Record<string, st
   let stopping = false;
   // Signals during start-up must stop the children that are already running.
   onSignals(() => stop());
+  // The gateway stops first and the admin plane only after the gateway's last usage flush
+  // (issue 13: stopping both at once lost every unflushed request); each gets its own deadline
+  // (the gateway's drain deadline + 10 s for flush and spool) before SIGKILL.
   const stop = async (): Promise<void> => {
     stopping = true;
     for (const child of [...children].reverse()) {
-      if (child.process.exitCode === null) child.process.kill('SIGTERM');
+      if (child.process.exitCode !== null || child.process.signalCode !== null) continue;
+      child.process.kill('SIGTERM');
+      const graceMs = child === children[1] ? config.shutdownTimeoutMs + 10_000 : 10_000;
+      const timer = setTimeout(() => child.process.kill('SIGKILL'), graceMs);
+      await child.exited;
+      clearTimeout(timer);
     }
-    const timer = setTimeout(() => children.forEach((child) => child.process.kill('SIGKILL')), 10_000);
-    await Promise.all(children.map((child) => child.exited));
-    clearTimeout(timer);
   };
   const watch = (child: Child) => {
     void child.exited.then((code) => {

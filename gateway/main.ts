@@ -25,13 +25,22 @@ import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { TargetCatalog } from './target-catalog.js';
-import { UsageReporter } from './usage/usage-reporter.js';
+import { ShutdownController, type DrainResult } from './shutdown.js';
+import { UsageReporter, type UsageStopSummary } from './usage/usage-reporter.js';
+import { UsageSpool } from './usage/usage-spool.js';
 
 export interface StartedGateway {
   url: string;
   port: number;
   gatewayId: string;
-  close(): Promise<void>;
+  /** Drains (up to KEYGATE_SHUTDOWN_TIMEOUT_MS), flushes usage, spools what could not be sent. */
+  close(): Promise<GatewayStopReport>;
+}
+
+/** What a stop did: the drain, and where the usage went (logged; the exit code follows it). */
+export interface GatewayStopReport {
+  drain: DrainResult;
+  usage: UsageStopSummary & { spooledBatches: number; spoolPath: string };
 }
 
 export interface StartGatewayOptions {
@@ -99,12 +108,16 @@ export async function startGateway(
     apply: changeApplier({ keys, reloadTargets: () => catalog.reload() }),
     onApplied: (_change, lagMs) => metrics.invalidationLagMs(lagMs),
   });
+  // Usage is journaled as it is recorded; batches a previous run could not send go first.
+  const { spool, recovered } = UsageSpool.open({ dir: config.spoolDir });
   const reporter = new UsageReporter({
     sink: admin,
     gatewayId,
+    journal: spool,
     onSeal: (batchSeq) => spend.seal(batchSeq),
     onError: (error) => logger.warn({ err: error }, 'usage report not accepted; it will be sent again'),
   });
+  reporter.enqueue(recovered);
   const upstream = new UpstreamClient({ timeoutMs: config.upstreamTimeoutMs });
 
   const gateway = createGateway({
@@ -146,6 +159,15 @@ export async function startGateway(
     (error) => logger.warn({ err: error }, 'admin plane sync failed; retrying'),
   );
   await sync();
+  if (recovered.length > 0) {
+    // Replayed before serving, so the keys' loaded spend includes it (no budget overshoot).
+    await reporter.flush();
+    const left = reporter.unsentBatches;
+    logger.info(
+      { batches: recovered.length, sent: recovered.length - left, kept: left, dir: config.spoolDir },
+      left === 0 ? 'usage spool replayed' : 'usage spool replay incomplete (admin unreachable); retrying',
+    );
+  }
   // The periodic pull repairs lost pushes (DESIGN.md "Invalidation"); its default of 500 ms keeps
   // the 1 s promise with room for the pull's own round trip and a reload (docs/api.md).
   const syncTimer = setInterval(() => void sync(), config.resyncIntervalMs);
@@ -153,7 +175,9 @@ export async function startGateway(
   reporter.start(config.usageFlushMs);
 
   // The proxy routes go straight to node:http, the rest through Hono (createGateway in app.ts).
-  const server = createServer(gateway.listener);
+  const server = createServer();
+  const shutdown = new ShutdownController(server);
+  server.on('request', shutdown.wrap(gateway.listener));
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -163,7 +187,7 @@ export async function startGateway(
   const url = `http://${config.gatewayHost}:${port}`;
   logger.info({ url, gatewayId, adminUrl: config.adminUrl }, 'gateway listening');
 
-  let closing: Promise<void> | undefined;
+  let closing: Promise<GatewayStopReport> | undefined;
   return {
     url,
     port,
@@ -171,12 +195,19 @@ export async function startGateway(
     close: () =>
       (closing ??= (async () => {
         clearInterval(syncTimer);
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-        await reporter.stop();
+        const drain = await shutdown.drain(config.shutdownTimeoutMs);
+        const usage = await reporter.stop();
+        const spoolPath = spool.path;
+        const spooledBatches = spool.close();
         await Promise.allSettled([upstream.close(), admin.close()]);
+        const report: GatewayStopReport = { drain, usage: { ...usage, spooledBatches, spoolPath } };
+        logger.info(
+          report,
+          usage.unsentBatches === 0
+            ? 'gateway stopped; all usage recorded by the admin plane'
+            : `gateway stopped; ${usage.unsentRequests} requests of usage kept in the spool for the next start`,
+        );
+        return report;
       })()),
   };
 }
@@ -185,9 +216,11 @@ const isEntryPoint = process.argv[1] !== undefined && import.meta.url === pathTo
 if (isEntryPoint) {
   try {
     const gateway = await startGateway(loadConfig(process.env));
+    // Exit 0: all usage recorded by the admin plane; 75 (EX_TEMPFAIL): some kept in the spool
+    // for the next start (nothing lost); 1: the stop itself failed.
     const stop = (): void => {
       gateway.close().then(
-        () => process.exit(0),
+        (report) => process.exit(report.usage.unsentBatches === 0 ? 0 : 75),
         () => process.exit(1),
       );
     };

@@ -32,6 +32,13 @@ export interface Config {
   redisPrefix: string;
   budgetFailOpen: boolean;
   logLevel: LogLevel;
+  spoolDir: string;
+  shutdownTimeoutMs: number;
+  adminLoadTimeoutMs: number;
+  cacheStaleMs: number;
+  upstreamConnectTimeoutMs: number;
+  upstreamIdleTimeoutMs: number;
+  maxResponseBytes: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -56,7 +63,7 @@ export const CONFIG_VARIABLES = {
   KEYGATE_CACHE_MAX_KEYS: { default: '100000', doc: 'LRU size' },
   KEYGATE_CACHE_TTL_MS: { default: '60000', doc: 'safety-net TTL of a cached key policy' },
   KEYGATE_NEGATIVE_CACHE_TTL_MS: { default: '10000', doc: 'how long an unknown key hash is remembered' },
-  KEYGATE_UPSTREAM_TIMEOUT_MS: { default: '300000', doc: 'upstream response timeout' },
+  KEYGATE_UPSTREAM_TIMEOUT_MS: { default: '300000', doc: 'upstream time to first byte (response headers)' },
   KEYGATE_MAX_BODY_BYTES: { default: '4194304', doc: 'request body limit' },
   KEYGATE_DEFAULT_MAX_TOKENS: { default: '1024', doc: 'completion-token estimate when max_tokens is absent' },
   KEYGATE_GATEWAY_ID: { default: undefined, doc: 'stable id of this gateway in usage reports' },
@@ -64,6 +71,16 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REDIS_PREFIX: { default: 'keygate:', doc: 'prefix of Redis keys and channels' },
   KEYGATE_BUDGET_FAIL_OPEN: { default: 'false', doc: 'admit when the spend store is down' },
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
+  KEYGATE_SPOOL_DIR: { default: './data/spool', doc: 'gateway usage spool directory' },
+  KEYGATE_SHUTDOWN_TIMEOUT_MS: { default: '15000', doc: 'gateway drain deadline after SIGTERM' },
+  KEYGATE_ADMIN_LOAD_TIMEOUT_MS: { default: '1000', doc: 'gateway key-load timeout against the admin plane' },
+  KEYGATE_CACHE_STALE_MS: {
+    default: '300000',
+    doc: 'how long past its TTL a cached key is served while reloading',
+  },
+  KEYGATE_UPSTREAM_CONNECT_MS: { default: '5000', doc: 'upstream connect timeout' },
+  KEYGATE_UPSTREAM_IDLE_MS: { default: '60000', doc: 'upstream idle time between body chunks' },
+  KEYGATE_MAX_RESPONSE_BYTES: { default: '16777216', doc: 'largest non-streaming upstream answer' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -172,6 +189,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisPrefix: text('KEYGATE_REDIS_PREFIX'),
     budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),
     logLevel,
+    spoolDir: text('KEYGATE_SPOOL_DIR'),
+    shutdownTimeoutMs: integer('KEYGATE_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000),
+    adminLoadTimeoutMs: integer('KEYGATE_ADMIN_LOAD_TIMEOUT_MS', 10, 60_000),
+    cacheStaleMs: integer('KEYGATE_CACHE_STALE_MS', 0, 86_400_000),
+    upstreamConnectTimeoutMs: integer('KEYGATE_UPSTREAM_CONNECT_MS', 1, 600_000),
+    upstreamIdleTimeoutMs: integer('KEYGATE_UPSTREAM_IDLE_MS', 1, 3_600_000),
+    maxResponseBytes: integer('KEYGATE_MAX_RESPONSE_BYTES', 1024, 4 * 1024 * 1024 * 1024),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
