@@ -14,6 +14,7 @@ import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
 import { usageReportToWire, type UsageReport } from '../src/usage/usage-report.js';
 import type { UsageSink } from './usage/usage-reporter.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 
 export interface TargetSource {
   targets(): Promise<{ seq: number; targets: TargetRoute[] }>;
@@ -34,6 +35,8 @@ export interface AdminHttpKeySourceOptions {
   clock: Clock;
   /** Per-call timeout (headers and body), default 5 s. */
   timeoutMs?: number;
+  /** Timeout of one key load, queueing included (default 1000 ms): uncached keys fail fast. */
+  loadTimeoutMs?: number;
 }
 
 export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, UsageSink {
@@ -47,12 +50,17 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
   private readonly interner = new PolicyInterner();
   /** Epoch ms of the last answer from the admin plane (any status). */
   lastContactAt = 0;
+  /** Key loads go through it: a hung admin plane opens it, and loads then fail at once. */
+  readonly breaker: CircuitBreaker;
+  private readonly loadTimeoutMs: number;
 
   constructor(options: AdminHttpKeySourceOptions) {
     const url = new URL(options.adminUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.clock = options.clock;
+    this.loadTimeoutMs = options.loadTimeoutMs ?? 1000;
+    this.breaker = new CircuitBreaker({ clock: options.clock });
     this.pool = new Pool(url.origin, {
       connections: 16,
       keepAliveTimeout: 30_000,
@@ -66,9 +74,15 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
 
   async load(tokenHash: string): Promise<ResolvedKeyPolicy | null> {
     if (!/^[0-9a-f]{64}$/.test(tokenHash)) return null;
-    const { status, body } = await this.call('GET', `/internal/keys/${tokenHash}?${this.gatewayQuery}`);
+    const { status, body } = await this.breaker.run(async () => {
+      const path = `/internal/keys/${tokenHash}?${this.gatewayQuery}`;
+      const answer = await this.call('GET', path, undefined, this.loadTimeoutMs);
+      if (answer.status !== 200 && answer.status !== 404) {
+        throw new AdminUnavailableError(`GET /internal/keys answered ${answer.status}`);
+      }
+      return answer;
+    });
     if (status === 404) return null;
-    if (status !== 200) throw new AdminUnavailableError(`GET /internal/keys answered ${status}`);
     return this.interner.intern(body as ResolvedKeyPolicy, tokenHash);
   }
 
@@ -102,12 +116,20 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
     method: 'GET' | 'POST',
     path: string,
     payload?: string,
+    timeoutMs?: number,
   ): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { authorization: await this.tokens.authorizationHeader() };
     if (payload !== undefined) headers['content-type'] = 'application/json';
     let response;
     try {
-      response = await this.pool.request({ method, path: this.basePath + path, headers, body: payload });
+      const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+      response = await this.pool.request({
+        method,
+        path: this.basePath + path,
+        headers,
+        body: payload,
+        signal,
+      });
     } catch (error) {
       throw new AdminUnavailableError(`admin plane unreachable: ${(error as Error).message}`, {
         cause: error,
@@ -116,7 +138,7 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
     this.lastContactAt = this.clock.now();
     let text: string;
     try {
-      text = await response.body.text();
+      text = await response.body.text(); // the signal above bounds this read too
     } catch (error) {
       throw new AdminUnavailableError(`admin plane answer cut: ${(error as Error).message}`, {
         cause: error,

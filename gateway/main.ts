@@ -75,6 +75,7 @@ export async function startGateway(
     internalSecret: config.internalSecret,
     gatewayId,
     clock,
+    loadTimeoutMs: config.adminLoadTimeoutMs,
   });
 
   // Exact windows and budgets (issue 4); `new CostOnlyAdmission()` is the no-limits alternative.
@@ -88,6 +89,7 @@ export async function startGateway(
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
     negativeTtlMs: config.negativeCacheTtlMs,
+    staleMs: config.cacheStaleMs,
     onLoaded: (policy) => spend.observe(policy),
   });
   const catalog = new TargetCatalog(admin);
@@ -118,7 +120,12 @@ export async function startGateway(
     onError: (error) => logger.warn({ err: error }, 'usage report not accepted; it will be sent again'),
   });
   reporter.enqueue(recovered);
-  const upstream = new UpstreamClient({ timeoutMs: config.upstreamTimeoutMs });
+  const upstream = new UpstreamClient({
+    timeoutMs: config.upstreamTimeoutMs,
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    idleTimeoutMs: config.upstreamIdleTimeoutMs,
+    maxResponseBytes: config.maxResponseBytes,
+  });
 
   const gateway = createGateway({
     clock,

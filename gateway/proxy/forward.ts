@@ -15,7 +15,12 @@ import type { Readable } from 'node:stream';
 import type { Usage } from '../../src/policy/admission.js';
 import type { PreparedTarget } from '../target-catalog.js';
 import { SseUsageFilter } from './sse-usage-filter.js';
-import type { ClientSignal, UpstreamAnswer, UpstreamClient } from './upstream-client.js';
+import {
+  ResponseTooLargeError,
+  type ClientSignal,
+  type UpstreamAnswer,
+  type UpstreamClient,
+} from './upstream-client.js';
 import { usageOfJsonBuffer } from './usage-parse.js';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'responses';
@@ -61,7 +66,11 @@ export type PlainHeaders = Record<string, string | string[]>;
 export type ForwardResult =
   | { kind: 'body'; status: number; headers: PlainHeaders; body: Buffer; outcome: string }
   | { kind: 'stream'; status: number; headers: PlainHeaders; stream: SsePassThrough; outcome: string }
-  | { kind: 'error'; code: 'upstream_error' | 'upstream_timeout'; outcome: string }
+  | {
+      kind: 'error';
+      code: 'upstream_error' | 'upstream_timeout' | 'upstream_response_too_large';
+      outcome: string;
+    }
   | { kind: 'client_gone'; outcome: string };
 
 /** An admitted SSE answer: the upstream body, its usage filter and the hooks to run at its end. */
@@ -154,6 +163,11 @@ export async function forward(
     if (request.signal?.aborted === true) {
       hooks.aborted();
       return { kind: 'client_gone', outcome: 'client_closed' };
+    }
+    if (error instanceof ResponseTooLargeError) {
+      // The upstream did the work: charge the input estimate, as for an answer cut short.
+      hooks.aborted();
+      return { kind: 'error', code: 'upstream_response_too_large', outcome: 'upstream_response_too_large' };
     }
     hooks.failed();
     return isTimeout(error)
