@@ -1,91 +1,44 @@
 /**
- * The gateway's HTTP surface (API.md "Gateway API"): the OpenAI-compatible proxy routes, model
- * list, health, readiness, metrics and the signed invalidation push. Everything is passed in
- * (`createGatewayApp(deps)`), so tests swap any part; gateway/main.ts wires the real ones.
- *
- * The proxy routes follow DESIGN.md's hot path in order: request id → body size → key →
- * cache/load → status, expiry → model exists → model allowed → admission → upstream → usage.
+ * The gateway's HTTP surface (API.md "Gateway API"), routing only: the OpenAI-compatible proxy
+ * routes (endpoints.ts → proxy-handler.ts), model list, health, readiness, metrics and the signed
+ * invalidation push. Everything is passed in (`createGateway(deps)`), so tests swap any part;
+ * gateway/main.ts wires the real ones.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import type { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
-import type { Clock } from '../src/clock.js';
 import type { ErrorCode } from '../src/errors/registry.js';
 import type { ChangeBatch } from '../src/invalidation/change.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
-import type { Admission, Usage } from '../src/policy/admission.js';
-import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
-import type { GatewayMetrics } from './metrics.js';
-import { authenticate } from './middleware/authenticate.js';
-import { forward, type Endpoint } from './proxy/forward.js';
-import { estimateInputTokens, maxOutputTokens } from './proxy/request-estimate.js';
-import type { UpstreamClient } from './proxy/upstream-client.js';
-import type { TargetCatalog } from './target-catalog.js';
+import { requestIdOf } from '../src/request-id.js';
+import { ENDPOINTS, endpointOf, type Endpoint } from './endpoints.js';
+import { createProxy, type ProxyDeps } from './proxy-handler.js';
 import {
-  GONE,
   NodeProxyRequest,
-  TOO_LARGE,
   WebProxyRequest,
   type GatewayEnv,
   type ProxyRequest,
 } from './proxy/proxy-request.js';
-import { rateLimitHeaders, replyResponse, writeReply, type Reply } from './proxy/reply.js';
+import { refusalReply, replyResponse, writeReply } from './proxy/reply.js';
+import { verifyKey } from './verify-key.js';
 
-export interface UsageRecorder {
-  record(
-    keyId: string,
-    target: string,
-    inputTokens: number,
-    outputTokens: number,
-    spendMicros: number,
-    at: number,
-  ): void;
-}
+export type { UsageRecorder } from './proxy-handler.js';
 
 export interface Readiness {
   ready: boolean;
   [detail: string]: unknown;
 }
 
-export interface GatewayDeps {
-  clock: Clock;
-  keys: KeyPolicyCache;
-  catalog: TargetCatalog;
-  admission: Admission;
-  upstream: UpstreamClient;
-  usage: UsageRecorder;
-  metrics: GatewayMetrics;
+export interface GatewayDeps extends ProxyDeps {
   /** Applies a pushed change batch (ChangeFollower.receive). */
   changes: { receive(batch: ChangeBatch): Promise<void> };
   /** Verifies internal calls; without it `/internal/*` always answers 401. */
   internalTokens: InternalTokens | undefined;
-  /** Provider credential by env var name (read config-side; nothing here reads process.env). */
-  credential: (envName: string) => string | undefined;
   readiness: () => Readiness;
-  limits: { maxBodyBytes: number; defaultMaxTokens: number };
-  onError?: (error: unknown) => void;
+  /** When set, `/metrics` answers only `Authorization: Bearer <token>` (KEYGATE_METRICS_TOKEN). */
+  metricsToken?: string;
 }
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The client's `x-request-id` when it is sane, else a fresh one. */
-function saneRequestId(sent: string | undefined): string {
-  return sent !== undefined && REQUEST_ID.test(sent) ? sent : randomUUID();
-}
-
-function requestIdOf(c: Context<GatewayEnv>): string {
-  return saneRequestId(c.req.header('x-request-id'));
-}
-
-/** The four proxied routes, by exact path (a query string is ignored, as Hono's router does). */
-const PROXY_ROUTES = new Map<string, Endpoint>([
-  ['/v1/chat/completions', 'chat'],
-  ['/v1/completions', 'completions'],
-  ['/v1/embeddings', 'embeddings'],
-  ['/v1/responses', 'responses'],
-]);
 
 /** The gateway: the Hono app, and the node:http listener that serves it (see createGateway). */
 export interface Gateway {
@@ -109,170 +62,54 @@ export function createGatewayApp(deps: GatewayDeps): Hono<GatewayEnv> {
  */
 export function createGateway(deps: GatewayDeps): Gateway {
   const app = new Hono<GatewayEnv>();
-  const { clock, keys, catalog, admission, metrics } = deps;
-  // Keyed by the target list, which the loader interns (src/cache/policy-interner.ts): one Set per
-  // distinct effective set, not one per cached key.
-  const effectiveSets = new WeakMap<readonly string[], Set<string>>();
-  const allowed = (policy: ResolvedKeyPolicy, name: string): boolean => {
-    let set = effectiveSets.get(policy.effectiveTargets);
-    if (set === undefined) {
-      set = new Set(policy.effectiveTargets);
-      effectiveSets.set(policy.effectiveTargets, set);
-    }
-    return set.has(name);
-  };
-
-  const refusal = (
-    code: ErrorCode,
-    requestId: string,
-    param: string | null = null,
-    extra?: Record<string, string>,
-  ): Reply => {
+  const { clock, keys, catalog, metrics } = deps;
+  const proxy = createProxy(deps);
+  const refuse = (code: ErrorCode, requestId: string): Response => {
     metrics.outcome(code);
-    return { kind: 'refuse', code, requestId, param, extra };
+    return replyResponse(refusalReply(requestId, { code }));
   };
+  const idOf = (c: Context<GatewayEnv>): string => requestIdOf(c.req.header('x-request-id'));
+  const failed = (error: unknown, requestId: string): void => deps.onError?.(error, requestId);
 
-  /** An OpenAI-shaped error; headers are a plain object (node-server's fast path). */
-  const refuse = (
-    code: ErrorCode,
-    requestId: string,
-    param: string | null = null,
-    extra?: Record<string, string>,
-  ): Response => replyResponse(refusal(code, requestId, param, extra));
-
-  const proxy = async (request: ProxyRequest, endpoint: Endpoint): Promise<Reply> => {
-    const started = performance.now();
-    const requestId = saneRequestId(request.header('x-request-id'));
-    const declared = request.header('content-length');
-    if (declared !== undefined && Number(declared) > deps.limits.maxBodyBytes) {
-      return refusal('request_too_large', requestId);
-    }
-
-    const auth = await authenticate(
-      request.header('authorization'),
-      request.header('x-api-key'),
-      keys,
-      clock,
-    );
-    if (!auth.ok) return refusal(auth.code, requestId);
-    const policy = auth.policy;
-
-    const raw = await request.body(declared !== undefined, deps.limits.maxBodyBytes);
-    if (raw === TOO_LARGE) return refusal('request_too_large', requestId);
-    if (raw === GONE) {
-      metrics.outcome('client_closed');
-      return { kind: 'client_gone', outcome: 'client_closed' };
-    }
-    let body: Record<string, unknown>;
+  const honoProxy = async (c: Context<GatewayEnv>, endpoint: Endpoint): Promise<Response> => {
+    const requestId = idOf(c);
     try {
-      const parsed: unknown = JSON.parse(raw.toString('utf8'));
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        return refusal('invalid_request', requestId);
-      }
-      body = parsed as Record<string, unknown>;
-    } catch {
-      return refusal('invalid_request', requestId);
+      return await proxy(new WebProxyRequest(c), endpoint, requestId, replyResponse);
+    } catch (error) {
+      failed(error, requestId);
+      return refuse('internal_error', requestId);
     }
-    const model = body.model;
-    if (typeof model !== 'string' || model === '') return refusal('invalid_request', requestId, 'model');
-    if (!catalog.loaded) return refusal('auth_unavailable', requestId);
-    const target = catalog.get(model);
-    if (target === undefined) return refusal('model_not_found', requestId, 'model');
-    if (!allowed(policy, model)) return refusal('model_not_allowed', requestId, 'model');
-
-    const estimatedInputTokens = estimateInputTokens(body);
-    const outcome = await admission.admit({
-      policy,
-      target: target.route,
-      estimatedInputTokens,
-      maxOutputTokens: maxOutputTokens(body, deps.limits.defaultMaxTokens),
-    });
-    metrics.decisionSeconds((performance.now() - started) / 1000);
-    const responseHeaders = rateLimitHeaders(outcome.headers);
-    if (!outcome.ok) {
-      if (outcome.retryAfterMs !== null) {
-        responseHeaders['retry-after'] = String(Math.ceil(outcome.retryAfterMs / 1000));
-        responseHeaders['retry-after-ms'] = String(Math.ceil(outcome.retryAfterMs));
-      }
-      if (outcome.code === 'budget_exceeded') responseHeaders['x-should-retry'] = 'false';
-      return refusal(outcome.code, requestId, outcome.param, responseHeaders);
-    }
-    responseHeaders['x-request-id'] = requestId;
-
-    const ticket = outcome.ticket;
-    const keyId = policy.key.id;
-    const targetName = target.route.name;
-    const record = (usage: Usage, costMicros: number): void =>
-      deps.usage.record(keyId, targetName, usage.inputTokens, usage.outputTokens, costMicros, clock.now());
-    const onError = (error: unknown): void => deps.onError?.(error);
-    const apiKeyEnv = target.route.apiKeyEnv;
-    const result = await forward(
-      deps.upstream,
-      {
-        endpoint,
-        target,
-        clientHeaders: request.forwardHeaders,
-        rawBody: raw,
-        body,
-        requestId,
-        signal: request.signal(),
-        credential: apiKeyEnv === null ? undefined : deps.credential(apiKeyEnv),
-        responseHeaders,
-      },
-      {
-        settled(usage) {
-          const actual = usage ?? { inputTokens: estimatedInputTokens, outputTokens: 0 };
-          admission.settle(ticket, actual).then(({ costMicros }) => record(actual, costMicros), onError);
-        },
-        failed() {
-          admission.release(ticket).catch(onError);
-        },
-        aborted() {
-          admission
-            .abort(ticket)
-            .then(
-              ({ costMicros }) => record({ inputTokens: estimatedInputTokens, outputTokens: 0 }, costMicros),
-              onError,
-            );
-        },
-      },
-    );
-    if (result.kind === 'error') return refusal(result.code, requestId);
-    metrics.outcome(result.outcome);
-    return result;
   };
-
-  const honoProxy = async (c: Context<GatewayEnv>, endpoint: Endpoint): Promise<Response> =>
-    replyResponse(await proxy(new WebProxyRequest(c), endpoint));
-
-  for (const [path, endpoint] of PROXY_ROUTES) app.post(path, (c) => honoProxy(c, endpoint));
+  for (const endpoint of ENDPOINTS) app.post(endpoint.path, (c) => honoProxy(c, endpoint));
 
   app.get('/v1/models', async (c) => {
-    const requestId = requestIdOf(c);
-    const auth = await authenticate(c.req.header('authorization'), c.req.header('x-api-key'), keys, clock);
-    if (!auth.ok) return refuse(auth.code, requestId);
+    const requestId = idOf(c);
+    const verdict = await verifyKey(c.req.header('authorization'), c.req.header('x-api-key'), keys, clock);
+    if (!verdict.ok) return refuse(verdict.code, requestId);
     metrics.outcome('ok');
-    const data = auth.policy.effectiveTargets
+    const data = verdict.policy.effectiveTargets
       .filter((name) => catalog.get(name) !== undefined)
       .map((id) => ({ id, object: 'model', created: 0, owned_by: 'keygate' }));
     return c.json({ object: 'list', data }, 200, { 'x-request-id': requestId });
   });
 
-  app.get('/healthz', (c) => c.json({ ok: true }, 200, { 'x-request-id': requestIdOf(c) }));
+  app.get('/healthz', (c) => c.json({ ok: true }, 200, { 'x-request-id': idOf(c) }));
   app.get('/readyz', (c) => {
     const state = deps.readiness();
-    return c.json(state, state.ready ? 200 : 503, { 'x-request-id': requestIdOf(c) });
+    return c.json(state, state.ready ? 200 : 503, { 'x-request-id': idOf(c) });
   });
+  const metricsAuthorization =
+    deps.metricsToken === undefined ? undefined : Buffer.from(`Bearer ${deps.metricsToken}`);
   app.get('/metrics', async (c) => {
+    const requestId = idOf(c);
+    if (metricsAuthorization !== undefined && !sameBytes(c.req.header('authorization'), metricsAuthorization))
+      return refuse('unauthenticated', requestId);
     const text = await metrics.registry.metrics();
-    return c.body(text, 200, {
-      'content-type': metrics.registry.contentType,
-      'x-request-id': requestIdOf(c),
-    });
+    return c.body(text, 200, { 'content-type': metrics.registry.contentType, 'x-request-id': requestId });
   });
 
   app.post('/internal/invalidate', async (c) => {
-    const requestId = requestIdOf(c);
+    const requestId = idOf(c);
     if (
       deps.internalTokens === undefined ||
       !(await deps.internalTokens.verify(c.req.header('authorization')))
@@ -289,31 +126,31 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return c.body(null, 204, { 'x-request-id': requestId });
   });
 
-  app.notFound((c) => refuse('not_found', requestIdOf(c)));
+  app.notFound((c) => refuse('not_found', idOf(c)));
   app.onError((error, c) => {
-    deps.onError?.(error);
-    return refuse('internal_error', requestIdOf(c));
+    const requestId = idOf(c);
+    failed(error, requestId);
+    return refuse('internal_error', requestId);
   });
 
   const honoListener = getRequestListener(app.fetch);
   const serveProxy = async (endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const request: ProxyRequest = new NodeProxyRequest(req, res);
+    const requestId = requestIdOf(request.header('x-request-id'));
     try {
-      writeReply(await proxy(new NodeProxyRequest(req, res), endpoint), res);
+      await proxy(request, endpoint, requestId, (reply) => writeReply(reply, res));
     } catch (error) {
-      deps.onError?.(error);
+      failed(error, requestId);
       if (res.headersSent) res.destroy();
-      else
-        writeReply(
-          refusal('internal_error', saneRequestId(req.headers['x-request-id'] as string | undefined)),
-          res,
-        );
+      else {
+        metrics.outcome('internal_error');
+        writeReply(refusalReply(requestId, { code: 'internal_error' }), res);
+      }
     }
   };
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method === 'POST') {
-      const url = req.url ?? '';
-      const query = url.indexOf('?');
-      const endpoint = PROXY_ROUTES.get(query < 0 ? url : url.slice(0, query));
+      const endpoint = endpointOf(req.url ?? '');
       if (endpoint !== undefined) {
         void serveProxy(endpoint, req, res);
         return;
@@ -322,6 +159,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     void honoListener(req, res);
   };
   return { app, listener };
+}
+
+function sameBytes(sent: string | undefined, expected: Buffer): boolean {
+  if (sent === undefined) return false;
+  const bytes = Buffer.from(sent);
+  return bytes.length === expected.length && timingSafeEqual(bytes, expected);
 }
 
 function parseChangeBatch(value: unknown, now: number): ChangeBatch {

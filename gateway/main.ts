@@ -20,7 +20,7 @@ import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
 import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
-import { AdminHttpKeySource } from './admin-http-key-source.js';
+import { AdminClient } from './admin-client.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
@@ -70,7 +70,7 @@ export async function startGateway(
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const gatewayId = config.gatewayId ?? newId('gw');
-  const admin = new AdminHttpKeySource({
+  const admin = new AdminClient({
     adminUrl: config.adminUrl,
     internalSecret: config.internalSecret,
     gatewayId,
@@ -151,8 +151,14 @@ export async function startGateway(
         pendingUsageItems: reporter.pendingItems,
       };
     },
-    limits: { maxBodyBytes: config.maxBodyBytes, defaultMaxTokens: config.defaultMaxTokens },
-    onError: (error) => logger.error({ err: error }, 'gateway error'),
+    limits: {
+      maxBodyBytes: config.maxBodyBytes,
+      defaultMaxTokens: config.defaultMaxTokens,
+      maxOutputTokens: config.maxOutputTokens,
+    },
+    forwardHeaders: config.forwardHeaders,
+    metricsToken: config.metricsToken,
+    onError: (error, requestId) => logger.error({ err: error, requestId }, 'gateway error'),
   });
 
   // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that
@@ -182,7 +188,11 @@ export async function startGateway(
   reporter.start(config.usageFlushMs);
 
   // The proxy routes go straight to node:http, the rest through Hono (createGateway in app.ts).
-  const server = createServer();
+  const server = createServer({
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+  });
+  server.maxConnections = config.maxConnections;
   const shutdown = new ShutdownController(server);
   server.on('request', shutdown.wrap(gateway.listener));
   await new Promise<void>((resolve, reject) => {

@@ -4,7 +4,7 @@
  * client can never change the origin that is contacted.
  */
 import type { TargetRoute } from '../src/policy/resolved-policy.js';
-import type { TargetSource } from './admin-http-key-source.js';
+import type { TargetSource } from './admin-client.js';
 
 export interface PreparedTarget {
   route: TargetRoute;

@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
-import type { ClientSignal } from './forward.js';
+import type { ClientSignal } from './upstream-client.js';
 
 export type GatewayEnv = { Bindings: Partial<HttpBindings> };
 
@@ -14,15 +14,17 @@ export type GatewayEnv = { Bindings: Partial<HttpBindings> };
 export interface ProxyRequest {
   /** A request header by lower-case name. */
   header(name: string): string | undefined;
-  /** What forward() copies to the upstream (minus the stripped ones). */
+  /** Every header the client sent; the allow-list (headers.ts) picks what reaches the upstream. */
   readonly forwardHeaders: IncomingHttpHeaders | Headers;
-  /** The body, `TOO_LARGE` past `max` bytes, or `GONE` when the client left while sending it. */
-  body(hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE>;
+  /** The body, unless it is larger than `max` bytes or the client left while sending it. */
+  body(hasLength: boolean, max: number): Promise<BodyRead>;
   signal(): ClientSignal | undefined;
 }
 
-export const TOO_LARGE = 1;
-export const GONE = 2;
+export type BodyRead = { kind: 'read'; bytes: Buffer } | { kind: 'too_large' } | { kind: 'gone' };
+
+const TOO_LARGE: BodyRead = { kind: 'too_large' };
+const GONE: BodyRead = { kind: 'gone' };
 
 /** node:http's view of a request (the served hot path): Node's own header object, no Web objects. */
 export class NodeProxyRequest implements ProxyRequest {
@@ -44,7 +46,7 @@ export class NodeProxyRequest implements ProxyRequest {
     return this.req.headers;
   }
 
-  body(_hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE> {
+  body(_hasLength: boolean, max: number): Promise<BodyRead> {
     const req = this.req;
     return new Promise((resolve) => {
       const chunks: Buffer[] = [];
@@ -65,7 +67,7 @@ export class NodeProxyRequest implements ProxyRequest {
       req.once('end', () => {
         if (done) return;
         done = true;
-        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        resolve({ kind: 'read', bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
       });
       req.once('close', () => {
         if (done) return;
@@ -97,8 +99,9 @@ export class WebProxyRequest implements ProxyRequest {
     return this.c.env?.incoming?.headers ?? this.c.req.raw.headers;
   }
 
-  async body(hasLength: boolean, max: number): Promise<Buffer | typeof TOO_LARGE | typeof GONE> {
-    return (await readBody(this.c.req.raw, hasLength, max)) ?? TOO_LARGE;
+  async body(hasLength: boolean, max: number): Promise<BodyRead> {
+    const bytes = await readBody(this.c.req.raw, hasLength, max);
+    return bytes === undefined ? TOO_LARGE : { kind: 'read', bytes };
   }
 
   signal(): ClientSignal | undefined {

@@ -1,51 +1,76 @@
 /**
  * The proxy's answer (a refusal, an upstream body or stream, or nothing when the client left),
  * rendered by whichever side served the request: straight to node:http's response on the hot
- * path, or as a Web Response for Hono.
+ * path, or as a Web Response for Hono. Every reply carries its `outcome` (the metrics label).
  */
 import type { ServerResponse } from 'node:http';
 import { errorBody } from '../../src/errors/keygate-error.js';
 import { errorSpec, type ErrorCode } from '../../src/errors/registry.js';
-import type { RateLimitHeaders } from '../../src/policy/admission.js';
-import { pipeSse, sseWebStream, type ForwardResult } from './forward.js';
+import type { Answer } from './forward.js';
+import { pipeSse, sseWebStream } from './sse-pipe.js';
 
-/** The proxy's answer, rendered by whichever side served the request. */
-export type Reply =
-  | {
-      kind: 'refuse';
-      code: ErrorCode;
-      requestId: string;
-      param: string | null;
-      extra: Record<string, string> | undefined;
-    }
-  | Extract<ForwardResult, { kind: 'body' | 'stream' | 'client_gone' }>;
-
-export function refusalHeaders(
-  requestId: string,
-  extra: Record<string, string> | undefined,
-): Record<string, string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'x-request-id': requestId };
-  if (extra !== undefined) for (const name in extra) headers[name] = extra[name]!;
-  return headers;
+export interface RefusalReply {
+  kind: 'refusal';
+  code: ErrorCode;
+  param: string | null;
+  message: string | undefined;
+  headers: Record<string, string>;
+  outcome: ErrorCode;
 }
 
-function refusalResponse(
-  code: ErrorCode,
+export type Reply = RefusalReply | Exclude<Answer, { kind: 'upstream_failed' }>;
+
+export const CLIENT_GONE: Reply = { kind: 'client_gone', outcome: 'client_closed' };
+
+/**
+ * An OpenAI-shaped error reply. Headers: x-request-id, `x-should-retry` from the registry (the
+ * OpenAI SDKs obey it), `retry-after` / `retry-after-ms` when a window says when to come back,
+ * and `extra` (x-ratelimit-* of the tightest scope when admission decided).
+ */
+export function refusalReply(
   requestId: string,
-  param: string | null,
-  extra: Record<string, string> | undefined,
-): Response {
-  return new Response(JSON.stringify(errorBody(code, { param })), {
-    status: errorSpec(code).status,
-    headers: refusalHeaders(requestId, extra),
-  });
+  refusal: {
+    code: ErrorCode;
+    param?: string | null;
+    message?: string;
+    retryAfterMs?: number | null;
+    headers?: Record<string, string>;
+  },
+): RefusalReply {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-request-id': requestId,
+    'x-should-retry': String(errorSpec(refusal.code).retryable),
+  };
+  const retryAfterMs = refusal.retryAfterMs ?? null;
+  if (retryAfterMs !== null) {
+    headers['retry-after'] = String(Math.ceil(retryAfterMs / 1000));
+    headers['retry-after-ms'] = String(Math.ceil(retryAfterMs));
+  }
+  const extra = refusal.headers;
+  if (extra !== undefined) for (const name in extra) headers[name] = extra[name]!;
+  return {
+    kind: 'refusal',
+    code: refusal.code,
+    param: refusal.param ?? null,
+    message: refusal.message,
+    headers,
+    outcome: refusal.code,
+  };
+}
+
+function refusalJson(reply: RefusalReply): string {
+  return JSON.stringify(errorBody(reply.code, { param: reply.param, message: reply.message }));
 }
 
 /** A Reply as a Web Response (Hono's side). */
 export function replyResponse(reply: Reply): Response {
   switch (reply.kind) {
-    case 'refuse':
-      return refusalResponse(reply.code, reply.requestId, reply.param, reply.extra);
+    case 'refusal':
+      return new Response(refusalJson(reply), {
+        status: errorSpec(reply.code).status,
+        headers: reply.headers,
+      });
     case 'body':
       return new Response(reply.body, { status: reply.status, headers: reply.headers });
     case 'stream':
@@ -58,9 +83,9 @@ export function replyResponse(reply: Reply): Response {
 /** A Reply written straight to node:http's response (the served hot path). */
 export function writeReply(reply: Reply, res: ServerResponse): void {
   switch (reply.kind) {
-    case 'refuse':
-      res.writeHead(errorSpec(reply.code).status, refusalHeaders(reply.requestId, reply.extra));
-      res.end(JSON.stringify(errorBody(reply.code, { param: reply.param })));
+    case 'refusal':
+      res.writeHead(errorSpec(reply.code).status, reply.headers);
+      res.end(refusalJson(reply));
       return;
     case 'body':
       res.writeHead(reply.status, reply.headers);
@@ -76,15 +101,4 @@ export function writeReply(reply: Reply, res: ServerResponse): void {
       }
       return;
   }
-}
-
-export function rateLimitHeaders(h: RateLimitHeaders): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (h.limitRequests !== null) out['x-ratelimit-limit-requests'] = String(h.limitRequests);
-  if (h.remainingRequests !== null) out['x-ratelimit-remaining-requests'] = String(h.remainingRequests);
-  if (h.resetRequestsMs !== null) out['x-ratelimit-reset-requests'] = `${Math.ceil(h.resetRequestsMs)}ms`;
-  if (h.limitTokens !== null) out['x-ratelimit-limit-tokens'] = String(h.limitTokens);
-  if (h.remainingTokens !== null) out['x-ratelimit-remaining-tokens'] = String(h.remainingTokens);
-  if (h.resetTokensMs !== null) out['x-ratelimit-reset-tokens'] = `${Math.ceil(h.resetTokensMs)}ms`;
-  return out;
 }

@@ -1,6 +1,7 @@
 /**
  * Token figures known before the upstream call (DESIGN.md: prompt characters / 4, plus the
- * requested maximum output or the configured default).
+ * requested maximum output or the configured default). Both are finite whole numbers: the input
+ * is bounded by the body size, the output by the configured maximum.
  */
 
 /** ceil(characters / 4) over the prompt text: `messages[].content`, `prompt`, `input`. */
@@ -9,12 +10,20 @@ export function estimateInputTokens(body: Record<string, unknown>): number {
   return Math.ceil(characters / 4);
 }
 
-/** `max_tokens` | `max_completion_tokens` | `max_output_tokens` | the default. */
-export function maxOutputTokens(body: Record<string, unknown>, defaultMaxTokens: number): number {
+/**
+ * `max_tokens` | `max_completion_tokens` | `max_output_tokens` | the default, as a whole number
+ * of at most `cap` (KEYGATE_MAX_OUTPUT_TOKENS): `1e308` or `Infinity` never reach a cost estimate.
+ */
+export function maxOutputTokens(
+  body: Record<string, unknown>,
+  defaultMaxTokens: number,
+  cap = Number.MAX_SAFE_INTEGER,
+): number {
   for (const value of [body.max_tokens, body.max_completion_tokens, body.max_output_tokens]) {
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0)
+      return Math.min(Math.floor(value), cap);
   }
-  return defaultMaxTokens;
+  return Math.min(defaultMaxTokens, cap);
 }
 
 const MAX_DEPTH = 4;

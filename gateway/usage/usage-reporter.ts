@@ -119,10 +119,6 @@ export class UsageReporter {
     return this.queue.length + (this.current.size > 0 ? 1 : 0);
   }
 
-  get lastBatchSeq(): number {
-    return this.seq;
-  }
-
   /** Sends the unsent batches if any, then seals and sends what was recorded. Never throws. */
   flush(): Promise<void> {
     this.flushing ??= this.flushOnce().finally(() => {

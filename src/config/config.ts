@@ -32,6 +32,16 @@ export interface Config {
   redisPrefix: string;
   budgetFailOpen: boolean;
   logLevel: LogLevel;
+  /** Largest output-token figure a cost estimate uses (a bigger max_tokens is forwarded, not reserved). */
+  maxOutputTokens: number;
+  /** Client headers forwarded upstream beyond the built-in allow-list (exact names or `prefix*`). */
+  forwardHeaders: readonly string[];
+  /** When set, the gateway's /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken: string | undefined;
+  /** node:http server limits (slow clients, socket count). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
   spoolDir: string;
   shutdownTimeoutMs: number;
   adminLoadTimeoutMs: number;
@@ -71,6 +81,12 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REDIS_PREFIX: { default: 'keygate:', doc: 'prefix of Redis keys and channels' },
   KEYGATE_BUDGET_FAIL_OPEN: { default: 'false', doc: 'admit when the spend store is down' },
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
+  KEYGATE_MAX_OUTPUT_TOKENS: { default: '131072', doc: 'cap of the output-token estimate' },
+  KEYGATE_FORWARD_HEADERS: { default: undefined, doc: 'extra client headers forwarded upstream' },
+  KEYGATE_METRICS_TOKEN: { default: undefined, doc: 'bearer token required by /metrics' },
+  KEYGATE_HEADERS_TIMEOUT_MS: { default: '10000', doc: 'time a client has to send its headers' },
+  KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time a client has to send its whole request' },
+  KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open sockets per server' },
   KEYGATE_SPOOL_DIR: { default: './data/spool', doc: 'gateway usage spool directory' },
   KEYGATE_SHUTDOWN_TIMEOUT_MS: { default: '15000', doc: 'gateway drain deadline after SIGTERM' },
   KEYGATE_ADMIN_LOAD_TIMEOUT_MS: { default: '1000', doc: 'gateway key-load timeout against the admin plane' },
@@ -189,6 +205,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisPrefix: text('KEYGATE_REDIS_PREFIX'),
     budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),
     logLevel,
+    maxOutputTokens: integer('KEYGATE_MAX_OUTPUT_TOKENS', 1, 100_000_000),
+    forwardHeaders: (optional('KEYGATE_FORWARD_HEADERS') ?? '')
+      .split(',')
+      .map((entry) => entry.trim().toLowerCase())
+      .filter((entry) => entry !== ''),
+    metricsToken: optional('KEYGATE_METRICS_TOKEN'),
+    headersTimeoutMs: integer('KEYGATE_HEADERS_TIMEOUT_MS', 100, 3_600_000),
+    requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 100, 3_600_000),
+    maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 1_000_000),
     spoolDir: text('KEYGATE_SPOOL_DIR'),
     shutdownTimeoutMs: integer('KEYGATE_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000),
     adminLoadTimeoutMs: integer('KEYGATE_ADMIN_LOAD_TIMEOUT_MS', 10, 60_000),
@@ -197,6 +222,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     upstreamIdleTimeoutMs: integer('KEYGATE_UPSTREAM_IDLE_MS', 1, 3_600_000),
     maxResponseBytes: integer('KEYGATE_MAX_RESPONSE_BYTES', 1024, 4 * 1024 * 1024 * 1024),
   };
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }

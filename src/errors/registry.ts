@@ -165,7 +165,3 @@ export type ErrorCode = keyof typeof ERROR_REGISTRY;
 export function errorSpec(code: ErrorCode): ErrorSpec {
   return ERROR_REGISTRY[code];
 }
-
-export function isErrorCode(value: string): value is ErrorCode {
-  return Object.hasOwn(ERROR_REGISTRY, value);
-}

@@ -41,7 +41,7 @@ import type {
 } from '../policy/admission.js';
 import { SCOPES, type Scope } from '../policy/limits.js';
 import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
-import { costMicros, type Pricing } from '../budget/cost.js';
+import { costMicros, tokenCount, type Pricing } from '../budget/cost.js';
 import { MemorySpendStore } from '../budget/memory-spend-store.js';
 import type { SpendReservation, SpendReserveResult, SpendStore } from '../budget/spend-store.js';
 import { isPromise } from '../maybe-promise.js';
@@ -111,8 +111,8 @@ export class LimitsAdmission implements Admission {
     const { policy, target } = request;
     // Every request reads at least one prompt token. Besides being true, it keeps a full token
     // window (or a tpm_limit of 0, or a spent budget) from admitting requests estimated at 0.
-    const estimatedInputTokens = Math.max(1, tokens(request.estimatedInputTokens));
-    const maxOutputTokens = tokens(request.maxOutputTokens);
+    const estimatedInputTokens = Math.max(1, tokenCount(request.estimatedInputTokens));
+    const maxOutputTokens = tokenCount(request.maxOutputTokens);
     const costEstimateMicros = costMicros(target, estimatedInputTokens, maxOutputTokens);
 
     const answer = this.spend.reserve(policy, costEstimateMicros);
@@ -175,7 +175,7 @@ export class LimitsAdmission implements Admission {
   async settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {
     const state = this.take(ticket);
     if (state === undefined) return { costMicros: 0 };
-    return this.finish(state, tokens(usage.inputTokens), tokens(usage.outputTokens));
+    return this.finish(state, tokenCount(usage.inputTokens), tokenCount(usage.outputTokens));
   }
 
   async release(ticket: AdmissionTicket): Promise<void> {
@@ -352,9 +352,4 @@ function headersFor(
     }
   }
   return headers;
-}
-
-/** Token counts from estimates and upstream usage: non-negative integers whatever comes in. */
-function tokens(value: number): number {
-  return Number.isFinite(value) && value > 0 ? Math.ceil(value) : 0;
 }

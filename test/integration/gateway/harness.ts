@@ -143,7 +143,8 @@ export async function startHarness(
     internalTokens: tokens,
     credential: (name) => (name === 'PROVIDER_KEY' ? 'sk-provider-secret' : undefined),
     readiness: () => ({ ready: true }),
-    limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256 },
+    limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256, maxOutputTokens: 4096 },
+    forwardHeaders: ['x-custom', 'x-mock-*'],
   });
   // Served like gateway/main.ts: the proxy routes on node:http directly, the rest through Hono.
   const server = createServer(listener);

@@ -1,6 +1,7 @@
 /**
- * The gateway's client of the admin plane's internal API (notes/contract.md): key policies
- * (KeySource), the change feed (ChangeFeed), the target catalog and usage reports, over one
+ * The gateway's client of the admin plane's internal API (docs/api.md "Internal API"): key
+ * policies (KeySource), the change feed (ChangeFeed), the target catalog (TargetSource) and usage
+ * reports (UsageSink), over one
  * keep-alive undici Pool, each call signed with a short-lived internal token. Loaded policies
  * share their common parts (team, org, limits, target list) through a PolicyInterner.
  */
@@ -27,7 +28,7 @@ export class AdminUnavailableError extends Error {
   }
 }
 
-export interface AdminHttpKeySourceOptions {
+export interface AdminClientOptions {
   adminUrl: string;
   internalSecret: string;
   gatewayId: string;
@@ -39,7 +40,7 @@ export interface AdminHttpKeySourceOptions {
   loadTimeoutMs?: number;
 }
 
-export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, UsageSink {
+export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSink {
   private readonly pool: Pool;
   private readonly tokens: InternalTokens;
   private readonly basePath: string;
@@ -54,7 +55,7 @@ export class AdminHttpKeySource implements KeySource, ChangeFeed, TargetSource, 
   readonly breaker: CircuitBreaker;
   private readonly loadTimeoutMs: number;
 
-  constructor(options: AdminHttpKeySourceOptions) {
+  constructor(options: AdminClientOptions) {
     const url = new URL(options.adminUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 5000;

@@ -1,25 +1,25 @@
 /**
- * Gateway authentication, steps 2–4 of the hot path (DESIGN.md): extract the key
+ * Key verification, steps 2–4 of the hot path (DESIGN.md): extract the key
  * (`Authorization: Bearer` or `x-api-key`), reject malformed ones before hashing (so made-up
  * keys cost microseconds and never reach the cache or the admin plane), sha256, cache lookup
  * (load on a miss), then status and expiry against the injected clock.
  */
-import type { KeyPolicyCache } from '../../src/cache/key-policy-cache.js';
-import type { Clock } from '../../src/clock.js';
-import { hashSecret, isWellFormedSecret } from '../../src/keys/secret.js';
-import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
+import type { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
+import type { Clock } from '../src/clock.js';
+import { hashSecret, isWellFormedSecret } from '../src/keys/secret.js';
+import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
 
-export type AuthOutcome =
+export type KeyVerdict =
   | { ok: true; policy: ResolvedKeyPolicy }
   | {
       ok: false;
       code: 'missing_api_key' | 'invalid_api_key' | 'key_revoked' | 'key_expired' | 'auth_unavailable';
     };
 
-const MISSING: AuthOutcome = { ok: false, code: 'missing_api_key' };
-const INVALID: AuthOutcome = { ok: false, code: 'invalid_api_key' };
-const REVOKED: AuthOutcome = { ok: false, code: 'key_revoked' };
-const EXPIRED: AuthOutcome = { ok: false, code: 'key_expired' };
+const MISSING: KeyVerdict = { ok: false, code: 'missing_api_key' };
+const INVALID: KeyVerdict = { ok: false, code: 'invalid_api_key' };
+const REVOKED: KeyVerdict = { ok: false, code: 'key_revoked' };
+const EXPIRED: KeyVerdict = { ok: false, code: 'key_expired' };
 
 /** The presented secret, or undefined when neither header carries one. */
 export function extractKey(
@@ -34,12 +34,12 @@ export function extractKey(
   return undefined;
 }
 
-export async function authenticate(
+export async function verifyKey(
   authorization: string | undefined,
   apiKeyHeader: string | undefined,
   keys: KeyPolicyCache,
   clock: Clock,
-): Promise<AuthOutcome> {
+): Promise<KeyVerdict> {
   const secret = extractKey(authorization, apiKeyHeader);
   if (secret === undefined || secret === '') return MISSING;
   if (!isWellFormedSecret(secret)) return INVALID;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
 import { ManualClock } from '../../../src/clock.js';
 import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
-import { authenticate, extractKey } from '../../../gateway/middleware/authenticate.js';
+import { extractKey, verifyKey } from '../../../gateway/verify-key.js';
 import { CostOnlyAdmission } from '../../../gateway/cost-only-admission.js';
 import { costMicros } from '../../../src/budget/cost.js';
 import { FakeKeySource, policyFor, targetRoute } from './fixtures.js';
@@ -17,20 +17,20 @@ describe('extractKey', () => {
   });
 });
 
-describe('authenticate', () => {
+describe('verifyKey', () => {
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
   const source = new FakeKeySource();
   const keys = new KeyPolicyCache({ source, clock, maxKeys: 10, ttlMs: 60_000, negativeTtlMs: 10_000 });
 
   it('refuses malformed keys before any lookup', async () => {
     const before = source.loads;
-    expect(await authenticate('Bearer kg_short', undefined, keys, clock)).toEqual({
+    expect(await verifyKey('Bearer kg_short', undefined, keys, clock)).toEqual({
       ok: false,
       code: 'invalid_api_key',
     });
     const secret = generateSecret();
     const broken = secret.slice(0, -1) + (secret.endsWith('A') ? 'B' : 'A');
-    expect(await authenticate(`Bearer ${broken}`, undefined, keys, clock)).toEqual({
+    expect(await verifyKey(`Bearer ${broken}`, undefined, keys, clock)).toEqual({
       ok: false,
       code: 'invalid_api_key',
     });
@@ -40,7 +40,7 @@ describe('authenticate', () => {
   it('refuses revoked and expired keys, with expiry judged by the injected clock', async () => {
     const revoked = generateSecret();
     source.policies.set(hashSecret(revoked), policyFor(hashSecret(revoked), { status: 'revoked' }));
-    expect(await authenticate(`Bearer ${revoked}`, undefined, keys, clock)).toEqual({
+    expect(await verifyKey(`Bearer ${revoked}`, undefined, keys, clock)).toEqual({
       ok: false,
       code: 'key_revoked',
     });
@@ -49,9 +49,9 @@ describe('authenticate', () => {
       hashSecret(expiring),
       policyFor(hashSecret(expiring), { expiresAt: clock.now() + 1000 }),
     );
-    expect((await authenticate(undefined, expiring, keys, clock)).ok).toBe(true);
+    expect((await verifyKey(undefined, expiring, keys, clock)).ok).toBe(true);
     clock.advance(1000);
-    expect(await authenticate(undefined, expiring, keys, clock)).toEqual({ ok: false, code: 'key_expired' });
+    expect(await verifyKey(undefined, expiring, keys, clock)).toEqual({ ok: false, code: 'key_expired' });
   });
 });
 

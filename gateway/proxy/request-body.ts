@@ -1,0 +1,114 @@
+/**
+ * The client's JSON body, checked before anything relies on it (issue 10):
+ * - nesting deeper than `MAX_JSON_DEPTH` is refused (a 5,000-deep array once made forwarding
+ *   throw a RangeError after admission);
+ * - a duplicate object key anywhere is refused (`{"model":"a","model":"b"}`): the gateway decides
+ *   on the body it parsed and forwards the client's bytes, so both must mean the same thing to
+ *   every parser the upstream might use.
+ * The scan runs over the text once, before JSON.parse, and never recurses.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+export type BodyCheck =
+  { ok: true; json: Record<string, unknown> } | { ok: false; param: string | null; message: string };
+
+/** A JSON object body, or why it is refused (always `invalid_request`). */
+export function parseRequestBody(raw: Buffer): BodyCheck {
+  const text = raw.toString('utf8');
+  const problem = scan(text);
+  if (problem !== undefined) return problem;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, param: null, message: 'The request body is not valid JSON.' };
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { ok: false, param: null, message: 'The request body must be a JSON object.' };
+  }
+  return { ok: true, json: parsed as Record<string, unknown> };
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COLON = 58;
+const OPEN_OBJECT = 123;
+const CLOSE_OBJECT = 125;
+const OPEN_ARRAY = 91;
+const CLOSE_ARRAY = 93;
+/** Past this many keys an object's keys go into a Set (a list is cheaper for the usual few). */
+const LIST_KEYS = 16;
+
+/** The keys seen so far in one open object. */
+class SeenKeys {
+  private list: string[] = [];
+  private set: Set<string> | undefined;
+
+  /** False when `key` was seen before. */
+  add(key: string): boolean {
+    if (this.set !== undefined) {
+      if (this.set.has(key)) return false;
+      this.set.add(key);
+      return true;
+    }
+    if (this.list.includes(key)) return false;
+    this.list.push(key);
+    if (this.list.length > LIST_KEYS) this.set = new Set(this.list);
+    return true;
+  }
+}
+
+/** Depth and duplicate keys; invalid JSON is left to JSON.parse (this never throws). */
+function scan(text: string): Extract<BodyCheck, { ok: false }> | undefined {
+  const open: (SeenKeys | null)[] = [];
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === BACKSLASH) {
+          escaped = true;
+          i++;
+        } else if (d === QUOTE) break;
+      }
+      const keys = open[open.length - 1];
+      if (keys === null || keys === undefined) continue;
+      let j = i + 1;
+      while (j < n && text.charCodeAt(j) <= 32) j++;
+      if (text.charCodeAt(j) !== COLON) continue;
+      let key = text.slice(start + 1, i);
+      if (escaped) key = unescape(text.slice(start, i + 1)) ?? key;
+      if (!keys.add(key)) {
+        const shown = key.length > 64 ? `${key.slice(0, 64)}…` : key;
+        return {
+          ok: false,
+          param: shown,
+          message: `The JSON body has the key "${shown}" twice in one object.`,
+        };
+      }
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      if (open.length >= MAX_JSON_DEPTH) {
+        return {
+          ok: false,
+          param: null,
+          message: `The JSON body is nested deeper than ${MAX_JSON_DEPTH} levels.`,
+        };
+      }
+      open.push(c === OPEN_OBJECT ? new SeenKeys() : null);
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
+      open.pop();
+    }
+  }
+  return undefined;
+}
+
+function unescape(quoted: string): string | undefined {
+  try {
+    return JSON.parse(quoted) as string;
+  } catch {
+    return undefined; // invalid escape: JSON.parse refuses the whole body
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * An admitted SSE answer on its way to the client, event by event as it arrives (with
+ * back-pressure), through the usage filter. It owns the request's Settlement from the moment it
+ * is attached: `settled` with the stream's usage at the upstream's end, `aborted` when the
+ * upstream fails mid-stream or the client goes away first.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Settlement } from '../settlement.js';
+import type { PlainHeaders } from './headers.js';
+import type { SseUsageFilter } from './sse-usage-filter.js';
+
+export interface SsePassThrough {
+  source: Readable;
+  filter: SseUsageFilter;
+  settlement: Settlement;
+}
+
+/** Written straight to a node:http response (the served hot path). */
+export function pipeSse(
+  pass: SsePassThrough,
+  status: number,
+  headers: PlainHeaders,
+  res: ServerResponse,
+): void {
+  const { source, filter, settlement } = pass;
+  res.writeHead(status, headers);
+  res.flushHeaders();
+  source.on('data', (chunk: Buffer) => {
+    const out = filter.push(chunk);
+    if (out !== undefined && !res.write(out)) source.pause();
+  });
+  res.on('drain', () => source.resume());
+  source.on('end', () => {
+    const tail = filter.end();
+    if (tail !== undefined) res.end(tail);
+    else res.end();
+    settlement.settled(filter.usage);
+  });
+  source.on('error', () => {
+    // Upstream cut or timed out mid-stream: charge the input, cut the client's stream too.
+    settlement.aborted();
+    res.destroy();
+  });
+  res.on('close', () => {
+    if (res.writableFinished) return;
+    source.destroy();
+    settlement.aborted();
+  });
+  settlement.streamTakesOver();
+}
+
+/** As a Web stream (Hono's Response path). */
+export function sseWebStream(pass: SsePassThrough): ReadableStream<Uint8Array> {
+  const { source, filter, settlement } = pass;
+  const iterator = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      // Loop until something can be sent: a pull that enqueues nothing is not called again.
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          // Upstream cut or timed out mid-stream (or the client went away): charge the input.
+          settlement.aborted();
+          controller.error(error);
+          return;
+        }
+        if (next.done === true) {
+          const tail = filter.end();
+          if (tail !== undefined) controller.enqueue(tail);
+          controller.close();
+          settlement.settled(filter.usage);
+          return;
+        }
+        const out = filter.push(next.value);
+        if (out !== undefined) {
+          controller.enqueue(out);
+          return;
+        }
+      }
+    },
+    cancel() {
+      source.destroy();
+      settlement.aborted();
+    },
+  });
+  settlement.streamTakesOver();
+  return stream;
+}
