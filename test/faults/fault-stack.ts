@@ -25,6 +25,8 @@ export interface FaultStack {
   gatewayUrl: string;
   upstreamUrl: string;
   startGateway(env?: Record<string, string>): Promise<Spawned>;
+  /** Starts the admin plane again on the same port and database (after it was killed). */
+  restartAdmin(): Promise<Spawned>;
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Creates org, team, a priced target per model name, and a key; returns its secret. */
   seed(models: string[]): Promise<string>;
@@ -44,16 +46,14 @@ export async function startFaultStack(gatewayEnv: Record<string, string> = {}): 
   const [adminPort, gatewayPort] = [await freePort(), await freePort()];
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  const admin = await spawnTs('admin/main.ts', {
-    url: adminUrl,
-    env: {
-      KEYGATE_DB_PATH: dbPath,
-      KEYGATE_ADMIN_PORT: String(adminPort),
-      KEYGATE_MASTER_KEY: MASTER_KEY,
-      KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
-      KEYGATE_GATEWAY_URLS: gatewayUrl,
-    },
-  });
+  const adminEnv = {
+    KEYGATE_DB_PATH: dbPath,
+    KEYGATE_ADMIN_PORT: String(adminPort),
+    KEYGATE_MASTER_KEY: MASTER_KEY,
+    KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
+    KEYGATE_GATEWAY_URLS: gatewayUrl,
+  };
+  const admin = await spawnTs('admin/main.ts', { url: adminUrl, env: adminEnv });
   const gateways: Spawned[] = [];
   const startGateway = async (env: Record<string, string> = {}): Promise<Spawned> => {
     const gateway = await spawnTs('gateway/main.ts', {
@@ -99,6 +99,10 @@ export async function startFaultStack(gatewayEnv: Record<string, string> = {}): 
     gatewayUrl,
     upstreamUrl,
     startGateway,
+    async restartAdmin() {
+      stack.admin = await spawnTs('admin/main.ts', { url: adminUrl, env: adminEnv });
+      return stack.admin;
+    },
     api,
     async seed(models) {
       const org = (await api('POST', '/v1/orgs', { name: 'faults-org' })).body;
@@ -131,6 +135,7 @@ export async function startFaultStack(gatewayEnv: Record<string, string> = {}): 
     async stop() {
       for (const gateway of gateways) await gateway.stop('SIGKILL');
       await admin.stop('SIGKILL');
+      if (stack.admin !== admin) await stack.admin.stop('SIGKILL');
       await new Promise<void>((resolve) => (upstream as Server).close(() => resolve()));
       upstream.closeAllConnections();
       rmSync(dir, { recursive: true, force: true });
