@@ -25,6 +25,8 @@ import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { TargetCatalog } from './target-catalog.js';
+import { RequestLog } from './request-log.js';
+import { RequestMetrics } from './request-metrics.js';
 import { ShutdownController, type DrainResult } from './shutdown.js';
 import { UsageReporter, type UsageStopSummary } from './usage/usage-reporter.js';
 import { UsageSpool } from './usage/usage-spool.js';
@@ -55,7 +57,8 @@ export async function startGateway(
   config: Config,
   options: StartGatewayOptions = {},
 ): Promise<StartedGateway> {
-  const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway');
+  // Buffered (async) stdout: one line per request must stay cheap (issue 13: ≤ 5 % of throughput).
+  const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway', { buffered: true });
   if (config.internalSecret === undefined) {
     throw new Error(
       'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
@@ -127,6 +130,13 @@ export async function startGateway(
     maxResponseBytes: config.maxResponseBytes,
   });
 
+  let inFlight = (): number => 0;
+  const requestMetrics = new RequestMetrics(metrics.registry, {
+    inFlight: () => inFlight(),
+    breaker: () => admin.breaker,
+    spool: () => ({ bytes: spool.sizeBytes, unsentBatches: reporter.unsentBatches }),
+    revalidations: () => keys.stats.revalidations,
+  });
   const gateway = createGateway({
     clock,
     keys,
@@ -159,6 +169,7 @@ export async function startGateway(
     forwardHeaders: config.forwardHeaders,
     metricsToken: config.metricsToken,
     onError: (error, requestId) => logger.error({ err: error, requestId }, 'gateway error'),
+    requestLog: new RequestLog(logger, requestMetrics),
   });
 
   // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that
@@ -195,6 +206,7 @@ export async function startGateway(
   server.maxConnections = config.maxConnections;
   const shutdown = new ShutdownController(server);
   server.on('request', shutdown.wrap(gateway.listener));
+  inFlight = () => shutdown.inFlightCount;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -224,6 +236,7 @@ export async function startGateway(
             ? 'gateway stopped; all usage recorded by the admin plane'
             : `gateway stopped; ${usage.unsentRequests} requests of usage kept in the spool for the next start`,
         );
+        await new Promise<void>((resolve) => logger.flush(() => resolve()));
         return report;
       })()),
   };

@@ -14,6 +14,7 @@ import { forward } from './proxy/forward.js';
 import type { ProxyRequest } from './proxy/proxy-request.js';
 import { CLIENT_GONE, refusalReply, type Reply } from './proxy/reply.js';
 import type { UpstreamClient } from './proxy/upstream-client.js';
+import type { RequestTrace } from './request-log.js';
 import { Settlement } from './settlement.js';
 
 export interface UsageRecorder {
@@ -45,6 +46,8 @@ export type Proxy = <T>(
   endpoint: Endpoint,
   requestId: string,
   render: (reply: Reply) => T,
+  /** Filled as the request goes, for its log line and metrics (request-log.ts). */
+  trace?: RequestTrace,
 ) => Promise<T>;
 
 export function createProxy(deps: ProxyDeps): Proxy {
@@ -52,9 +55,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const clientHeaders = new RequestHeaderFilter(deps.forwardHeaders);
   const { admission, metrics, clock } = deps;
 
-  return async (request, endpoint, requestId, render) => {
+  return async (request, endpoint, requestId, render, trace) => {
     const finish = (reply: Reply) => {
       metrics.outcome(reply.outcome);
+      if (trace !== undefined) trace.code = reply.outcome;
       return render(reply);
     };
     const decision = await decide(request);
@@ -63,10 +67,21 @@ export function createProxy(deps: ProxyDeps): Proxy {
 
     const { policy, target, ticket, headers } = decision;
     headers['x-request-id'] = requestId;
+    if (trace !== undefined) {
+      trace.keyId = policy.key.id;
+      trace.keyName = policy.keyName;
+      trace.teamId = policy.team.id;
+      trace.target = target.route.name;
+    }
     const settlement = new Settlement(
       {
         admission,
-        record: (usage, costMicros) =>
+        record: (usage, costMicros) => {
+          if (trace !== undefined) {
+            trace.inputTokens = usage.inputTokens;
+            trace.outputTokens = usage.outputTokens;
+            trace.costMicros = costMicros;
+          }
           deps.usage.record(
             policy.key.id,
             target.route.name,
@@ -74,7 +89,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
             usage.outputTokens,
             costMicros,
             clock.now(),
-          ),
+          );
+        },
         onError: (error) => deps.onError?.(error, requestId),
       },
       ticket,
@@ -82,6 +98,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     );
     try {
       const apiKeyEnv = target.route.apiKeyEnv;
+      const upstreamStarted = performance.now();
       const answer = await forward(
         deps.upstream,
         {
@@ -97,6 +114,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
         },
         settlement,
       );
+      if (trace !== undefined)
+        trace.upstreamMs = Math.round((performance.now() - upstreamStarted) * 100) / 100;
       return finish(answer.kind === 'upstream_failed' ? refusalReply(requestId, answer) : answer);
     } finally {
       settlement.close();

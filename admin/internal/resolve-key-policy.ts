@@ -24,6 +24,7 @@ interface ResolvedKeyRow extends ScopeRow {
   previous_token_hash: string | null;
   previous_valid_until: number | null;
   expires_at: number | null;
+  name: string;
 }
 
 export const TOKEN_HASH = /^[0-9a-f]{64}$/;
@@ -101,6 +102,7 @@ export function resolveKeyPolicy(
   const org = statements.org.get(row.org_id)!;
   return {
     keyId: row.id,
+    keyName: row.name,
     tokenHash,
     status: row.status,
     expiresAt,

@@ -14,6 +14,8 @@ export interface ScopeState {
 
 export interface ResolvedKeyPolicy {
   keyId: string;
+  /** The key's name (logs only; absent from admin planes older than issue 13). */
+  keyName?: string;
   /** The hash this policy was loaded for (a key may answer to two during a regenerate grace period). */
   tokenHash: string;
   status: 'active' | 'revoked';

@@ -55,4 +55,43 @@ describe('upstream faults', () => {
       true,
     );
   });
+
+  it('logs one line per request (ids, never the secret) and counts it in labelled metrics', async () => {
+    const response = await stack.chat(secret, 'small', { metadata_probe: true });
+    const requestId = response.headers.get('x-request-id');
+    await response.arrayBuffer();
+    let line: Record<string, unknown> | undefined;
+    await eventually(() => {
+      line = stack.gateway
+        .output()
+        .split('\n')
+        .filter((text) => text.includes(`"requestId":"${requestId}"`) && text.includes('"msg":"request"'))
+        .map((text) => JSON.parse(text) as Record<string, unknown>)[0];
+      return line !== undefined;
+    });
+    expect(line).toMatchObject({
+      level: 30,
+      keyName: 'faults-key',
+      target: 'small',
+      status: 200,
+      code: 'ok',
+      inputTokens: 10,
+      outputTokens: 5,
+    });
+    expect(typeof line!.keyId).toBe('string');
+    expect(typeof line!.teamId).toBe('string');
+    expect(typeof line!.latencyMs).toBe('number');
+    expect(typeof line!.upstreamMs).toBe('number');
+    expect(typeof line!.costMicros).toBe('number');
+    expect(stack.gateway.output()).not.toContain(secret);
+    const metrics = await (await fetch(`${stack.gatewayUrl}/metrics`)).text();
+    expect(metrics).toMatch(
+      /keygate_gateway_proxy_requests_total\{team="[^"]+",target="small",code="ok"\} \d+/,
+    );
+    expect(metrics).toMatch(/keygate_gateway_output_tokens_total\{team="[^"]+",target="small"\} \d+/);
+    expect(metrics).toMatch(/keygate_gateway_upstream_latency_seconds_bucket\{le="[^"]+",target="small"\}/);
+    expect(metrics).toMatch(/keygate_gateway_admin_breaker_state 0/);
+    expect(metrics).toMatch(/keygate_gateway_usage_spool_bytes \d+/);
+    expect(metrics).not.toMatch(/key_id|keyId/);
+  });
 });

@@ -93,6 +93,7 @@ describe('GET /internal/keys/:hash', () => {
     const head = (w.admin.deps.db.prepare('SELECT MAX(seq) AS s FROM change_log').get() as { s: number }).s;
     expect(res.body).toEqual({
       keyId: key.id,
+      keyName: 'k',
       tokenHash: key.token_hash,
       status: 'active',
       expiresAt: Date.parse(key.expires_at),
