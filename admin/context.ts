@@ -5,6 +5,7 @@ import type { Config } from '../src/config/config.js';
 import type { Database } from '../src/storage/database.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { InvalidationBus } from '../src/invalidation/invalidation-bus.js';
+import type { AdminMetrics } from './admin-metrics.js';
 import type { AccessView } from './auth/access.js';
 import type { Credentials } from './auth/credentials.js';
 
@@ -17,6 +18,8 @@ export interface AdminDeps {
   /** Receives the change-log rows of every commit; never blocks a response. */
   invalidation: InvalidationBus;
   logger: Logger;
+  /** HTTP, SQLite write and usage-batch metrics, served at GET /metrics (created if absent). */
+  metrics?: AdminMetrics;
 }
 
 export interface AdminEnv {

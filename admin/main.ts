@@ -12,6 +12,7 @@ import { loadConfig, type Config } from '../src/config/config.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import { createLogger } from '../src/logger.js';
 import { getMeta, openDatabase, setMeta, type Database } from '../src/storage/database.js';
+import { AdminMetrics } from './admin-metrics.js';
 import { createAdminApp } from './app.js';
 import { Credentials } from './auth/credentials.js';
 import { HttpInvalidationBus } from './push/change-pusher.js';
@@ -53,6 +54,7 @@ export async function startAdmin(
     internalTokens,
     invalidation,
     logger,
+    metrics: new AdminMetrics(),
   });
   const server = serve({ fetch: app.fetch, hostname: config.adminHost, port: config.adminPort });
   await new Promise<void>((resolve, reject) => {

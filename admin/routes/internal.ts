@@ -112,6 +112,8 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
 
   app.post('/internal/usage', async (c) => {
     const report = usageReportFromWire(parsed(UsageReportSchema, await jsonBody(c)));
-    return c.json({ applied: applyUsage(db, report, deps.clock.now()) }, 200);
+    const applied = applyUsage(db, report, deps.clock.now());
+    deps.metrics?.usageBatch(applied);
+    return c.json({ applied }, 200);
   });
 }
