@@ -23,6 +23,10 @@ export interface BenchOptions {
   list: boolean;
   /** Run the gateway under `node --cpu-prof` and summarize where its CPU went. */
   profile: boolean;
+  /** Node binary for the gateway and the Node baselines (default: the runner's own node). */
+  node: string | undefined;
+  /** A second Node binary: the same scenarios run again under it, side by side with ratios. */
+  compareNode: string | undefined;
 }
 
 export const DEFAULTS = {
@@ -55,6 +59,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --out DIR           results directory (default bench/results)
   --no-write          print only; write no result files
   --profile           run the gateway under node --cpu-prof; the report lists where its CPU went
+  --node PATH         run the gateway, the hello and bare-proxy baselines and the decision bench under
+                      this node binary (also KEYGATE_BENCH_NODE); admin, mock and load stay on this node
+  --compare-node PATH run the same scenarios again with PATH as --node, and print ratios
   --list              list scenarios and exit
   --help              this text`;
 
@@ -75,6 +82,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     help: false,
     list: false,
     profile: false,
+    node: undefined,
+    compareNode: undefined,
   };
   const number = (flag: string, value: string | undefined, min: number): number => {
     const parsed = Number(value);
@@ -141,6 +150,14 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       case '--profile':
         options.profile = true;
         break;
+      case '--node':
+      case '--compare-node': {
+        const path = value();
+        if (path === undefined || path.startsWith('--')) throw new UsageError(`${flag} needs a node binary`);
+        if (flag === '--node') options.node = path;
+        else options.compareNode = path;
+        break;
+      }
       case '--list':
         options.list = true;
         break;
@@ -152,5 +169,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         throw new UsageError(`unknown argument "${arg}"`);
     }
   }
+  if (options.compare !== undefined && options.compareNode !== undefined)
+    throw new UsageError('--compare and --compare-node cannot be combined: one comparison per run');
   return options;
 }

@@ -58,6 +58,18 @@ export class Entrypoints {
   }
 }
 
+/**
+ * What `--node` switches to another Node binary: the gateway and what it is compared with or
+ * measured by in-process (pure JavaScript). The admin plane stays on the runner's node (its
+ * better-sqlite3 addon is built for it), as do the mock upstream and the load generator.
+ */
+export const NODE_SWITCHED_ENTRIES: ReadonlySet<string> = new Set([
+  'gateway/main',
+  'bench/baselines/hello',
+  'bench/baselines/bare-proxy',
+  'bench/decision-bench',
+]);
+
 export class ProcessGroup {
   private readonly children = new Set<Child>();
   /** Every pid this group ever started (tests check none survives the run). */
@@ -66,7 +78,13 @@ export class ProcessGroup {
   constructor(
     private readonly tools: Entrypoints,
     private readonly system: Entrypoints = tools,
+    /** `--node`: the binary for NODE_SWITCHED_ENTRIES (undefined = the runner's own). */
+    readonly node: string | undefined = undefined,
   ) {}
+
+  nodeFor(entry: string): string {
+    return this.node !== undefined && NODE_SWITCHED_ENTRIES.has(entry) ? this.node : process.execPath;
+  }
 
   get systemRoot(): string {
     return this.system.root;
@@ -82,7 +100,7 @@ export class ProcessGroup {
     if (!existsSync(script)) throw new Error(`${name}: ${script} does not exist (did the build run?)`);
     return this.spawnCommand(
       name,
-      process.execPath,
+      this.nodeFor(entry),
       [...entrypoints.nodeArgs(), ...(options.nodeArgs ?? []), script, ...(options.args ?? [])],
       {
         cwd: entrypoints.root,

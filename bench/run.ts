@@ -4,6 +4,7 @@
  * table and the target checks, writes bench/results/, and stops everything, even on failure or
  * Ctrl-C. bench/README.md explains the scenarios and how to read the ratios.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -23,6 +24,8 @@ export interface RunSetup {
   systemRoot: string;
   runtime: Runtime;
   log: (line: string) => void;
+  /** `--node`: the binary the gateway and the Node baselines run under. */
+  node?: string | undefined;
 }
 
 export interface ScenarioRun {
@@ -64,6 +67,7 @@ export async function runScenarios(options: BenchOptions, setup: RunSetup): Prom
   const group = new ProcessGroup(
     new Entrypoints(setup.toolsRoot, setup.runtime),
     new Entrypoints(setup.systemRoot, setup.runtime),
+    setup.node,
   );
   activeGroup = group;
   const plan = {
@@ -118,6 +122,15 @@ export async function runScenarios(options: BenchOptions, setup: RunSetup): Prom
   };
 }
 
+/** `v24.22.3` for a node binary (throws a clear error when it is not one). */
+export function nodeVersion(binary: string): string {
+  try {
+    return execFileSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 }).trim();
+  } catch (error) {
+    throw new Error(`--node ${binary}: not a runnable node binary (${String(error).split('\n')[0]})`);
+  }
+}
+
 function toolSetup(root: string): Omit<RunSetup, 'systemRoot'> {
   const runtime: Runtime = import.meta.url.endsWith('.ts') ? 'tsx' : 'dist';
   return { toolsRoot: root, runtime, log: (line) => process.stderr.write(`${line}\n`) };
@@ -143,11 +156,19 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const root = findRoot();
   const tools = toolSetup(root);
+  try {
+    for (const binary of [options.node ?? process.env.KEYGATE_BENCH_NODE, options.compareNode])
+      if (binary !== undefined) nodeVersion(binary);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    return 2;
+  }
   const startedAt = new Date().toISOString();
   // Bound the whole run: a wedged process must not keep a CI job (or a laptop) busy for ever.
   const budgetS = options.quick
     ? 300
-    : 1200 + 20 * options.durationS * (options.compare !== undefined ? 2 : 1);
+    : 1200 +
+      20 * options.durationS * (options.compare !== undefined || options.compareNode !== undefined ? 2 : 1);
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${budgetS} s; stopping everything\n`);
     activeGroup?.killAllNow();
@@ -156,7 +177,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }, budgetS * 1000);
   watchdog.unref();
 
-  const here = await runScenarios(options, { ...tools, systemRoot: root });
+  const node = options.node ?? process.env.KEYGATE_BENCH_NODE;
+  const here = await runScenarios(options, { ...tools, systemRoot: root, node });
+  if (node !== undefined)
+    here.notes.unshift(`gateway and Node baselines ran under ${nodeVersion(node)} (${node})`);
   const run: BenchRun = {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -197,6 +221,20 @@ async function main(argv: readonly string[]): Promise<number> {
     } finally {
       worktree?.remove();
     }
+    run.finishedAt = new Date().toISOString();
+  }
+
+  if (options.compareNode !== undefined) {
+    const version = nodeVersion(options.compareNode);
+    tools.log(`▶ compare: the same scenarios under ${version} (${options.compareNode})`);
+    const there = await runScenarios(options, { ...tools, systemRoot: root, node: options.compareNode });
+    failures += there.failed.length;
+    run.compare = {
+      ref: `node ${version}`,
+      gitSha: run.machine.gitSha,
+      measurements: there.measurements,
+      notes: [`gateway and Node baselines ran under ${version} (${options.compareNode})`, ...there.notes],
+    };
     run.finishedAt = new Date().toISOString();
   }
 

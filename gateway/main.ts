@@ -199,9 +199,12 @@ export async function startGateway(
   reporter.start(config.usageFlushMs);
 
   // The proxy routes go straight to node:http, the rest through Hono (createGateway in app.ts).
+  // Slow clients (issue 10, item 13): headers and the whole request each have a deadline, checked
+  // often enough that a short configured timeout is honoured; the answer itself is not limited.
   const server = createServer({
     headersTimeout: config.headersTimeoutMs,
     requestTimeout: config.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
   });
   server.maxConnections = config.maxConnections;
   const shutdown = new ShutdownController(server);

@@ -132,6 +132,13 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
     (c) => {
       if (!c.get('access').isPlatformAdmin) throw new KeygateError('forbidden');
       const body = c.req.valid('json');
+      // A target without pricing costs $0: its traffic never trips a budget (issue 13, item 12).
+      if (body.pricing === undefined && deps.config.requirePricing)
+        throw new KeygateError('invalid_request', {
+          param: 'pricing',
+          message:
+            'KEYGATE_REQUIRE_PRICING is set: a target needs pricing (input_per_mtok, output_per_mtok).',
+        });
       const id = newId('tgt');
       const row = mutate(deps, c, (journal) => {
         uniqueName(deps, body.name, null);
@@ -162,6 +169,11 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
         journal.change('target', id);
         return created;
       });
+      if (row.input_micros_per_mtok === 0 && row.output_micros_per_mtok === 0) {
+        const warning = `target "${row.name}" has no pricing: its requests cost $0 and never count against a budget`;
+        deps.logger.warn({ target: row.name, targetId: row.id }, warning);
+        return c.json({ ...targetView(row), warnings: [warning] }, 201);
+      }
       return c.json(targetView(row), 201);
     },
   );

@@ -42,6 +42,8 @@ export interface Config {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   maxConnections: number;
+  /** Refuse targets created without pricing (they would cost $0 and never trip a budget). */
+  requirePricing: boolean;
   spoolDir: string;
   shutdownTimeoutMs: number;
   adminLoadTimeoutMs: number;
@@ -87,6 +89,7 @@ export const CONFIG_VARIABLES = {
   KEYGATE_HEADERS_TIMEOUT_MS: { default: '10000', doc: 'time a client has to send its headers' },
   KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time a client has to send its whole request' },
   KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open sockets per server' },
+  KEYGATE_REQUIRE_PRICING: { default: 'false', doc: 'refuse targets created without pricing' },
   KEYGATE_SPOOL_DIR: { default: './data/spool', doc: 'gateway usage spool directory' },
   KEYGATE_SHUTDOWN_TIMEOUT_MS: { default: '15000', doc: 'gateway drain deadline after SIGTERM' },
   KEYGATE_ADMIN_LOAD_TIMEOUT_MS: { default: '1000', doc: 'gateway key-load timeout against the admin plane' },
@@ -214,6 +217,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     headersTimeoutMs: integer('KEYGATE_HEADERS_TIMEOUT_MS', 100, 3_600_000),
     requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 100, 3_600_000),
     maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 1_000_000),
+    requirePricing: boolean('KEYGATE_REQUIRE_PRICING'),
     spoolDir: text('KEYGATE_SPOOL_DIR'),
     shutdownTimeoutMs: integer('KEYGATE_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000),
     adminLoadTimeoutMs: integer('KEYGATE_ADMIN_LOAD_TIMEOUT_MS', 10, 60_000),

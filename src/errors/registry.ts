@@ -1,7 +1,8 @@
 /**
  * The one error-code registry of both planes (API.md "Errors"). Throw sites pick a code; this
  * table decides the HTTP status, the OpenAI `type`, whether a client should retry, and the
- * public message. test/unit/errors/registry.test.ts keeps it in sync with the README table.
+ * public message. test/unit/docs/docs-sync.test.ts keeps it in sync with the README table; the
+ * gateway derives `x-should-retry` from `retryable`.
  */
 export interface ErrorSpec {
   status: number;

@@ -8,8 +8,13 @@ export interface Limits {
   tpd: number | null;
 }
 
-export const WINDOW_FIELDS = ['rpm_limit', 'tpm_limit', 'rph_limit', 'rpd_limit', 'tpd_limit'] as const;
-export type WindowField = (typeof WINDOW_FIELDS)[number];
+/** The five windows, by the name of their `Limits` field (src/ratelimit/windows.ts gives their lengths). */
+export const WINDOW_NAMES = ['rpm', 'tpm', 'rph', 'rpd', 'tpd'] as const;
+export type WindowName = (typeof WINDOW_NAMES)[number];
+
+/** The same windows as the API names their limits (`rpm_limit`, ...). */
+export type WindowField = `${WindowName}_limit`;
+export const WINDOW_FIELDS: readonly WindowField[] = WINDOW_NAMES.map((name): WindowField => `${name}_limit`);
 
 export type Scope = 'key' | 'team' | 'org';
 export const SCOPES: readonly Scope[] = ['key', 'team', 'org'];

@@ -47,7 +47,7 @@ export interface CounterStore {
   read(keys: readonly string[]): MaybePromise<number[]>;
 }
 
-/** A counter store failed (or rejected with a non-Error, as rate-limiter-flexible does). */
+/** A counter or spend store failed (or rejected with something that is not an Error). */
 export class CounterStoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

@@ -275,7 +275,7 @@ function plan(
     const state = policy[scope];
     for (let w = 0; w < WINDOWS.length; w++) {
       const window = WINDOWS[w]!;
-      const limit = state.limits[window.limitField];
+      const limit = state.limits[window.name];
       if (limit === null) continue;
       const start = windowStart(window.lengthMs, now);
       charges.push({

@@ -4,9 +4,9 @@
  * hour window at the top of a clock hour, a day window at 00:00 UTC. Epoch milliseconds have no
  * leap seconds, so `floor(now / length) * length` is exactly that boundary.
  */
-import type { Limits, Scope } from '../policy/limits.js';
+import type { Scope, WindowName } from '../policy/limits.js';
 
-export type WindowName = 'rpm' | 'tpm' | 'rph' | 'rpd' | 'tpd';
+export type { WindowName };
 
 export interface WindowSpec {
   name: WindowName;
@@ -14,8 +14,6 @@ export interface WindowSpec {
   lengthMs: number;
   /** Requests windows count 1 per request; tokens windows count the token reservation. */
   unit: 'requests' | 'tokens';
-  /** The `Limits` field holding this window's limit. */
-  limitField: Exclude<keyof Limits, 'maxBudgetMicros'>;
 }
 
 export const MINUTE_MS = 60_000;
@@ -24,11 +22,11 @@ export const DAY_MS = 86_400_000;
 
 /** In the order refusals are reported when several windows tie. */
 export const WINDOWS: readonly WindowSpec[] = [
-  { name: 'rpm', lengthMs: MINUTE_MS, unit: 'requests', limitField: 'rpm' },
-  { name: 'rph', lengthMs: HOUR_MS, unit: 'requests', limitField: 'rph' },
-  { name: 'rpd', lengthMs: DAY_MS, unit: 'requests', limitField: 'rpd' },
-  { name: 'tpm', lengthMs: MINUTE_MS, unit: 'tokens', limitField: 'tpm' },
-  { name: 'tpd', lengthMs: DAY_MS, unit: 'tokens', limitField: 'tpd' },
+  { name: 'rpm', lengthMs: MINUTE_MS, unit: 'requests' },
+  { name: 'rph', lengthMs: HOUR_MS, unit: 'requests' },
+  { name: 'rpd', lengthMs: DAY_MS, unit: 'requests' },
+  { name: 'tpm', lengthMs: MINUTE_MS, unit: 'tokens' },
+  { name: 'tpd', lengthMs: DAY_MS, unit: 'tokens' },
 ];
 
 /** Start (inclusive) of the window containing `nowMs`. */

@@ -7,7 +7,7 @@
  * mock upstream. The seed is printed so a failure can be replayed (E2E_ACCESS_SEED).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msUntil, startStack, type Stack } from '../integration/gateway/e2e-stack.js';
+import { msUntil, startStack, type Stack } from '../helpers/e2e-stack.js';
 
 const CONFIGURATIONS = 50;
 const BOUND_MS = 1000;

@@ -5,7 +5,7 @@
  * Real processes: admin plane, gateway, mock upstream.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msUntil, startStack, type Stack } from '../integration/gateway/e2e-stack.js';
+import { msUntil, startStack, type Stack } from '../helpers/e2e-stack.js';
 
 const BOUND_MS = 1000;
 

@@ -4,7 +4,7 @@
  * reaches the admin plane once it is back, exactly once (retried batches are idempotent).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msUntil, seed, startStack, type Stack } from '../integration/gateway/e2e-stack.js';
+import { msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
 
 let stack: Stack;
 let data: Awaited<ReturnType<typeof seed>>;

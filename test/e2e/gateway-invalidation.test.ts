@@ -4,7 +4,7 @@
  * (DESIGN.md "Invalidation"). Real processes: admin plane, gateway, mock upstream.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msUntil, seed, startStack, type Stack } from '../integration/gateway/e2e-stack.js';
+import { msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
 
 for (const mode of [
   { push: false, boundMs: 1000, name: 'pushes disabled (change-feed pull only)' },

@@ -7,7 +7,7 @@
 import OpenAI from 'openai';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msUntil, seed, startStack, type Stack } from '../integration/gateway/e2e-stack.js';
+import { msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
 
 let stack: Stack;
 let data: Awaited<ReturnType<typeof seed>>;

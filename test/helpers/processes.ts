@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../bench/processes.js';
+import { eventually } from './eventually.js';
 
 export { freePort };
 
@@ -18,17 +19,13 @@ export interface Spawned {
 }
 
 export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(url);
-      await response.arrayBuffer();
-      return;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  await eventually(
+    async () => {
+      await (await fetch(url)).arrayBuffer();
+      return true;
+    },
+    { timeoutMs, intervalMs: 50, what: `an answer from ${url}` },
+  );
 }
 
 /** Spawns `node --import tsx <entry> ...args` with env; resolves when `${url}${readyPath}` answers. */

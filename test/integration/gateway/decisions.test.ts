@@ -1,7 +1,7 @@
 /** The gateway's refusals, in DESIGN.md's order, with OpenAI-shaped bodies and x-request-id. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
-import { startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 let h: Harness;
 beforeAll(async () => {

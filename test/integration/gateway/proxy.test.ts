@@ -1,8 +1,9 @@
 /** Proxying over real sockets: gateway (in-process server) → mock upstream. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { targetRoute } from '../../unit/gateway/fixtures.js';
-import { startHarness, type Harness } from './harness.js';
+import { targetRoute } from '../../helpers/gateway-fixtures.js';
+import { eventually } from '../../helpers/eventually.js';
+import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -20,13 +21,7 @@ const post = (path: string, key: string, body: unknown, headers: Record<string, 
     body: JSON.stringify(body),
   });
 
-async function until(check: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const until = (check: () => boolean, timeoutMs = 2000): Promise<void> => eventually(check, { timeoutMs });
 
 describe('gateway proxy', () => {
   it('renames the model, adds the provider credential and never forwards the keygate key', async () => {

@@ -38,3 +38,32 @@ describe('bench command line', () => {
     expect(() => parseArgs(['--compare', '--quick'])).toThrow(/git ref/);
   });
 });
+
+describe('bench --node / --compare-node', () => {
+  it('reads a node binary for the gateway and one to compare with, and refuses a missing path', () => {
+    const options = parseArgs(['--node', '/opt/node24/bin/node', '--compare-node=/usr/bin/node']);
+    expect(options.node).toBe('/opt/node24/bin/node');
+    expect(options.compareNode).toBe('/usr/bin/node');
+    expect(parseArgs([]).node).toBeUndefined();
+    expect(() => parseArgs(['--node'])).toThrow(UsageError);
+    expect(() => parseArgs(['--node', '--quick'])).toThrow(UsageError);
+    expect(() => parseArgs(['--compare', 'main', '--compare-node', '/usr/bin/node'])).toThrow(UsageError);
+  });
+});
+
+describe('ProcessGroup.nodeFor', () => {
+  it('runs the gateway and the Node baselines under --node, the admin plane, mock and runner on this node', async () => {
+    const { Entrypoints, ProcessGroup } = await import('../../../bench/processes.js');
+    const group = new ProcessGroup(new Entrypoints('/x'), new Entrypoints('/x'), '/opt/node24/bin/node');
+    for (const entry of [
+      'gateway/main',
+      'bench/baselines/hello',
+      'bench/baselines/bare-proxy',
+      'bench/decision-bench',
+    ])
+      expect(group.nodeFor(entry)).toBe('/opt/node24/bin/node');
+    for (const entry of ['admin/main', 'bench/mock-upstream'])
+      expect(group.nodeFor(entry)).toBe(process.execPath);
+    expect(new ProcessGroup(new Entrypoints('/x')).nodeFor('gateway/main')).toBe(process.execPath);
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
 import { ManualClock } from '../../../src/clock.js';
-import { FakeKeySource, policyFor } from '../gateway/fixtures.js';
+import { FakeKeySource, policyFor } from '../../helpers/gateway-fixtures.js';
 
 const HASH_A = 'a'.repeat(64);
 const HASH_B = 'b'.repeat(64);

@@ -3,7 +3,7 @@ import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
 import type { KeySource } from '../../../src/cache/key-source.js';
 import { ManualClock } from '../../../src/clock.js';
 import type { ResolvedKeyPolicy } from '../../../src/policy/resolved-policy.js';
-import { policyFor } from '../gateway/fixtures.js';
+import { policyFor } from '../../helpers/gateway-fixtures.js';
 
 const HASH = 'a'.repeat(64);
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestAdmin } from '../../helpers/admin-harness.js';
-import { startHarness, type Harness } from '../../integration/gateway/harness.js';
+import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 const doc = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TargetRoute } from '../../../src/policy/resolved-policy.js';
 import { TargetCatalog } from '../../../gateway/target-catalog.js';
-import { targetRoute } from './fixtures.js';
+import { targetRoute } from '../../helpers/gateway-fixtures.js';
 
 /** A target source whose answers the test releases one by one (read at call time). */
 class HeldSource {

@@ -57,6 +57,13 @@ describe('request estimates', () => {
     expect(estimateInputTokens({})).toBe(0);
   });
 
+  it('the output estimate is a whole number capped at KEYGATE_MAX_OUTPUT_TOKENS (1e308 never reaches a price)', () => {
+    expect(maxOutputTokens({ max_tokens: 1e308 }, 1024, 4096)).toBe(4096);
+    expect(maxOutputTokens({ max_tokens: 450_000 }, 1024, 131_072)).toBe(131_072);
+    expect(maxOutputTokens({ max_tokens: 10.7 }, 1024, 4096)).toBe(10);
+    expect(maxOutputTokens({}, 8192, 4096)).toBe(4096);
+  });
+
   it('max output is max_tokens, max_completion_tokens, max_output_tokens or the default', () => {
     expect(maxOutputTokens({ max_tokens: 10 }, 1024)).toBe(10);
     expect(maxOutputTokens({ max_completion_tokens: 20 }, 1024)).toBe(20);

@@ -5,7 +5,7 @@ import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
 import { extractKey, verifyKey } from '../../../gateway/verify-key.js';
 import { CostOnlyAdmission } from '../../../gateway/cost-only-admission.js';
 import { costMicros } from '../../../src/budget/cost.js';
-import { FakeKeySource, policyFor, targetRoute } from './fixtures.js';
+import { FakeKeySource, policyFor, targetRoute } from '../../helpers/gateway-fixtures.js';
 
 describe('extractKey', () => {
   it('reads Authorization: Bearer (any case) or x-api-key', () => {

@@ -3,7 +3,7 @@ import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
 import { ManualClock } from '../../../src/clock.js';
 import { changeApplier } from '../../../src/invalidation/change-applier.js';
 import type { Change } from '../../../src/invalidation/change.js';
-import { FakeKeySource, policyFor } from '../gateway/fixtures.js';
+import { FakeKeySource, policyFor } from '../../helpers/gateway-fixtures.js';
 
 const HASH_A = 'a'.repeat(64);
 const HASH_B = 'b'.repeat(64);

@@ -188,7 +188,7 @@ async function run(scenario: Scenario, checkBudgetNeverExceeded: boolean): Promi
     const charges: ModelCharge[] = [];
     for (const scope of SCOPES) {
       for (const window of WINDOWS) {
-        const limit = p[scope].limits[window.limitField];
+        const limit = p[scope].limits[window.name];
         if (limit === null) continue;
         const start = windowStart(window.lengthMs, now);
         charges.push({

@@ -2,11 +2,12 @@
  * Exact limits through real processes (admin plane, gateway, mock upstream on 127.0.0.1): what a
  * client sees over HTTP. Windows here run on the real clock, so each test keeps its requests
  * inside one minute (see `awayFromMinuteBoundary`); boundary resets with a moved clock are unit
- * tests (test/unit/ratelimit).
+ * tests (test/unit/ratelimit). It lives with the end-to-end files (run one at a time, after the
+ * parallel unit + integration group) because real processes on the real clock are timing-bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, spawnTs, type Spawned } from '../../helpers/processes.js';
-import { INTERNAL_SECRET, msUntil, seed, startStack, type Stack } from '../gateway/e2e-stack.js';
+import { freePort, spawnTs, type Spawned } from '../helpers/processes.js';
+import { INTERNAL_SECRET, msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
 
 let stack: Stack;
 let seeds = 0;

@@ -5,28 +5,28 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KeyPolicyCache } from '../../../src/cache/key-policy-cache.js';
-import { ManualClock } from '../../../src/clock.js';
-import { changeEffect } from '../../../src/invalidation/change-effect.js';
-import { ChangeFollower } from '../../../src/invalidation/change-follower.js';
-import type { ChangeBatch } from '../../../src/invalidation/change.js';
-import { InternalTokens } from '../../../src/invalidation/internal-token.js';
-import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
-import type { Admission } from '../../../src/policy/admission.js';
-import type { ResolvedKeyPolicy, TargetRoute } from '../../../src/policy/resolved-policy.js';
-import { createGateway, type Gateway } from '../../../gateway/app.js';
-import { CostOnlyAdmission } from '../../../gateway/cost-only-admission.js';
-import { GatewayMetrics } from '../../../gateway/metrics.js';
-import { UpstreamClient } from '../../../gateway/proxy/upstream-client.js';
-import { TargetCatalog } from '../../../gateway/target-catalog.js';
-import { startMockUpstream, type MockUpstream } from '../../../bench/mock-upstream.js';
-import { FakeKeySource, policyFor, targetRoute } from '../../unit/gateway/fixtures.js';
+import { KeyPolicyCache } from '../../src/cache/key-policy-cache.js';
+import { ManualClock } from '../../src/clock.js';
+import { changeEffect } from '../../src/invalidation/change-effect.js';
+import { ChangeFollower } from '../../src/invalidation/change-follower.js';
+import type { ChangeBatch } from '../../src/invalidation/change.js';
+import { InternalTokens } from '../../src/invalidation/internal-token.js';
+import { generateSecret, hashSecret } from '../../src/keys/secret.js';
+import type { Admission } from '../../src/policy/admission.js';
+import type { ResolvedKeyPolicy, TargetRoute } from '../../src/policy/resolved-policy.js';
+import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/app.js';
+import { CostOnlyAdmission } from '../../gateway/cost-only-admission.js';
+import { GatewayMetrics } from '../../gateway/metrics.js';
+import { UpstreamClient } from '../../gateway/proxy/upstream-client.js';
+import { TargetCatalog } from '../../gateway/target-catalog.js';
+import { startMockUpstream, type MockUpstream } from '../../bench/mock-upstream.js';
+import { FakeKeySource, policyFor, targetRoute } from './gateway-fixtures.js';
 
 export const INTERNAL_SECRET = 'gateway-test-internal-secret-0123456789';
 
-/** Wraps the real CostOnlyAdmission and records which of settle/release/abort ran. */
+/** Wraps a real admission (CostOnlyAdmission by default) and records which of settle/release/abort ran. */
 export class RecordingAdmission implements Admission {
-  readonly inner = new CostOnlyAdmission();
+  constructor(readonly inner: Admission = new CostOnlyAdmission()) {}
   readonly calls: {
     kind: 'settle' | 'release' | 'abort';
     usage?: { inputTokens: number; outputTokens: number };
@@ -74,6 +74,10 @@ export async function startHarness(
     chunks?: number;
     chunkDelayMs?: number;
     extraTargets?: TargetRoute[];
+    /** The admission behind the recording wrapper (default CostOnlyAdmission). */
+    admission?: Admission;
+    /** Changes the wired dependencies before the gateway is built (inject failures). */
+    deps?: (deps: GatewayDeps) => GatewayDeps;
   } = {},
 ): Promise<Harness> {
   const mock = await startMockUpstream({
@@ -82,7 +86,7 @@ export async function startHarness(
   });
   const clock = new ManualClock(Date.now());
   const source = new FakeKeySource();
-  const admission = new RecordingAdmission();
+  const admission = new RecordingAdmission(options.admission);
   const keys = new KeyPolicyCache({
     source,
     clock,
@@ -128,24 +132,27 @@ export async function startHarness(
   const usage: Harness['usage'] = [];
   const upstream = new UpstreamClient({ timeoutMs: options.upstreamTimeoutMs ?? 10_000 });
   const tokens = new InternalTokens(INTERNAL_SECRET);
-  const { app, listener } = createGateway({
-    clock,
-    keys,
-    catalog,
-    admission,
-    upstream,
-    usage: {
-      record: (keyId, target, inputTokens, outputTokens, spendMicros) =>
-        usage.push({ keyId, target, inputTokens, outputTokens, spendMicros }),
-    },
-    metrics,
-    changes: follower,
-    internalTokens: tokens,
-    credential: (name) => (name === 'PROVIDER_KEY' ? 'sk-provider-secret' : undefined),
-    readiness: () => ({ ready: true }),
-    limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256, maxOutputTokens: 4096 },
-    forwardHeaders: ['x-custom', 'x-mock-*'],
-  });
+  const wire = options.deps ?? ((deps: GatewayDeps) => deps);
+  const { app, listener } = createGateway(
+    wire({
+      clock,
+      keys,
+      catalog,
+      admission,
+      upstream,
+      usage: {
+        record: (keyId, target, inputTokens, outputTokens, spendMicros) =>
+          usage.push({ keyId, target, inputTokens, outputTokens, spendMicros }),
+      },
+      metrics,
+      changes: follower,
+      internalTokens: tokens,
+      credential: (name) => (name === 'PROVIDER_KEY' ? 'sk-provider-secret' : undefined),
+      readiness: () => ({ ready: true }),
+      limits: { maxBodyBytes: 64 * 1024, defaultMaxTokens: 256, maxOutputTokens: 4096 },
+      forwardHeaders: ['x-custom', 'x-mock-*'],
+    }),
+  );
   // Served like gateway/main.ts: the proxy routes on node:http directly, the rest through Hono.
   const server = createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

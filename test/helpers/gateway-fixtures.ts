@@ -1,7 +1,7 @@
 /** Shared test data for the gateway's tests: policies, targets and a controllable KeySource. */
-import type { KeySource } from '../../../src/cache/key-source.js';
-import { NO_LIMITS } from '../../../src/policy/limits.js';
-import type { ResolvedKeyPolicy, TargetRoute } from '../../../src/policy/resolved-policy.js';
+import type { KeySource } from '../../src/cache/key-source.js';
+import { NO_LIMITS } from '../../src/policy/limits.js';
+import type { ResolvedKeyPolicy, TargetRoute } from '../../src/policy/resolved-policy.js';
 
 export function policyFor(tokenHash: string, overrides: Partial<ResolvedKeyPolicy> = {}): ResolvedKeyPolicy {
   return {

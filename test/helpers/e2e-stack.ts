@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, spawnTs, type Spawned } from '../../helpers/processes.js';
+import { freePort, spawnTs, type Spawned } from './processes.js';
 
 export const MASTER_KEY = 'e2e-master-key-0123456789abcdef';
 export const INTERNAL_SECRET = 'e2e-internal-secret-0123456789abcdefghij';
