@@ -16,6 +16,7 @@ import { matchedRoutes } from 'hono/route';
 import { AdminMetrics } from './admin-metrics.js';
 import { ADMIN_ROUTES } from './routes/index.js';
 import { registerInternalRoutes } from './routes/internal.js';
+import { registerConsole } from './console/register-console.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -89,6 +90,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   app.use('/v1/*', authenticate(deps));
   for (const register of ADMIN_ROUTES) register(app, deps);
+  registerConsole(app, deps);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

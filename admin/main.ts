@@ -8,8 +8,12 @@ import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../src/clock.js';
-import { loadConfig, type Config } from '../src/config/config.js';
+import { loadConfig, type Config, type RedisTarget } from '../src/config/config.js';
+import { FanOutBus } from '../src/invalidation/fan-out-bus.js';
+import type { InvalidationBus } from '../src/invalidation/invalidation-bus.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
+import { RedisInvalidationBus } from '../src/invalidation/redis-invalidation-bus.js';
+import { connectRedis, type RedisClient } from '../src/ratelimit/redis-connection.js';
 import { createLogger } from '../src/logger.js';
 import { getMeta, openDatabase, setMeta, type Database } from '../src/storage/database.js';
 import { AdminMetrics } from './admin-metrics.js';
@@ -29,6 +33,13 @@ export function ensureInternalSecret(db: Database, configured: string | undefine
   return secret;
 }
 
+/** The admin plane's Redis connection: publishes only (a publish waits for a reconnection). */
+function redisPublisher(target: RedisTarget, config: Readonly<Config>): RedisClient {
+  const client = connectRedis(target, { commandTimeoutMs: config.redisTimeoutMs, name: 'keygate-admin' });
+  client.on('error', () => {}); // outages are logged once by the bus
+  return client;
+}
+
 export interface RunningAdmin {
   url: string;
   port: number;
@@ -45,7 +56,15 @@ export async function startAdmin(
   const db = openDatabase(config.dbPath);
   const credentials = new Credentials(db, config);
   const internalTokens = new InternalTokens(ensureInternalSecret(db, config.internalSecret));
-  const invalidation = new HttpInvalidationBus(config.gatewayUrls ?? [], internalTokens, logger);
+  const pushes = new HttpInvalidationBus(config.gatewayUrls ?? [], internalTokens, logger);
+  // Redis mode: every change batch is also published on the Redis channel the replicas subscribe to.
+  const invalidation: InvalidationBus =
+    config.redis === undefined
+      ? pushes
+      : new FanOutBus([
+          pushes,
+          new RedisInvalidationBus(redisPublisher(config.redis, config), config.redisPrefix, logger),
+        ]);
   const app = createAdminApp({
     db,
     config,
@@ -85,7 +104,8 @@ async function main(): Promise<void> {
   if (admin.generatedMasterKey !== undefined) {
     process.stdout.write(
       `\nkeygate master key (shown once, store it now): ${admin.generatedMasterKey}\n` +
-        `  use it as: Authorization: Bearer <master key> against ${admin.url}/v1\n\n`,
+        `  use it as: Authorization: Bearer <master key> against ${admin.url}/v1\n` +
+        `  or sign in to the web console at ${admin.url}/ with it\n\n`,
     );
   }
   const stop = () => {

@@ -11,7 +11,9 @@
  *   revocation trials revoke.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { call, jsonOf } from './load.js';
 import { freePort, makeTempDir, waitForHttp, type Child, type ProcessGroup } from './processes.js';
 import { seedKeys, type SeededKey } from './seed.js';
@@ -40,6 +42,10 @@ const HIGH = {
   tpd_limit: 1_000_000_000_000,
 };
 const SEEDED_LIMITS = { rpm: 1_000_000_000, tpm: 1_000_000_000_000 };
+/** bench/gc-hook.ts: compiled next to this file, or the TypeScript itself when run through tsx. */
+const GC_HOOK = [new URL('./gc-hook.js', import.meta.url), new URL('./gc-hook.ts', import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((path) => existsSync(path))!;
 
 export interface PlanesOptions {
   upstreamUrl: string;
@@ -122,6 +128,8 @@ export class Planes {
       // safety-net TTL turns the "cached" scenarios into misses half way (invalidations still apply).
       KEYGATE_CACHE_MAX_KEYS: String(Math.max(100_000, cached)),
       KEYGATE_CACHE_TTL_MS: String(30 * 60_000),
+      // No warm start unless a scenario asks for one (preload): many-keys measures misses.
+      KEYGATE_PRELOAD_KEYS: '0',
       KEYGATE_LOG_LEVEL: 'warn',
     };
   }
@@ -221,12 +229,18 @@ export class Planes {
     await this.startGateway();
   }
 
-  private async startGateway(): Promise<void> {
+  private async startGateway(env: Record<string, string> = {}): Promise<void> {
     const profile = this.options.profileDir;
     this.gatewayChild = this.group.start('gateway', 'gateway/main', {
-      env: this.gatewayEnv(),
+      env: { ...this.gatewayEnv(), ...env },
       system: true,
-      nodeArgs: profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(profile, 'gateway')] : [],
+      // --expose-gc + the bench's GC hook: memory is read after a forced GC (bench/gc-hook.ts).
+      nodeArgs: [
+        '--expose-gc',
+        '--import',
+        GC_HOOK,
+        ...(profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(profile, 'gateway')] : []),
+      ],
     });
     await waitForHttp(`${this.gatewayUrl}/healthz`, this.gatewayChild);
   }
@@ -236,9 +250,9 @@ export class Planes {
    * many-keys scenarios measure a gateway that only ever held their keys, not the heap that the
    * earlier load scenarios grew (V8 keeps what it once needed).
    */
-  async restartGateway(): Promise<void> {
+  async restartGateway(env: Record<string, string> = {}): Promise<void> {
     await this.group.stop(this.gatewayChild);
-    await this.startGateway();
+    await this.startGateway(env);
   }
 
   /** Stop the admin plane (the single writer), write the seeded keys, start it again. */
@@ -246,8 +260,9 @@ export class Planes {
     const { log } = this.options;
     await this.stopAdmin();
     const started = Date.now();
-    const seed = (count: number, prefix: string): SeededKey[] =>
+    const seed = (count: number, prefix: string, lastUsed = false): SeededKey[] =>
       seedKeys({
+        lastUsed,
         dbPath: this.dbPath,
         teamId,
         serviceAccountId: ownerId,
@@ -255,7 +270,8 @@ export class Planes {
         namePrefix: prefix,
         limits: SEEDED_LIMITS,
       });
-    this.warmKeys = seed(this.options.keys, 'warm');
+    // Warm keys carry a last use (one ms apart), so the preload scenario finds them most recent first.
+    this.warmKeys = seed(this.options.keys, 'warm', true);
     this.coldKeys = seed(this.options.coldKeys, 'cold');
     this.revocationKeys = seed(this.options.revocationKeys, 'revoke');
     log(

@@ -230,3 +230,43 @@ export function removeTempDirs(): void {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }
+
+export interface ForcedGcMemory {
+  rssMb: number;
+  heapUsedMb: number;
+  /** False when the process ran without --expose-gc (then the figures are before any GC). */
+  forced: boolean;
+}
+
+/**
+ * Memory of a process started with bench/gc-hook.ts after a forced full GC: signals it, waits
+ * for its answer file (up to `timeoutMs`). Null when it does not answer (no hook, not Linux).
+ */
+export async function forcedGcMemory(pid: number, timeoutMs = 10_000): Promise<ForcedGcMemory | null> {
+  const file = join(tmpdir(), `keygate-bench-gc-${pid}.json`);
+  rmSync(file, { force: true });
+  try {
+    process.kill(pid, 'SIGUSR2');
+  } catch {
+    return null;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      const usage = JSON.parse(text) as { rss: number; heapUsed: number; forced: boolean };
+      rmSync(file, { force: true });
+      const mb = (bytes: number): number => bytes / 1024 / 1024;
+      return { rssMb: mb(usage.rss), heapUsedMb: mb(usage.heapUsed), forced: usage.forced };
+    } catch {
+      continue; // written half way: read again
+    }
+  }
+  return null;
+}

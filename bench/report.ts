@@ -94,7 +94,18 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
           typeof extra.rssBeforePrefillMb === 'number' &&
           typeof extra.keys === 'number'
             ? `: about ${(((extra.rssMb - extra.rssBeforePrefillMb) * 1024) / extra.keys).toFixed(1)} KB per key)`
-            : ')'),
+            : ')') +
+          (extra.gcForced === 'yes'
+            ? `, both after a forced full GC; ${formatMs(extra.rssWithoutGcMb as number | null)} MB before it; ` +
+              `heap ${formatMs(extra.heapUsedMb as number | null)} MB, ${String(extra.heapPerKeyBytes ?? '–')} bytes per key`
+            : ''),
+      );
+    }
+    if (row.id === 'preload' && row.skipped === undefined) {
+      lines.push(
+        `preload (KEYGATE_PRELOAD_KEYS=${String(extra.keys)}): ${String(extra.cached)} keys cached in ${formatMs(extra.preloadSeconds as number | null)} s ` +
+          `(${formatRps(extra.keysPerSecond as number | null)} keys/s; ${formatMs(extra.wallSeconds as number | null)} s from process start), ` +
+          `RSS after a forced GC ${formatMs(extra.rssAfterGcMb as number | null)} MB`,
       );
     }
     if (row.id === 'decision' && row.skipped === undefined) {

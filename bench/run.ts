@@ -53,7 +53,8 @@ export function planFor(
   options: BenchOptions,
 ): { keys: number; coldKeys: number; revocationKeys: number } {
   return {
-    keys: names.includes('many-keys') || names.includes('memory') ? options.keys : 0,
+    keys:
+      names.includes('many-keys') || names.includes('memory') || names.includes('preload') ? options.keys : 0,
     coldKeys: names.includes('cold-misses') ? options.coldKeys : 0,
     revocationKeys: names.includes('revocation') ? 2 * options.trials : 0,
   };

@@ -16,6 +16,8 @@ export interface SeedKeysOptions {
   namePrefix: string;
   /** Window limits given to every seeded key (so the gateway keeps counters for each). */
   limits?: { rpm?: number; tpm?: number; rph?: number; rpd?: number; tpd?: number; maxBudgetMicros?: number };
+  /** Give key i a last use of now − i ms (the preload pages keys by last use). */
+  lastUsed?: boolean;
 }
 
 export interface SeededKey {
@@ -29,8 +31,8 @@ export function seedKeys(options: SeedKeysOptions): SeededKey[] {
     const insert = db.prepare(
       `INSERT INTO keys (id, name, team_id, owner_type, owner_service_account_id, status, token_hash, display,
          max_budget_micros, rpm_limit, tpm_limit, rph_limit, rpd_limit, tpd_limit,
-         access_mode, metadata, created_by, created_at, updated_at)
-       VALUES (?, ?, ?, 'service_account', ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, 'inherit', '{}', 'bench-seed', ?, ?)`,
+         access_mode, metadata, created_by, created_at, updated_at, last_used_at)
+       VALUES (?, ?, ?, 'service_account', ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, 'inherit', '{}', 'bench-seed', ?, ?, ?)`,
     );
     const limits = options.limits ?? {};
     const now = Date.now();
@@ -54,6 +56,7 @@ export function seedKeys(options: SeedKeysOptions): SeededKey[] {
           limits.tpd ?? null,
           now,
           now,
+          options.lastUsed === true ? now - i : null,
         );
         keys[i] = { id, secret };
       }

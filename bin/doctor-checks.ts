@@ -5,9 +5,9 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import { Redis } from 'ioredis';
 import { CONFIG_VARIABLES, type Config } from '../src/config/config.js';
+import { connectRedis, waitUntilReady } from '../src/ratelimit/redis-connection.js';
+import { openDatabaseReadOnly, type Database } from '../src/storage/database.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
 export interface Finding {
@@ -84,9 +84,9 @@ export function checkDatabase(path: string): { findings: Finding[]; targets: Tar
           message: `database permissions ${mode.toString(8)}: readable by other users (chmod 600)`,
         },
   );
-  let db: BetterSqlite3.Database | undefined;
+  let db: Database | undefined;
   try {
-    db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+    db = openDatabaseReadOnly(path);
     db.pragma('busy_timeout = 2000');
     const integrity = db.pragma('integrity_check', { simple: true });
     findings.push(
@@ -135,14 +135,12 @@ export async function checkRedis(config: Readonly<Config>): Promise<Finding> {
   if (config.redisUrl === undefined)
     return { level: 'ok', message: 'Redis not configured (REDIS_URL unset)' };
   const shown = maskValue('REDIS_URL', config.redisUrl);
-  const redis = new Redis(config.redisUrl, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 2000,
-  });
+  if (config.redis === undefined) return { level: 'fail', message: `REDIS_URL ${shown} is not a Redis URL` };
+  // The same connection code as the planes (one server or a cluster's seeds).
+  const redis = connectRedis(config.redis, { commandTimeoutMs: 2000 });
   redis.on('error', () => undefined);
   try {
-    await redis.connect();
+    if (!(await waitUntilReady(redis, 2000))) throw new Error('no answer within 2 s');
     const pong = await redis.ping();
     return { level: 'ok', message: `Redis ${shown} answers ${pong}` };
   } catch (error) {

@@ -19,7 +19,8 @@ const USAGE = `usage: keygate <start|admin|gateway|demo|doctor|health>
 
   start    admin plane + gateway (SQLite at KEYGATE_DB_PATH, in-memory counters)
   admin    the admin plane only
-  gateway  the gateway only (needs KEYGATE_INTERNAL_SECRET and KEYGATE_ADMIN_URL)
+  gateway  the gateway only (needs KEYGATE_INTERNAL_SECRET and KEYGATE_ADMIN_URL);
+           --workers N forks N workers on one port (needs REDIS_URL)
   demo     start + mock upstream + demo org, team, target and key (in a temporary database)
   doctor   print the effective configuration (secrets masked) and check DB, admin, Redis, upstreams
   health   exit 0 when the admin plane and the gateway answer /healthz
@@ -38,8 +39,15 @@ async function runSingle(name: string, file: string): Promise<void> {
   process.exitCode = (await child.exited) ?? 1;
 }
 
+/** `--workers N` (gateway, start): the same as KEYGATE_GATEWAY_WORKERS=N, passed on to the gateway process. */
+function applyWorkersFlag(args: readonly string[]): void {
+  const at = args.indexOf('--workers');
+  if (at >= 0 && args[at + 1] !== undefined) process.env.KEYGATE_GATEWAY_WORKERS = args[at + 1];
+}
+
 async function main(): Promise<void> {
   const command = process.argv[2];
+  applyWorkersFlag(process.argv.slice(3));
   let config: Readonly<Config>;
   try {
     config = loadConfig(process.env);

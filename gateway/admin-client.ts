@@ -6,6 +6,7 @@
  * share their common parts (team, org, limits, target list) through a PolicyInterner.
  */
 import { Pool } from 'undici';
+import type { RecentKeysPage } from '../src/cache/key-preloader.js';
 import type { KeySource } from '../src/cache/key-source.js';
 import { PolicyInterner } from '../src/cache/policy-interner.js';
 import type { Clock } from '../src/clock.js';
@@ -85,6 +86,33 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     });
     if (status === 404) return null;
     return this.interner.intern(body as ResolvedKeyPolicy, tokenHash);
+  }
+
+  /** Many hashes in one call (`POST /internal/keys`): one policy or null per hash, in order. */
+  async loadMany(tokenHashes: readonly string[]): Promise<(ResolvedKeyPolicy | null)[]> {
+    const { status, body } = await this.call(
+      'POST',
+      `/internal/keys?${this.gatewayQuery}`,
+      JSON.stringify({ hashes: tokenHashes }),
+    );
+    if (status !== 200) throw new AdminUnavailableError(`POST /internal/keys answered ${status}`);
+    const { policies } = body as { policies: (ResolvedKeyPolicy | null)[] };
+    return policies.map((policy, i) =>
+      policy === null ? null : this.interner.intern(policy, tokenHashes[i]),
+    );
+  }
+
+  /** A page of the keys used most recently (`GET /internal/keys`), for the warm start. */
+  async recentKeys(after: string | null, limit: number): Promise<RecentKeysPage> {
+    const cursor = after === null ? '' : `&after=${encodeURIComponent(after)}`;
+    const { status, body } = await this.call(
+      'GET',
+      `/internal/keys?${this.gatewayQuery}&limit=${limit}${cursor}`,
+    );
+    if (status !== 200) throw new AdminUnavailableError(`GET /internal/keys answered ${status}`);
+    const page = body as RecentKeysPage;
+    for (const policy of page.policies) this.interner.intern(policy);
+    return page;
   }
 
   async changesAfter(seq: number, limit: number): Promise<ChangeBatch> {

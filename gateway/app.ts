@@ -67,7 +67,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const app = new Hono<GatewayEnv>();
   const { clock, keys, catalog, metrics } = deps;
   const proxy = createProxy(deps);
-  const refuse = (code: ErrorCode, requestId: string): Response => {
+  const refusalResponse = (code: ErrorCode, requestId: string): Response => {
     metrics.outcome(code);
     return replyResponse(refusalReply(requestId, { code }));
   };
@@ -80,7 +80,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return await proxy(new WebProxyRequest(c), endpoint, requestId, replyResponse);
     } catch (error) {
       failed(error, requestId);
-      return refuse('internal_error', requestId);
+      return refusalResponse('internal_error', requestId);
     }
   };
   for (const endpoint of ENDPOINTS) app.post(endpoint.path, (c) => honoProxy(c, endpoint));
@@ -88,7 +88,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   app.get('/v1/models', async (c) => {
     const requestId = idOf(c);
     const verdict = await verifyKey(c.req.header('authorization'), c.req.header('x-api-key'), keys, clock);
-    if (!verdict.ok) return refuse(verdict.code, requestId);
+    if (!verdict.ok) return refusalResponse(verdict.code, requestId);
     metrics.outcome('ok');
     const data = verdict.policy.effectiveTargets
       .filter((name) => catalog.get(name) !== undefined)
@@ -106,7 +106,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   app.get('/metrics', async (c) => {
     const requestId = idOf(c);
     if (metricsAuthorization !== undefined && !sameBytes(c.req.header('authorization'), metricsAuthorization))
-      return refuse('unauthenticated', requestId);
+      return refusalResponse('unauthenticated', requestId);
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { 'content-type': metrics.registry.contentType, 'x-request-id': requestId });
   });
@@ -117,23 +117,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
       deps.internalTokens === undefined ||
       !(await deps.internalTokens.verify(c.req.header('authorization')))
     ) {
-      return refuse('unauthenticated', requestId);
+      return refusalResponse('unauthenticated', requestId);
     }
     let batch: ChangeBatch;
     try {
       batch = parseChangeBatch(await c.req.json(), clock.now());
     } catch {
-      return refuse('invalid_request', requestId);
+      return refusalResponse('invalid_request', requestId);
     }
     await deps.changes.receive(batch);
     return c.body(null, 204, { 'x-request-id': requestId });
   });
 
-  app.notFound((c) => refuse('not_found', idOf(c)));
+  app.notFound((c) => refusalResponse('not_found', idOf(c)));
   app.onError((error, c) => {
     const requestId = idOf(c);
     failed(error, requestId);
-    return refuse('internal_error', requestId);
+    return refusalResponse('internal_error', requestId);
   });
 
   const honoListener = getRequestListener(app.fetch);

@@ -61,7 +61,7 @@ export type Decide = (request: ProxyRequest) => Promise<Decision>;
 const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const CLIENT_CLOSED: ClientClosed = { ok: false, code: 'client_closed' };
 
-function refuse(code: ErrorCode, param: string | null = null, message?: string): Refusal {
+function refusal(code: ErrorCode, param: string | null = null, message?: string): Refusal {
   return { ok: false, code, param, message, headers: NO_HEADERS, retryAfterMs: null };
 }
 
@@ -82,7 +82,7 @@ export function createDecide(deps: DecideDeps): Decide {
   return async (request) => {
     const started = performance.now();
     const declared = request.header('content-length');
-    if (declared !== undefined && Number(declared) > limits.maxBodyBytes) return refuse('request_too_large');
+    if (declared !== undefined && Number(declared) > limits.maxBodyBytes) return refusal('request_too_large');
 
     const verdict = await verifyKey(
       request.header('authorization'),
@@ -90,21 +90,21 @@ export function createDecide(deps: DecideDeps): Decide {
       keys,
       clock,
     );
-    if (!verdict.ok) return refuse(verdict.code);
+    if (!verdict.ok) return refusal(verdict.code);
     const policy = verdict.policy;
 
     const read = await request.body(declared !== undefined, limits.maxBodyBytes);
-    if (read.kind === 'too_large') return refuse('request_too_large');
+    if (read.kind === 'too_large') return refusal('request_too_large');
     if (read.kind === 'gone') return CLIENT_CLOSED;
     const parsed = parseRequestBody(read.bytes);
-    if (!parsed.ok) return refuse('invalid_request', parsed.param, parsed.message);
+    if (!parsed.ok) return refusal('invalid_request', parsed.param, parsed.message);
     const body = parsed.json;
     const model = body.model;
-    if (typeof model !== 'string' || model === '') return refuse('invalid_request', 'model');
-    if (!catalog.loaded) return refuse('auth_unavailable');
+    if (typeof model !== 'string' || model === '') return refusal('invalid_request', 'model');
+    if (!catalog.loaded) return refusal('auth_unavailable');
     const target = catalog.get(model);
-    if (target === undefined) return refuse('model_not_found', 'model');
-    if (!allowed(policy, model)) return refuse('model_not_allowed', 'model');
+    if (target === undefined) return refusal('model_not_found', 'model');
+    if (!allowed(policy, model)) return refusal('model_not_allowed', 'model');
 
     const estimatedInputTokens = estimateInputTokens(body);
     const outcome = await admission.admit({
@@ -113,8 +113,15 @@ export function createDecide(deps: DecideDeps): Decide {
       estimatedInputTokens,
       maxOutputTokens: maxOutputTokens(body, limits.defaultMaxTokens, limits.maxOutputTokens),
     });
-    metrics.decisionSeconds((performance.now() - started) / 1000);
-    const headers = rateLimitHeaders(outcome.headers);
+    let headers: Record<string, string>;
+    try {
+      metrics.decisionSeconds((performance.now() - started) / 1000);
+      headers = rateLimitHeaders(outcome.headers);
+    } catch (error) {
+      // Nothing owns the ticket yet: hand it back before the error travels on.
+      if (outcome.ok) void admission.release(outcome.ticket).catch(() => {});
+      throw error;
+    }
     if (!outcome.ok) {
       const { code, param, retryAfterMs } = outcome;
       return { ok: false, code, param, headers, retryAfterMs };

@@ -8,7 +8,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
+import { BatchLoader } from '../src/cache/batch-loader.js';
 import { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
+import { KeyPreloader } from '../src/cache/key-preloader.js';
 import { systemClock, type Clock } from '../src/clock.js';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { newId } from '../src/ids.js';
@@ -20,6 +22,8 @@ import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { Admission } from '../src/policy/admission.js';
 import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
+import { startRedisMode } from './redis-mode.js';
+import { isWorkerPrimary, runWorkerPrimary, workerId } from './workers.js';
 import { AdminClient } from './admin-client.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
@@ -61,13 +65,8 @@ export async function startGateway(
   const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway', { buffered: true });
   if (config.internalSecret === undefined) {
     throw new Error(
-      'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane)',
-    );
-  }
-  if (config.redisUrl !== undefined) {
-    // Redis mode belongs to the scale-out work (docs/api.md "Deviations and additions").
-    logger.warn(
-      'REDIS_URL is set, but this version keeps gateway counters in memory (Redis mode is not wired yet)',
+      'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane): ' +
+        'set it to the same value as the admin plane’s, at least 32 characters (README "Running several gateways")',
     );
   }
   const env = options.env ?? process.env;
@@ -84,10 +83,19 @@ export async function startGateway(
   // Exact windows and budgets (issue 4); `new CostOnlyAdmission()` is the no-limits alternative.
   // Embedded mode: counters and spend in this process (a Redis SpendStore/CounterStore plugs in here).
   const spend = new MemorySpendStore();
-  const admission: Admission = new LimitsAdmission({ clock, spend });
+  // Redis mode (REDIS_URL): shared counters and spend, per-process limiters while Redis is down.
+  const redis =
+    config.redis === undefined
+      ? undefined
+      : await startRedisMode(
+          { ...config, redis: config.redis },
+          { clock, logger, gatewayId, localSpend: spend },
+        );
+  const admission: Admission = redis?.admission ?? new LimitsAdmission({ clock, spend });
 
   const keys = new KeyPolicyCache({
-    source: admin,
+    // Concurrent misses travel as one POST /internal/keys batch (issue 15).
+    source: new BatchLoader({ source: admin }),
     clock,
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
@@ -95,6 +103,7 @@ export async function startGateway(
     staleMs: config.cacheStaleMs,
     onLoaded: (policy) => spend.observe(policy),
   });
+  const preloader = new KeyPreloader({ source: admin, cache: keys, keys: config.preloadKeys });
   const catalog = new TargetCatalog(admin);
   const feedLagMs = (): number | null => {
     const at = follower.lastSyncedAt;
@@ -105,6 +114,7 @@ export async function startGateway(
     cacheSize: () => keys.size,
     lastSeq: () => follower.lastSeq,
     feedLagMs,
+    redis: redis?.health,
   });
   const follower = new ChangeFollower({
     feed: admin,
@@ -159,6 +169,9 @@ export async function startGateway(
         targets: catalog.size,
         changeFeed: { lastSeq: follower.lastSeq ?? null, lagMs: feedLagMs() },
         pendingUsageItems: reporter.pendingItems,
+        preload: preloader.progress,
+        redis: redis?.status(),
+        worker: workerId(),
       };
     },
     limits: {
@@ -192,6 +205,8 @@ export async function startGateway(
       left === 0 ? 'usage spool replayed' : 'usage spool replay incomplete (admin unreachable); retrying',
     );
   }
+  // Pub/sub invalidations (Redis mode): the follower pulls the feed on every (re)subscription.
+  redis?.subscribe(follower);
   // The periodic pull repairs lost pushes (DESIGN.md "Invalidation"); its default of 500 ms keeps
   // the 1 s promise with room for the pull's own round trip and a reload (docs/api.md).
   const syncTimer = setInterval(() => void sync(), config.resyncIntervalMs);
@@ -218,6 +233,8 @@ export async function startGateway(
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.gatewayHost}:${port}`;
   logger.info({ url, gatewayId, adminUrl: config.adminUrl }, 'gateway listening');
+  // Warm start while serving (KEYGATE_PRELOAD_KEYS); /readyz shows the progress.
+  void preloader.run().then((progress) => logger.info({ preload: progress }, 'key preload finished'));
 
   let closing: Promise<GatewayStopReport> | undefined;
   return {
@@ -227,11 +244,12 @@ export async function startGateway(
     close: () =>
       (closing ??= (async () => {
         clearInterval(syncTimer);
+        preloader.stop();
         const drain = await shutdown.drain(config.shutdownTimeoutMs);
         const usage = await reporter.stop();
         const spoolPath = spool.path;
         const spooledBatches = spool.close();
-        await Promise.allSettled([upstream.close(), admin.close()]);
+        await Promise.allSettled([upstream.close(), admin.close(), redis?.close()]);
         const report: GatewayStopReport = { drain, usage: { ...usage, spooledBatches, spoolPath } };
         logger.info(
           report,
@@ -248,19 +266,28 @@ export async function startGateway(
 const isEntryPoint = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (isEntryPoint) {
   try {
-    const gateway = await startGateway(loadConfig(process.env));
-    // Exit 0: all usage recorded by the admin plane; 75 (EX_TEMPFAIL): some kept in the spool
-    // for the next start (nothing lost); 1: the stop itself failed.
-    const stop = (): void => {
-      gateway.close().then(
-        (report) => process.exit(report.usage.unsentBatches === 0 ? 0 : 75),
-        () => process.exit(1),
-      );
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    const config = loadConfig(process.env);
+    if (isWorkerPrimary(config)) {
+      runWorkerPrimary(config, (line) => process.stdout.write(`${line}\n`));
+    } else {
+      await runGateway(config);
+    }
   } catch (error) {
     process.stderr.write(`keygate gateway: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
+}
+
+async function runGateway(config: Config): Promise<void> {
+  const gateway = await startGateway(config);
+  // Exit 0: all usage recorded by the admin plane; 75 (EX_TEMPFAIL): some kept in the spool
+  // for the next start (nothing lost); 1: the stop itself failed.
+  const stop = (): void => {
+    gateway.close().then(
+      (report) => process.exit(report.usage.unsentBatches === 0 ? 0 : 75),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }

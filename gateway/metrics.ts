@@ -11,6 +11,8 @@ export interface MetricsSources {
   cacheSize: () => number;
   lastSeq: () => number | undefined;
   feedLagMs: () => number | null;
+  /** Redis mode only: connection health and fallback counts. */
+  redis?: { readonly up: boolean; readonly outages: number; readonly fallbackAdmissions: number };
 }
 
 export class GatewayMetrics {
@@ -98,6 +100,35 @@ export class GatewayMetrics {
         this.set(lag === null ? -1 : lag / 1000);
       },
     });
+    const redis = sources.redis;
+    if (redis !== undefined) {
+      new Gauge({
+        name: 'keygate_gateway_redis_up',
+        help: 'Redis mode: 1 while Redis answers, 0 while limits fall back to this process',
+        registers: [this.registry],
+        collect() {
+          this.set(redis.up ? 1 : 0);
+        },
+      });
+      new Counter({
+        name: 'keygate_gateway_redis_outages_total',
+        help: 'Redis mode: times Redis became unreachable',
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(redis.outages);
+        },
+      });
+      new Counter({
+        name: 'keygate_gateway_redis_fallback_admissions_total',
+        help: 'Redis mode: requests decided without Redis (per-process limits, or budget_unavailable)',
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(redis.fallbackAdmissions);
+        },
+      });
+    }
     collectDefaultMetrics({ register: this.registry, prefix: 'keygate_gateway_' });
   }
 

@@ -5,12 +5,12 @@
  * `render` writes the reply on whichever side served the request (reply.ts).
  */
 import type { Clock } from '../src/clock.js';
-import type { Admission } from '../src/policy/admission.js';
-import { createDecide, type DecideDeps } from './decide.js';
+import type { Admission, Usage } from '../src/policy/admission.js';
+import { createDecide, type Admitted, type DecideDeps } from './decide.js';
 import type { Endpoint } from './endpoints.js';
 import type { GatewayMetrics } from './metrics.js';
 import { RequestHeaderFilter } from './proxy/headers.js';
-import { forward } from './proxy/forward.js';
+import { forward, type ForwardRequest } from './proxy/forward.js';
 import type { ProxyRequest } from './proxy/proxy-request.js';
 import { CLIENT_GONE, refusalReply, type Reply } from './proxy/reply.js';
 import type { UpstreamClient } from './proxy/upstream-client.js';
@@ -55,6 +55,49 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const clientHeaders = new RequestHeaderFilter(deps.forwardHeaders);
   const { admission, metrics, clock } = deps;
 
+  /** The owner of an admitted request's ticket; its usage is booked under the key and target. */
+  const settlementOf = (decision: Admitted, requestId: string, trace?: RequestTrace): Settlement => {
+    const keyId = decision.policy.key.id;
+    const target = decision.target.route.name;
+    if (trace !== undefined) {
+      trace.keyId = keyId;
+      trace.keyName = decision.policy.keyName;
+      trace.teamId = decision.policy.team.id;
+      trace.target = target;
+    }
+    const record = (usage: Usage, costMicros: number): void => {
+      if (trace !== undefined) {
+        trace.inputTokens = usage.inputTokens;
+        trace.outputTokens = usage.outputTokens;
+        trace.costMicros = costMicros;
+      }
+      deps.usage.record(keyId, target, usage.inputTokens, usage.outputTokens, costMicros, clock.now());
+    };
+    const onError = (error: unknown): void => deps.onError?.(error, requestId);
+    return new Settlement({ admission, record, onError }, decision.ticket, decision.estimatedInputTokens);
+  };
+
+  const upstreamRequest = (
+    decision: Admitted,
+    request: ProxyRequest,
+    endpoint: Endpoint,
+    requestId: string,
+  ): ForwardRequest => {
+    const apiKeyEnv = decision.target.route.apiKeyEnv;
+    decision.headers['x-request-id'] = requestId;
+    return {
+      endpoint,
+      target: decision.target,
+      headers: clientHeaders.pick(request.forwardHeaders),
+      rawBody: decision.rawBody,
+      body: decision.body,
+      requestId,
+      signal: request.signal(),
+      credential: apiKeyEnv === null ? undefined : deps.credential(apiKeyEnv),
+      responseHeaders: decision.headers,
+    };
+  };
+
   return async (request, endpoint, requestId, render, trace) => {
     const finish = (reply: Reply) => {
       metrics.outcome(reply.outcome);
@@ -64,56 +107,11 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const decision = await decide(request);
     if (!decision.ok)
       return finish(decision.code === 'client_closed' ? CLIENT_GONE : refusalReply(requestId, decision));
-
-    const { policy, target, ticket, headers } = decision;
-    headers['x-request-id'] = requestId;
-    if (trace !== undefined) {
-      trace.keyId = policy.key.id;
-      trace.keyName = policy.keyName;
-      trace.teamId = policy.team.id;
-      trace.target = target.route.name;
-    }
-    const settlement = new Settlement(
-      {
-        admission,
-        record: (usage, costMicros) => {
-          if (trace !== undefined) {
-            trace.inputTokens = usage.inputTokens;
-            trace.outputTokens = usage.outputTokens;
-            trace.costMicros = costMicros;
-          }
-          deps.usage.record(
-            policy.key.id,
-            target.route.name,
-            usage.inputTokens,
-            usage.outputTokens,
-            costMicros,
-            clock.now(),
-          );
-        },
-        onError: (error) => deps.onError?.(error, requestId),
-      },
-      ticket,
-      decision.estimatedInputTokens,
-    );
+    const settlement = settlementOf(decision, requestId, trace);
     try {
-      const apiKeyEnv = target.route.apiKeyEnv;
+      const upstream = upstreamRequest(decision, request, endpoint, requestId);
       const upstreamStarted = performance.now();
-      const answer = await forward(
-        deps.upstream,
-        {
-          endpoint,
-          target,
-          headers: clientHeaders.pick(request.forwardHeaders),
-          rawBody: decision.rawBody,
-          body: decision.body,
-          requestId,
-          signal: request.signal(),
-          credential: apiKeyEnv === null ? undefined : deps.credential(apiKeyEnv),
-          responseHeaders: headers,
-        },
-        settlement,
-      );
+      const answer = await forward(deps.upstream, upstream, settlement);
       if (trace !== undefined)
         trace.upstreamMs = Math.round((performance.now() - upstreamStarted) * 100) / 100;
       return finish(answer.kind === 'upstream_failed' ? refusalReply(requestId, answer) : answer);

@@ -1,14 +1,35 @@
-/** Bearer master key or user JWT → the request's AccessView; anything else → 401 unauthenticated. */
+/**
+ * Bearer master key or user JWT → the request's AccessView. Without an Authorization header, a
+ * console session cookie is accepted too (admin/auth/sessions.ts); then every state-changing
+ * request must carry the session's CSRF token in `x-csrf-token` (403 csrf_token_invalid), which a
+ * cross-site form post cannot send. Anything else → 401 unauthenticated.
+ */
 import type { MiddlewareHandler } from 'hono';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import type { AdminDeps, AdminEnv } from '../context.js';
 import { AccessView, type UserRow } from './access.js';
+import { SAFE_METHODS, SessionStore, sameSecret } from './sessions.js';
 
 export function authenticate(deps: AdminDeps): MiddlewareHandler<AdminEnv> {
   const findUser = deps.db.prepare('SELECT * FROM users WHERE id = ?');
+  const sessions = new SessionStore(
+    deps.db,
+    deps.clock,
+    deps.config.sessionTtlMs,
+    deps.credentials.masterFingerprint(),
+  );
   return async (c, next) => {
     const header = c.req.header('authorization');
-    if (header === undefined || !header.startsWith('Bearer ')) throw new KeygateError('unauthenticated');
+    if (header === undefined) {
+      const session = sessions.load(c);
+      if (session === undefined) throw new KeygateError('unauthenticated');
+      if (!SAFE_METHODS.has(c.req.method) && !sameSecret(c.req.header('x-csrf-token'), session.csrf)) {
+        throw new KeygateError('csrf_token_invalid');
+      }
+      c.set('access', AccessView.load(deps.db, session.caller));
+      return next();
+    }
+    if (!header.startsWith('Bearer ')) throw new KeygateError('unauthenticated');
     const token = header.slice(7).trim();
     if (deps.credentials.isMasterKey(token)) {
       c.set('access', AccessView.load(deps.db, { kind: 'master' }));

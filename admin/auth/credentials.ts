@@ -53,6 +53,11 @@ export class Credentials {
     this.jwks = config.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(config.jwksUrl));
   }
 
+  /** Identifies the current master key without revealing it (master-key sessions end when it changes). */
+  masterFingerprint(): string {
+    return createHash('sha256').update(this.masterHash).digest('hex');
+  }
+
   isMasterKey(token: string): boolean {
     return timingSafeEqual(sha256(token), this.masterHash);
   }

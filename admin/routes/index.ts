@@ -10,6 +10,7 @@ import { registerUsageRoutes } from './usage.js';
 import { registerTargetRoutes } from './targets.js';
 import { registerAccessGroupRoutes } from './access-groups.js';
 import { registerKeyRoutes } from './keys.js';
+import { registerPasswordLinkRoutes } from './password-links.js';
 
 export type RouteModule = (app: AdminApp, deps: AdminDeps) => void;
 
@@ -23,4 +24,5 @@ export const ADMIN_ROUTES: readonly RouteModule[] = [
   registerTargetRoutes,
   registerAccessGroupRoutes,
   registerKeyRoutes,
+  registerPasswordLinkRoutes,
 ];

@@ -15,6 +15,7 @@ import { usageReportFromWire, type UsageReportWire } from '../../src/usage/usage
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { applyUsage } from '../internal/apply-usage.js';
+import { MAX_KEY_BATCH, parseCursor, recentKeyPolicies, resolveKeyPolicies } from '../internal/key-batch.js';
 import { resolveKeyPolicy } from '../internal/resolve-key-policy.js';
 import { readChanges } from '../push/change-pusher.js';
 
@@ -39,6 +40,13 @@ const UsageReportSchema = z.object({
     )
     .max(100_000),
 }) satisfies z.ZodType<UsageReportWire>;
+
+const KeyBatchSchema = z.object({ hashes: z.array(z.string().max(128)).min(1).max(MAX_KEY_BATCH) });
+
+const RecentKeysQuery = z.object({
+  after: z.string().max(300).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_KEY_BATCH).default(MAX_KEY_BATCH),
+});
 
 const ChangesQuery = z.object({
   after: z.coerce.number().int().nonnegative().default(0),
@@ -86,6 +94,23 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
     const policy = resolveKeyPolicy(db, c.req.param('hash'), c.req.query('gateway_id'), deps.clock.now());
     if (policy === null) throw new KeygateError('not_found');
     return c.json(policy, 200);
+  });
+
+  // Batched loads and warm start (issue 15, admin/internal/key-batch.ts).
+  app.post('/internal/keys', async (c) => {
+    const { hashes } = parsed(KeyBatchSchema, await jsonBody(c));
+    const policies = resolveKeyPolicies(db, hashes, c.req.query('gateway_id'), deps.clock.now());
+    return c.json({ policies }, 200);
+  });
+
+  app.get('/internal/keys', (c) => {
+    const query = parsed(RecentKeysQuery, c.req.query());
+    const after = query.after === undefined ? undefined : parseCursor(query.after);
+    if (query.after !== undefined && after === undefined) {
+      throw new KeygateError('invalid_request', { param: 'after', message: 'after: not a cursor' });
+    }
+    const page = recentKeyPolicies(db, after, query.limit, c.req.query('gateway_id'), deps.clock.now());
+    return c.json(page, 200);
   });
 
   app.get('/internal/targets', (c) => {

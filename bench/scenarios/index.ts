@@ -8,6 +8,7 @@ import {
   rateLimitedScenario,
 } from './gateway-load.js';
 import { latencyScenario } from './latency.js';
+import { preloadScenario } from './preload.js';
 import { coldMissesScenario, manyKeysScenario, memoryScenario } from './many-keys.js';
 import { revocationScenario } from './revocation.js';
 import type { Scenario } from './scenario.js';
@@ -27,6 +28,7 @@ export const SCENARIOS: readonly Scenario[] = [
   manyKeysScenario,
   memoryScenario,
   coldMissesScenario,
+  preloadScenario,
   revocationScenario,
   decisionScenario,
 ];

@@ -3,7 +3,9 @@
  * - many-keys: 100,000 seeded keys, each loaded once (the prefill), then requests pick a key
  *   uniformly at random: the cache holds them all, so this measures the LRU at full size;
  *   measured in rounds interleaved with the hot key, for a ratio that survives machine noise;
- * - memory: the gateway's RSS with those keys cached and a window counter for each;
+ * - memory: the gateway's RSS with those keys cached and a window counter for each, read after a
+ *   forced full GC (the bench starts the gateway with --expose-gc and bench/gc-hook.ts), with the
+ *   heap per key (heap after GC with the keys − heap after GC before them, ÷ keys);
  * - cold-misses: keys nothing has used yet, each request a miss that loads the policy from the
  *   admin plane (single-flight, over HTTP): it must be sustained without errors.
  */
@@ -11,13 +13,15 @@ import { loadRow, type BenchContext } from '../context.js';
 import { measureInterleaved, runLoad, type LoadResult } from '../load.js';
 import { figureRow } from '../measurement.js';
 import { CHAT_BODY, CHAT_PATH, type Planes } from '../planes.js';
-import { rssMb } from '../processes.js';
+import { forcedGcMemory, rssMb, type ForcedGcMemory } from '../processes.js';
 import { bearer, expectCompletion, keyedRow, keyedSpec, type KeyedLoad } from './gateway-load.js';
 import type { Scenario } from './scenario.js';
 
 interface Prefill {
   result: LoadResult;
   rssBeforeMb: number | null;
+  /** After a forced GC, before the keys were loaded. */
+  gcBefore: ForcedGcMemory | null;
 }
 const prefills = new WeakMap<Planes, Promise<Prefill>>();
 
@@ -30,7 +34,8 @@ export function ensureWarmKeysLoaded(ctx: BenchContext, planes: Planes): Promise
       if (keys.length === 0) throw new Error('no warm keys were seeded');
       await planes.restartGateway();
       await expectCompletion(ctx, 'a seeded key', keys[0]!.secret);
-      const rssBeforeMb = rssMb(planes.gatewayChild.pid);
+      const gcBefore = await forcedGcMemory(planes.gatewayChild.pid);
+      const rssBeforeMb = gcBefore?.rssMb ?? rssMb(planes.gatewayChild.pid);
       ctx.log(`  prefill: loading ${keys.length} keys into the gateway cache`);
       let next = 0;
       const result = await runLoad({
@@ -53,7 +58,7 @@ export function ensureWarmKeysLoaded(ctx: BenchContext, planes: Planes): Promise
         `  prefill: ${result.requests} requests in ${result.durationS.toFixed(1)} s (${Math.round(result.rps)}/s, all misses)`,
       );
       planes.warmLoaded = true;
-      return { result, rssBeforeMb };
+      return { result, rssBeforeMb, gcBefore };
     })();
     prefills.set(planes, existing);
   }
@@ -114,7 +119,14 @@ export const memoryScenario: Scenario = {
   async run(ctx) {
     const planes = await ctx.planes();
     const prefill = await ensureWarmKeysLoaded(ctx, planes);
-    const rss = rssMb(planes.gatewayChild.pid);
+    const rssNoGc = rssMb(planes.gatewayChild.pid);
+    const gc = await forcedGcMemory(planes.gatewayChild.pid);
+    const rss = gc?.rssMb ?? rssNoGc;
+    const keys = planes.warmKeys.length;
+    const heapPerKeyBytes =
+      gc !== null && prefill.gcBefore !== null
+        ? Math.round(((gc.heapUsedMb - prefill.gcBefore.heapUsedMb) * 1024 * 1024) / keys)
+        : null;
     const row = figureRow(
       {
         id: 'memory',
@@ -122,9 +134,20 @@ export const memoryScenario: Scenario = {
         title: `gateway RSS, ${planes.warmKeys.length.toLocaleString('en-US')} keys cached`,
         kind: 'gateway',
       },
-      { extra: { rssMb: rss, rssBeforePrefillMb: prefill.rssBeforeMb, keys: planes.warmKeys.length } },
+      {
+        extra: {
+          rssMb: rss,
+          rssBeforePrefillMb: prefill.rssBeforeMb,
+          rssWithoutGcMb: rssNoGc,
+          heapUsedMb: gc?.heapUsedMb ?? null,
+          heapPerKeyBytes,
+          gcForced: gc === null ? 'no' : gc.forced ? 'yes' : 'no (--expose-gc missing)',
+          keys,
+        },
+      },
     );
     if (rss === null) row.note = 'RSS not readable on this platform (/proc missing)';
+    else if (gc === null) row.note = 'no forced GC (the GC hook did not answer): RSS as is';
     return [row];
   },
 };

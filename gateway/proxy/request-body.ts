@@ -65,14 +65,14 @@ function scan(text: string): Extract<BodyCheck, { ok: false }> | undefined {
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
+      // Jump to the closing quote: the next quote not preceded by an odd run of backslashes.
       const start = i;
-      let escaped = false;
-      for (i++; i < n; i++) {
-        const d = text.charCodeAt(i);
-        if (d === BACKSLASH) {
-          escaped = true;
-          i++;
-        } else if (d === QUOTE) break;
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i < 0) return undefined; // unterminated: JSON.parse refuses it
+        let backslashes = 0;
+        while (text.charCodeAt(i - 1 - backslashes) === BACKSLASH) backslashes++;
+        if ((backslashes & 1) === 0) break;
       }
       const keys = open[open.length - 1];
       if (keys === null || keys === undefined) continue;
@@ -80,7 +80,7 @@ function scan(text: string): Extract<BodyCheck, { ok: false }> | undefined {
       while (j < n && text.charCodeAt(j) <= 32) j++;
       if (text.charCodeAt(j) !== COLON) continue;
       let key = text.slice(start + 1, i);
-      if (escaped) key = unescape(text.slice(start, i + 1)) ?? key;
+      if (key.includes('\\')) key = unescape(text.slice(start, i + 1)) ?? key;
       if (!keys.add(key)) {
         const shown = key.length > 64 ? `${key.slice(0, 64)}…` : key;
         return {

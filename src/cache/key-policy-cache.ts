@@ -197,6 +197,41 @@ export class KeyPolicyCache {
     }
   }
 
+  /**
+   * Bulk loads (warm start, src/cache/key-preloader.ts): `beginBulkLoad` before asking the source,
+   * `endBulkLoad` with what it answered. Each policy is cached unless an invalidation since the
+   * begin affects it (the same race guard as a single load) or its hash is cached already (a
+   * load that ran meanwhile is at least as new). Returns how many were cached.
+   */
+  beginBulkLoad(): number {
+    const startEpoch = this.epoch;
+    this.loadStarts.set(startEpoch, (this.loadStarts.get(startEpoch) ?? 0) + 1);
+    return startEpoch;
+  }
+
+  endBulkLoad(startEpoch: number, policies: readonly ResolvedKeyPolicy[]): number {
+    let cached = 0;
+    for (const policy of policies) {
+      const hash = policy.tokenHash;
+      if (this.entries.peek(hash) !== undefined || this.inflight.has(hash)) continue;
+      if (this.invalidatedSince(startEpoch, hash, policy)) {
+        this.stats.discardedLoads++;
+        continue;
+      }
+      this.entries.set(hash, { policy, freshUntil: this.freshUntil(policy) });
+      this.unknown.delete(hash);
+      this.options.onLoaded?.(policy);
+      cached++;
+    }
+    this.endLoad(startEpoch);
+    return cached;
+  }
+
+  /** Most keys the cache holds. */
+  get capacity(): number {
+    return this.options.maxKeys;
+  }
+
   /** The cached entry without touching recency or freshness (tests, /readyz). */
   peek(tokenHash: string): ResolvedKeyPolicy | undefined {
     return this.entries.peek(tokenHash)?.policy;

@@ -2,6 +2,10 @@
  * The one configuration loader of both planes (API.md "Configuration"). Read once at start,
  * every problem reported together, frozen, then passed in. Nothing else reads process.env.
  */
+import { parseRedisUrl, type RedisTarget } from './redis-url.js';
+
+export type { RedisTarget } from './redis-url.js';
+
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -32,6 +36,12 @@ export interface Config {
   redisPrefix: string;
   budgetFailOpen: boolean;
   logLevel: LogLevel;
+  /** REDIS_URL parsed: one server or a cluster's seed nodes (undefined = memory mode). */
+  redis: RedisTarget | undefined;
+  /** Per-command Redis timeout; a slower answer counts as Redis being down. */
+  redisTimeoutMs: number;
+  /** Gateway processes on one port (node:cluster); more than 1 needs REDIS_URL. */
+  gatewayWorkers: number;
   /** Largest output-token figure a cost estimate uses (a bigger max_tokens is forwarded, not reserved). */
   maxOutputTokens: number;
   /** Client headers forwarded upstream beyond the built-in allow-list (exact names or `prefix*`). */
@@ -51,6 +61,10 @@ export interface Config {
   upstreamConnectTimeoutMs: number;
   upstreamIdleTimeoutMs: number;
   maxResponseBytes: number;
+  sessionTtlMs: number;
+  passwordLinkTtlMs: number;
+  /** Keys a gateway loads at start, most recently used first (0 = no warm start). */
+  preloadKeys: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -83,6 +97,8 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REDIS_PREFIX: { default: 'keygate:', doc: 'prefix of Redis keys and channels' },
   KEYGATE_BUDGET_FAIL_OPEN: { default: 'false', doc: 'admit when the spend store is down' },
   KEYGATE_LOG_LEVEL: { default: 'info', doc: 'pino level' },
+  KEYGATE_REDIS_TIMEOUT_MS: { default: '250', doc: 'per-command Redis timeout' },
+  KEYGATE_GATEWAY_WORKERS: { default: '1', doc: 'gateway worker processes on one port' },
   KEYGATE_MAX_OUTPUT_TOKENS: { default: '131072', doc: 'cap of the output-token estimate' },
   KEYGATE_FORWARD_HEADERS: { default: undefined, doc: 'extra client headers forwarded upstream' },
   KEYGATE_METRICS_TOKEN: { default: undefined, doc: 'bearer token required by /metrics' },
@@ -100,6 +116,9 @@ export const CONFIG_VARIABLES = {
   KEYGATE_UPSTREAM_CONNECT_MS: { default: '5000', doc: 'upstream connect timeout' },
   KEYGATE_UPSTREAM_IDLE_MS: { default: '60000', doc: 'upstream idle time between body chunks' },
   KEYGATE_MAX_RESPONSE_BYTES: { default: '16777216', doc: 'largest non-streaming upstream answer' },
+  KEYGATE_SESSION_TTL_MS: { default: '28800000', doc: 'console sign-in session lifetime' },
+  KEYGATE_PASSWORD_LINK_TTL_MS: { default: '86400000', doc: 'lifetime of a set-password link' },
+  KEYGATE_PRELOAD_KEYS: { default: '10000', doc: 'keys a gateway preloads at start (most recently used)' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -161,9 +180,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   url('KEYGATE_ADMIN_URL', adminUrl);
   url('KEYGATE_JWKS_URL', optional('KEYGATE_JWKS_URL'));
   const redisUrl = optional('REDIS_URL');
-  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    problems.push(`REDIS_URL must start with redis:// or rediss:// (got "${redisUrl}")`);
-  }
+  const redisParsed = redisUrl === undefined ? undefined : parseRedisUrl(redisUrl);
+  if (redisParsed !== undefined && 'problem' in redisParsed) problems.push(redisParsed.problem);
   const logLevel = text('KEYGATE_LOG_LEVEL') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`KEYGATE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevel}")`);
@@ -208,6 +226,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     redisPrefix: text('KEYGATE_REDIS_PREFIX'),
     budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),
     logLevel,
+    redis: redisParsed === undefined || 'problem' in redisParsed ? undefined : redisParsed,
+    redisTimeoutMs: integer('KEYGATE_REDIS_TIMEOUT_MS', 1, 60_000),
+    gatewayWorkers: integer('KEYGATE_GATEWAY_WORKERS', 1, 256),
     maxOutputTokens: integer('KEYGATE_MAX_OUTPUT_TOKENS', 1, 100_000_000),
     forwardHeaders: (optional('KEYGATE_FORWARD_HEADERS') ?? '')
       .split(',')
@@ -225,9 +246,18 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     upstreamConnectTimeoutMs: integer('KEYGATE_UPSTREAM_CONNECT_MS', 1, 600_000),
     upstreamIdleTimeoutMs: integer('KEYGATE_UPSTREAM_IDLE_MS', 1, 3_600_000),
     maxResponseBytes: integer('KEYGATE_MAX_RESPONSE_BYTES', 1024, 4 * 1024 * 1024 * 1024),
+    sessionTtlMs: integer('KEYGATE_SESSION_TTL_MS', 60_000, 30 * 86_400_000),
+    passwordLinkTtlMs: integer('KEYGATE_PASSWORD_LINK_TTL_MS', 60_000, 30 * 86_400_000),
+    preloadKeys: integer('KEYGATE_PRELOAD_KEYS', 0, 100_000_000),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');
+  }
+  if (config.gatewayWorkers > 1 && config.redis === undefined) {
+    problems.push(
+      `KEYGATE_GATEWAY_WORKERS=${config.gatewayWorkers} needs REDIS_URL: without Redis every worker keeps its own ` +
+        `counters, so ${config.gatewayWorkers} workers would allow ${config.gatewayWorkers}× every limit and budget`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -96,6 +96,12 @@ export const ERROR_REGISTRY = {
     retryable: false,
     message: 'You already have the maximum number of active keys in this team.',
   },
+  csrf_token_invalid: {
+    status: 403,
+    type: 'permission_error',
+    retryable: false,
+    message: 'A state-changing request signed in by session cookie needs the x-csrf-token header.',
+  },
   model_not_allowed: {
     status: 403,
     type: 'permission_error',

@@ -36,15 +36,20 @@ export interface ChargeResult {
   values: number[];
 }
 
+/**
+ * `group` (every method): the counters of one request share one group, the org id. A store that
+ * shards counters (Redis Cluster) keeps a group on one shard, so `chargeAll` never spans two;
+ * the same counter must always be named with the same group. Stores that do not shard ignore it.
+ */
 export interface CounterStore {
-  chargeAll(charges: readonly CounterCharge[]): MaybePromise<ChargeResult>;
+  chargeAll(charges: readonly CounterCharge[], group?: string): MaybePromise<ChargeResult>;
   /**
    * Unconditional add (negative refunds), used by settle and release. The result never goes
    * below zero, so a refund to a counter that no longer exists (its window is over) reads as 0.
    */
-  adjust(key: string, delta: number, ttlMs: number): MaybePromise<void>;
+  adjust(key: string, delta: number, ttlMs: number, group?: string): MaybePromise<void>;
   /** Current values, 0 for counters that do not exist. */
-  read(keys: readonly string[]): MaybePromise<number[]>;
+  read(keys: readonly string[], group?: string): MaybePromise<number[]>;
 }
 
 /** A counter or spend store failed (or rejected with something that is not an Error). */

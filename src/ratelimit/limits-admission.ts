@@ -58,6 +58,8 @@ interface PlannedCharge extends CounterCharge {
 
 interface TicketState {
   charges: PlannedCharge[];
+  /** Counter group of the request (its org id, see CounterStore). */
+  group: string;
   tokenReservation: number;
   estimatedInputTokens: number;
   reservation: SpendReservation;
@@ -121,7 +123,7 @@ export class LimitsAdmission implements Admission {
       : answer;
     if (!reserved.ok) {
       const charges = plan(this.keys, policy, now, 0);
-      const values = await this.read(charges);
+      const values = await this.read(charges, policy.org.id);
       return {
         ok: false,
         code: 'budget_exceeded',
@@ -140,7 +142,7 @@ export class LimitsAdmission implements Admission {
     const charges = plan(this.keys, policy, now, tokenReservation);
     let result: ChargeResult;
     try {
-      const charged = this.store.chargeAll(charges);
+      const charged = this.store.chargeAll(charges, policy.org.id);
       result = isPromise(charged) ? await settled(charged, 'charging the windows') : charged;
     } catch (error) {
       await this.releaseSpend(reservation);
@@ -160,6 +162,7 @@ export class LimitsAdmission implements Admission {
 
     const ticket = new LimitsTicket(this.nextTicket++, this, {
       charges,
+      group: policy.org.id,
       tokenReservation,
       estimatedInputTokens,
       reservation,
@@ -182,7 +185,7 @@ export class LimitsAdmission implements Admission {
     const state = this.take(ticket);
     if (state === undefined) return;
     await this.releaseSpend(state.reservation);
-    await this.adjust(state.charges, (charge) => -charge.amount);
+    await this.adjust(state, (charge) => -charge.amount);
   }
 
   async abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
@@ -195,7 +198,7 @@ export class LimitsAdmission implements Admission {
   async windowUsage(policy: ResolvedKeyPolicy): Promise<WindowUsage[]> {
     const now = this.clock.now();
     const charges = plan(this.keys, policy, now, 0);
-    const values = await this.read(charges);
+    const values = await this.read(charges, policy.org.id);
     return charges.map((charge, i) => ({
       param: windowParam(charge.scope, charge.window.name),
       limit: charge.limit,
@@ -225,8 +228,7 @@ export class LimitsAdmission implements Admission {
     outputTokens: number,
   ): Promise<{ costMicros: number }> {
     const delta = inputTokens + outputTokens - state.tokenReservation;
-    if (delta !== 0)
-      await this.adjust(state.charges, (charge) => (charge.window.unit === 'tokens' ? delta : 0));
+    if (delta !== 0) await this.adjust(state, (charge) => (charge.window.unit === 'tokens' ? delta : 0));
     // Spend is booked last: from here to the caller's continuation that records it for the usage
     // reporter only microtasks run, so no timer can seal a batch in between, and the ledger's
     // unsealed spend and the reporter's open batch hold the same requests. (Meanwhile the
@@ -237,16 +239,13 @@ export class LimitsAdmission implements Admission {
     return { costMicros: cost };
   }
 
-  private async adjust(
-    charges: readonly PlannedCharge[],
-    deltaOf: (charge: PlannedCharge) => number,
-  ): Promise<void> {
+  private async adjust(state: TicketState, deltaOf: (charge: PlannedCharge) => number): Promise<void> {
     const now = this.clock.now();
     const pending: Promise<void>[] = [];
-    for (const charge of charges) {
+    for (const charge of state.charges) {
       const delta = deltaOf(charge);
       if (delta === 0 || now >= charge.endMs) continue;
-      const answer = this.store.adjust(charge.key, delta, charge.ttlMs);
+      const answer = this.store.adjust(charge.key, delta, charge.ttlMs, state.group);
       if (isPromise(answer)) pending.push(answer);
     }
     if (pending.length > 0) await settled(Promise.all(pending), 'adjusting the windows');
@@ -257,8 +256,11 @@ export class LimitsAdmission implements Admission {
     if (isPromise(answer)) await settled(answer, 'releasing the budgets');
   }
 
-  private async read(charges: readonly PlannedCharge[]): Promise<number[]> {
-    const answer = this.store.read(charges.map((charge) => charge.key));
+  private async read(charges: readonly PlannedCharge[], group: string): Promise<number[]> {
+    const answer = this.store.read(
+      charges.map((charge) => charge.key),
+      group,
+    );
     return isPromise(answer) ? settled(answer, 'reading the windows') : answer;
   }
 }

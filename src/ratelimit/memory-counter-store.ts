@@ -36,38 +36,43 @@ export interface MemoryCounterStoreOptions {
 /** Most expired counters deleted by one write (the rest by the following writes). */
 const SWEEP_BATCH = 256;
 
-/** Counters created with one ttl, in creation (= expiry) order; `head` = first live slot. */
+/** Counters created with one ttl, as slots in creation (= expiry) order; `head` = first live one. */
 class ExpiryQueue {
-  keys: string[] = [];
-  expiries: number[] = [];
+  slots: number[] = [];
   head = 0;
 
-  push(key: string, expiresAt: number): void {
-    this.keys.push(key);
-    this.expiries.push(expiresAt);
-  }
-
-  /** Drops the consumed front once it is most of the arrays (amortized O(1) per counter). */
+  /** Drops the consumed front once it is most of the array (amortized O(1) per counter). */
   compact(): void {
-    if (this.head === this.keys.length) {
-      this.keys = [];
-      this.expiries = [];
+    if (this.head === this.slots.length) {
+      this.slots = [];
       this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.keys.length) {
-      this.keys = this.keys.slice(this.head);
-      this.expiries = this.expiries.slice(this.head);
+    } else if (this.head >= 1024 && this.head * 2 >= this.slots.length) {
+      this.slots = this.slots.slice(this.head);
       this.head = 0;
     }
   }
 }
 
+/**
+ * Per-counter storage (issue 15): a Map from counter key to a slot number, the value and expiry
+ * of each slot in Float64Arrays, freed slots reused. One map probe per charge (the check pass
+ * keeps the slot for the commit pass) where a Map of values needed three (get, get, set), and no
+ * heap object per counter besides its key string, so a new window reuses the slot its key's
+ * previous window freed.
+ */
 export class MemoryCounterStore implements CounterStore {
   /**
-   * Counter key → value. Invariant: every key here has exactly one slot in the queue of the ttl
-   * it was created with, and a key is deleted only by the sweep, through that slot.
+   * Counter key → slot. Invariant: every slot in use has exactly one place in the queue of the
+   * ttl it was created with, and a slot is freed only by the sweep, through that place.
    */
-  private readonly counters = new Map<string, number>();
+  private readonly slotOf = new Map<string, number>();
+  private keys: (string | undefined)[] = [];
+  private values = new Float64Array(1024);
+  private expiries = new Float64Array(1024);
+  private readonly free: number[] = [];
   private readonly queues = new Map<number, ExpiryQueue>();
+  /** Slots of the charges of the call in progress (-1 = no counter yet); reused. */
+  private scratch = new Int32Array(16);
   /** Earliest expiry of any queued counter (Infinity when none). */
   private nextExpiry = Infinity;
   private readonly now: () => number;
@@ -80,18 +85,24 @@ export class MemoryCounterStore implements CounterStore {
   chargeAll(charges: readonly CounterCharge[]): ChargeResult {
     const now = this.now();
     if (now >= this.nextExpiry) this.sweep(now);
+    if (charges.length > this.scratch.length) this.scratch = new Int32Array(charges.length * 2);
+    const slots = this.scratch;
     const values = new Array<number>(charges.length);
     let ok = true;
     for (let i = 0; i < charges.length; i++) {
       const charge = charges[i]!;
-      const current = this.counters.get(charge.key) ?? 0;
+      const slot = this.slotOf.get(charge.key);
+      const current = slot === undefined ? 0 : this.values[slot]!;
+      slots[i] = slot ?? -1;
       values[i] = current;
       if (current + charge.amount > charge.limit) ok = false;
     }
     if (!ok) return { ok, values };
     for (let i = 0; i < charges.length; i++) {
       const charge = charges[i]!;
-      values[i] = this.add(charge.key, charge.amount, charge.ttlMs, now);
+      const slot = slots[i]!;
+      if (slot >= 0) values[i] = this.values[slot] = Math.max(0, this.values[slot]! + charge.amount);
+      else values[i] = this.create(charge.key, charge.amount, charge.ttlMs, now);
     }
     return { ok, values };
   }
@@ -99,60 +110,87 @@ export class MemoryCounterStore implements CounterStore {
   adjust(key: string, delta: number, ttlMs: number): void {
     const now = this.now();
     if (now >= this.nextExpiry) this.sweep(now);
+    const slot = this.slotOf.get(key);
+    if (slot !== undefined) {
+      this.values[slot] = Math.max(0, this.values[slot]! + delta);
+      return;
+    }
     // A refund to a counter that no longer exists (its window is over) reads as 0, and a zero
     // adjustment changes nothing: neither creates a counter (nor gives it a lifetime).
-    if (delta <= 0 && !this.counters.has(key)) return;
-    this.add(key, delta, ttlMs, now);
+    if (delta > 0) this.create(key, delta, ttlMs, now);
   }
 
   read(keys: readonly string[]): number[] {
     const values = new Array<number>(keys.length);
-    for (let i = 0; i < keys.length; i++) values[i] = this.counters.get(keys[i]!) ?? 0;
+    for (let i = 0; i < keys.length; i++) {
+      const slot = this.slotOf.get(keys[i]!);
+      values[i] = slot === undefined ? 0 : this.values[slot]!;
+    }
     return values;
   }
 
   /** Counters held, expired ones not swept yet included (tests and diagnostics). */
   get size(): number {
-    return this.counters.size;
+    return this.slotOf.size;
   }
 
-  /** Adds `delta` (never below zero), creating the counter with its expiry when missing. */
-  private add(key: string, delta: number, ttlMs: number, now: number): number {
-    const current = this.counters.get(key);
-    if (current !== undefined) {
-      const next = current + delta > 0 ? current + delta : 0;
-      this.counters.set(key, next);
-      return next;
+  /** Slots ever allocated (live + free): stays flat while windows roll over (tests, diagnostics). */
+  get slotCount(): number {
+    return this.keys.length;
+  }
+
+  /** A new counter at `max(0, delta)`, expiring `ttlMs` from now. */
+  private create(key: string, delta: number, ttlMs: number, now: number): number {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.keys.length;
+      if (slot === this.values.length) this.grow();
     }
-    const next = delta > 0 ? delta : 0;
-    this.counters.set(key, next);
+    const value = delta > 0 ? delta : 0;
     const expiresAt = now + Math.max(1, ttlMs);
+    this.slotOf.set(key, slot);
+    this.keys[slot] = key;
+    this.values[slot] = value;
+    this.expiries[slot] = expiresAt;
     let queue = this.queues.get(ttlMs);
     if (queue === undefined) {
       queue = new ExpiryQueue();
       this.queues.set(ttlMs, queue);
     }
     if (expiresAt < this.nextExpiry) this.nextExpiry = expiresAt;
-    queue.push(key, expiresAt);
-    return next;
+    queue.slots.push(slot);
+    return value;
   }
 
-  /** Deletes up to SWEEP_BATCH expired counters, then recomputes the earliest expiry. */
+  private grow(): void {
+    const values = new Float64Array(this.values.length * 2);
+    values.set(this.values);
+    this.values = values;
+    const expiries = new Float64Array(this.expiries.length * 2);
+    expiries.set(this.expiries);
+    this.expiries = expiries;
+  }
+
+  /** Frees up to SWEEP_BATCH expired counters, then recomputes the earliest expiry. */
   private sweep(now: number): void {
     let budget = SWEEP_BATCH;
     let next = Infinity;
+    const { expiries, keys } = this;
     for (const queue of this.queues.values()) {
-      const { keys, expiries } = queue;
+      const { slots } = queue;
       let head = queue.head;
-      while (budget > 0 && head < keys.length && expiries[head]! <= now) {
-        this.counters.delete(keys[head]!);
+      while (budget > 0 && head < slots.length && expiries[slots[head]!]! <= now) {
+        const slot = slots[head]!;
+        this.slotOf.delete(keys[slot]!);
+        keys[slot] = undefined;
+        this.free.push(slot);
         head++;
         budget--;
       }
       queue.head = head;
       queue.compact();
-      if (queue.head < queue.keys.length && queue.expiries[queue.head]! < next) {
-        next = queue.expiries[queue.head]!;
+      if (queue.head < queue.slots.length && expiries[queue.slots[queue.head]!]! < next) {
+        next = expiries[queue.slots[queue.head]!]!;
       }
     }
     this.nextExpiry = next;

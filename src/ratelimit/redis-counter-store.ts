@@ -8,13 +8,16 @@
  * store's synchronous section. rate-limiter-flexible's Redis limiters are not used for the same
  * reason as in memory: their `consume` charges on refusal, one key at a time.
  *
- * Keys of one request span scopes, so they are not in one hash slot: this store needs a single
- * Redis (or a primary with replicas), not Redis Cluster.
+ * Redis Cluster: a script may only touch keys of one hash slot. Every counter of a request is
+ * named with the request's group (its org id, see CounterStore) as a hash tag,
+ * `<prefix>{<org id>}:w:<scope>:<id>:<window>:<start>`, so all of them live in one slot and the
+ * script never crosses slots; the key and team windows of an org are on the org's shard. Without
+ * a group (callers that do not pass one) the key is `<prefix>w:<counter>`, single Redis only.
  *
  * Expiry is garbage collection only (keys carry their window start); it is renewed on every
  * charge or adjustment.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { settled, type ChargeResult, type CounterCharge, type CounterStore } from './counter-store.js';
 
 /** KEYS: counters. ARGV: amount, limit, ttlMs per key. Returns {ok, value per key}. */
@@ -50,13 +53,15 @@ redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
 return value
 `;
 
-interface ScriptedRedis extends Redis {
+interface ScriptedRedis {
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  mget(keys: string[]): Promise<(string | null)[]>;
   keygateChargeAll(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   keygateAdjust(key: string, delta: number, ttlMs: number): Promise<number>;
 }
 
 export interface RedisCounterStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Prefix of every key (`KEYGATE_REDIS_PREFIX`), e.g. `keygate:`. */
   prefix: string;
 }
@@ -66,18 +71,23 @@ export class RedisCounterStore implements CounterStore {
   private readonly prefix: string;
 
   constructor(options: RedisCounterStoreOptions) {
-    const redis = options.redis as ScriptedRedis;
+    const redis = options.redis as unknown as ScriptedRedis;
     if (typeof redis.keygateChargeAll !== 'function') {
       redis.defineCommand('keygateChargeAll', { lua: CHARGE_ALL });
       redis.defineCommand('keygateAdjust', { numberOfKeys: 1, lua: ADJUST });
     }
     this.redis = redis;
-    this.prefix = `${options.prefix}w:`;
+    this.prefix = options.prefix;
   }
 
-  async chargeAll(charges: readonly CounterCharge[]): Promise<ChargeResult> {
+  /** The Redis key of a counter: `<prefix>{<group>}:w:<counter>` (see the file comment). */
+  private redisKey(key: string, group: string | undefined): string {
+    return group === undefined ? `${this.prefix}w:${key}` : `${this.prefix}{${group}}:w:${key}`;
+  }
+
+  async chargeAll(charges: readonly CounterCharge[], group?: string): Promise<ChargeResult> {
     if (charges.length === 0) return { ok: true, values: [] };
-    const args: (string | number)[] = charges.map((charge) => this.prefix + charge.key);
+    const args: (string | number)[] = charges.map((charge) => this.redisKey(charge.key, group));
     for (const charge of charges) args.push(charge.amount, charge.limit, Math.ceil(charge.ttlMs));
     const [ok, ...values] = await settled(
       this.redis.keygateChargeAll(charges.length, ...args),
@@ -86,14 +96,17 @@ export class RedisCounterStore implements CounterStore {
     return { ok: ok === 1, values: values.map(Number) };
   }
 
-  async adjust(key: string, delta: number, ttlMs: number): Promise<void> {
-    await settled(this.redis.keygateAdjust(this.prefix + key, delta, Math.ceil(ttlMs)), 'adjusting a window');
+  async adjust(key: string, delta: number, ttlMs: number, group?: string): Promise<void> {
+    await settled(
+      this.redis.keygateAdjust(this.redisKey(key, group), delta, Math.ceil(ttlMs)),
+      'adjusting a window',
+    );
   }
 
-  async read(keys: readonly string[]): Promise<number[]> {
+  async read(keys: readonly string[], group?: string): Promise<number[]> {
     if (keys.length === 0) return [];
     const values = await settled(
-      this.redis.mget(keys.map((key) => this.prefix + key)),
+      this.redis.mget(keys.map((key) => this.redisKey(key, group))),
       'reading the windows',
     );
     return values.map((value) => (value === null ? 0 : Number(value)));

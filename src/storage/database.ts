@@ -20,6 +20,11 @@ export function openDatabase(path: string): Database {
   return db;
 }
 
+/** An existing database, read-only, without migrations (`keygate doctor` inspects, never changes). */
+export function openDatabaseReadOnly(path: string): Database {
+  return new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+}
+
 export function migrate(db: Database): void {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',

@@ -202,4 +202,40 @@ CREATE TABLE usage_batches (
     // that is a scan of every batch the gateway ever sent.
     sql: 'CREATE INDEX usage_batches_gateway_seq ON usage_batches(gateway_id, batch_seq);',
   },
+  {
+    version: 4,
+    name: 'console sign-in: password hashes, set-password links, sessions',
+    // Secrets are stored only as hashes: scrypt for passwords, sha256 for link tokens and session ids.
+    sql: `
+ALTER TABLE users ADD COLUMN password_hash TEXT;
+
+CREATE TABLE password_links (
+  token_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used_at INTEGER
+);
+CREATE INDEX password_links_user ON password_links(user_id);
+
+CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_id TEXT REFERENCES users(id) ON DELETE CASCADE,
+  is_master INTEGER NOT NULL DEFAULT 0,
+  -- For a master-key session: a fingerprint of the master key it was opened with (a new key ends it).
+  master_fingerprint TEXT,
+  csrf_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  CHECK ((user_id IS NULL) = (is_master = 1))
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+`,
+  },
+  {
+    version: 6,
+    name: 'keys by last use',
+    // GET /internal/keys pages the active keys by most recent use (a gateway's warm start).
+    sql: 'CREATE INDEX keys_last_used ON keys(last_used_at, id);',
+  },
 ];

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
+import { eventually } from '../helpers/eventually.js';
 
 let stack: Stack;
 let data: Awaited<ReturnType<typeof seed>>;
@@ -66,7 +67,12 @@ describe('gateway with the admin plane down', () => {
       (_s, body) => Math.round(body.spend * 1e6) >= 6 * 17,
       10_000,
     );
-    await new Promise((resolve) => setTimeout(resolve, 500)); // a double count would show by now
+    // A double count could only come from a batch sent again: once the gateway holds nothing
+    // unaccepted, no report can follow.
+    await eventually(
+      async () => ((await (await fetch(`${stack.gatewayUrl}/readyz`)).json()) as any).pendingUsageItems === 0,
+      { timeoutMs: 10_000, what: 'every usage report accepted' },
+    );
     const view = (await stack.api('GET', `/v1/keys/${cached.key.id}`)).body;
     expect(Math.round(view.spend * 1e6)).toBe(6 * 17);
     expect((await call(uncached.secret)).status).toBe(200);

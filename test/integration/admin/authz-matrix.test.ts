@@ -217,6 +217,11 @@ const TABLE: Record<string, Row> = {
     request: (w, c, o) => ({ path: `/v1/users/${userId(w, c, o)}/tokens`, body: { ttl_seconds: 600 } }),
     expect: USER_ADMIN(200),
   },
+  'POST /v1/users/{id}/password-link': {
+    objects: USER_OBJECTS,
+    request: (w, c, o) => ({ path: `/v1/users/${userId(w, c, o)}/password-link` }),
+    expect: USER_ADMIN(201),
+  },
 
   // Orgs
   'POST /v1/orgs': {

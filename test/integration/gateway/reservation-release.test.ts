@@ -13,6 +13,7 @@ import { eventually } from '../../helpers/eventually.js';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 type Fault =
+  | 'decision'
   | 'credential'
   | 'upstream-throws'
   | 'answer-unreadable'
@@ -47,6 +48,11 @@ beforeAll(async () => {
         },
         close: () => real.close(),
       } as unknown as UpstreamClient;
+      const decisionSeconds = deps.metrics.decisionSeconds.bind(deps.metrics);
+      deps.metrics.decisionSeconds = (seconds) => {
+        if (fault === 'decision') throw new Error('injected: decision metrics');
+        decisionSeconds(seconds);
+      };
       const outcome = deps.metrics.outcome.bind(deps.metrics);
       deps.metrics.outcome = (code) => {
         if (fault === 'metrics' && code === 'ok') throw new Error('injected: metrics');
@@ -119,6 +125,7 @@ describe('a reservation is never leaked', () => {
 
   // [step, streamed request, status the client gets]
   it.each<[Fault, boolean, number]>([
+    ['decision', false, 500],
     ['credential', false, 500],
     ['upstream-throws', false, 502],
     ['answer-unreadable', false, 500],

@@ -88,6 +88,17 @@ describe('bench targets', () => {
     expect(target([row('memory', { extra: { rssMb: 120, keys: 100_000 } })], 'memory-rss').pass).toBe(true);
     expect(target([row('memory', { extra: { rssMb: 320, keys: 100_000 } })], 'memory-rss').pass).toBe(false);
     expect(target([row('memory', { extra: { rssMb: 120, keys: 10_000 } })], 'memory-rss').pass).toBeNull();
+    expect(target([row('memory', { extra: { rssMb: 210, keys: 100_000 } })], 'memory-rss').pass).toBe(false);
+  });
+
+  it('issue 15: cold misses at ≥ 10,000 rps; a preload of 100,000 keys in ≤ 5 s (fewer keys: not judged)', () => {
+    expect(target([row('cold-misses', { rps: 10_500 })], 'cold-misses-rps').pass).toBe(true);
+    expect(target([row('cold-misses', { rps: 3_777 })], 'cold-misses-rps').pass).toBe(false);
+    const preload = (seconds: number, keys = 100_000) =>
+      target([row('preload', { extra: { preloadSeconds: seconds, keys } })], 'preload-seconds').pass;
+    expect(preload(4.2)).toBe(true);
+    expect(preload(5.5)).toBe(false);
+    expect(preload(1, 5_000)).toBeNull();
   });
 
   it('cold misses need requests and no errors', () => {

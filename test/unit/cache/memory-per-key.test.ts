@@ -4,7 +4,9 @@
  * real path: PolicyInterner, KeyPolicyCache, LimitsAdmission with the memory counter store (one
  * admitted and settled request each, spend sealed into a usage batch). Heap after a full GC,
  * before and after. Measured when written: ~720 bytes per key; ~1,300 without the interner;
- * ~2,450 before the Map-based store, per-window counter keys and the compact ledger.
+ * ~2,450 before the Map-based store, per-window counter keys and the compact ledger. Issue 15
+ * lowered the bound from 1.2 KB to 900 bytes (measured ~740 with the CLOCK key cache and the
+ * slot-array counter store: flat storage, no object per entry or counter).
  */
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
@@ -39,7 +41,7 @@ function wire(i: number): string {
 }
 
 describe('memory per cached key', () => {
-  it('a cached key with two windows, its counters and its spend state takes under 1.2 KB of heap', async () => {
+  it('a cached key with two windows, its counters and its spend state takes under 900 bytes of heap', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const hashes = Array.from({ length: KEYS }, (_, i) => hex(`h${i}`));
@@ -80,6 +82,6 @@ describe('memory per cached key', () => {
     const perKey = (process.memoryUsage().heapUsed - before) / KEYS;
     expect(cache.size).toBe(KEYS);
     expect(spend.spendOf('key', JSON.parse(bodies.get(hashes[0]!)!).keyId as string)?.spendMicros).toBe(60);
-    expect(perKey).toBeLessThan(1_200);
+    expect(perKey).toBeLessThan(900);
   });
 });

@@ -165,4 +165,20 @@ describe('MemoryCounterStore', () => {
       { numRuns: 300 },
     );
   });
+
+  it('10,000 keys over 10 minute windows reuse the slots of expired windows: storage stays flat', () => {
+    const { store, advance } = setup();
+    const keys = (minute: number): string[] =>
+      Array.from({ length: 10_000 }, (_, i) => `key:k${i}:rpm:${minute}`);
+    for (let minute = 0; minute < 10; minute++) {
+      for (const key of keys(minute)) {
+        expect(store.chargeAll([{ key, amount: 1, limit: 5, ttlMs: 61_000 }]).ok).toBe(true);
+      }
+      advance(60_000);
+    }
+    // Two windows' worth at most (the current one and the one not yet expired), never ten.
+    expect(store.slotCount).toBeLessThanOrEqual(20_000);
+    expect(store.size).toBeLessThanOrEqual(20_000);
+    expect(store.read([keys(9)[0]!, keys(0)[0]!])).toEqual([1, 0]);
+  });
 });

@@ -1,0 +1,94 @@
+/**
+ * Many key policies per call (issue 15), for gateways that face many keys at once:
+ * - `resolveKeyPolicies`: `POST /internal/keys` `{hashes}` → one policy (or null) per hash, in
+ *   order; a gateway's concurrent cache misses travel as one such batch (src/cache/batch-loader.ts).
+ * - `recentKeyPolicies`: `GET /internal/keys?after=&limit=` → a page of the active keys used most
+ *   recently (last_used_at descending, then id), for a gateway's warm start
+ *   (src/cache/key-preloader.ts). `next` is the cursor of the following page, null at the end.
+ *
+ * Both resolve every key with resolveKeyPolicy inside one read transaction, so the whole answer is
+ * one snapshot (one `version`) and SQLite takes its read lock once; what the keys share (head,
+ * batch seq, an inheriting key's team targets) is read once per call (ResolveMemo).
+ */
+import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
+import type { Database } from '../../src/storage/database.js';
+import { resolveKeyPolicy, type ResolveMemo } from './resolve-key-policy.js';
+
+/** Most hashes per batch and keys per page the admin plane answers. */
+export const MAX_KEY_BATCH = 1000;
+
+export interface RecentKeysPage {
+  policies: ResolvedKeyPolicy[];
+  /** `<last_used_at>:<key id>` of the last key of this page; null when there are no more. */
+  next: string | null;
+}
+
+interface RecentRow {
+  id: string;
+  token_hash: string;
+  last_used_at: number;
+}
+
+function prepare(db: Database) {
+  const columns = 'SELECT id, token_hash, last_used_at FROM keys';
+  const order = 'ORDER BY last_used_at DESC, id DESC LIMIT ?';
+  return {
+    first: db.prepare<[number], RecentRow>(
+      `${columns} WHERE last_used_at IS NOT NULL AND status = 'active' ${order}`,
+    ),
+    after: db.prepare<[number, string, number], RecentRow>(
+      `${columns} WHERE last_used_at IS NOT NULL AND status = 'active' AND (last_used_at, id) < (?, ?) ${order}`,
+    ),
+  };
+}
+
+const STATEMENTS = new WeakMap<Database, ReturnType<typeof prepare>>();
+
+export function resolveKeyPolicies(
+  db: Database,
+  hashes: readonly string[],
+  gatewayId: string | undefined,
+  now: number,
+): (ResolvedKeyPolicy | null)[] {
+  return db.transaction(() => {
+    const memo: ResolveMemo = { teamTargets: new Map() };
+    return hashes.map((hash) => resolveKeyPolicy(db, hash, gatewayId, now, memo));
+  })();
+}
+
+/** Parses `<last_used_at>:<id>`; undefined when malformed. */
+export function parseCursor(cursor: string): { lastUsedAt: number; id: string } | undefined {
+  const colon = cursor.indexOf(':');
+  const lastUsedAt = Number(cursor.slice(0, colon));
+  if (colon <= 0 || !Number.isSafeInteger(lastUsedAt)) return undefined;
+  return { lastUsedAt, id: cursor.slice(colon + 1) };
+}
+
+export function recentKeyPolicies(
+  db: Database,
+  after: { lastUsedAt: number; id: string } | undefined,
+  limit: number,
+  gatewayId: string | undefined,
+  now: number,
+): RecentKeysPage {
+  let statements = STATEMENTS.get(db);
+  if (statements === undefined) {
+    statements = prepare(db);
+    STATEMENTS.set(db, statements);
+  }
+  const { first, after: afterCursor } = statements;
+  return db.transaction(() => {
+    const rows = after === undefined ? first.all(limit) : afterCursor.all(after.lastUsedAt, after.id, limit);
+    const policies: ResolvedKeyPolicy[] = [];
+    const memo: ResolveMemo = { teamTargets: new Map() };
+    for (const row of rows) {
+      const policy = resolveKeyPolicy(db, row.token_hash, gatewayId, now, memo);
+      if (policy !== null) policies.push(policy);
+    }
+    const last = rows[rows.length - 1];
+    return {
+      policies,
+      next: rows.length < limit || last === undefined ? null : `${last.last_used_at}:${last.id}`,
+    };
+  })();
+}

@@ -1,0 +1,103 @@
+/**
+ * Redis mode of a gateway (REDIS_URL set): the parts gateway/main.ts wires instead of, or beside,
+ * the embedded ones.
+ * - admission: window counters (RedisCounterStore) and spend (RedisSpendStore) shared by every
+ *   replica, behind RedisFallbackAdmission (per-process limiters while Redis is down, budgets
+ *   fail closed unless KEYGATE_BUDGET_FAIL_OPEN);
+ * - invalidations: a subscription to the admin plane's pub/sub channel, handed to the change
+ *   follower, which pulls the feed on every (re)connection;
+ * - two connections: one for commands (short timeouts, no offline queue), one for pub/sub.
+ */
+import type { Logger } from 'pino';
+import { RedisSpendStore } from '../src/budget/redis-spend-store.js';
+import type { SpendStore } from '../src/budget/spend-store.js';
+import type { Clock } from '../src/clock.js';
+import type { Config, RedisTarget } from '../src/config/config.js';
+import { RedisChangeSubscriber, type ChangeReceiver } from '../src/invalidation/redis-change-subscriber.js';
+import type { Admission } from '../src/policy/admission.js';
+import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
+import { connectRedis, waitUntilReady } from '../src/ratelimit/redis-connection.js';
+import { RedisCounterStore } from '../src/ratelimit/redis-counter-store.js';
+import { RedisFallbackAdmission } from '../src/ratelimit/redis-fallback-admission.js';
+import { RedisHealth } from '../src/ratelimit/redis-health.js';
+
+/** Reservations of an idle scope outlive the longest request by this much. */
+const RESERVATION_TTL_MARGIN_MS = 60_000;
+/** How long a starting gateway waits for Redis before it starts in fallback mode. */
+const START_WAIT_MS = 3000;
+
+export interface RedisMode {
+  admission: Admission;
+  health: RedisHealth;
+  /** Subscribes to pub/sub invalidations; the follower pulls the feed on every (re)connection. */
+  subscribe(follower: ChangeReceiver): RedisChangeSubscriber;
+  /** For /readyz: Redis answering, and the pub/sub subscription live (subscribed and caught up). */
+  status(): { up: boolean; subscribed: boolean };
+  close(): Promise<void>;
+}
+
+export async function startRedisMode(
+  config: Config & { redis: RedisTarget },
+  deps: { clock: Clock; logger: Logger; gatewayId: string; localSpend: SpendStore },
+): Promise<RedisMode> {
+  const { clock, logger, gatewayId } = deps;
+  const commands = connectRedis(config.redis, {
+    commandTimeoutMs: config.redisTimeoutMs,
+    name: `keygate-${gatewayId}`,
+  });
+  // ioredis reports connection errors as events; RedisHealth turns them into one line per outage.
+  commands.on('error', () => {});
+  const health = new RedisHealth({
+    redis: commands,
+    clock,
+    logger,
+    fallback: `window limits are enforced per process and ${
+      config.budgetFailOpen
+        ? 'budgets against this process’s own spend view'
+        : 'budgeted requests are refused (budget_unavailable)'
+    }`,
+  });
+  const shared = new LimitsAdmission({
+    clock,
+    store: new RedisCounterStore({ redis: commands, prefix: config.redisPrefix }),
+    spend: new RedisSpendStore({
+      redis: commands,
+      prefix: config.redisPrefix,
+      reservationTtlMs: config.upstreamTimeoutMs + RESERVATION_TTL_MARGIN_MS,
+    }),
+  });
+  const local = new LimitsAdmission({ clock, spend: deps.localSpend });
+  const admission = new RedisFallbackAdmission({
+    shared,
+    local,
+    health,
+    budgetFailOpen: config.budgetFailOpen,
+  });
+  if (!(await waitUntilReady(commands, START_WAIT_MS))) {
+    logger.warn('Redis not reachable at start; starting with per-process limits until it is');
+  }
+  const subscribers: RedisChangeSubscriber[] = [];
+  return {
+    admission,
+    health,
+    subscribe(follower) {
+      const connection = connectRedis(config.redis, {
+        commandTimeoutMs: config.redisTimeoutMs,
+        subscriber: true,
+        name: `keygate-${gatewayId}-sub`,
+      });
+      connection.on('error', () => {});
+      const subscriber = new RedisChangeSubscriber(connection, config.redisPrefix, follower, logger, () =>
+        clock.now(),
+      );
+      subscriber.start();
+      subscribers.push(subscriber);
+      return subscriber;
+    },
+    status: () => ({ up: health.up, subscribed: subscribers.some((subscriber) => subscriber.live) }),
+    async close() {
+      for (const subscriber of subscribers) subscriber.stop();
+      commands.disconnect();
+    },
+  };
+}

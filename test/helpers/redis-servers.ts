@@ -1,0 +1,153 @@
+/**
+ * Redis servers that a test owns: a standalone `redis-server` or a 3-master Redis Cluster
+ * (`--cluster-enabled yes` + `redis-cli --cluster create`), on free ports, in a temporary
+ * directory, without persistence. Tests that stop or restart Redis use these, never the shared
+ * server on 127.0.0.1:6379.
+ *
+ * `redisAvailable` says whether the binaries exist; Redis-mode suites skip with a visible message
+ * (`skipReason`) only when they do not.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../bench/processes.js';
+
+export const redisAvailable =
+  spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-cli', ['--version']).status === 0;
+
+/** Printed by suites that skip: a skipped Redis suite must never look like a passed one. */
+export function skipReason(what: string): string {
+  return `SKIPPED ${what}: redis-server / redis-cli not found on PATH (install Redis to run the Redis-mode tests)`;
+}
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  /** Stops the server (SIGKILL when `hard`), keeping its port for `start`. */
+  stop(hard?: boolean): Promise<void>;
+  /** Starts it again on the same port (empty: there is no persistence). */
+  start(): Promise<void>;
+  /** Stops it for good and removes its directory. */
+  close(): Promise<void>;
+}
+
+function startProcess(port: number, dir: string, extra: string[]): ChildProcess {
+  return spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...extra,
+    ],
+    { stdio: 'ignore' },
+  );
+}
+
+async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ping = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
+    if (ping.stdout.trim() === 'PONG') return;
+    if (Date.now() > deadline)
+      throw new Error(`redis-server on ${port} did not answer within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+  }
+}
+
+async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  await exited;
+}
+
+/** One standalone redis-server on a free port. */
+export async function startRedisServer(): Promise<RedisServer> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-redis-'));
+  let child = startProcess(port, dir, []);
+  await waitForPing(port);
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async stop(hard = false) {
+      await kill(child, hard ? 'SIGKILL' : 'SIGTERM');
+    },
+    async start() {
+      if (child.exitCode === null && child.signalCode === null) return;
+      child = startProcess(port, dir, []);
+      await waitForPing(port);
+    },
+    async close() {
+      await kill(child, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RedisCluster {
+  ports: number[];
+  /** `redis://127.0.0.1:a,redis://127.0.0.1:b,...`: the comma-separated REDIS_URL form. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Three masters, no replicas, every slot assigned; resolves once the cluster state is ok. */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-redis-cluster-'));
+  const children = ports.map((port) =>
+    startProcess(port, dir, [
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      `nodes-${port}.conf`,
+      '--cluster-node-timeout',
+      '2000',
+    ]),
+  );
+  const close = async (): Promise<void> => {
+    await Promise.all(children.map((child) => kill(child, 'SIGKILL')));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) await waitForPing(port);
+    const create = spawnSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...ports.map((port) => `127.0.0.1:${port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { encoding: 'utf8' },
+    );
+    if (create.status !== 0)
+      throw new Error(`redis-cli --cluster create failed:\n${create.stdout}${create.stderr}`);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const states = ports.map(
+        (port) =>
+          spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], { encoding: 'utf8' }).stdout,
+      );
+      if (states.every((info) => info.includes('cluster_state:ok'))) break;
+      if (Date.now() > deadline) throw new Error(`cluster not ok within 15 s:\n${states.join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { ports, url: ports.map((port) => `redis://127.0.0.1:${port}`).join(','), close };
+}

@@ -1,0 +1,171 @@
+/**
+ * A scale-out deployment as real processes: one admin plane, N gateways (or one gateway with
+ * node:cluster workers) and the mock upstream, all on free ports, every plane with the same
+ * REDIS_URL and a key prefix of its own. HTTP pushes are disabled (KEYGATE_GATEWAY_URLS empty):
+ * invalidations travel over Redis pub/sub, with the change-feed pull as the backstop.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, spawnTs, type Spawned } from './processes.js';
+
+export const MASTER_KEY = 'redis-e2e-master-key-0123456789';
+export const INTERNAL_SECRET = 'redis-e2e-internal-secret-0123456789abcdef';
+
+export interface RedisStack {
+  admin: Spawned;
+  gateways: Spawned[];
+  mockUrl: string;
+  /** Admin API call with the master key. */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** POST /v1/chat/completions on gateway `i` (round-robin over the gateways when omitted). */
+  chat(secret: string, model: string, options?: { gateway?: number; maxTokens?: number }): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+export interface RedisStackOptions {
+  redisUrl: string;
+  prefix: string;
+  gateways: number;
+  /** Extra environment of every gateway (e.g. KEYGATE_GATEWAY_WORKERS). */
+  gatewayEnv?: Record<string, string>;
+}
+
+export async function startRedisStack(options: RedisStackOptions): Promise<RedisStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-redis-e2e-'));
+  const started: Spawned[] = [];
+  const shared = { REDIS_URL: options.redisUrl, KEYGATE_REDIS_PREFIX: options.prefix };
+  try {
+    const mockPort = await freePort();
+    const mockUrl = `http://127.0.0.1:${mockPort}`;
+    started.push(
+      await spawnTs('bench/mock-upstream.ts', { url: mockUrl, env: {}, args: ['--port', String(mockPort)] }),
+    );
+    const adminPort = await freePort();
+    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    const admin = await spawnTs('admin/main.ts', {
+      url: adminUrl,
+      env: {
+        ...shared,
+        KEYGATE_DB_PATH: join(dir, 'keygate.db'),
+        KEYGATE_ADMIN_PORT: String(adminPort),
+        KEYGATE_MASTER_KEY: MASTER_KEY,
+        KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
+        KEYGATE_GATEWAY_URLS: '',
+      },
+    });
+    started.push(admin);
+    const gateways = await Promise.all(
+      Array.from({ length: options.gateways }, async () => {
+        const port = await freePort();
+        return spawnTs('gateway/main.ts', {
+          url: `http://127.0.0.1:${port}`,
+          readyPath: '/readyz',
+          env: {
+            ...shared,
+            KEYGATE_GATEWAY_PORT: String(port),
+            KEYGATE_ADMIN_URL: adminUrl,
+            KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
+            KEYGATE_USAGE_FLUSH_MS: '100',
+            KEYGATE_REDIS_TIMEOUT_MS: '2000',
+            E2E_PROVIDER_KEY: 'sk-e2e-provider',
+            ...options.gatewayEnv,
+          },
+        });
+      }),
+    );
+    started.push(...gateways);
+    // Redis mode is live on every gateway: the pub/sub subscription is up and caught up.
+    await until(
+      async () => {
+        const states = await Promise.all(
+          gateways.map(
+            async (gateway) => ((await (await fetch(`${gateway.url}/readyz`)).json()) as any).redis,
+          ),
+        );
+        return states.every((state) => state?.up === true && state?.subscribed === true);
+      },
+      20_000,
+      'Redis mode live on every gateway',
+    );
+    let next = 0;
+    return {
+      admin,
+      gateways,
+      mockUrl,
+      async api(method, path, body) {
+        const response = await fetch(`${adminUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const text = await response.text();
+        return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
+      },
+      chat(secret, model, chatOptions = {}) {
+        const gateway = gateways[chatOptions.gateway ?? next++ % gateways.length]!;
+        return fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model,
+            messages: [{ role: 'user', content: 'hi' }],
+            ...(chatOptions.maxTokens === undefined ? {} : { max_tokens: chatOptions.maxTokens }),
+          }),
+        });
+      },
+      async stop() {
+        for (const process of started.reverse()) await process.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    for (const process of started.reverse()) await process.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Org, team and a priced target on the mock upstream ($1 / $2 per million tokens). */
+export async function seedOrg(stack: RedisStack, name: string, limits: { team?: object; org?: object } = {}) {
+  const ok = (result: { status: number; body: any }, what: string) => {
+    if (result.status !== 201) throw new Error(`${what}: ${result.status} ${JSON.stringify(result.body)}`);
+    return result.body;
+  };
+  const org = ok(await stack.api('POST', '/v1/orgs', { name: `${name}-org`, ...limits.org }), 'create org');
+  const team = ok(
+    await stack.api('POST', '/v1/teams', { org_id: org.id, name: `${name}-team`, ...limits.team }),
+    'create team',
+  );
+  const target = ok(
+    await stack.api('POST', '/v1/targets', {
+      name: `${name}-model`,
+      upstream: { base_url: `${stack.mockUrl}/v1`, model: 'mock-model', api_key_env: 'E2E_PROVIDER_KEY' },
+      pricing: { input_per_mtok: 1, output_per_mtok: 2 },
+    }),
+    'create target',
+  );
+  const createKey = async (extra: Record<string, unknown> = {}) =>
+    ok(
+      await stack.api('POST', '/v1/keys', {
+        name: `${name}-key`,
+        team_id: team.id,
+        owner: {
+          type: 'service_account',
+          create: { name: `${name}-svc-${Math.random().toString(36).slice(2, 8)}` },
+        },
+        ...extra,
+      }),
+      'create key',
+    ) as { key: { id: string }; secret: string };
+  return { org, team, model: target.name as string, createKey };
+}
+
+/** Polls until `check` holds (or throws after `timeoutMs`). */
+export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

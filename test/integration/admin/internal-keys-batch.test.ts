@@ -1,0 +1,119 @@
+/**
+ * The batch routes of the internal API (issue 15): `POST /internal/keys` (a gateway's concurrent
+ * misses as one call) and `GET /internal/keys` (pages of the keys used most recently, for the
+ * warm start), in-process over HTTP with the internal token.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { InternalTokens } from '../../../src/invalidation/internal-token.js';
+import { TEST_INTERNAL_SECRET } from '../../helpers/admin-harness.js';
+import { keysWorld, type KeysWorld } from './keys-world.js';
+
+let w: KeysWorld;
+const internal = new InternalTokens(TEST_INTERNAL_SECRET);
+
+async function call(method: string, path: string, body?: unknown, authorization?: string | null) {
+  const header = authorization === undefined ? await internal.authorizationHeader() : authorization;
+  return w.admin.call(method, path, {
+    token: null,
+    ...(body === undefined ? {} : { body }),
+    headers: header === null ? {} : { authorization: header },
+  });
+}
+
+async function createKeys(n: number): Promise<{ id: string; token_hash: string }[]> {
+  const keys = [];
+  for (let i = 0; i < n; i++) keys.push((await w.createKey({ name: `k${i}`, team_id: w.teamA1 })).body.key);
+  return keys;
+}
+
+beforeEach(async () => {
+  w = await keysWorld();
+});
+
+describe('POST /internal/keys', () => {
+  it('answers one policy per hash in order, null for unknown ones, the same as the single route', async () => {
+    const [a, b] = await createKeys(2);
+    const unknown = 'f'.repeat(64);
+    const res = await call('POST', '/internal/keys?gateway_id=gw-1', {
+      hashes: [b!.token_hash, unknown, a!.token_hash, 'not-a-hash'],
+    });
+    expect(res.status).toBe(200);
+    const single = await call('GET', `/internal/keys/${a!.token_hash}?gateway_id=gw-1`);
+    expect(res.body.policies).toHaveLength(4);
+    expect(res.body.policies[0].keyId).toBe(b!.id);
+    expect(res.body.policies[1]).toBeNull();
+    expect(res.body.policies[2]).toEqual(single.body);
+    expect(res.body.policies[3]).toBeNull();
+  });
+
+  it('keys that restrict their targets and keys that inherit them, in one batch: each as the single route answers it', async () => {
+    const [a, b] = await createKeys(2);
+    const narrow = (
+      await w.createKey({
+        name: 'narrow',
+        team_id: w.teamA1,
+        access: { mode: 'restrict', targets: ['gpt-4o-mini'] },
+      })
+    ).body.key as { token_hash: string };
+    const hashes = [a!.token_hash, narrow.token_hash, b!.token_hash];
+    const res = await call('POST', '/internal/keys?gateway_id=gw-1', { hashes });
+    for (const [i, hash] of hashes.entries()) {
+      expect(res.body.policies[i]).toEqual(
+        (await call('GET', `/internal/keys/${hash}?gateway_id=gw-1`)).body,
+      );
+    }
+    expect(res.body.policies[1].effectiveTargets).toEqual(['gpt-4o-mini']);
+    expect(res.body.policies[0].effectiveTargets.length).toBeGreaterThan(1);
+  });
+
+  it('refuses without the internal token, an empty list and more than 1,000 hashes', async () => {
+    expect((await call('POST', '/internal/keys', { hashes: ['a'.repeat(64)] }, null)).status).toBe(401);
+    expect((await call('POST', '/internal/keys', { hashes: [] })).status).toBe(400);
+    const many = Array.from({ length: 1001 }, () => 'a'.repeat(64));
+    expect((await call('POST', '/internal/keys', { hashes: many })).status).toBe(400);
+  });
+});
+
+describe('GET /internal/keys (most recently used first)', () => {
+  it('pages the active used keys by last_used_at descending; never-used and revoked keys stay out', async () => {
+    const keys = await createKeys(7);
+    const db = w.admin.deps.db;
+    // keys[0..4] used at t+0..4 (keys[4] most recent); keys[5] never used; keys[6] used but revoked.
+    for (let i = 0; i < 5; i++)
+      db.prepare('UPDATE keys SET last_used_at = ? WHERE id = ?').run(1000 + i, keys[i]!.id);
+    db.prepare("UPDATE keys SET last_used_at = 5000, status = 'revoked' WHERE id = ?").run(keys[6]!.id);
+    const seen: string[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    do {
+      const cursor: string = after === null ? '' : `&after=${encodeURIComponent(after)}`;
+      const res = await call('GET', `/internal/keys?gateway_id=gw-1&limit=2${cursor}`);
+      expect(res.status).toBe(200);
+      seen.push(...(res.body.policies as { keyId: string }[]).map((p) => p.keyId));
+      after = res.body.next as string | null;
+      pages++;
+    } while (after !== null && pages < 10);
+    expect(seen).toEqual([4, 3, 2, 1, 0].map((i) => keys[i]!.id));
+    expect(pages).toBe(3);
+  });
+
+  it('keys used at the same millisecond are paged without loss or repetition (cursor = time and id)', async () => {
+    const keys = await createKeys(5);
+    w.admin.deps.db.prepare('UPDATE keys SET last_used_at = 42').run();
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 5; page++) {
+      const cursor: string = after === null ? '' : `&after=${encodeURIComponent(after)}`;
+      const res = await call('GET', `/internal/keys?limit=2${cursor}`);
+      seen.push(...(res.body.policies as { keyId: string }[]).map((p) => p.keyId));
+      after = res.body.next as string | null;
+      if (after === null) break;
+    }
+    expect([...seen].sort()).toEqual(keys.map((key) => key.id).sort());
+  });
+
+  it('refuses a malformed cursor and a limit over 1,000', async () => {
+    expect((await call('GET', '/internal/keys?after=nope')).status).toBe(400);
+    expect((await call('GET', '/internal/keys?limit=1001')).status).toBe(400);
+  });
+});
