@@ -90,12 +90,15 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
 
   /** Many hashes in one call (`POST /internal/keys`): one policy or null per hash, in order. */
   async loadMany(tokenHashes: readonly string[]): Promise<(ResolvedKeyPolicy | null)[]> {
-    const { status, body } = await this.call(
-      'POST',
-      `/internal/keys?${this.gatewayQuery}`,
-      JSON.stringify({ hashes: tokenHashes }),
-    );
-    if (status !== 200) throw new AdminUnavailableError(`POST /internal/keys answered ${status}`);
+    // Key loads (one or a batch) go through the breaker with the short load timeout (issue 13).
+    const { body } = await this.breaker.run(async () => {
+      const path = `/internal/keys?${this.gatewayQuery}`;
+      const payload = JSON.stringify({ hashes: tokenHashes });
+      const answer = await this.call('POST', path, payload, this.loadTimeoutMs);
+      if (answer.status !== 200)
+        throw new AdminUnavailableError(`POST /internal/keys answered ${answer.status}`);
+      return answer;
+    });
     const { policies } = body as { policies: (ResolvedKeyPolicy | null)[] };
     return policies.map((policy, i) =>
       policy === null ? null : this.interner.intern(policy, tokenHashes[i]),

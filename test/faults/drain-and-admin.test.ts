@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, startFaultStack, type FaultStack } from './fault-stack.js';
+import { faultUpstreamStats } from './fault-upstream.js';
 
 let stack: FaultStack | undefined;
 afterEach(async () => {
@@ -55,7 +56,9 @@ describe('bounded shutdown', () => {
       (response) => response.status,
       () => 'reset',
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Stop only once the request hangs at the upstream (a loaded machine may take a while).
+    const hangingBefore = faultUpstreamStats.hanging;
+    expect(await eventually(() => faultUpstreamStats.hanging > hangingBefore, 10_000)).toBe(true);
     const started = Date.now();
     const code = await stack.gateway.stop('SIGTERM');
     const exitMs = Date.now() - started;

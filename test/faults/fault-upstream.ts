@@ -11,6 +11,9 @@ import { pathToFileURL } from 'node:url';
 
 const CHUNK = Buffer.alloc(64 * 1024, 'a');
 
+/** Requests of model `hang` received so far (tests wait for one before they stop the gateway). */
+export const faultUpstreamStats = { hanging: 0 };
+
 export function createFaultUpstream(): Server {
   return createServer((req, res) => {
     let raw = '';
@@ -24,7 +27,10 @@ export function createFaultUpstream(): Server {
       }
       const cut = /^cut-(\d+)$/.exec(model);
       const big = /^big-(\d+)$/.exec(model);
-      if (model === 'hang') return;
+      if (model === 'hang') {
+        faultUpstreamStats.hanging++;
+        return;
+      }
       if (cut !== null) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         let sent = 0;
