@@ -23,14 +23,15 @@ import {
   loadAccessTargets,
   loadScopeAccess,
   resolveAccess,
-} from '../src/storage/effective-access.js';
+} from '../src/storage/access-repository.js';
 
 export type AccessScope = 'org' | 'team' | 'key';
 
 export type AccessInput =
   { mode: 'all' } | { mode: 'inherit' } | { mode: 'restrict'; targets: string[]; access_groups: string[] };
 
-export interface AccessView {
+/** The JSON form of a scope's asset access (`access` in org, team and key views). */
+export interface AccessSettingsView {
   mode: 'all' | 'inherit' | 'restrict';
   targets: string[];
   access_groups: string[];
@@ -88,9 +89,14 @@ export function writeAccess(db: Database, scope: AccessScope, scopeId: string, a
       return target.id;
     });
     groupIds = unique(access.access_groups).map((ref) => {
+      // By id, else by name among this org's groups and the global ones (the org's own first).
       const group = db
-        .prepare('SELECT id, org_id FROM access_groups WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1')
-        .get(ref, ref, ref) as { id: string; org_id: string | null } | undefined;
+        .prepare(
+          `SELECT id, org_id FROM access_groups
+           WHERE id = @ref OR (name = @ref AND (org_id IS NULL OR org_id = @org))
+           ORDER BY id = @ref DESC, org_id IS NULL LIMIT 1`,
+        )
+        .get({ ref, org: orgId }) as { id: string; org_id: string | null } | undefined;
       if (group === undefined || (group.org_id !== null && group.org_id !== orgId)) {
         throw new KeygateError('invalid_request', {
           param: 'access.access_groups',
@@ -163,9 +169,9 @@ function checkWithinParent(
   }
 }
 
-export function accessView(db: Database, scope: AccessScope, scopeId: string): AccessView {
+export function accessView(db: Database, scope: AccessScope, scopeId: string): AccessSettingsView {
   const row = db.prepare(`SELECT access_mode FROM ${TABLE[scope]} WHERE id = ?`).get(scopeId) as
-    { access_mode: AccessView['mode'] } | undefined;
+    { access_mode: AccessSettingsView['mode'] } | undefined;
   const targets = db
     .prepare(
       `SELECT t.name FROM access_bindings b JOIN targets t ON t.id = b.target_id

@@ -3,22 +3,23 @@
  * the internal API for gateways, and `/openapi.json` generated from the same zod schemas that
  * validate requests.
  */
-import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import type { Context } from 'hono';
 import { KeygateError, errorBody } from '../src/errors/keygate-error.js';
 import { errorSpec, type ErrorCode } from '../src/errors/registry.js';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { bodyLimit } from 'hono/body-limit';
+import { AuthFailureThrottle, authFailureLimits } from '../src/ratelimit/auth-failure-throttle.js';
 import { authenticate } from './auth/authenticate.js';
 import type { AdminDeps, AdminEnv } from './context.js';
 import { matchedRoutes } from 'hono/route';
 import { AdminMetrics } from './admin-metrics.js';
 import { ADMIN_ROUTES } from './routes/index.js';
+import { issueDetails } from './zod-issue.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { registerConsole } from './console/register-console.js';
-
-const REQUEST_ID = /^[\w.:-]{1,128}$/;
+import { requestIdOf } from '../src/request-id.js';
 
 export type AdminApp = OpenAPIHono<AdminEnv>;
 
@@ -31,20 +32,12 @@ export function errorResponse(
   return c.json(body, errorSpec(code).status as ContentfulStatusCode);
 }
 
-/** Turns a zod issue path into the `param` of an error body (`limits.rpm_limit`, `owner.id`). */
-function paramOf(path: readonly PropertyKey[]): string | null {
-  return path.length === 0 ? null : path.map(String).join('.');
-}
-
 export function createAdminApp(deps: AdminDeps): AdminApp {
   const app = new OpenAPIHono<AdminEnv>({
     defaultHook: (result, c) => {
       if (!result.success) {
-        const issue = result.error.issues[0];
-        return errorResponse(c, 'invalid_request', {
-          param: issue === undefined ? null : paramOf(issue.path),
-          message: issue === undefined ? undefined : `${paramOf(issue.path) ?? 'body'}: ${issue.message}`,
-        });
+        const { param, message } = issueDetails(result.error);
+        return errorResponse(c, 'invalid_request', message === undefined ? { param } : { param, message });
       }
       return undefined;
     },
@@ -53,7 +46,7 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   const metrics = (deps.metrics ??= new AdminMetrics({ defaultMetrics: false }));
   app.use('*', async (c, next) => {
     const incoming = c.req.header('x-request-id');
-    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(incoming);
     c.set('requestId', requestId);
     c.header('x-request-id', requestId);
     const started = performance.now();
@@ -88,7 +81,17 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   registerInternalRoutes(app, deps);
 
-  app.use('/v1/*', authenticate(deps));
+  const throttle =
+    deps.authThrottle ?? new AuthFailureThrottle(authFailureLimits(deps.config), { keyPrefix: 'admin-auth' });
+  app.use('/v1/*', authenticate(deps, throttle));
+  // After authentication (which reads no body), before any route parses one (issue 10 item 8).
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.config.adminMaxBodyBytes,
+      onError: (c) => errorResponse(c, 'request_too_large'),
+    }),
+  );
   for (const register of ADMIN_ROUTES) register(app, deps);
   registerConsole(app, deps);
 

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../src/clock.js';
 import type { Config } from '../src/config/config.js';
 import type { Database } from '../src/storage/database.js';
+import type { AuthFailureThrottle } from '../src/ratelimit/auth-failure-throttle.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { InvalidationBus } from '../src/invalidation/invalidation-bus.js';
 import type { AdminMetrics } from './admin-metrics.js';
@@ -20,6 +21,8 @@ export interface AdminDeps {
   logger: Logger;
   /** HTTP, SQLite write and usage-batch metrics, served at GET /metrics (created if absent). */
   metrics?: AdminMetrics;
+  /** Failed-authentication throttle; default: in memory, from the KEYGATE_AUTH_FAILURE_* settings. */
+  authThrottle?: AuthFailureThrottle;
 }
 
 export interface AdminEnv {

@@ -3,7 +3,6 @@
  * generated master key once), serves the app, pushes changes to gateways; stops gracefully.
  * Run directly: `node dist/admin/main.js` (configuration from the environment).
  */
-import { randomBytes } from 'node:crypto';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -15,22 +14,24 @@ import { InternalTokens } from '../src/invalidation/internal-token.js';
 import { RedisInvalidationBus } from '../src/invalidation/redis-invalidation-bus.js';
 import { connectRedis, type RedisClient } from '../src/ratelimit/redis-connection.js';
 import { createLogger } from '../src/logger.js';
-import { getMeta, openDatabase, setMeta, type Database } from '../src/storage/database.js';
+import { openDatabase, type Database } from '../src/storage/database.js';
+import { LocalSecrets } from '../src/storage/local-secrets.js';
 import { AdminMetrics } from './admin-metrics.js';
 import { createAdminApp } from './app.js';
 import { Credentials } from './auth/credentials.js';
 import { HttpInvalidationBus } from './push/change-pusher.js';
 
-const INTERNAL_SECRET_META = 'internal_secret';
-
-/** The internal secret: configured, or generated once and kept in the database (`keygate start`). */
-export function ensureInternalSecret(db: Database, configured: string | undefined): string {
+/**
+ * The internal secret: configured, or generated once and kept in the 0600 secrets file next to
+ * the database (`keygate start`; src/storage/local-secrets.ts).
+ */
+export function ensureInternalSecret(
+  db: Database,
+  configured: string | undefined,
+  dbPath = ':memory:',
+): string {
   if (configured !== undefined) return configured;
-  const stored = getMeta(db, INTERNAL_SECRET_META);
-  if (stored !== undefined) return stored;
-  const secret = randomBytes(32).toString('base64url');
-  setMeta(db, INTERNAL_SECRET_META, secret);
-  return secret;
+  return new LocalSecrets(db, dbPath).getOrCreate('internal_secret');
 }
 
 /** The admin plane's Redis connection: publishes only (a publish waits for a reconnection). */
@@ -55,7 +56,7 @@ export async function startAdmin(
   const logger = options.logger ?? createLogger(config.logLevel, 'keygate-admin');
   const db = openDatabase(config.dbPath);
   const credentials = new Credentials(db, config);
-  const internalTokens = new InternalTokens(ensureInternalSecret(db, config.internalSecret));
+  const internalTokens = new InternalTokens(ensureInternalSecret(db, config.internalSecret, config.dbPath));
   const pushes = new HttpInvalidationBus(config.gatewayUrls ?? [], internalTokens, logger);
   // Redis mode: every change batch is also published on the Redis channel the replicas subscribe to.
   const invalidation: InvalidationBus =
@@ -75,7 +76,18 @@ export async function startAdmin(
     logger,
     metrics: new AdminMetrics(),
   });
-  const server = serve({ fetch: app.fetch, hostname: config.adminHost, port: config.adminPort });
+  // Slow or piling-up clients cannot hold the admin plane's sockets (issue 10 item 13).
+  const server = serve({
+    fetch: app.fetch,
+    hostname: config.adminHost,
+    port: config.adminPort,
+    serverOptions: {
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs),
+    },
+  }) as import('node:http').Server;
+  server.maxConnections = config.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -90,7 +102,7 @@ export async function startAdmin(
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        (server as import('node:http').Server).closeIdleConnections();
+        server.closeIdleConnections();
       });
       await invalidation.close();
       db.close();

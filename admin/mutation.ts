@@ -7,7 +7,8 @@
 import type { Context } from 'hono';
 import type { Change, ChangeEntity } from '../src/invalidation/change.js';
 import { immediate } from '../src/storage/database.js';
-import { recordAudit, recordChange, type AuditEntry } from '../src/storage/journal.js';
+import { appendChange } from '../src/storage/change-log.js';
+import { recordAudit, type AuditEntry } from '../src/storage/journal.js';
 import type { AdminDeps, AdminEnv } from './context.js';
 
 export interface Journal {
@@ -25,7 +26,7 @@ export function mutate<T>(deps: AdminDeps, c: Context<AdminEnv>, fn: (journal: J
     now,
     audit: (entry) => recordAudit(deps.db, { ...entry, actor: access.auditActor, requestId, at: now }),
     change: (entityType, entityId, tokenHashes) => {
-      const seq = recordChange(deps.db, { entityType, entityId, tokenHashes, at: now });
+      const seq = appendChange(deps.db, { entityType, entityId, tokenHashes, at: now });
       changes.push({ seq, at: now, entityType, entityId, tokenHashes: [...(tokenHashes ?? [])] });
       return seq;
     },
@@ -34,4 +35,32 @@ export function mutate<T>(deps: AdminDeps, c: Context<AdminEnv>, fn: (journal: J
   const last = changes[changes.length - 1];
   if (last !== undefined) deps.invalidation.publish({ seq: last.seq, changes });
   return result;
+}
+
+/** What an update's audit row says besides before/after (actor, request id and time come from the journal). */
+export type AuditSubject = Omit<AuditEntry, 'actor' | 'requestId' | 'at' | 'before' | 'after'>;
+
+/**
+ * The read-before → update → read-after → audit + change pattern of every update, in one place:
+ * renders `before` with `view`, runs `update`, re-reads the row, writes the audit row (before and
+ * after views) and, when `change` names an entity type, the change-log row for the same id.
+ * Call inside `mutate`.
+ */
+export function updateAudited<Row>(
+  journal: Journal,
+  spec: {
+    before: Row;
+    view: (row: Row) => unknown;
+    update: () => void;
+    reload: () => Row;
+    audit: AuditSubject;
+    change?: ChangeEntity;
+  },
+): Row {
+  const beforeView = spec.view(spec.before);
+  spec.update();
+  const after = spec.reload();
+  journal.audit({ ...spec.audit, before: beforeView, after: spec.view(after) });
+  if (spec.change !== undefined) journal.change(spec.change, spec.audit.entityId);
+  return after;
 }

@@ -72,6 +72,27 @@ export const restrictAccess = z.object({
   access_groups: z.array(z.string().min(1)).default([]),
 });
 
+/**
+ * Characters no name may contain (issue 10 item 15): C0/C1 controls (NUL, CR, LF, TAB, ESC, DEL,
+ * ...), bidirectional marks, embeddings, overrides and isolates, and line/paragraph separators.
+ * They forge log lines and audit entries and make two names look alike.
+ */
+const CONTROL_CHARACTERS =
+  /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u;
+const NO_CONTROL = 'must not contain control or bidirectional-override characters';
+
+export function hasNoControlCharacters(value: string): boolean {
+  return !CONTROL_CHARACTERS.test(value);
+}
+
+/** A name (org, team, user, service account, key, access group): trimmed, 1–200, no controls. */
+export const nameText = z.string().trim().min(1).max(200).refine(hasNoControlCharacters, NO_CONTROL);
+/** A tag: trimmed, 1–100, no controls. */
+export const tagText = z.string().trim().min(1).max(100).refine(hasNoControlCharacters, NO_CONTROL);
+/** An untrimmed name-like value (upstream model, name glob): 1–`max`, no controls. */
+export const plainText = (max: number) =>
+  z.string().min(1).max(max).refine(hasNoControlCharacters, NO_CONTROL);
+
 export const idParam = z.object({ id: z.string().min(1).max(128) });
 
 export const listQuery = {
@@ -97,9 +118,4 @@ export function isoOrNull(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-/** `SET a = @a, b = @b` for the given columns (column names come from code, never from input). */
-export function setClause(columns: Record<string, unknown>): string {
-  return Object.keys(columns)
-    .map((column) => `${column} = @${column}`)
-    .join(', ');
-}
+export { setClause } from '../src/storage/rows.js';

@@ -95,7 +95,7 @@ export async function startPlanes(
     { name: 'gateway', host: config.gatewayHost, port: config.gatewayPort, variable: 'KEYGATE_GATEWAY_PORT' },
   ]);
   const db = openDatabase(config.dbPath);
-  const internalSecret = ensureInternalSecret(db, config.internalSecret);
+  const internalSecret = ensureInternalSecret(db, config.internalSecret, config.dbPath);
   db.close();
   // A wildcard listen host (0.0.0.0 in the Docker image) is reached through the loopback address.
   const adminUrl = localUrl(config.adminHost, config.adminPort);

@@ -9,6 +9,7 @@ import type { Clock } from '../src/clock.js';
 import type { ErrorCode } from '../src/errors/registry.js';
 import type { Admission, AdmissionTicket, RateLimitHeaders } from '../src/policy/admission.js';
 import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
+import type { AuthFailureThrottle } from '../src/ratelimit/auth-failure-throttle.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { ProxyRequest } from './proxy/proxy-request.js';
 import { parseRequestBody } from './proxy/request-body.js';
@@ -54,6 +55,8 @@ export interface DecideDeps {
   admission: Admission;
   metrics: GatewayMetrics;
   limits: { maxBodyBytes: number; defaultMaxTokens: number; maxOutputTokens: number };
+  /** Failed key lookups per client address (issue 10 item 9); absent = not throttled. */
+  authThrottle?: AuthFailureThrottle;
 }
 
 export type Decide = (request: ProxyRequest) => Promise<Decision>;
@@ -84,13 +87,20 @@ export function createDecide(deps: DecideDeps): Decide {
     const declared = request.header('content-length');
     if (declared !== undefined && Number(declared) > limits.maxBodyBytes) return refusal('request_too_large');
 
+    // A blocked address is refused before hashing or any load; its failures are counted below.
+    const blockedMs = deps.authThrottle?.blockedLocallyMs(request.clientAddress) ?? 0;
+    if (blockedMs > 0) return { ...refusal('too_many_auth_failures'), retryAfterMs: blockedMs };
     const verdict = await verifyKey(
       request.header('authorization'),
       request.header('x-api-key'),
       keys,
       clock,
     );
-    if (!verdict.ok) return refusal(verdict.code);
+    if (!verdict.ok) {
+      if (verdict.code === 'invalid_api_key')
+        deps.authThrottle?.recordFailure(request.clientAddress).catch(() => {});
+      return refusal(verdict.code);
+    }
     const policy = verdict.policy;
 
     const read = await request.body(declared !== undefined, limits.maxBodyBytes);

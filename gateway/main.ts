@@ -25,6 +25,9 @@ import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 import { startRedisMode } from './redis-mode.js';
 import { isWorkerPrimary, runWorkerPrimary, workerId } from './workers.js';
 import { AdminClient } from './admin-client.js';
+import { providerCredentials } from '../src/policy/provider-credential.js';
+import { AuthFailureThrottle, authFailureLimits } from '../src/ratelimit/auth-failure-throttle.js';
+import { UnknownKeyLoadCap } from '../src/ratelimit/unknown-key-load-cap.js';
 import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
@@ -94,8 +97,9 @@ export async function startGateway(
   const admission: Admission = redis?.admission ?? new LimitsAdmission({ clock, spend });
 
   const keys = new KeyPolicyCache({
-    // Concurrent misses travel as one POST /internal/keys batch (issue 15).
-    source: new BatchLoader({ source: admin }),
+    // Concurrent misses travel as one POST /internal/keys batch (issue 15); unknown-key floods cost
+    // at most KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC admin loads per second.
+    source: new UnknownKeyLoadCap(new BatchLoader({ source: admin }), config.unknownKeyLoadsPerSec, clock),
     clock,
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
@@ -157,7 +161,7 @@ export async function startGateway(
     metrics,
     changes: follower,
     internalTokens: new InternalTokens(config.internalSecret),
-    credential: (name) => env[name],
+    credential: providerCredentials(env, config),
     readiness: () => {
       const adminReachable = admin.lastContactAt > clock.now() - Math.max(3 * config.resyncIntervalMs, 3000);
       const cacheWarm = keys.size > 0;
@@ -183,6 +187,7 @@ export async function startGateway(
     metricsToken: config.metricsToken,
     onError: (error, requestId) => logger.error({ err: error, requestId }, 'gateway error'),
     requestLog: new RequestLog(logger, requestMetrics),
+    authThrottle: new AuthFailureThrottle(authFailureLimits(config), { keyPrefix: 'gateway-auth', clock }),
   });
 
   // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that

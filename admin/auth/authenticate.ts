@@ -3,14 +3,23 @@
  * console session cookie is accepted too (admin/auth/sessions.ts); then every state-changing
  * request must carry the session's CSRF token in `x-csrf-token` (403 csrf_token_invalid), which a
  * cross-site form post cannot send. Anything else → 401 unauthenticated.
+ * Failed attempts count against the client address (src/ratelimit/auth-failure-throttle.ts): a
+ * blocked address gets 429 too_many_auth_failures before any hashing or database read.
  */
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { KeygateError } from '../../src/errors/keygate-error.js';
+import { retryAfterSeconds, type AuthFailureThrottle } from '../../src/ratelimit/auth-failure-throttle.js';
 import type { AdminDeps, AdminEnv } from '../context.js';
 import { AccessView, type UserRow } from './access.js';
+import { clientAddress } from './client-address.js';
 import { SAFE_METHODS, SessionStore, sameSecret } from './sessions.js';
 
-export function authenticate(deps: AdminDeps): MiddlewareHandler<AdminEnv> {
+function tooManyFailures(c: Context<AdminEnv>, blockedMs: number): KeygateError {
+  c.header('retry-after', retryAfterSeconds(blockedMs));
+  return new KeygateError('too_many_auth_failures');
+}
+
+export function authenticate(deps: AdminDeps, throttle: AuthFailureThrottle): MiddlewareHandler<AdminEnv> {
   const findUser = deps.db.prepare('SELECT * FROM users WHERE id = ?');
   const sessions = new SessionStore(
     deps.db,
@@ -19,6 +28,9 @@ export function authenticate(deps: AdminDeps): MiddlewareHandler<AdminEnv> {
     deps.credentials.masterFingerprint(),
   );
   return async (c, next) => {
+    const address = clientAddress(c);
+    const blockedMs = await throttle.blockedMs(address);
+    if (blockedMs > 0) throw tooManyFailures(c, blockedMs);
     const header = c.req.header('authorization');
     if (header === undefined) {
       const session = sessions.load(c);
@@ -37,7 +49,10 @@ export function authenticate(deps: AdminDeps): MiddlewareHandler<AdminEnv> {
     }
     const userId = await deps.credentials.verifyUserToken(token);
     const user = userId === undefined ? undefined : (findUser.get(userId) as UserRow | undefined);
-    if (user === undefined) throw new KeygateError('unauthenticated');
+    if (user === undefined) {
+      const blocked = await throttle.recordFailure(address);
+      throw blocked > 0 ? tooManyFailures(c, blocked) : new KeygateError('unauthenticated');
+    }
     c.set('access', AccessView.load(deps.db, { kind: 'user', user }));
     return next();
   };

@@ -7,9 +7,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../../src/config/config.js';
 import { getMeta, setMeta, type Database } from '../../src/storage/database.js';
+import { LocalSecrets } from '../../src/storage/local-secrets.js';
 
 const MASTER_KEY_META = 'master_key_sha256';
-const JWT_SECRET_META = 'jwt_secret';
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text).digest();
@@ -44,11 +44,7 @@ export class Credentials {
       }
     }
     this.bootstrap = { generated };
-    let secret = config.jwtSecret ?? getMeta(db, JWT_SECRET_META);
-    if (secret === undefined) {
-      secret = randomBytes(32).toString('base64url');
-      setMeta(db, JWT_SECRET_META, secret);
-    }
+    const secret = config.jwtSecret ?? new LocalSecrets(db, config.dbPath).getOrCreate('jwt_secret');
     this.hsKey = new TextEncoder().encode(secret);
     this.jwks = config.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(config.jwksUrl));
   }

@@ -9,7 +9,8 @@
 import type { Limits } from '../../src/policy/limits.js';
 import type { ResolvedKeyPolicy, ScopeState } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
-import { effectiveTargetNames } from '../../src/storage/effective-access.js';
+import { changeLogHead } from '../../src/storage/change-log.js';
+import { effectiveTargetNames } from '../../src/storage/access-repository.js';
 import type { LimitColumns } from '../schemas.js';
 
 interface ScopeRow extends LimitColumns {
@@ -88,7 +89,6 @@ function prepareStatements(db: Database) {
     ),
     team: db.prepare<[string], ScopeRow>('SELECT * FROM teams WHERE id = ?'),
     org: db.prepare<[string], ScopeRow>('SELECT * FROM orgs WHERE id = ?'),
-    head: db.prepare<[], { head: number }>('SELECT IFNULL(MAX(seq), 0) AS head FROM change_log'),
     batchSeq: db.prepare<[string], { seq: number }>(
       'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
     ),
@@ -154,7 +154,7 @@ export function resolveKeyPolicy(
     team: scopeState(team),
     org: scopeState(org),
     effectiveTargets: targetsOf(db, row, memo),
-    version: memo === undefined ? statements.head.get()!.head : (memo.head ??= statements.head.get()!.head),
+    version: memo === undefined ? changeLogHead(db) : (memo.head ??= changeLogHead(db)),
     appliedBatchSeq:
       memo === undefined
         ? appliedBatchSeq(db, gatewayId)

@@ -4,7 +4,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
-import { limitFields, listQuery, restrictAccess } from '../schemas.js';
+import { limitFields, listQuery, restrictAccess, nameText } from '../schemas.js';
 
 const DAY_MS = 86_400_000;
 const MAX_METADATA_BYTES = 16_384;
@@ -19,7 +19,7 @@ const owner = z.union([
   z.object({
     type: z.literal('service_account'),
     create: z.object({
-      name: z.string().trim().min(1).max(200),
+      name: nameText,
       description: z.string().max(2000).optional(),
     }),
   }),
@@ -33,7 +33,7 @@ const expiryFields = {
 const metadata = z.record(z.string(), z.unknown());
 
 export const KeyCreate = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: nameText,
   team_id: z.string().min(1).max(128),
   owner: owner.optional(),
   ...limitFields,
@@ -44,7 +44,7 @@ export const KeyCreate = z.object({
 export type KeyCreateInput = z.infer<typeof KeyCreate>;
 
 export const KeyUpdate = z.object({
-  name: z.string().trim().min(1).max(200).optional(),
+  name: nameText.optional(),
   ...limitFields,
   ...expiryFields,
   access: keyAccess.optional(),

@@ -8,7 +8,7 @@
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import type { Permission } from '../../src/policy/permissions.js';
 import type { Database } from '../../src/storage/database.js';
-import { effectiveTargetNames } from '../../src/storage/effective-access.js';
+import { effectiveTargetNames } from '../../src/storage/access-repository.js';
 import { accessView } from '../access-bindings.js';
 import type { AccessView } from '../auth/access.js';
 import { isoOrNull, limitView, type LimitColumns } from '../schemas.js';

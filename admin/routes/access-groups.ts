@@ -12,32 +12,44 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import { groupMemberIds, ruleSelects } from '../../src/policy/effective-access.js';
-import { loadAccessGroups, loadAccessTargets } from '../../src/storage/effective-access.js';
+import { loadAccessGroups, loadAccessTargets } from '../../src/storage/access-repository.js';
 import type { AccessView } from '../auth/access.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
-import { mutate } from '../mutation.js';
+import { mutate, updateAudited } from '../mutation.js';
+import { requireUniqueName } from '../unique-name.js';
+import {
+  accessGroupListQuery,
+  deleteAccessGroup,
+  explicitTargetNames,
+  insertAccessGroup,
+  isBoundAtOrgScope,
+  replaceExplicitTargets,
+  type AccessGroupRow,
+} from '../../src/storage/access-group-repository.js';
+import { findRow, nameTaken, queryRows, updateRow } from '../../src/storage/rows.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security, setClause } from '../schemas.js';
-import { targetView, type TargetRow } from './targets.js';
-
-export interface AccessGroupRow {
-  id: string;
-  name: string;
-  org_id: string | null;
-  match_name_glob: string | null;
-  match_tags: string | null;
-  created_at: number;
-  updated_at: number;
-}
+import {
+  idParam,
+  isoOrNull,
+  json,
+  listQuery,
+  ok,
+  security,
+  nameText,
+  tagText,
+  plainText,
+} from '../schemas.js';
+import { allTargets, findTargetIdByName } from '../../src/storage/target-repository.js';
+import { targetView } from './targets.js';
 
 const matchRule = z.object({
-  name_glob: z.string().min(1).max(200).nullable().optional(),
-  tags: z.array(z.string().trim().min(1).max(100)).max(50).nullable().optional(),
+  name_glob: plainText(200).nullable().optional(),
+  tags: z.array(tagText).max(50).nullable().optional(),
 });
 
 const GroupCreate = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: nameText,
   org_id: z.string().min(1).nullable().optional(),
   targets: z.array(z.string().min(1)).max(10_000).optional(),
   match: matchRule.nullable().optional(),
@@ -60,19 +72,13 @@ function matchColumns(match: MatchInput): { match_name_glob: string | null; matc
 }
 
 export function accessGroupView(deps: AdminDeps, row: AccessGroupRow) {
-  const explicit = deps.db
-    .prepare(
-      `SELECT t.name FROM access_group_targets g JOIN targets t ON t.id = g.target_id
-       WHERE g.group_id = ? ORDER BY t.name`,
-    )
-    .all(row.id) as { name: string }[];
   const tags = row.match_tags === null ? [] : (JSON.parse(row.match_tags) as string[]);
   const hasRule = row.match_name_glob !== null || tags.length > 0;
   return {
     id: row.id,
     name: row.name,
     org_id: row.org_id,
-    targets: explicit.map((t) => t.name),
+    targets: explicitTargetNames(deps.db, row.id),
     match: hasRule ? { name_glob: row.match_name_glob, tags } : null,
     created_at: isoOrNull(row.created_at),
     updated_at: isoOrNull(row.updated_at),
@@ -81,8 +87,7 @@ export function accessGroupView(deps: AdminDeps, row: AccessGroupRow) {
 
 /** The group, or 404 when missing or owned by an org the caller cannot see. */
 export function visibleGroup(deps: AdminDeps, access: AccessView, id: string): AccessGroupRow {
-  const row = deps.db.prepare('SELECT * FROM access_groups WHERE id = ?').get(id) as
-    AccessGroupRow | undefined;
+  const row = findRow<AccessGroupRow>(deps.db, 'access_groups', id);
   if (row === undefined || (row.org_id !== null && !access.canSee({ orgId: row.org_id })))
     throw new KeygateError('not_found');
   return row;
@@ -93,29 +98,28 @@ function assertCanManage(access: AccessView, orgId: string | null): void {
   if (!allowed) throw new KeygateError('forbidden');
 }
 
-function uniqueName(deps: AdminDeps, name: string, exceptId: string | null): void {
-  const clash = deps.db
-    .prepare('SELECT id FROM access_groups WHERE name = ? AND id IS NOT ?')
-    .get(name, exceptId);
-  if (clash !== undefined)
-    throw new KeygateError('conflict', {
-      param: 'name',
-      message: `An access group named "${name}" already exists.`,
-    });
+/**
+ * Names are unique per org (issue 10 item 16): an org group may not share its name with another
+ * group of the same org or with a global group (bindings name groups); a global group only with
+ * other global groups. Other orgs' names are never consulted, so a 409 reveals nothing of them.
+ */
+function uniqueName(deps: AdminDeps, name: string, orgId: string | null, exceptId: string | null): void {
+  const scope = { where: 'org_id IS NULL OR org_id IS @org', params: { org: orgId } };
+  requireUniqueName(
+    nameTaken(deps.db, 'access_groups', name, exceptId, scope),
+    `An access group named "${name}" already exists.`,
+  );
 }
 
 /** Replaces the explicit members of a group by target names (unknown names → 400). */
 function writeExplicitTargets(deps: AdminDeps, groupId: string, names: readonly string[]): void {
   const ids = [...new Set(names)].map((name) => {
-    const target = deps.db.prepare('SELECT id FROM targets WHERE name = ?').get(name) as
-      { id: string } | undefined;
-    if (target === undefined)
+    const id = findTargetIdByName(deps.db, name);
+    if (id === undefined)
       throw new KeygateError('invalid_request', { param: 'targets', message: `Unknown target "${name}".` });
-    return target.id;
+    return id;
   });
-  deps.db.prepare('DELETE FROM access_group_targets WHERE group_id = ?').run(groupId);
-  const insert = deps.db.prepare('INSERT INTO access_group_targets (group_id, target_id) VALUES (?, ?)');
-  for (const id of ids) insert.run(groupId, id);
+  replaceExplicitTargets(deps.db, groupId, ids);
 }
 
 export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void {
@@ -132,23 +136,25 @@ export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void 
       const body = c.req.valid('json');
       const orgId = body.org_id ?? null;
       if (orgId !== null) {
-        const org = deps.db.prepare('SELECT id FROM orgs WHERE id = ?').get(orgId);
+        const org = findRow(deps.db, 'orgs', orgId);
         if (org === undefined || !access.canSee({ orgId }))
           throw new KeygateError('not_found', { param: 'org_id' });
       }
       assertCanManage(access, orgId);
       const id = newId('agrp');
       const row = mutate(deps, c, (journal) => {
-        uniqueName(deps, body.name, null);
+        uniqueName(deps, body.name, orgId, null);
         const rule = matchColumns(body.match);
-        deps.db
-          .prepare(
-            `INSERT INTO access_groups (id, name, org_id, match_name_glob, match_tags, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(id, body.name, orgId, rule.match_name_glob, rule.match_tags, journal.now, journal.now);
+        insertAccessGroup(deps.db, {
+          id,
+          name: body.name,
+          org_id: orgId,
+          ...rule,
+          created_at: journal.now,
+          updated_at: journal.now,
+        });
         writeExplicitTargets(deps, id, body.targets ?? []);
-        const created = deps.db.prepare('SELECT * FROM access_groups WHERE id = ?').get(id) as AccessGroupRow;
+        const created = findRow<AccessGroupRow>(deps.db, 'access_groups', id)!;
         journal.audit({
           action: 'access_group.create',
           entityType: 'access_group',
@@ -174,23 +180,11 @@ export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void 
     (c) => {
       const access = c.get('access');
       const query = c.req.valid('query');
-      const where: string[] = [];
-      const params: unknown[] = [];
-      if (!access.isPlatformAdmin) {
-        const visible = [...access.visibleOrgIds()];
-        where.push(`(org_id IS NULL OR org_id IN (${visible.map(() => '?').join(',') || "''"}))`);
-        params.push(...visible);
-      }
-      if (query.org_id !== undefined) {
-        where.push('org_id = ?');
-        params.push(query.org_id);
-      }
-      const page = paginate(
-        (sql, args) => deps.db.prepare(sql).all(...args) as AccessGroupRow[],
-        `SELECT * FROM access_groups WHERE ${where.length === 0 ? '1' : where.join(' AND ')}`,
-        params,
-        query,
+      const list = accessGroupListQuery(
+        access.isPlatformAdmin ? 'all' : [...access.visibleOrgIds()],
+        query.org_id,
       );
+      const page = paginate(queryRows<AccessGroupRow>(deps.db), list.sql, list.params, query);
       return c.json(
         { data: page.rows.map((row) => accessGroupView(deps, row)), next_cursor: page.next_cursor },
         200,
@@ -223,8 +217,7 @@ export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void 
       const targets = loadAccessTargets(deps.db);
       const members = group === undefined ? new Set<string>() : groupMemberIds(group, targets);
       const explicit = new Set(group?.explicitTargetIds ?? []);
-      const rows = deps.db.prepare('SELECT * FROM targets ORDER BY name').all() as TargetRow[];
-      const data = rows
+      const data = allTargets(deps.db)
         .filter((t) => members.has(t.id))
         .map((t) => {
           const summary = targets.find((s) => s.id === t.id);
@@ -251,36 +244,41 @@ export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void 
       const before = visibleGroup(deps, access, c.req.valid('param').id);
       assertCanManage(access, before.org_id);
       const body = c.req.valid('json');
+      // A group an org's access is bound to is part of that org's access: changing its members
+      // is a platform admin's decision, like the binding itself (issue 10 item 2).
+      const membersTouched = body.targets !== undefined || body.match !== undefined;
+      if (membersTouched && !access.isPlatformAdmin && isBoundAtOrgScope(deps.db, before.id))
+        throw new KeygateError('forbidden', {
+          message: "This group is bound to an org's access; only a platform admin changes its targets.",
+        });
       if (body.org_id !== undefined && body.org_id !== before.org_id)
         throw new KeygateError('invalid_request', {
           param: 'org_id',
           message: 'The org of an access group cannot change; create a new group instead.',
         });
       const row = mutate(deps, c, (journal) => {
-        const beforeView = accessGroupView(deps, before);
         const columns: Record<string, unknown> = { updated_at: journal.now };
         if (body.name !== undefined) {
-          uniqueName(deps, body.name, before.id);
+          uniqueName(deps, body.name, before.org_id, before.id);
           columns.name = body.name;
         }
         if (body.match !== undefined) Object.assign(columns, matchColumns(body.match));
-        deps.db
-          .prepare(`UPDATE access_groups SET ${setClause(columns)} WHERE id = @id`)
-          .run({ ...columns, id: before.id });
-        if (body.targets !== undefined) writeExplicitTargets(deps, before.id, body.targets);
-        const after = deps.db
-          .prepare('SELECT * FROM access_groups WHERE id = ?')
-          .get(before.id) as AccessGroupRow;
-        journal.audit({
-          action: 'access_group.update',
-          entityType: 'access_group',
-          entityId: before.id,
-          orgId: before.org_id,
-          before: beforeView,
-          after: accessGroupView(deps, after),
+        return updateAudited(journal, {
+          before,
+          view: (group) => accessGroupView(deps, group),
+          update: () => {
+            updateRow(deps.db, 'access_groups', before.id, columns);
+            if (body.targets !== undefined) writeExplicitTargets(deps, before.id, body.targets);
+          },
+          reload: () => findRow<AccessGroupRow>(deps.db, 'access_groups', before.id)!,
+          audit: {
+            action: 'access_group.update',
+            entityType: 'access_group',
+            entityId: before.id,
+            orgId: before.org_id,
+          },
+          change: 'access_group',
         });
-        journal.change('access_group', before.id);
-        return after;
       });
       return c.json(accessGroupView(deps, row), 200);
     },
@@ -300,9 +298,7 @@ export function registerAccessGroupRoutes(app: AdminApp, deps: AdminDeps): void 
       assertCanManage(access, before.org_id);
       mutate(deps, c, (journal) => {
         const beforeView = accessGroupView(deps, before);
-        // Bindings to the group go with it (ON DELETE CASCADE): scopes that restricted to it lose
-        // its targets (fail closed), they never gain any.
-        deps.db.prepare('DELETE FROM access_groups WHERE id = ?').run(before.id);
+        deleteAccessGroup(deps.db, before.id);
         journal.audit({
           action: 'access_group.delete',
           entityType: 'access_group',

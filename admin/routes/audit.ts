@@ -10,22 +10,7 @@ import { KeygateError } from '../../src/errors/keygate-error.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { isoOrNull, ok, security } from '../schemas.js';
-
-interface AuditRow {
-  id: number;
-  at: number;
-  actor_type: string;
-  actor_id: string | null;
-  via: string;
-  action: string;
-  entity_type: string;
-  entity_id: string;
-  org_id: string | null;
-  team_id: string | null;
-  before: string | null;
-  after: string | null;
-  request_id: string | null;
-}
+import { readAudit, type AuditRow } from '../../src/storage/audit-repository.js';
 
 const AuditQuery = z.object({
   entity_type: z.string().min(1).max(64).optional(),
@@ -75,40 +60,28 @@ export function registerAuditRoutes(app: AdminApp, deps: AdminDeps): void {
     (c) => {
       const access = c.get('access');
       const query = c.req.valid('query');
-      const conditions: string[] = [];
-      const params: unknown[] = [];
+      let readable: { orgIds: string[]; teamIds: string[] } | 'all' = 'all';
       if (!access.isPlatformAdmin) {
         const orgIds = [...access.orgRoles.keys()].filter((orgId) => access.can('audit.read', { orgId }));
         const teamIds = [...access.teamRoles.entries()]
           .filter(([teamId, team]) => access.can('audit.read', { orgId: team.orgId, teamId }))
           .map(([teamId]) => teamId);
         if (orgIds.length === 0 && teamIds.length === 0) throw new KeygateError('forbidden');
-        const list = (ids: string[]) => ids.map(() => '?').join(',') || "''";
-        conditions.push(`(org_id IN (${list(orgIds)}) OR team_id IN (${list(teamIds)}))`);
-        params.push(...orgIds, ...teamIds);
-      }
-      for (const [field, column] of [
-        ['entity_type', 'entity_type'],
-        ['entity_id', 'entity_id'],
-        ['actor_id', 'actor_id'],
-        ['org_id', 'org_id'],
-        ['team_id', 'team_id'],
-      ] as const) {
-        const value = query[field];
-        if (value !== undefined) {
-          conditions.push(`${column} = ?`);
-          params.push(value);
-        }
-      }
-      if (query.cursor !== undefined) {
-        conditions.push('id < ?');
-        params.push(Number(query.cursor));
+        readable = { orgIds, teamIds };
       }
       const limit = query.limit ?? DEFAULT_LIMIT;
-      const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-      const rows = deps.db
-        .prepare(`SELECT * FROM audit_log ${where} ORDER BY id DESC LIMIT ?`)
-        .all(...params, limit + 1) as AuditRow[];
+      const rows = readAudit(deps.db, {
+        readable,
+        equals: {
+          entity_type: query.entity_type,
+          entity_id: query.entity_id,
+          actor_id: query.actor_id,
+          org_id: query.org_id,
+          team_id: query.team_id,
+        },
+        beforeId: query.cursor === undefined ? undefined : Number(query.cursor),
+        limit: limit + 1,
+      });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
       return c.json(

@@ -10,14 +10,15 @@ import type { Context } from 'hono';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import type { ChangeBatch } from '../../src/invalidation/change.js';
 import type { TargetRoute } from '../../src/policy/resolved-policy.js';
-import { changeLogHead } from '../../src/storage/journal.js';
+import { issueDetails } from '../zod-issue.js';
+import { changeLogHead, readChangesAfter } from '../../src/storage/change-log.js';
+import { allTargets } from '../../src/storage/target-repository.js';
 import { usageReportFromWire, type UsageReportWire } from '../../src/usage/usage-report.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { applyUsage } from '../internal/apply-usage.js';
 import { MAX_KEY_BATCH, parseCursor, recentKeyPolicies, resolveKeyPolicies } from '../internal/key-batch.js';
 import { resolveKeyPolicy } from '../internal/resolve-key-policy.js';
-import { readChanges } from '../push/change-pusher.js';
 
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
@@ -53,24 +54,11 @@ const ChangesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
 
-interface TargetRow {
-  name: string;
-  base_url: string;
-  upstream_model: string | null;
-  api_key_env: string | null;
-  input_micros_per_mtok: number;
-  output_micros_per_mtok: number;
-}
-
 function parsed<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const param = issue === undefined || issue.path.length === 0 ? null : issue.path.map(String).join('.');
-  throw new KeygateError('invalid_request', {
-    param,
-    message: issue === undefined ? undefined : `${param ?? 'body'}: ${issue.message}`,
-  });
+  const { param, message } = issueDetails(result.error);
+  throw new KeygateError('invalid_request', message === undefined ? { param } : { param, message });
 }
 
 async function jsonBody(c: Context): Promise<unknown> {
@@ -115,8 +103,7 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
 
   app.get('/internal/targets', (c) => {
     const seq = changeLogHead(db);
-    const rows = db.prepare('SELECT * FROM targets ORDER BY name').all() as TargetRow[];
-    const targets: TargetRoute[] = rows.map((row) => ({
+    const targets: TargetRoute[] = allTargets(db).map((row) => ({
       name: row.name,
       baseUrl: row.base_url,
       upstreamModel: row.upstream_model,
@@ -130,7 +117,7 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
   app.get('/internal/changes', (c) => {
     const query = parsed(ChangesQuery, c.req.query());
     const head = changeLogHead(db);
-    const changes = readChanges(db, query.after, query.limit);
+    const changes = readChangesAfter(db, query.after, query.limit);
     const batch: ChangeBatch = { seq: changes[changes.length - 1]?.seq ?? head, changes };
     return c.json(batch, 200);
   });

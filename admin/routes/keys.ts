@@ -21,7 +21,6 @@ import { usdToMicros } from '../../src/money.js';
 import { WINDOW_FIELDS } from '../../src/policy/limits.js';
 import type { Database } from '../../src/storage/database.js';
 import { writeAccess } from '../access-bindings.js';
-import type { AccessView } from '../auth/access.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import {
@@ -47,6 +46,7 @@ import { enforceSelfServicePolicy, type TeamPolicyRow } from '../keys/self-servi
 import { mutate, type Journal } from '../mutation.js';
 import { paginate } from '../pagination.js';
 import { idParam, json, limitColumnUpdates, ok, security, setClause } from '../schemas.js';
+import { visibleTeam } from './teams.js';
 
 /** The audit row and the change-log row of one key mutation (written in its transaction). */
 function recordKeyChange(
@@ -77,14 +77,8 @@ function loadTeam(db: Database, id: string): TeamPolicyRow | undefined {
   return db.prepare('SELECT * FROM teams WHERE id = ?').get(id) as TeamPolicyRow | undefined;
 }
 
-/** The team a key is created in, or 404 (`team_id`) when missing or invisible. */
-function visibleTeam(db: Database, access: AccessView, id: string): TeamPolicyRow {
-  const team = loadTeam(db, id);
-  if (team === undefined || !access.canSee({ orgId: team.org_id, teamId: team.id })) {
-    throw new KeygateError('not_found', { param: 'team_id', message: 'No such team.' });
-  }
-  return team;
-}
+/** A key's team, or 404 naming `team_id` when missing or invisible. */
+const NO_SUCH_TEAM = { param: 'team_id', message: 'No such team.' };
 
 /** Re-reads a key inside a mutation (it may have been deleted since the visibility check). */
 function current(db: Database, id: string): KeyRecord {
@@ -107,7 +101,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
     (c) => {
       const access = c.get('access');
       const body = c.req.valid('json');
-      const team = visibleTeam(db, access, body.team_id);
+      const team = visibleTeam(deps, access, body.team_id, NO_SUCH_TEAM);
       const scope = { orgId: team.org_id, teamId: team.id };
       // The self-service owner (the caller), or null for an admin create.
       let selfOwner: string | null = null;
@@ -203,7 +197,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
     (c) => {
       const access = c.get('access');
       const query = c.req.valid('query');
-      if (query.team_id !== undefined) visibleTeam(db, access, query.team_id);
+      if (query.team_id !== undefined) visibleTeam(deps, access, query.team_id, NO_SUCH_TEAM);
       const filter = keyListFilter(access, query);
       const page = paginate(
         (sql, params) => db.prepare(sql).all(...params) as KeyRecord[],

@@ -1,6 +1,7 @@
 /**
  * Organizations (API.md "Organizations, teams, service accounts") and org memberships.
- * Platform admins create and delete orgs; org owners/admins update them and manage members;
+ * Platform admins create and delete orgs and set their limits, budget and access; org
+ * owners/admins rename them and manage members;
  * any member sees the org; everyone else gets 404.
  */
 import { createRoute, z } from '@hono/zod-openapi';
@@ -8,9 +9,13 @@ import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import { ORG_ROLES } from '../../src/policy/permissions.js';
 import type { AccessView } from '../auth/access.js';
+import { platformAdminOnly } from '../auth/platform-admin-only.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
-import { mutate } from '../mutation.js';
+import { mutate, updateAudited } from '../mutation.js';
+import { requireUniqueName } from '../unique-name.js';
+import { deleteOrg, insertOrg, orgHasTeams, orgListQuery } from '../../src/storage/org-repository.js';
+import { findRow, nameTaken, queryRows, updateRow } from '../../src/storage/rows.js';
 import { paginate } from '../pagination.js';
 import {
   idParam,
@@ -23,8 +28,8 @@ import {
   limitView,
   listQuery,
   restrictAccess,
-  setClause,
   type LimitColumns,
+  nameText,
 } from '../schemas.js';
 import { accessView, writeAccess } from '../access-bindings.js';
 import { registerMembershipRoutes } from './memberships.js';
@@ -40,7 +45,7 @@ export interface OrgRow extends LimitColumns {
 const orgAccess = z.union([z.object({ mode: z.literal('all') }), restrictAccess]);
 
 const OrgCreate = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: nameText,
   ...limitFields,
   access: orgAccess.optional(),
 });
@@ -48,7 +53,7 @@ const OrgUpdate = OrgCreate.partial();
 
 /** The org row, or 404 when missing or outside the caller's scope. */
 export function visibleOrg(deps: AdminDeps, access: AccessView, id: string): OrgRow {
-  const row = deps.db.prepare('SELECT * FROM orgs WHERE id = ?').get(id) as OrgRow | undefined;
+  const row = findRow<OrgRow>(deps.db, 'orgs', id);
   if (row === undefined || !access.canSee({ orgId: row.id })) throw new KeygateError('not_found');
   return row;
 }
@@ -65,9 +70,7 @@ export function orgView(deps: AdminDeps, row: OrgRow) {
 }
 
 function uniqueName(deps: AdminDeps, name: string, exceptId: string | null): void {
-  const clash = deps.db.prepare('SELECT id FROM orgs WHERE name = ? AND id IS NOT ?').get(name, exceptId);
-  if (clash !== undefined)
-    throw new KeygateError('conflict', { param: 'name', message: `An org named "${name}" already exists.` });
+  requireUniqueName(nameTaken(deps.db, 'orgs', name, exceptId), `An org named "${name}" already exists.`);
 }
 
 export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
@@ -76,6 +79,7 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
       method: 'post',
       path: '/v1/orgs',
       security,
+      middleware: [platformAdminOnly] as const,
       request: { body: json(OrgCreate) },
       responses: { 201: ok('The created org') },
     }),
@@ -86,15 +90,10 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
       const id = newId('org');
       const row = mutate(deps, c, (journal) => {
         uniqueName(deps, body.name, null);
-        deps.db
-          .prepare('INSERT INTO orgs (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)')
-          .run(id, body.name, journal.now, journal.now);
-        const limits = limitColumnUpdates(body);
-        if (Object.keys(limits).length > 0) {
-          deps.db.prepare(`UPDATE orgs SET ${setClause(limits)} WHERE id = @id`).run({ ...limits, id });
-        }
+        insertOrg(deps.db, { id, name: body.name, now: journal.now });
+        updateRow(deps.db, 'orgs', id, limitColumnUpdates(body));
         if (body.access !== undefined) writeAccess(deps.db, 'org', id, body.access);
-        const created = deps.db.prepare('SELECT * FROM orgs WHERE id = ?').get(id) as OrgRow;
+        const created = findRow<OrgRow>(deps.db, 'orgs', id)!;
         journal.audit({
           action: 'org.create',
           entityType: 'org',
@@ -120,16 +119,8 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
     (c) => {
       const access = c.get('access');
       const query = c.req.valid('query');
-      const visible = [...access.visibleOrgIds()];
-      const filter = access.isPlatformAdmin
-        ? 'WHERE 1'
-        : `WHERE id IN (${visible.map(() => '?').join(',') || "''"})`;
-      const page = paginate(
-        (sql, params) => deps.db.prepare(sql).all(...params) as OrgRow[],
-        `SELECT * FROM orgs ${filter}`,
-        access.isPlatformAdmin ? [] : visible,
-        query,
-      );
+      const list = orgListQuery(access.isPlatformAdmin ? 'all' : [...access.visibleOrgIds()]);
+      const page = paginate(queryRows<OrgRow>(deps.db), list.sql, list.params, query);
       return c.json({ data: page.rows.map((row) => orgView(deps, row)), next_cursor: page.next_cursor }, 200);
     },
   );
@@ -158,26 +149,29 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = visibleOrg(deps, access, c.req.valid('param').id);
       if (!access.can('org.update', { orgId: before.id })) throw new KeygateError('forbidden');
       const body = c.req.valid('json');
+      // The org's caps (limits, budget) and its access (mode and bindings) are set by platform
+      // admins: an org role lifting them would undo what the platform decided (issue 10 item 2).
+      const capsTouched = Object.keys(limitColumnUpdates(body)).length > 0 || body.access !== undefined;
+      if (capsTouched && !access.isPlatformAdmin) {
+        throw new KeygateError('forbidden', {
+          message: "Only a platform admin changes an org's limits, budget or access.",
+        });
+      }
       const row = mutate(deps, c, (journal) => {
-        const beforeView = orgView(deps, before);
         if (body.name !== undefined) uniqueName(deps, body.name, before.id);
         const columns: Record<string, unknown> = { ...limitColumnUpdates(body), updated_at: journal.now };
         if (body.name !== undefined) columns.name = body.name;
-        deps.db
-          .prepare(`UPDATE orgs SET ${setClause(columns)} WHERE id = @id`)
-          .run({ ...columns, id: before.id });
-        if (body.access !== undefined) writeAccess(deps.db, 'org', before.id, body.access);
-        const after = deps.db.prepare('SELECT * FROM orgs WHERE id = ?').get(before.id) as OrgRow;
-        journal.audit({
-          action: 'org.update',
-          entityType: 'org',
-          entityId: before.id,
-          orgId: before.id,
-          before: beforeView,
-          after: orgView(deps, after),
+        return updateAudited(journal, {
+          before,
+          view: (org) => orgView(deps, org),
+          update: () => {
+            updateRow(deps.db, 'orgs', before.id, columns);
+            if (body.access !== undefined) writeAccess(deps.db, 'org', before.id, body.access);
+          },
+          reload: () => findRow<OrgRow>(deps.db, 'orgs', before.id)!,
+          audit: { action: 'org.update', entityType: 'org', entityId: before.id, orgId: before.id },
+          change: 'org',
         });
-        journal.change('org', before.id);
-        return after;
       });
       return c.json(orgView(deps, row), 200);
     },
@@ -196,14 +190,10 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = visibleOrg(deps, access, c.req.valid('param').id);
       if (!access.isPlatformAdmin) throw new KeygateError('forbidden');
       mutate(deps, c, (journal) => {
-        const team = deps.db.prepare('SELECT id FROM teams WHERE org_id = ? LIMIT 1').get(before.id);
-        if (team !== undefined)
+        if (orgHasTeams(deps.db, before.id))
           throw new KeygateError('conflict', { message: 'Delete the teams of this org first.' });
         const beforeView = orgView(deps, before);
-        deps.db
-          .prepare("DELETE FROM access_bindings WHERE scope_type = 'org' AND scope_id = ?")
-          .run(before.id);
-        deps.db.prepare('DELETE FROM orgs WHERE id = ?').run(before.id);
+        deleteOrg(deps.db, before.id);
         journal.audit({
           action: 'org.delete',
           entityType: 'org',

@@ -14,30 +14,29 @@ import type { AccessView } from '../auth/access.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
+import { requireUniqueName } from '../unique-name.js';
+import { queryRows } from '../../src/storage/rows.js';
+import {
+  deleteServiceAccount,
+  findServiceAccount,
+  insertServiceAccount,
+  serviceAccountKeyCounts,
+  serviceAccountKeys,
+  serviceAccountNameTaken,
+  serviceAccountListQuery,
+  type ServiceAccountRow,
+} from '../../src/storage/service-account-repository.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security } from '../schemas.js';
+import { idParam, isoOrNull, json, listQuery, ok, security, nameText } from '../schemas.js';
 import { visibleTeam } from './teams.js';
 
-export interface ServiceAccountRow {
-  id: string;
-  team_id: string;
-  name: string;
-  description: string | null;
-  created_by: string | null;
-  created_at: number;
-}
-
 const ServiceAccountCreate = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: nameText,
   description: z.string().max(2000).nullable().optional(),
 });
 
 export function serviceAccountView(deps: AdminDeps, row: ServiceAccountRow, orgId: string) {
-  const counts = deps.db
-    .prepare(
-      "SELECT COUNT(*) AS keys, IFNULL(SUM(status = 'active'), 0) AS active FROM keys WHERE owner_service_account_id = ?",
-    )
-    .get(row.id) as { keys: number; active: number };
+  const counts = serviceAccountKeyCounts(deps.db, row.id);
   return {
     id: row.id,
     team_id: row.team_id,
@@ -63,8 +62,6 @@ function forbidUnless(
 }
 
 export function registerServiceAccountRoutes(app: AdminApp, deps: AdminDeps): void {
-  const selectAccount = deps.db.prepare('SELECT * FROM service_accounts WHERE id = ?');
-
   app.openapi(
     createRoute({
       method: 'post',
@@ -80,21 +77,19 @@ export function registerServiceAccountRoutes(app: AdminApp, deps: AdminDeps): vo
       const body = c.req.valid('json');
       const id = newId('sa');
       const row = mutate(deps, c, (journal) => {
-        const clash = deps.db
-          .prepare('SELECT id FROM service_accounts WHERE team_id = ? AND name = ?')
-          .get(team.id, body.name);
-        if (clash !== undefined) {
-          throw new KeygateError('conflict', {
-            param: 'name',
-            message: `A service account named "${body.name}" already exists in this team.`,
-          });
-        }
-        deps.db
-          .prepare(
-            'INSERT INTO service_accounts (id, team_id, name, description, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-          )
-          .run(id, team.id, body.name, body.description ?? null, access.auditActor.id, journal.now);
-        const created = selectAccount.get(id) as ServiceAccountRow;
+        requireUniqueName(
+          serviceAccountNameTaken(deps.db, team.id, body.name),
+          `A service account named "${body.name}" already exists in this team.`,
+        );
+        insertServiceAccount(deps.db, {
+          id,
+          team_id: team.id,
+          name: body.name,
+          description: body.description ?? null,
+          created_by: access.auditActor.id,
+          created_at: journal.now,
+        });
+        const created = findServiceAccount(deps.db, id)!;
         journal.audit({
           action: 'service_account.create',
           entityType: 'service_account',
@@ -121,10 +116,11 @@ export function registerServiceAccountRoutes(app: AdminApp, deps: AdminDeps): vo
       const access = c.get('access');
       const team = visibleTeam(deps, access, c.req.valid('param').id);
       forbidUnless(access, 'service_account.read', { orgId: team.org_id, teamId: team.id });
+      const list = serviceAccountListQuery(team.id);
       const page = paginate(
-        (sql, params) => deps.db.prepare(sql).all(...params) as ServiceAccountRow[],
-        'SELECT * FROM service_accounts WHERE team_id = ?',
-        [team.id],
+        queryRows<ServiceAccountRow>(deps.db),
+        list.sql,
+        list.params,
         c.req.valid('query'),
       );
       return c.json(
@@ -147,14 +143,12 @@ export function registerServiceAccountRoutes(app: AdminApp, deps: AdminDeps): vo
     }),
     (c) => {
       const access = c.get('access');
-      const row = selectAccount.get(c.req.valid('param').id) as ServiceAccountRow | undefined;
+      const row = findServiceAccount(deps.db, c.req.valid('param').id);
       if (row === undefined) throw new KeygateError('not_found');
       const team = visibleTeam(deps, access, row.team_id);
       forbidUnless(access, 'service_account.manage', { orgId: team.org_id, teamId: team.id });
       mutate(deps, c, (journal) => {
-        const keys = deps.db
-          .prepare('SELECT id, status FROM keys WHERE owner_service_account_id = ? ORDER BY created_at, id')
-          .all(row.id) as { id: string; status: string }[];
+        const keys = serviceAccountKeys(deps.db, row.id);
         if (keys.length > 0) {
           const active = keys.filter((key) => key.status === 'active').map((key) => key.id);
           throw new KeygateError('conflict', {
@@ -165,7 +159,7 @@ export function registerServiceAccountRoutes(app: AdminApp, deps: AdminDeps): vo
           });
         }
         const beforeView = serviceAccountView(deps, row, team.org_id);
-        deps.db.prepare('DELETE FROM service_accounts WHERE id = ?').run(row.id);
+        deleteServiceAccount(deps.db, row.id);
         journal.audit({
           action: 'service_account.delete',
           entityType: 'service_account',

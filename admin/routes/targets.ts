@@ -9,24 +9,25 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import { microsToUsd, usdToMicros } from '../../src/money.js';
+import { isProviderEnvAllowed } from '../../src/policy/provider-credential.js';
+import { platformAdminOnly } from '../auth/platform-admin-only.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
-import { mutate } from '../mutation.js';
+import { mutate, updateAudited } from '../mutation.js';
+import { requireUniqueName } from '../unique-name.js';
+import { nameTaken, queryRows, updateRow } from '../../src/storage/rows.js';
+import {
+  deleteTarget,
+  encodeTags,
+  findTarget,
+  insertTarget,
+  parseTags,
+  targetListQuery,
+  type TargetColumns,
+  type TargetRow,
+} from '../../src/storage/target-repository.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security, setClause } from '../schemas.js';
-
-export interface TargetRow {
-  id: string;
-  name: string;
-  base_url: string;
-  upstream_model: string | null;
-  api_key_env: string | null;
-  input_micros_per_mtok: number;
-  output_micros_per_mtok: number;
-  tags: string;
-  created_at: number;
-  updated_at: number;
-}
+import { idParam, isoOrNull, json, listQuery, ok, security, tagText, plainText } from '../schemas.js';
 
 /** What a client may send as `model`: no spaces, no glob characters. */
 const TARGET_NAME = /^[A-Za-z0-9][\w.:/@+-]*$/;
@@ -55,14 +56,14 @@ const baseUrl = z
     }
   }, 'must be an absolute http(s) URL without credentials, query or fragment');
 
-const tagList = z.array(z.string().trim().min(1).max(100)).max(50);
+const tagList = z.array(tagText).max(50);
 const price = z.number().nonnegative().max(1e6);
 
 const TargetCreate = z.object({
   name: targetName,
   upstream: z.object({
     base_url: baseUrl,
-    model: z.string().min(1).max(200).nullable().optional(),
+    model: plainText(200).nullable().optional(),
     api_key_env: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
@@ -81,11 +82,6 @@ const TargetUpdate = z.object({
   tags: tagList.optional(),
 });
 
-export function parseTags(text: string): string[] {
-  const parsed: unknown = JSON.parse(text);
-  return Array.isArray(parsed) ? parsed.filter((t): t is string => typeof t === 'string') : [];
-}
-
 export function targetView(row: TargetRow) {
   return {
     id: row.id,
@@ -102,22 +98,25 @@ export function targetView(row: TargetRow) {
 }
 
 function getTarget(deps: AdminDeps, id: string): TargetRow {
-  const row = deps.db.prepare('SELECT * FROM targets WHERE id = ?').get(id) as TargetRow | undefined;
+  const row = findTarget(deps.db, id);
   if (row === undefined) throw new KeygateError('not_found');
   return row;
 }
 
 function uniqueName(deps: AdminDeps, name: string, exceptId: string | null): void {
-  const clash = deps.db.prepare('SELECT id FROM targets WHERE name = ? AND id IS NOT ?').get(name, exceptId);
-  if (clash !== undefined)
-    throw new KeygateError('conflict', {
-      param: 'name',
-      message: `A target named "${name}" already exists.`,
-    });
+  requireUniqueName(
+    nameTaken(deps.db, 'targets', name, exceptId),
+    `A target named "${name}" already exists.`,
+  );
 }
 
-function normalizeTags(tags: readonly string[]): string {
-  return JSON.stringify([...new Set(tags)]);
+/** 400 unless the gateway may read `name` as a provider credential (src/policy/provider-credential.ts). */
+function assertProviderEnv(deps: AdminDeps, name: string | null | undefined): void {
+  if (name === null || name === undefined || isProviderEnvAllowed(name, deps.config)) return;
+  throw new KeygateError('invalid_request', {
+    param: 'upstream.api_key_env',
+    message: `"${name}" is not a provider credential variable: use a name starting with ${deps.config.providerEnvPrefix} or one listed in KEYGATE_PROVIDER_ENV_ALLOWLIST.`,
+  });
 }
 
 export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
@@ -126,12 +125,14 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       method: 'post',
       path: '/v1/targets',
       security,
+      middleware: [platformAdminOnly] as const,
       request: { body: json(TargetCreate) },
       responses: { 201: ok('The created target') },
     }),
     (c) => {
       if (!c.get('access').isPlatformAdmin) throw new KeygateError('forbidden');
       const body = c.req.valid('json');
+      assertProviderEnv(deps, body.upstream.api_key_env);
       // A target without pricing costs $0: its traffic never trips a budget (issue 13, item 12).
       if (body.pricing === undefined && deps.config.requirePricing)
         throw new KeygateError('invalid_request', {
@@ -142,23 +143,18 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       const id = newId('tgt');
       const row = mutate(deps, c, (journal) => {
         uniqueName(deps, body.name, null);
-        deps.db
-          .prepare(
-            `INSERT INTO targets (id, name, base_url, upstream_model, api_key_env, input_micros_per_mtok,
-               output_micros_per_mtok, tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            id,
-            body.name,
-            body.upstream.base_url,
-            body.upstream.model ?? null,
-            body.upstream.api_key_env ?? null,
-            usdToMicros(body.pricing?.input_per_mtok ?? 0),
-            usdToMicros(body.pricing?.output_per_mtok ?? 0),
-            normalizeTags(body.tags ?? []),
-            journal.now,
-            journal.now,
-          );
+        insertTarget(deps.db, {
+          id,
+          name: body.name,
+          base_url: body.upstream.base_url,
+          upstream_model: body.upstream.model ?? null,
+          api_key_env: body.upstream.api_key_env ?? null,
+          input_micros_per_mtok: usdToMicros(body.pricing?.input_per_mtok ?? 0),
+          output_micros_per_mtok: usdToMicros(body.pricing?.output_per_mtok ?? 0),
+          tags: encodeTags(body.tags ?? []),
+          created_at: journal.now,
+          updated_at: journal.now,
+        });
         const created = getTarget(deps, id);
         journal.audit({
           action: 'target.create',
@@ -188,16 +184,8 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
     }),
     (c) => {
       const query = c.req.valid('query');
-      const filter =
-        query.tag === undefined
-          ? 'WHERE 1'
-          : 'WHERE EXISTS (SELECT 1 FROM json_each(targets.tags) WHERE value = ?)';
-      const page = paginate(
-        (sql, params) => deps.db.prepare(sql).all(...params) as TargetRow[],
-        `SELECT * FROM targets ${filter}`,
-        query.tag === undefined ? [] : [query.tag],
-        query,
-      );
+      const list = targetListQuery(query.tag);
+      const page = paginate(queryRows<TargetRow>(deps.db), list.sql, list.params, query);
       return c.json({ data: page.rows.map(targetView), next_cursor: page.next_cursor }, 200);
     },
   );
@@ -218,6 +206,7 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       method: 'patch',
       path: '/v1/targets/{id}',
       security,
+      middleware: [platformAdminOnly] as const,
       request: { params: idParam, body: json(TargetUpdate) },
       responses: { 200: ok('The updated target') },
     }),
@@ -225,8 +214,9 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = getTarget(deps, c.req.valid('param').id);
       if (!c.get('access').isPlatformAdmin) throw new KeygateError('forbidden');
       const body = c.req.valid('json');
+      assertProviderEnv(deps, body.upstream?.api_key_env);
       const row = mutate(deps, c, (journal) => {
-        const columns: Record<string, unknown> = { updated_at: journal.now };
+        const columns: TargetColumns = { updated_at: journal.now };
         if (body.name !== undefined) {
           uniqueName(deps, body.name, before.id);
           columns.name = body.name;
@@ -238,20 +228,15 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
           columns.input_micros_per_mtok = usdToMicros(body.pricing.input_per_mtok);
         if (body.pricing?.output_per_mtok !== undefined)
           columns.output_micros_per_mtok = usdToMicros(body.pricing.output_per_mtok);
-        if (body.tags !== undefined) columns.tags = normalizeTags(body.tags);
-        deps.db
-          .prepare(`UPDATE targets SET ${setClause(columns)} WHERE id = @id`)
-          .run({ ...columns, id: before.id });
-        const after = getTarget(deps, before.id);
-        journal.audit({
-          action: 'target.update',
-          entityType: 'target',
-          entityId: before.id,
-          before: targetView(before),
-          after: targetView(after),
+        if (body.tags !== undefined) columns.tags = encodeTags(body.tags);
+        return updateAudited(journal, {
+          before,
+          view: targetView,
+          update: () => updateRow(deps.db, 'targets', before.id, columns),
+          reload: () => getTarget(deps, before.id),
+          audit: { action: 'target.update', entityType: 'target', entityId: before.id },
+          change: 'target',
         });
-        journal.change('target', before.id);
-        return after;
       });
       return c.json(targetView(row), 200);
     },
@@ -269,8 +254,7 @@ export function registerTargetRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = getTarget(deps, c.req.valid('param').id);
       if (!c.get('access').isPlatformAdmin) throw new KeygateError('forbidden');
       mutate(deps, c, (journal) => {
-        // Bindings and explicit group memberships go with it (ON DELETE CASCADE).
-        deps.db.prepare('DELETE FROM targets WHERE id = ?').run(before.id);
+        deleteTarget(deps.db, before.id);
         journal.audit({
           action: 'target.delete',
           entityType: 'target',

@@ -15,7 +15,10 @@ import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import type { Journal } from '../mutation.js';
 import { registerMembershipRoutes } from './memberships.js';
-import { mutate } from '../mutation.js';
+import { mutate, updateAudited } from '../mutation.js';
+import { requireUniqueName } from '../unique-name.js';
+import { findRow, nameTaken, queryRows, updateRow } from '../../src/storage/rows.js';
+import { deleteTeam, insertTeam, teamHasKeys, teamListQuery } from '../../src/storage/team-repository.js';
 import { paginate } from '../pagination.js';
 import {
   idParam,
@@ -28,9 +31,9 @@ import {
   ok,
   restrictAccess,
   security,
-  setClause,
   type LimitColumns,
   type LimitInput,
+  nameText,
 } from '../schemas.js';
 import { accessView, writeAccess } from '../access-bindings.js';
 import { visibleOrg, type OrgRow } from './orgs.js';
@@ -60,7 +63,7 @@ const SelfServicePolicy = z.object({
 });
 
 const teamFields = {
-  name: z.string().trim().min(1).max(200),
+  name: nameText,
   ...limitFields,
   self_service: SelfServicePolicy.optional(),
   access: teamAccess.optional(),
@@ -69,11 +72,19 @@ const TeamCreate = z.object({ org_id: z.string().min(1).max(128), ...teamFields 
 const TeamUpdate = z.object(teamFields).partial();
 const TeamListQuery = z.object({ ...listQuery, org_id: z.string().min(1).max(128).optional() });
 
-/** The team row, or 404 when missing or outside the caller's scope. */
-export function visibleTeam(deps: AdminDeps, access: AccessView, id: string): TeamRow {
-  const row = deps.db.prepare('SELECT * FROM teams WHERE id = ?').get(id) as TeamRow | undefined;
+/**
+ * The team row, or 404 when missing or outside the caller's scope (the one visibility check of a
+ * team; `notFound` names the field when the id came from a body, e.g. a key's `team_id`).
+ */
+export function visibleTeam(
+  deps: AdminDeps,
+  access: AccessView,
+  id: string,
+  notFound: { param: string; message: string } | undefined = undefined,
+): TeamRow {
+  const row = findRow<TeamRow>(deps.db, 'teams', id);
   if (row === undefined || !access.canSee({ orgId: row.org_id, teamId: row.id }))
-    throw new KeygateError('not_found');
+    throw new KeygateError('not_found', notFound);
   return row;
 }
 
@@ -139,14 +150,10 @@ function selfServiceColumns(
 }
 
 function uniqueName(deps: AdminDeps, orgId: string, name: string, exceptId: string | null): void {
-  const clash = deps.db
-    .prepare('SELECT id FROM teams WHERE org_id = ? AND name = ? AND id IS NOT ?')
-    .get(orgId, name, exceptId);
-  if (clash !== undefined)
-    throw new KeygateError('conflict', {
-      param: 'name',
-      message: `A team named "${name}" already exists in this org.`,
-    });
+  requireUniqueName(
+    nameTaken(deps.db, 'teams', name, exceptId, { where: 'org_id = @org', params: { org: orgId } }),
+    `A team named "${name}" already exists in this org.`,
+  );
 }
 
 function auditTeam(journal: Journal, action: string, team: TeamRow, before: unknown, after: unknown): void {
@@ -162,7 +169,7 @@ function auditTeam(journal: Journal, action: string, team: TeamRow, before: unkn
 }
 
 export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
-  const selectTeam = deps.db.prepare('SELECT * FROM teams WHERE id = ?');
+  const selectTeam = (id: string): TeamRow => findRow<TeamRow>(deps.db, 'teams', id)!;
 
   app.openapi(
     createRoute({
@@ -187,15 +194,13 @@ export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
       const id = newId('team');
       const row = mutate(deps, c, (journal) => {
         uniqueName(deps, org.id, body.name, null);
-        deps.db
-          .prepare('INSERT INTO teams (id, org_id, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)')
-          .run(id, org.id, body.name, journal.now, journal.now);
-        const columns = { ...limitColumnUpdates(body), ...selfServiceColumns(body.self_service) };
-        if (Object.keys(columns).length > 0) {
-          deps.db.prepare(`UPDATE teams SET ${setClause(columns)} WHERE id = @id`).run({ ...columns, id });
-        }
+        insertTeam(deps.db, { id, orgId: org.id, name: body.name, now: journal.now });
+        updateRow(deps.db, 'teams', id, {
+          ...limitColumnUpdates(body),
+          ...selfServiceColumns(body.self_service),
+        });
         if (body.access !== undefined) writeAccess(deps.db, 'team', id, body.access);
-        const created = selectTeam.get(id) as TeamRow;
+        const created = selectTeam(id);
         auditTeam(journal, 'team.create', created, undefined, teamView(deps, created));
         journal.change('team', id);
         return created;
@@ -215,26 +220,14 @@ export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
     (c) => {
       const access = c.get('access');
       const query = c.req.valid('query');
-      let where = 'WHERE 1';
-      const params: unknown[] = [];
-      if (query.org_id !== undefined) {
-        where += ' AND t.org_id = ?';
-        params.push(query.org_id);
-      }
-      if (!access.isPlatformAdmin) {
-        const orgIds = [...access.orgRoles.keys()].filter((orgId) => access.can('team.read', { orgId }));
-        const teamIds = [...access.teamRoles.keys()];
-        const list = (ids: string[]) => ids.map(() => '?').join(',') || "''";
-        where += ` AND (t.org_id IN (${list(orgIds)}) OR t.id IN (${list(teamIds)}))`;
-        params.push(...orgIds, ...teamIds);
-      }
-      const page = paginate(
-        (sql, args) => deps.db.prepare(sql).all(...args) as TeamRow[],
-        `SELECT t.* FROM teams t ${where}`,
-        params,
-        query,
-        't',
-      );
+      const readable = access.isPlatformAdmin
+        ? 'all'
+        : {
+            orgIds: [...access.orgRoles.keys()].filter((orgId) => access.can('team.read', { orgId })),
+            teamIds: [...access.teamRoles.keys()],
+          };
+      const list = teamListQuery(query.org_id, readable);
+      const page = paginate(queryRows<TeamRow>(deps.db), list.sql, list.params, query, 't');
       return c.json(
         { data: page.rows.map((row) => teamView(deps, row)), next_cursor: page.next_cursor },
         200,
@@ -271,10 +264,9 @@ export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = visibleTeam(deps, access, c.req.valid('param').id);
       requirePermission(access, 'team.update', before);
       const body = c.req.valid('json');
-      const org = deps.db.prepare('SELECT * FROM orgs WHERE id = ?').get(before.org_id) as OrgRow;
+      const org = findRow<OrgRow>(deps.db, 'orgs', before.org_id)!;
       assertWithinOrg(org, body);
       const row = mutate(deps, c, (journal) => {
-        const beforeView = teamView(deps, before);
         if (body.name !== undefined) uniqueName(deps, before.org_id, body.name, before.id);
         const columns: Record<string, unknown> = {
           ...limitColumnUpdates(body),
@@ -282,14 +274,23 @@ export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
           updated_at: journal.now,
         };
         if (body.name !== undefined) columns.name = body.name;
-        deps.db
-          .prepare(`UPDATE teams SET ${setClause(columns)} WHERE id = @id`)
-          .run({ ...columns, id: before.id });
-        if (body.access !== undefined) writeAccess(deps.db, 'team', before.id, body.access);
-        const after = selectTeam.get(before.id) as TeamRow;
-        auditTeam(journal, 'team.update', after, beforeView, teamView(deps, after));
-        journal.change('team', before.id);
-        return after;
+        return updateAudited(journal, {
+          before,
+          view: (team) => teamView(deps, team),
+          update: () => {
+            updateRow(deps.db, 'teams', before.id, columns);
+            if (body.access !== undefined) writeAccess(deps.db, 'team', before.id, body.access);
+          },
+          reload: () => selectTeam(before.id),
+          audit: {
+            action: 'team.update',
+            entityType: 'team',
+            entityId: before.id,
+            orgId: before.org_id,
+            teamId: before.id,
+          },
+          change: 'team',
+        });
       });
       return c.json(teamView(deps, row), 200);
     },
@@ -308,16 +309,10 @@ export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = visibleTeam(deps, access, c.req.valid('param').id);
       requirePermission(access, 'team.delete', before);
       mutate(deps, c, (journal) => {
-        // Keys (even revoked ones) carry spend and audit history: they must be deleted first.
-        const key = deps.db.prepare('SELECT id FROM keys WHERE team_id = ? LIMIT 1').get(before.id);
-        if (key !== undefined)
+        if (teamHasKeys(deps.db, before.id))
           throw new KeygateError('conflict', { message: 'Delete the keys of this team first.' });
         const beforeView = teamView(deps, before);
-        deps.db.prepare('DELETE FROM service_accounts WHERE team_id = ?').run(before.id);
-        deps.db
-          .prepare("DELETE FROM access_bindings WHERE scope_type = 'team' AND scope_id = ?")
-          .run(before.id);
-        deps.db.prepare('DELETE FROM teams WHERE id = ?').run(before.id);
+        deleteTeam(deps.db, before.id);
         auditTeam(journal, 'team.delete', before, beforeView, undefined);
         journal.change('team', before.id);
       });

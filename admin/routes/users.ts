@@ -15,11 +15,12 @@ import {
   type Permission,
 } from '../../src/policy/permissions.js';
 import type { AccessView, UserRow } from '../auth/access.js';
+import { platformAdminOnly } from '../auth/platform-admin-only.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security, setClause } from '../schemas.js';
+import { idParam, isoOrNull, json, listQuery, ok, security, setClause, nameText } from '../schemas.js';
 
 const PLATFORM_ROLES = ['platform_admin', 'org_user'] as const;
 const DEFAULT_TOKEN_TTL_SECONDS = 3600;
@@ -28,7 +29,7 @@ const MAX_TOKEN_TTL_SECONDS = 90 * 24 * 3600;
 const email = z.string().trim().max(320).pipe(z.email());
 const UserCreate = z.object({
   email,
-  name: z.string().trim().min(1).max(200).nullable().optional(),
+  name: nameText.nullable().optional(),
   platform_role: z.enum(PLATFORM_ROLES).optional(),
 });
 const UserUpdate = UserCreate.partial();
@@ -142,6 +143,7 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
       method: 'post',
       path: '/v1/users',
       security,
+      middleware: [platformAdminOnly] as const,
       request: { body: json(UserCreate) },
       responses: { 201: ok('The created user') },
     }),

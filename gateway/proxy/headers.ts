@@ -92,8 +92,7 @@ export class RequestHeaderFilter {
   /** The client's headers that may reach the upstream (Node's header object or web Headers). */
   pick(sent: IncomingHttpHeaders | Headers): PlainHeaders {
     const out: PlainHeaders = {};
-    const connection = sent instanceof Headers ? sent.get('connection') : sent.connection;
-    const named = connection ? new HeaderNames(connection.split(',')) : undefined;
+    const named = connectionNamed(sent instanceof Headers ? sent.get('connection') : sent.connection);
     const take = (name: string, value: string | string[]): void => {
       if (this.allowed.has(name) && !this.never.has(name) && named?.has(name) !== true) out[name] = value;
     };
@@ -109,6 +108,14 @@ export class RequestHeaderFilter {
 
 const RESPONSE = new HeaderNames(RESPONSE_ALLOWED);
 
+/** The header names a `Connection` value lists, if it lists any beyond keep-alive / close. */
+function connectionNamed(value: string | null | undefined): HeaderNames | undefined {
+  if (!value) return undefined;
+  const lower = value.toLowerCase();
+  if (lower === 'keep-alive' || lower === 'close') return undefined;
+  return new HeaderNames(lower.split(','));
+}
+
 /** The upstream's headers the client may see, then keygate's own (`extra`) on top. */
 export function responseHeaders(
   upstream: Record<string, string | string[] | undefined>,
@@ -116,7 +123,7 @@ export function responseHeaders(
 ): PlainHeaders {
   const out: PlainHeaders = {};
   const connection = upstream.connection;
-  const named = typeof connection === 'string' ? new HeaderNames(connection.split(',')) : undefined;
+  const named = connectionNamed(typeof connection === 'string' ? connection : undefined);
   for (const name in upstream) {
     const value = upstream[name];
     if (value === undefined || !RESPONSE.has(name) || named?.has(name) === true) continue;

@@ -19,6 +19,8 @@ export interface ProxyRequest {
   /** The body, unless it is larger than `max` bytes or the client left while sending it. */
   body(hasLength: boolean, max: number): Promise<BodyRead>;
   signal(): ClientSignal | undefined;
+  /** The socket's peer address (keys the failed-authentication throttle); `unknown` without one. */
+  readonly clientAddress: string;
 }
 
 export type BodyRead = { kind: 'read'; bytes: Buffer } | { kind: 'too_large' } | { kind: 'gone' };
@@ -44,6 +46,10 @@ export class NodeProxyRequest implements ProxyRequest {
 
   get forwardHeaders(): IncomingHttpHeaders {
     return this.req.headers;
+  }
+
+  get clientAddress(): string {
+    return this.req.socket.remoteAddress ?? 'unknown';
   }
 
   body(_hasLength: boolean, max: number): Promise<BodyRead> {
@@ -97,6 +103,10 @@ export class WebProxyRequest implements ProxyRequest {
 
   get forwardHeaders(): IncomingHttpHeaders | Headers {
     return this.c.env?.incoming?.headers ?? this.c.req.raw.headers;
+  }
+
+  get clientAddress(): string {
+    return this.c.env?.incoming?.socket.remoteAddress ?? 'unknown';
   }
 
   async body(hasLength: boolean, max: number): Promise<BodyRead> {

@@ -65,6 +65,17 @@ export interface Config {
   passwordLinkTtlMs: number;
   /** Keys a gateway loads at start, most recently used first (0 = no warm start). */
   preloadKeys: number;
+  /** Admin plane request body limit (then 413 request_too_large). */
+  adminMaxBodyBytes: number;
+  /** Failed authentications per client address per window before a block (0 = off). */
+  authFailurePoints: number;
+  authFailureWindowSec: number;
+  authFailureBlockSec: number;
+  /** Gateway-wide admin loads per second that may answer "unknown key" (0 = no cap). */
+  unknownKeyLoadsPerSec: number;
+  /** Provider credentials: env names with this prefix, or listed in the allow-list. */
+  providerEnvPrefix: string;
+  providerEnvAllowlist: readonly string[];
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -119,6 +130,19 @@ export const CONFIG_VARIABLES = {
   KEYGATE_SESSION_TTL_MS: { default: '28800000', doc: 'console sign-in session lifetime' },
   KEYGATE_PASSWORD_LINK_TTL_MS: { default: '86400000', doc: 'lifetime of a set-password link' },
   KEYGATE_PRELOAD_KEYS: { default: '10000', doc: 'keys a gateway preloads at start (most recently used)' },
+  KEYGATE_ADMIN_MAX_BODY_BYTES: { default: '1048576', doc: 'admin plane request body limit' },
+  KEYGATE_AUTH_FAILURE_POINTS: { default: '100', doc: 'failed authentications per address per window' },
+  KEYGATE_AUTH_FAILURE_WINDOW_SEC: { default: '60', doc: 'window of the failed-authentication count' },
+  KEYGATE_AUTH_FAILURE_BLOCK_SEC: { default: '300', doc: 'block after too many failed authentications' },
+  KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC: {
+    default: '200',
+    doc: 'gateway-wide admin loads of unknown keys per second',
+  },
+  KEYGATE_PROVIDER_ENV_PREFIX: {
+    default: 'KEYGATE_PROVIDER_KEY_',
+    doc: 'prefix of provider credential variables',
+  },
+  KEYGATE_PROVIDER_ENV_ALLOWLIST: { default: undefined, doc: 'other provider credential variables' },
 } as const satisfies Record<string, { default: string | undefined; doc: string }>;
 
 type VariableName = keyof typeof CONFIG_VARIABLES;
@@ -199,6 +223,28 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     problems.push('KEYGATE_INTERNAL_SECRET must be at least 32 characters');
   }
 
+  const providerEnvPrefix = text('KEYGATE_PROVIDER_ENV_PREFIX');
+  const reservedPrefix = Object.keys(CONFIG_VARIABLES).find((name) => name.startsWith(providerEnvPrefix));
+  if (providerEnvPrefix.length < 4 || reservedPrefix !== undefined) {
+    problems.push(
+      `KEYGATE_PROVIDER_ENV_PREFIX must have at least 4 characters and match no keygate setting (got "${providerEnvPrefix}")`,
+    );
+  }
+  const providerEnvAllowlist = (optional('KEYGATE_PROVIDER_ENV_ALLOWLIST') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of providerEnvAllowlist) {
+    if (
+      !/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry) ||
+      (entry.startsWith('KEYGATE_') && !entry.startsWith(providerEnvPrefix))
+    ) {
+      problems.push(
+        `KEYGATE_PROVIDER_ENV_ALLOWLIST may not name "${entry}" (keygate's own variables are never credentials)`,
+      );
+    }
+  }
+
   const config: Config = {
     dbPath: text('KEYGATE_DB_PATH'),
     adminHost: text('KEYGATE_ADMIN_HOST'),
@@ -249,6 +295,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     sessionTtlMs: integer('KEYGATE_SESSION_TTL_MS', 60_000, 30 * 86_400_000),
     passwordLinkTtlMs: integer('KEYGATE_PASSWORD_LINK_TTL_MS', 60_000, 30 * 86_400_000),
     preloadKeys: integer('KEYGATE_PRELOAD_KEYS', 0, 100_000_000),
+    adminMaxBodyBytes: integer('KEYGATE_ADMIN_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
+    authFailurePoints: integer('KEYGATE_AUTH_FAILURE_POINTS', 0, 100_000_000),
+    authFailureWindowSec: integer('KEYGATE_AUTH_FAILURE_WINDOW_SEC', 1, 86_400),
+    authFailureBlockSec: integer('KEYGATE_AUTH_FAILURE_BLOCK_SEC', 1, 86_400),
+    unknownKeyLoadsPerSec: integer('KEYGATE_UNKNOWN_KEY_LOADS_PER_SEC', 0, 100_000_000),
+    providerEnvPrefix,
+    providerEnvAllowlist,
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     problems.push('KEYGATE_HEADERS_TIMEOUT_MS must not be above KEYGATE_REQUEST_TIMEOUT_MS');

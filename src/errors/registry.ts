@@ -134,6 +134,12 @@ export const ERROR_REGISTRY = {
     message: 'Rate limit exceeded.',
   },
   budget_exceeded: { status: 429, type: 'budget_exceeded', retryable: false, message: 'Budget exceeded.' },
+  too_many_auth_failures: {
+    status: 429,
+    type: 'rate_limit_error',
+    retryable: false,
+    message: 'Too many failed authentications from this address; wait for retry-after.',
+  },
   upstream_error: {
     status: 502,
     type: 'api_error',

@@ -1,9 +1,9 @@
 /**
- * Audit and change log writers. Call them inside the same transaction as the mutation they
- * describe: a failed mutation leaves neither row (DESIGN.md "Audit log", "Change log").
+ * The audit log writer. Call it inside the same transaction as the mutation it describes: a
+ * failed mutation leaves no row (DESIGN.md "Audit log"). The change log is in change-log.ts.
  */
-import type { ChangeEntity } from '../invalidation/change.js';
 import type { Database } from './database.js';
+import { prepared } from './statements.js';
 
 export interface AuditActor {
   type: 'master_key' | 'user' | 'system';
@@ -25,7 +25,8 @@ export interface AuditEntry {
 }
 
 export function recordAudit(db: Database, entry: AuditEntry): void {
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO audit_log (at, actor_type, actor_id, via, action, entity_type, entity_id, org_id, team_id, before, after, request_id)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
@@ -42,20 +43,4 @@ export function recordAudit(db: Database, entry: AuditEntry): void {
     entry.after === undefined ? null : JSON.stringify(entry.after),
     entry.requestId,
   );
-}
-
-/** Appends a change-log row and returns its seq. */
-export function recordChange(
-  db: Database,
-  change: { entityType: ChangeEntity; entityId: string; tokenHashes?: readonly string[]; at: number },
-): number {
-  const result = db
-    .prepare('INSERT INTO change_log (at, entity_type, entity_id, token_hashes) VALUES (?, ?, ?, ?)')
-    .run(change.at, change.entityType, change.entityId, JSON.stringify(change.tokenHashes ?? []));
-  return Number(result.lastInsertRowid);
-}
-
-export function changeLogHead(db: Database): number {
-  const row = db.prepare('SELECT IFNULL(MAX(seq), 0) AS head FROM change_log').get() as { head: number };
-  return row.head;
 }

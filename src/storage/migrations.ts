@@ -7,6 +7,11 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * Rebuilds a table other tables reference: run with foreign keys off (SQLite's documented
+   * table-rebuild procedure), then `PRAGMA foreign_key_check` must find nothing.
+   */
+  rebuildsTables?: boolean;
 }
 
 const LIMIT_COLUMNS = `
@@ -201,6 +206,28 @@ CREATE TABLE usage_batches (
     // GET /internal/keys answers MAX(batch_seq) per gateway on every key load; without this index
     // that is a scan of every batch the gateway ever sent.
     sql: 'CREATE INDEX usage_batches_gateway_seq ON usage_batches(gateway_id, batch_seq);',
+  },
+  {
+    version: 3,
+    name: 'access group names unique per org',
+    // A global UNIQUE(name) made a 409 reveal another org's group names (issue 10 item 16).
+    rebuildsTables: true,
+    sql: `
+CREATE TABLE access_groups_new (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  org_id TEXT REFERENCES orgs(id) ON DELETE CASCADE,
+  match_name_glob TEXT,
+  match_tags TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+INSERT INTO access_groups_new (id, name, org_id, match_name_glob, match_tags, created_at, updated_at)
+  SELECT id, name, org_id, match_name_glob, match_tags, created_at, updated_at FROM access_groups;
+DROP TABLE access_groups;
+ALTER TABLE access_groups_new RENAME TO access_groups;
+CREATE UNIQUE INDEX access_groups_org_name ON access_groups(IFNULL(org_id, ''), name);
+`,
   },
   {
     version: 4,

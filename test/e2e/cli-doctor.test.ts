@@ -49,7 +49,7 @@ beforeAll(async () => {
     KEYGATE_ADMIN_URL: `http://127.0.0.1:${adminPort}`,
     KEYGATE_MASTER_KEY: MASTER_KEY,
     KEYGATE_LOG_LEVEL: 'warn',
-    UPSTREAM_KEY: 'sk-upstream',
+    KEYGATE_PROVIDER_KEY_UPSTREAM: 'sk-upstream',
   };
   const keygate = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'start'], {
     cwd: ROOT,
@@ -68,7 +68,7 @@ beforeAll(async () => {
     headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
     body: JSON.stringify({
       name: 'mock',
-      upstream: { base_url: `${upstream.url}/v1`, api_key_env: 'UPSTREAM_KEY' },
+      upstream: { base_url: `${upstream.url}/v1`, api_key_env: 'KEYGATE_PROVIDER_KEY_UPSTREAM' },
       pricing: { input_per_mtok: 1, output_per_mtok: 1 },
     }),
   });
@@ -88,18 +88,18 @@ describe('keygate doctor', () => {
     expect(output).toContain('ok   database permissions 600');
     expect(output).toMatch(/ok {3}admin plane http:\/\/127\.0\.0\.1:\d+\/healthz reachable/);
     expect(output).toMatch(/ok {3}target mock: upstream http:\/\/127\.0\.0\.1:\d+\/v1 reachable/);
-    expect(output).toContain('ok   target mock: UPSTREAM_KEY is set');
+    expect(output).toContain('ok   target mock: KEYGATE_PROVIDER_KEY_UPSTREAM is set');
   }, 30_000);
 
   it('exits 1 naming each problem: a missing credential, an unreachable admin plane and Redis', async () => {
     const deadPort = String(await freePort());
     const { code, output } = await doctor({
-      UPSTREAM_KEY: '',
+      KEYGATE_PROVIDER_KEY_UPSTREAM: '',
       KEYGATE_ADMIN_URL: `http://127.0.0.1:${deadPort}`,
       REDIS_URL: `redis://:hunter2secret@127.0.0.1:${deadPort}`,
     });
     expect(code).toBe(1);
-    expect(output).toContain('fail target mock: UPSTREAM_KEY is not set');
+    expect(output).toContain('fail target mock: KEYGATE_PROVIDER_KEY_UPSTREAM is not set');
     expect(output).toMatch(
       /fail admin plane http:\/\/127\.0\.0\.1:\d+\/healthz not reachable \(ECONNREFUSED\)/,
     );

@@ -31,7 +31,7 @@ const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
 function walkthroughBlocks(): string[] {
   const start = readme.indexOf('## Five-minute walkthrough');
-  const end = readme.indexOf('## Configuration');
+  const end = readme.indexOf('\n## ', start + 1); // the walkthrough ends at the next section
   return [...readme.slice(start, end).matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!);
 }
 

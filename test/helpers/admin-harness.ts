@@ -36,6 +36,9 @@ export function createTestAdmin(env: Record<string, string> = {}): TestAdmin {
     KEYGATE_MASTER_KEY: TEST_MASTER_KEY,
     KEYGATE_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
     KEYGATE_LOG_LEVEL: 'silent',
+    KEYGATE_PROVIDER_ENV_ALLOWLIST: 'OPENAI_API_KEY',
+    // In-process requests share one client address; tests of the throttle turn it on.
+    KEYGATE_AUTH_FAILURE_POINTS: '0',
     ...env,
   });
   const db = openDatabase(':memory:');

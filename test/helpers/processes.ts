@@ -36,7 +36,12 @@ export async function spawnTs(
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', entry, ...(options.args ?? [])], {
     cwd: ROOT,
-    env: { ...process.env, KEYGATE_LOG_LEVEL: 'warn', ...options.env },
+    env: {
+      ...process.env,
+      KEYGATE_LOG_LEVEL: 'warn',
+      KEYGATE_PROVIDER_ENV_ALLOWLIST: 'E2E_PROVIDER_KEY',
+      ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

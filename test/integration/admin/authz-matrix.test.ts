@@ -114,6 +114,27 @@ const ORG_MANAGE = (s: number): Expect => ({
   team_viewer: [403, 404],
   other_org: [404, s],
 });
+/**
+ * An org's caps (limits, budget) and access (mode, bindings): platform admins only. Org roles see
+ * their org and get 403; everyone else 404 (issue 10 item 2).
+ */
+const ORG_CAPS = (s: number): Expect => ({
+  platform_admin: s,
+  org_owner: [403, 404],
+  org_admin: [403, 404],
+  org_auditor: [403, 404],
+  org_member: [403, 404],
+  team_admin: [403, 404],
+  team_developer: [403, 404],
+  team_viewer: [403, 404],
+  other_org: [404, 403],
+});
+/** Changing an owner's membership, or making an owner: owners (and platform admins) only. */
+const OWNER_ONLY = (s: number): Expect => ({
+  ...ORG_CAPS(s),
+  org_owner: [s, 404],
+  other_org: [404, s],
+});
 /** Org-owned access groups: managed by org owners/admins; global ones by platform admins. */
 const GROUP_MANAGE = (s: number): Expect => ({
   platform_admin: s,
@@ -248,7 +269,7 @@ const TABLE: Record<string, Row> = {
   'PATCH /v1/orgs/{id}': {
     objects: ORG_OBJECTS,
     request: (w, _c, o) => ({ path: `/v1/orgs/${orgId(w, o)}`, body: { rpm_limit: 1000 } }),
-    expect: ORG_MANAGE(200),
+    expect: ORG_CAPS(200),
   },
   'DELETE /v1/orgs/{id}': {
     // Orgs A and B have teams (409 for whoever may delete); org C is empty and invisible to members.
@@ -269,8 +290,8 @@ const TABLE: Record<string, Row> = {
   'PUT /v1/orgs/{id}/members/{user_id}': {
     objects: ORG_OBJECTS,
     request: (w, _c, o) => ({
-      path: `/v1/orgs/${orgId(w, o)}/members/${w.users.newcomer}`,
-      body: { role: 'org_member' },
+      path: `/v1/orgs/${orgId(w, o)}/members/${orgMemberOf(w, o)}`,
+      body: { role: 'org_auditor' },
     }),
     expect: ORG_MANAGE(200),
   },
@@ -329,7 +350,7 @@ const TABLE: Record<string, Row> = {
   'PUT /v1/teams/{id}/members/{user_id}': {
     objects: TEAM_OBJECTS,
     request: (w, _c, o) => ({
-      path: `/v1/teams/${teamId(w, o)}/members/${w.users.newcomer}`,
+      path: `/v1/teams/${teamId(w, o)}/members/${o === 'other_org' ? w.users.memB : w.users.memA}`,
       body: { role: 'team_viewer' },
     }),
     expect: TEAM_MANAGE(200),
@@ -495,6 +516,87 @@ const TABLE: Record<string, Row> = {
   },
 };
 
+/** The owner of the org (A: org_owner, B: other_org). */
+const orgOwnerOf = (w: World, object: string) =>
+  ({ own_org: w.users.org_owner, other_org: w.users.other_org })[object]!;
+
+/**
+ * More cases of routes in TABLE (same method and path, another body or object): the org-cap and
+ * membership rules of issue 10. Keys are `METHOD path: what`.
+ */
+const VARIANTS: Record<string, Row> = {
+  'PATCH /v1/orgs/{id}: rename only (org owners/admins keep it)': {
+    objects: ORG_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/orgs/${orgId(w, o)}`, body: { name: `org-${uniq()}` } }),
+    expect: ORG_MANAGE(200),
+  },
+  'PATCH /v1/orgs/{id}: lift the budget': {
+    objects: ORG_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/orgs/${orgId(w, o)}`, body: { max_budget: null, rpm_limit: null } }),
+    expect: ORG_CAPS(200),
+  },
+  'PATCH /v1/orgs/{id}: open the access': {
+    objects: ORG_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/orgs/${orgId(w, o)}`, body: { access: { mode: 'all' } } }),
+    expect: ORG_CAPS(200),
+  },
+  'PATCH /v1/orgs/{id}: bind an access group at org level': {
+    objects: ORG_OBJECTS,
+    request: (w, _c, o) => ({
+      path: `/v1/orgs/${orgId(w, o)}`,
+      body: {
+        access: { mode: 'restrict', access_groups: [o === 'own_org' ? w.groups.A : w.groups.B] },
+      },
+    }),
+    expect: ORG_CAPS(200),
+  },
+  'PUT /v1/orgs/{id}/members/{user_id}: a user outside the org (same 404 as unknown)': {
+    objects: ORG_OBJECTS,
+    request: (w, _c, o) => ({
+      path: `/v1/orgs/${orgId(w, o)}/members/${w.users.newcomer}`,
+      body: { role: 'org_member' },
+    }),
+    expect: { ...ORG_MANAGE(404), platform_admin: 200, other_org: [404, 404] },
+  },
+  'PUT /v1/orgs/{id}/members/{user_id}: an unknown user id': {
+    objects: ORG_OBJECTS,
+    request: (w, _c, o) => ({
+      path: `/v1/orgs/${orgId(w, o)}/members/usr_unknown`,
+      body: { role: 'org_member' },
+    }),
+    expect: { ...ORG_MANAGE(404), other_org: [404, 404] },
+  },
+  'PUT /v1/orgs/{id}/members/{user_id}: demote the owner': {
+    objects: ORG_OBJECTS,
+    request: (w, _c, o) => ({
+      path: `/v1/orgs/${orgId(w, o)}/members/${orgOwnerOf(w, o)}`,
+      body: { role: 'org_member' },
+    }),
+    expect: OWNER_ONLY(200),
+  },
+  'PUT /v1/orgs/{id}/members/{user_id}: make someone an owner': {
+    objects: ORG_OBJECTS,
+    request: (w, _c, o) => ({
+      path: `/v1/orgs/${orgId(w, o)}/members/${orgMemberOf(w, o)}`,
+      body: { role: 'org_owner' },
+    }),
+    expect: OWNER_ONLY(200),
+  },
+  'DELETE /v1/orgs/{id}/members/{user_id}: remove the owner': {
+    objects: ORG_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/orgs/${orgId(w, o)}/members/${orgOwnerOf(w, o)}` }),
+    expect: OWNER_ONLY(204),
+  },
+  'PUT /v1/teams/{id}/members/{user_id}: a user outside the org (same 404 as unknown)': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({
+      path: `/v1/teams/${teamId(w, o)}/members/${w.users.newcomer}`,
+      body: { role: 'team_viewer' },
+    }),
+    expect: { ...TEAM_MANAGE(404), platform_admin: 200, other_org: [404, 404, 404] },
+  },
+};
+
 function expected(row: Row, caller: Caller, index: number): Status {
   if (caller === 'no_token' || caller === 'expired') return 401;
   const entry = row.expect[caller] ?? (caller === 'master' ? row.expect.platform_admin : undefined);
@@ -530,7 +632,7 @@ describe('authorization matrix: every admin route × every caller × every objec
   });
 
   it('every row gives an expectation for every caller and object', () => {
-    for (const [route, row] of Object.entries(TABLE)) {
+    for (const [route, row] of [...Object.entries(TABLE), ...Object.entries(VARIANTS)]) {
       for (const caller of CALLERS) {
         row.objects.forEach((_o, i) =>
           expect(() => expected(row, caller, i), `${route} ${caller}`).not.toThrow(),
@@ -539,7 +641,7 @@ describe('authorization matrix: every admin route × every caller × every objec
     }
   });
 
-  for (const [route, row] of Object.entries(TABLE)) {
+  for (const [route, row] of [...Object.entries(TABLE), ...Object.entries(VARIANTS)]) {
     it(`${route}`, async () => {
       const [method] = route.split(' ') as [string];
       const db = world.admin.deps.db;

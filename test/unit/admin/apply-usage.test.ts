@@ -4,7 +4,7 @@
  * resent batch once, and a flush of 10,000 distinct keys costs about as much per item as one of
  * 1,000. Measured when written (loaded 2-core machine): ~4.5-6 µs per item at 10,000 items,
  * against ~7 µs per item for the former four-statements-per-item loop (which would pass the
- * loose timing bound too: the bound guards against a per-item regression, not the speed-up).
+ * relative bound too: it guards against cost per item growing with the batch, not the speed-up).
  */
 import { describe, expect, it } from 'vitest';
 import { applyUsage } from '../../../admin/internal/apply-usage.js';
@@ -131,9 +131,14 @@ describe('applyUsage with thousands of keys', () => {
       return Number(process.hrtime.bigint() - start) / 1000 / n;
     };
     perItemUs(1, 1_000); // warm-up (statements prepared, pages cached)
-    const small = Math.min(perItemUs(2, 1_000), perItemUs(3, 1_000));
-    const large = Math.min(perItemUs(4, 10_000), perItemUs(5, 10_000));
-    expect(large).toBeLessThan(Math.max(3 * small, 15));
-    expect(large).toBeLessThan(30);
+    // Interleaved, best of three each: a loaded machine slows single runs, not the best one.
+    const small: number[] = [];
+    const large: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      small.push(perItemUs(2 + 2 * round, 1_000));
+      large.push(perItemUs(3 + 2 * round, 10_000));
+    }
+    // Flat per item: a per-item statement scanning the batch (quadratic) would be ~10× here.
+    expect(Math.min(...large)).toBeLessThan(4 * Math.min(...small) + 5);
   });
 });

@@ -10,7 +10,7 @@ import { HttpInvalidationBus } from '../../../admin/push/change-pusher.js';
 import type { Change, ChangeBatch } from '../../../src/invalidation/change.js';
 import { InternalTokens } from '../../../src/invalidation/internal-token.js';
 import { openDatabase, type Database } from '../../../src/storage/database.js';
-import { recordChange } from '../../../src/storage/journal.js';
+import { appendChange as recordChange } from '../../../src/storage/change-log.js';
 
 const SECRET = 'push-test-secret-0123456789abcdef';
 const logger = pino({ level: 'silent' });

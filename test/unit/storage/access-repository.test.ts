@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../../src/storage/database.js';
-import { effectiveTargetNames, groupMemberNames } from '../../../src/storage/effective-access.js';
+import { effectiveTargetNames, groupMemberNames } from '../../../src/storage/access-repository.js';
 
 let db: Database;
 const now = Date.now();

@@ -1,5 +1,6 @@
 /**
- * Loads asset-access state from SQLite and resolves it with src/policy/effective-access.ts.
+ * The access repository: loads asset-access state (targets, groups, a scope's mode and bindings)
+ * from SQLite and resolves it with src/policy/effective-access.ts (the pure rules).
  * Read-only; callers inside a mutation see the mutation's own uncommitted writes.
  */
 import {
@@ -12,37 +13,13 @@ import {
   type ResolvedChain,
   type ScopeAccess,
 } from '../policy/effective-access.js';
-import type BetterSqlite3 from 'better-sqlite3';
 import type { Database } from './database.js';
-
-type Statement = BetterSqlite3.Statement<unknown[]>;
+import { prepared } from './statements.js';
+import { parseTags } from './target-repository.js';
 
 export type AccessScopeType = 'org' | 'team' | 'key';
 
 const TABLE: Record<AccessScopeType, string> = { org: 'orgs', team: 'teams', key: 'keys' };
-
-/** Prepared statements per database (preparing costs more than running these small queries). */
-const statements = new WeakMap<Database, Map<string, Statement>>();
-
-function prepared(db: Database, sql: string): Statement {
-  let cache = statements.get(db);
-  if (cache === undefined) {
-    cache = new Map();
-    statements.set(db, cache);
-  }
-  let statement = cache.get(sql);
-  if (statement === undefined) {
-    statement = db.prepare<unknown[]>(sql);
-    if (cache.size < 200) cache.set(sql, statement);
-  }
-  return statement;
-}
-
-function parseTags(text: string | null): string[] {
-  if (text === null || text === '') return [];
-  const parsed: unknown = JSON.parse(text);
-  return Array.isArray(parsed) ? parsed.filter((t): t is string => typeof t === 'string') : [];
-}
 
 /** Every target (id, name, tags), ordered by name. */
 export function loadAccessTargets(db: Database): AccessTarget[] {
