@@ -121,7 +121,22 @@ export async function startFaultStack(gatewayEnv: Record<string, string> = {}): 
         owner: { type: 'service_account', create: { name: 'faults-svc' } },
       });
       if (key.status !== 201) throw new Error(`key: ${JSON.stringify(key.body)}`);
-      return key.body.secret as string;
+      const secret = key.body.secret as string;
+      // Until the gateway has the new targets (push or feed pull), they would answer 404.
+      const known = async (): Promise<boolean> => {
+        const response = await fetch(`${gatewayUrl}/v1/models`, {
+          headers: { authorization: `Bearer ${secret}` },
+        });
+        const body = (await response.json()) as { data?: { id: string }[] };
+        const ids = new Set((body.data ?? []).map((model) => model.id));
+        return models.every((model) => ids.has(model));
+      };
+      const deadline = Date.now() + 10_000;
+      while (!(await known())) {
+        if (Date.now() > deadline) throw new Error('the gateway never listed the seeded targets');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return secret;
     },
     chat(secret, model, extra = {}) {
       return fetch(`${gatewayUrl}/v1/chat/completions`, {
