@@ -187,7 +187,12 @@ export async function startGateway(
     metricsToken: config.metricsToken,
     onError: (error, requestId) => logger.error({ err: error, requestId }, 'gateway error'),
     requestLog: new RequestLog(logger, requestMetrics),
-    authThrottle: new AuthFailureThrottle(authFailureLimits(config), { keyPrefix: 'gateway-auth', clock }),
+    authThrottle: new AuthFailureThrottle(authFailureLimits(config), {
+      keyPrefix: 'gateway-auth',
+      clock,
+      // Redis mode: every replica and worker counts the same failures (in-memory insurance).
+      createLimiter: redis?.authLimiter,
+    }),
   });
 
   // Catalog first (it gives the starting seq), then the change feed on every tick. A tick that
