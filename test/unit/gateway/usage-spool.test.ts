@@ -39,6 +39,28 @@ const dead = { isOwnerAlive: () => false };
 const mine = { isOwnerAlive: () => true };
 
 describe('UsageSpool', () => {
+  it('usage replayed from the spool keeps its request tags, aggregated per tag set', async () => {
+    const dir = spoolDir();
+    const sink = new IdempotentSink();
+    sink.down = true;
+    const { spool } = UsageSpool.open({ dir, ...mine });
+    const reporter = new UsageReporter({ sink, gatewayId: 'gw_a', journal: spool });
+    reporter.record('key_1', 'm', 10, 5, 3, 1000, ['a', 'b']);
+    reporter.record('key_1', 'm', 10, 5, 3, 1001, ['a', 'b']);
+    reporter.record('key_1', 'm', 10, 5, 3, 1002);
+    await reporter.flush();
+    await reporter.stop();
+    spool.close();
+
+    sink.down = false;
+    const next = UsageSpool.open({ dir, ...dead });
+    const items = next.recovered.flatMap((report) => report.items);
+    const byTags = (tags: string[] | undefined) => items.find((item) => String(item.tags) === String(tags));
+    expect(byTags(['a', 'b'])?.requests).toBe(2);
+    expect(byTags(undefined)?.requests).toBe(1);
+    next.spool.close();
+  });
+
   it('a stop with the admin plane down keeps 100 of 100 requests; the next start sends them once', async () => {
     const dir = spoolDir();
     const sink = new IdempotentSink();
