@@ -11,6 +11,7 @@ import { loadConfig, type Config, type RedisTarget } from '../src/config/config.
 import { FanOutBus } from '../src/invalidation/fan-out-bus.js';
 import type { InvalidationBus } from '../src/invalidation/invalidation-bus.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
+import { RedisGatewayCounters } from './keys/redis-gateway-counters.js';
 import { RedisInvalidationBus } from '../src/invalidation/redis-invalidation-bus.js';
 import { connectRedis, type RedisClient } from '../src/ratelimit/redis-connection.js';
 import { createLogger } from '../src/logger.js';
@@ -61,14 +62,13 @@ export async function startAdmin(
   const internalTokens = new InternalTokens(ensureInternalSecret(db, config.internalSecret, config.dbPath));
   const pushes = new HttpInvalidationBus(config.gatewayUrls ?? [], internalTokens, logger);
   // Redis mode: every change batch is also published on the Redis channel the replicas subscribe to.
+  const publisher = config.redis === undefined ? undefined : redisPublisher(config.redis, config);
   const invalidation: InvalidationBus =
-    config.redis === undefined
+    publisher === undefined
       ? pushes
-      : new FanOutBus([
-          pushes,
-          new RedisInvalidationBus(redisPublisher(config.redis, config), config.redisPrefix, logger),
-        ]);
+      : new FanOutBus([pushes, new RedisInvalidationBus(publisher, config.redisPrefix, logger)]);
   const clock = options.clock ?? systemClock;
+  const listedGateways = new HttpGatewayCounters(config.gatewayUrls ?? [], internalTokens);
   const alerts =
     config.alertWebhookUrl === undefined || config.alertWebhookSecret === undefined
       ? undefined
@@ -82,7 +82,17 @@ export async function startAdmin(
     invalidation,
     logger,
     ...(alerts === undefined ? {} : { alerts }),
-    gatewayCounters: new HttpGatewayCounters(config.gatewayUrls ?? [], internalTokens),
+    // Redis mode: the shared counters straight from Redis (replicas need not be listed).
+    gatewayCounters:
+      publisher === undefined
+        ? listedGateways
+        : new RedisGatewayCounters({
+            db,
+            redis: publisher,
+            prefix: config.redisPrefix,
+            clock,
+            listed: listedGateways,
+          }),
     metrics: new AdminMetrics(),
   });
   // Slow or piling-up clients cannot hold the admin plane's sockets (issue 10 item 13).

@@ -110,7 +110,7 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
 
   it('explain on any gateway reads the shared counters: windows, parallel cap and period spend of all replicas', async () => {
     const data = await seedOrg(stack, `explain-${name}`);
-    const { secret } = await data.createKey({
+    const { key, secret } = await data.createKey({
       rpm_limit: 50,
       max_parallel_requests: 3,
       max_budget: 1,
@@ -142,6 +142,18 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
     );
     expect(answer.body.budgets[0]).toEqual({ scope: 'key', spend_micros: 68, reserved_micros: 0 });
     expect(answer.body.shared).toBe(true);
+    // The admin plane reads the same shared counters from Redis (no gateway is listed to it).
+    const viaAdmin = (await stack.api('GET', `/v1/keys/${key.id}/explain?model=${data.model}`)).body;
+    expect(viaAdmin.gateways).toEqual([{ gateway: 'redis', ok: true }]);
+    expect(viaAdmin.checks.find((check: any) => check.param === 'key_rpm')).toMatchObject({ used: 4 });
+    expect(viaAdmin.checks.find((check: any) => check.param === 'key_parallel')).toMatchObject({
+      in_flight: 0,
+    });
+    expect(viaAdmin.checks.find((check: any) => check.param === 'key_budget')).toMatchObject({
+      spent: 0.000068,
+      reserved: 0,
+      period: 'day',
+    });
   });
 
   it('a key revoked while traffic runs on all three gateways is refused by all three within 1 s (pushes disabled)', async () => {
