@@ -170,11 +170,14 @@ if (createForm) {
       'rph_limit',
       'rpd_limit',
       'tpd_limit',
+      'max_parallel_requests',
       'expires_in_days',
     ]) {
       const value = number(field);
       if (value !== undefined) body[field] = value;
     }
+    const period = createForm.elements.namedItem('budget_period').value;
+    if (period !== '') body.budget_period = period;
     if (mode() === 'admin') {
       if (ownerValue() === 'user') body.owner = { type: 'user' };
       else if (saSelect.value === '__new')

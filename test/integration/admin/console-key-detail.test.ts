@@ -110,6 +110,12 @@ describe('console key detail: usage per hour/day and "why refused"', () => {
     expect(page).toContain('2026-11-30 6 660 $2.00');
   });
 
+  it('the keys table shows the period spend of the real API with the period and its reset', async () => {
+    const response = await admin.app.request('/keys', { headers: { cookie } });
+    const page = text(await response.text());
+    expect(page).toContain('$2.25 of $20.00 per month resets 2026-12-01 00:00 UTC');
+  });
+
   it('offers every target as a model and renders each explain check in order', async () => {
     const html = await detail('?model=gpt-x');
     expect(html).toMatch(/<select id="explain-model" name="model">.*gpt-x.*other-x/s);
