@@ -139,15 +139,18 @@ export function CreateKeyDialog(props: { options: CreateKeyOptions }) {
         </fieldset>
         <fieldset>
           <legend>Limits (empty = no limit)</legend>
+          <p class="hint">
+            Budget periods follow the UTC calendar: days, weeks from Monday, months from the 1st.
+          </p>
           <div class="grid">
             <NumberField id="ck-budget" name="max_budget" label="Max budget (USD)" step="0.01" />
             <div class="field">
               <label for="ck-budget-period">Budget period</label>
               <select id="ck-budget-period" name="budget_period" aria-describedby="err-budget_period">
                 <option value="">Lifetime</option>
-                <option value="day">Per day (UTC)</option>
-                <option value="week">Per week (from Monday, UTC)</option>
-                <option value="month">Per month (from the 1st, UTC)</option>
+                <option value="day">Per day</option>
+                <option value="week">Per week</option>
+                <option value="month">Per month</option>
               </select>
               <FieldError name="budget_period" />
             </div>

@@ -99,6 +99,8 @@ export async function keyDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>, s
               <dd>{k[field] === null ? 'No limit' : String(k[field])}</dd>
             </>
           ))}
+          <dt>Parallel requests</dt>
+          <dd>{k.max_parallel_requests === null ? 'No limit' : String(k.max_parallel_requests)}</dd>
         </dl>
         <h2>Usage</h2>
         {hourly.status === 200 ? (

@@ -151,4 +151,24 @@ describe('console key detail: usage per hour/day and "why refused"', () => {
     expect(text(html)).toContain('by the status check: key_blocked');
     expect((await admin.call('POST', `/v1/keys/${keyId}/unblock`)).status).toBe(200);
   });
+
+  it('the users page shows a user blocked through the API as blocked, with Unblock', async () => {
+    const user = (await admin.call('POST', '/v1/users', { body: { email: 'owner@example.com' } })).body;
+    const teamId = (await admin.call('GET', `/v1/keys/${keyId}`)).body.team.id;
+    await admin.call('PUT', `/v1/teams/${teamId}/members/${user.id}`, { body: { role: 'team_admin' } });
+    const token = (await admin.call('POST', `/v1/users/${user.id}/tokens`, { body: {} })).body.token;
+    const owned = await admin.call('POST', '/v1/keys', { token, body: { name: 'owned', team_id: teamId } });
+    expect(owned.status).toBe(201);
+    const row = async () => {
+      const html = await (await admin.app.request('/users', { headers: { cookie } })).text();
+      return /<tr>(?:(?!<tr>).)*owner@example\.com.*?<\/tr>/s.exec(html)![0];
+    };
+    expect(await row()).toContain(`data-action="user-block" data-user-id="${user.id}"`);
+    expect((await admin.call('POST', `/v1/users/${user.id}/block`)).status).toBe(200);
+    const blocked = await row();
+    expect(blocked).toContain('status-blocked');
+    expect(blocked).toContain(`data-action="user-unblock" data-user-id="${user.id}"`);
+    const keys = await (await admin.app.request('/keys', { headers: { cookie } })).text();
+    expect(text(keys)).toContain('blocked (owner)');
+  });
 });
