@@ -116,9 +116,22 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
       max_budget: 1,
       budget_period: 'day',
     });
-    // Four requests on gateways 0 and 1, 17 micro-USD each (see the budget test).
-    for (let i = 0; i < 4; i++)
-      expect((await stack.chat(secret, data.model, { gateway: i % 2, maxTokens: 8 })).status).toBe(200);
+    // Four requests on gateways 0 and 1, 17 micro-USD each (see the budget test). The new target
+    // reaches the gateways over pub/sub; until then a 404 (unknown model) charges nothing.
+    for (let i = 0; i < 4; i++) {
+      let status = 0;
+      await until(
+        async () => {
+          const response = await stack.chat(secret, data.model, { gateway: i % 2, maxTokens: 8 });
+          await response.arrayBuffer();
+          status = response.status;
+          return status !== 404;
+        },
+        3000,
+        'the target known to the gateway',
+      );
+      expect(status).toBe(200);
+    }
     const tokens = new InternalTokens(INTERNAL_SECRET);
     let answer: { status: number; body: any } = { status: 0, body: undefined };
     await until(
