@@ -7,6 +7,7 @@ import type { Context } from 'hono';
 import type { AdminEnv } from '../context.js';
 import { apiGet, type ConsoleContext, type PageState } from './console-context.js';
 import { FieldError } from './key-create-dialog.js';
+import { DataTable } from './data-table.js';
 import { Unavailable } from './layout.js';
 import { formatTime, type ListAnswer } from './pages.js';
 
@@ -55,41 +56,31 @@ export async function usersPage(ctx: ConsoleContext, c: Context<AdminEnv>, state
         {users.status !== 200 ? (
           <Unavailable what="The user list" status={users.status} />
         ) : (
-          <div class="table-wrap" tabindex={0} role="region" aria-label="Users table">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Email</th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Role</th>
-                  <th scope="col">Created</th>
-                  {admin ? <th scope="col">Actions</th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {users.body.data.map((u) => (
-                  <tr>
-                    <td>{u.email}</td>
-                    <td>{u.name ?? '—'}</td>
-                    <td>{u.platform_role === 'platform_admin' ? 'platform admin' : 'member'}</td>
-                    <td>{formatTime(u.created_at)}</td>
-                    {admin ? (
-                      <td>
-                        <button
-                          type="button"
-                          data-action="password-link"
-                          data-user-id={u.id}
-                          data-user-email={u.email}
-                        >
-                          Set-password link
-                        </button>
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            label="Users table"
+            columns={['Email', 'Name', 'Role', 'Created', ...(admin ? ['Actions'] : [])]}
+          >
+            {users.body.data.map((u) => (
+              <tr>
+                <td>{u.email}</td>
+                <td>{u.name ?? '—'}</td>
+                <td>{u.platform_role === 'platform_admin' ? 'platform admin' : 'member'}</td>
+                <td>{formatTime(u.created_at)}</td>
+                {admin ? (
+                  <td>
+                    <button
+                      type="button"
+                      data-action="password-link"
+                      data-user-id={u.id}
+                      data-user-email={u.email}
+                    >
+                      Set-password link
+                    </button>
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </DataTable>
         )}
       </>
     ),
