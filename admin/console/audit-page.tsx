@@ -6,7 +6,8 @@ import { DataTable } from './data-table.js';
 import { Unavailable } from './layout.js';
 import { formatTime, type ListAnswer } from './pages.js';
 
-interface AuditEntry {
+/** One row of `GET /v1/audit`. */
+export interface AuditEntry {
   id: string;
   at: string;
   actor: { type: string; id: string | null };

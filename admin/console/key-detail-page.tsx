@@ -6,6 +6,7 @@
  */
 import type { Context } from 'hono';
 import type { AdminEnv } from '../context.js';
+import type { AuditEntry } from './audit-page.js';
 import { apiGet, type ConsoleContext, type PageState } from './console-context.js';
 import { ConfirmDialog, SecretDialog } from './key-action-dialogs.js';
 import { WINDOW_LIMITS, type KeyView } from './key-types.js';
@@ -18,14 +19,6 @@ interface UsageDay {
   requests: number;
   total_tokens: number;
   spend: number;
-}
-
-interface AuditEntry {
-  id: string;
-  at: string;
-  actor: { type: string; id: string | null };
-  via: string;
-  action: string;
 }
 
 function UsageChart(props: { days: UsageDay[] }) {
