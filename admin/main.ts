@@ -16,6 +16,9 @@ import { connectRedis, type RedisClient } from '../src/ratelimit/redis-connectio
 import { createLogger } from '../src/logger.js';
 import { openDatabase, type Database } from '../src/storage/database.js';
 import { LocalSecrets } from '../src/storage/local-secrets.js';
+import { AlertWebhook } from './alerts/alert-webhook.js';
+import { HttpGatewayCounters } from './keys/gateway-counters.js';
+import { AdminMetrics } from './admin-metrics.js';
 import { createAdminApp } from './app.js';
 import { Credentials } from './auth/credentials.js';
 import { HttpInvalidationBus } from './push/change-pusher.js';
@@ -65,14 +68,22 @@ export async function startAdmin(
           pushes,
           new RedisInvalidationBus(redisPublisher(config.redis, config), config.redisPrefix, logger),
         ]);
+  const clock = options.clock ?? systemClock;
+  const alerts =
+    config.alertWebhookUrl === undefined || config.alertWebhookSecret === undefined
+      ? undefined
+      : new AlertWebhook({ url: config.alertWebhookUrl, secret: config.alertWebhookSecret, clock, logger });
   const app = createAdminApp({
     db,
     config,
-    clock: options.clock ?? systemClock,
+    clock,
     credentials,
     internalTokens,
     invalidation,
     logger,
+    ...(alerts === undefined ? {} : { alerts }),
+    gatewayCounters: new HttpGatewayCounters(config.gatewayUrls ?? [], internalTokens),
+    metrics: new AdminMetrics(),
   });
   // Slow or piling-up clients cannot hold the admin plane's sockets (issue 10 item 13).
   const server = serve({

@@ -3,27 +3,64 @@
  * validates the request and documents it in /openapi.json).
  */
 import { z } from '@hono/zod-openapi';
+import { BUDGET_PERIODS, currentPeriodSpend, periodBounds, type BudgetPeriod } from '../src/budget/period.js';
 import { usdToMicros, microsToUsd } from '../src/money.js';
 
 const positiveInt = z.number().int().positive();
+const usd = z.number().nonnegative().max(1e9);
 
-/** The five window limits + budget, each optional; `null` clears it on PATCH. */
+/** A limit is enforced (refuses) or shadow (counted and reported, never refusing; issue 14 item 8). */
+export const LIMIT_MODES = ['enforce', 'shadow'] as const;
+export type LimitMode = (typeof LIMIT_MODES)[number];
+
+/** A limit given as its value, or as `{value, mode}` to choose its mode. */
+function modal<T extends z.ZodType>(value: T) {
+  return z.union([value, z.object({ value, mode: z.enum(LIMIT_MODES) })]);
+}
+
+/** The fields that take a mode, in column order. */
+export const MODAL_LIMIT_FIELDS = [
+  'max_budget',
+  'rpm_limit',
+  'tpm_limit',
+  'rph_limit',
+  'rpd_limit',
+  'tpd_limit',
+  'max_parallel_requests',
+] as const;
+export type ModalLimitField = (typeof MODAL_LIMIT_FIELDS)[number];
+
+/**
+ * The window limits, budget (with its period and soft budget) and parallel cap, each optional;
+ * `null` clears it on PATCH. Budget periods are calendar-aligned in UTC (src/budget/period.ts).
+ */
 export const limitFields = {
-  max_budget: z.number().nonnegative().max(1e9).nullable().optional(),
-  rpm_limit: positiveInt.nullable().optional(),
-  tpm_limit: positiveInt.nullable().optional(),
-  rph_limit: positiveInt.nullable().optional(),
-  rpd_limit: positiveInt.nullable().optional(),
-  tpd_limit: positiveInt.nullable().optional(),
+  max_budget: modal(usd).nullable().optional(),
+  rpm_limit: modal(positiveInt).nullable().optional(),
+  tpm_limit: modal(positiveInt).nullable().optional(),
+  rph_limit: modal(positiveInt).nullable().optional(),
+  rpd_limit: modal(positiveInt).nullable().optional(),
+  tpd_limit: modal(positiveInt).nullable().optional(),
+  max_parallel_requests: modal(positiveInt).nullable().optional(),
+  budget_period: z
+    .enum(BUDGET_PERIODS as [BudgetPeriod, ...BudgetPeriod[]])
+    .nullable()
+    .optional(),
+  soft_budget: usd.nullable().optional(),
 };
 
+type Modal = number | { value: number; mode: LimitMode } | null | undefined;
+
 export interface LimitInput {
-  max_budget?: number | null;
-  rpm_limit?: number | null;
-  tpm_limit?: number | null;
-  rph_limit?: number | null;
-  rpd_limit?: number | null;
-  tpd_limit?: number | null;
+  max_budget?: Modal;
+  rpm_limit?: Modal;
+  tpm_limit?: Modal;
+  rph_limit?: Modal;
+  rpd_limit?: Modal;
+  tpd_limit?: Modal;
+  max_parallel_requests?: Modal;
+  budget_period?: BudgetPeriod | null | undefined;
+  soft_budget?: number | null | undefined;
 }
 
 export interface LimitColumns {
@@ -34,20 +71,55 @@ export interface LimitColumns {
   rpd_limit: number | null;
   tpd_limit: number | null;
   spend_micros: number;
+  budget_period: BudgetPeriod | null;
+  soft_budget_micros: number | null;
+  period_spend_micros: number;
+  period_start: number | null;
+  max_parallel_requests: number | null;
+  /** JSON `{field: "shadow"}`. */
+  limit_modes: string;
 }
 
-/** Column values for the limit fields present in `input` (absent fields are left out). */
-export function limitColumnUpdates(input: LimitInput): Record<string, number | null> {
-  const out: Record<string, number | null> = {};
-  if (input.max_budget !== undefined)
-    out.max_budget_micros = input.max_budget === null ? null : usdToMicros(input.max_budget);
-  for (const field of ['rpm_limit', 'tpm_limit', 'rph_limit', 'rpd_limit', 'tpd_limit'] as const) {
-    if (input[field] !== undefined) out[field] = input[field];
+/** The plain value of a limit given as a value or as `{value, mode}`. */
+export function limitValue(given: Modal): number | null | undefined {
+  return given === null || given === undefined || typeof given === 'number' ? given : given.value;
+}
+
+/**
+ * Column values for the limit fields present in `input` (absent fields are left out). `modes` is
+ * the scope's current `limit_modes`: a field given as a plain value (or null) becomes enforced,
+ * one given with a mode takes it; untouched fields keep theirs.
+ */
+export function limitColumnUpdates(input: LimitInput, modes = '{}'): Record<string, number | string | null> {
+  const out: Record<string, number | string | null> = {};
+  const max = limitValue(input.max_budget);
+  if (max !== undefined) out.max_budget_micros = max === null ? null : usdToMicros(max);
+  for (const field of MODAL_LIMIT_FIELDS) {
+    if (field === 'max_budget') continue;
+    const value = limitValue(input[field]);
+    if (value !== undefined) out[field] = value;
   }
+  if (input.budget_period !== undefined) out.budget_period = input.budget_period;
+  if (input.soft_budget !== undefined)
+    out.soft_budget_micros = input.soft_budget === null ? null : usdToMicros(input.soft_budget);
+  const next = { ...(JSON.parse(modes) as Record<string, LimitMode>) };
+  let changed = false;
+  for (const field of MODAL_LIMIT_FIELDS) {
+    const given = input[field];
+    if (given === undefined) continue;
+    changed = true;
+    if (given !== null && typeof given === 'object' && given.mode === 'shadow') next[field] = 'shadow';
+    else delete next[field];
+  }
+  if (changed) out.limit_modes = JSON.stringify(next);
   return out;
 }
 
-export function limitView(row: LimitColumns) {
+/** The limit, budget and spend fields of a key, team or org view at `now`. */
+export function limitView(row: LimitColumns, now: number) {
+  const periodSpend = currentPeriodSpend(row.budget_period, row.period_start, row.period_spend_micros, now);
+  // The budget limits the current period's spend when a period is set, else lifetime spend.
+  const limited = row.budget_period === null ? row.spend_micros : periodSpend;
   return {
     max_budget: row.max_budget_micros === null ? null : microsToUsd(row.max_budget_micros),
     spend: microsToUsd(row.spend_micros),
@@ -56,12 +128,19 @@ export function limitView(row: LimitColumns) {
         ? null
         : row.max_budget_micros === 0
           ? 1
-          : Math.min(1, row.spend_micros / row.max_budget_micros),
+          : Math.min(1, limited / row.max_budget_micros),
+    budget_period: row.budget_period,
+    period_spend: row.budget_period === null ? null : microsToUsd(periodSpend),
+    period_resets_at:
+      row.budget_period === null ? null : new Date(periodBounds(row.budget_period, now).endMs).toISOString(),
+    soft_budget: row.soft_budget_micros === null ? null : microsToUsd(row.soft_budget_micros),
     rpm_limit: row.rpm_limit,
     tpm_limit: row.tpm_limit,
     rph_limit: row.rph_limit,
     rpd_limit: row.rpd_limit,
     tpd_limit: row.tpd_limit,
+    max_parallel_requests: row.max_parallel_requests,
+    limit_modes: JSON.parse(row.limit_modes) as Record<string, LimitMode>,
   };
 }
 

@@ -9,11 +9,14 @@ import { timingSafeEqual } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { ErrorCode } from '../src/errors/registry.js';
+import type { RequestLog } from './request-log.js';
 import type { ChangeBatch } from '../src/invalidation/change.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import { requestIdOf } from '../src/request-id.js';
 import { ENDPOINTS, endpointOf, type Endpoint } from './endpoints.js';
 import { createProxy, type ProxyDeps } from './proxy-handler.js';
+import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
+import { registerInternalExplain, type LiveCounters } from './internal-explain.js';
 import {
   NodeProxyRequest,
   WebProxyRequest,
@@ -38,6 +41,10 @@ export interface GatewayDeps extends ProxyDeps {
   readiness: () => Readiness;
   /** When set, `/metrics` answers only `Authorization: Bearer <token>` (KEYGATE_METRICS_TOKEN). */
   metricsToken?: string;
+  /** This gateway's live counters of a key (`GET /internal/explain`); absent = 404 there. */
+  liveCounters?: (policy: ResolvedKeyPolicy) => Promise<LiveCounters>;
+  /** One log line and the labelled metrics per proxied request (served path). */
+  requestLog?: RequestLog;
 }
 
 /** The gateway: the Hono app, and the node:http listener that serves it (see createGateway). */
@@ -126,6 +133,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return c.body(null, 204, { 'x-request-id': requestId });
   });
 
+  registerInternalExplain(app, deps, (code, c) => refusalResponse(code, idOf(c)));
+
   app.notFound((c) => refusalResponse('not_found', idOf(c)));
   app.onError((error, c) => {
     const requestId = idOf(c);
@@ -137,8 +146,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const serveProxy = async (endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const request: ProxyRequest = new NodeProxyRequest(req, res);
     const requestId = requestIdOf(request.header('x-request-id'));
+    const trace = deps.requestLog?.begin(requestId, endpoint.path);
+    if (trace !== undefined) res.once('close', () => deps.requestLog!.end(trace, res.statusCode));
     try {
-      await proxy(request, endpoint, requestId, (reply) => writeReply(reply, res));
+      await proxy(request, endpoint, requestId, (reply) => writeReply(reply, res), trace);
     } catch (error) {
       failed(error, requestId);
       if (res.headersSent) res.destroy();

@@ -16,6 +16,7 @@ import { parseRequestBody } from './proxy/request-body.js';
 import { estimateInputTokens, maxOutputTokens } from './proxy/request-estimate.js';
 import type { PreparedTarget, TargetCatalog } from './target-catalog.js';
 import { verifyKey } from './verify-key.js';
+import { requestTagsFor } from '../src/usage/request-tags.js';
 
 export interface Admitted {
   ok: true;
@@ -27,6 +28,8 @@ export interface Admitted {
   body: Record<string, unknown>;
   rawBody: Buffer;
   estimatedInputTokens: number;
+  /** Request tags (`x-keygate-tags`, issue 14), when the key allows them and the request sent some. */
+  tags: string[] | undefined;
 }
 
 export interface Refusal {
@@ -115,6 +118,14 @@ export function createDecide(deps: DecideDeps): Decide {
     const target = catalog.get(model);
     if (target === undefined) return refusal('model_not_found', 'model');
     if (!allowed(policy, model)) return refusal('model_not_allowed', 'model');
+    const tags = requestTagsFor(request.header('x-keygate-tags'), policy.allowRequestTags);
+    if (tags === null) {
+      return refusal(
+        'invalid_request',
+        'x-keygate-tags',
+        'x-keygate-tags: at most 10 tags of 1-64 of A-Za-z0-9._:-, on a key with allow_request_tags.',
+      );
+    }
 
     const estimatedInputTokens = estimateInputTokens(body);
     const outcome = await admission.admit({
@@ -127,6 +138,11 @@ export function createDecide(deps: DecideDeps): Decide {
     try {
       metrics.decisionSeconds((performance.now() - started) / 1000);
       headers = rateLimitHeaders(outcome.headers);
+      if (outcome.ok && outcome.shadowRefused !== undefined) {
+        // Shadow limits (issue 14 item 8): reported, never refusing.
+        headers['x-keygate-shadow-refused'] = outcome.shadowRefused.join(',');
+        for (const param of outcome.shadowRefused) metrics.shadowRefusal(param);
+      }
     } catch (error) {
       // Nothing owns the ticket yet: hand it back before the error travels on.
       if (outcome.ok) void admission.release(outcome.ticket).catch(() => {});
@@ -145,6 +161,7 @@ export function createDecide(deps: DecideDeps): Decide {
       body,
       rawBody: read.bytes,
       estimatedInputTokens,
+      tags,
     };
   };
 }

@@ -20,6 +20,7 @@ export class GatewayMetrics {
   private readonly outcomes = new Map<string, number>();
   private readonly decision: Histogram;
   private readonly invalidationLag: Histogram;
+  private readonly shadowRefusals: Counter;
 
   constructor(sources: MetricsSources) {
     const outcomes = this.outcomes;
@@ -32,6 +33,12 @@ export class GatewayMetrics {
         this.reset();
         for (const [code, count] of outcomes) this.inc({ code }, count);
       },
+    });
+    this.shadowRefusals = new Counter({
+      name: 'keygate_shadow_refusals_total',
+      help: 'Admitted requests a shadow limit would have refused, by scope and limit',
+      labelNames: ['scope', 'limit'],
+      registers: [this.registry],
     });
     this.decision = new Histogram({
       name: 'keygate_gateway_decision_seconds',
@@ -130,6 +137,12 @@ export class GatewayMetrics {
       });
     }
     collectDefaultMetrics({ register: this.registry, prefix: 'keygate_gateway_' });
+  }
+
+  /** A shadow limit (issue 14 item 8) would have refused an admitted request: `key_rpm`, ... */
+  shadowRefusal(param: string): void {
+    const cut = param.indexOf('_');
+    this.shadowRefusals.inc({ scope: param.slice(0, cut), limit: param.slice(cut + 1) });
   }
 
   /** One request finished with this outcome code. */

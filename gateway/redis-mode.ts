@@ -15,7 +15,9 @@ import type { Clock } from '../src/clock.js';
 import type { Config, RedisTarget } from '../src/config/config.js';
 import { RedisChangeSubscriber, type ChangeReceiver } from '../src/invalidation/redis-change-subscriber.js';
 import type { Admission } from '../src/policy/admission.js';
+import type { LimiterFactory } from '../src/ratelimit/auth-failure-throttle.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
+import { redisAuthFailureLimiter } from '../src/ratelimit/redis-auth-failure-limiter.js';
 import { connectRedis, waitUntilReady } from '../src/ratelimit/redis-connection.js';
 import { RedisCounterStore } from '../src/ratelimit/redis-counter-store.js';
 import { RedisFallbackAdmission } from '../src/ratelimit/redis-fallback-admission.js';
@@ -31,6 +33,8 @@ export interface RedisMode {
   health: RedisHealth;
   /** Subscribes to pub/sub invalidations; the follower pulls the feed on every (re)connection. */
   subscribe(follower: ChangeReceiver): RedisChangeSubscriber;
+  /** The failed-auth throttle's limiter: shared through Redis, in-memory insurance while it is down. */
+  authLimiter: LimiterFactory;
   /** For /readyz: Redis answering, and the pub/sub subscription live (subscribed and caught up). */
   status(): { up: boolean; subscribed: boolean };
   close(): Promise<void>;
@@ -80,6 +84,7 @@ export async function startRedisMode(
   return {
     admission,
     health,
+    authLimiter: redisAuthFailureLimiter(commands, config.redisPrefix),
     subscribe(follower) {
       const connection = connectRedis(config.redis, {
         commandTimeoutMs: config.redisTimeoutMs,

@@ -13,13 +13,20 @@ export type KeyVerdict =
   | { ok: true; policy: ResolvedKeyPolicy }
   | {
       ok: false;
-      code: 'missing_api_key' | 'invalid_api_key' | 'key_revoked' | 'key_expired' | 'auth_unavailable';
+      code:
+        | 'missing_api_key'
+        | 'invalid_api_key'
+        | 'key_revoked'
+        | 'key_blocked'
+        | 'key_expired'
+        | 'auth_unavailable';
     };
 
 const MISSING: KeyVerdict = { ok: false, code: 'missing_api_key' };
 const INVALID: KeyVerdict = { ok: false, code: 'invalid_api_key' };
 const REVOKED: KeyVerdict = { ok: false, code: 'key_revoked' };
 const EXPIRED: KeyVerdict = { ok: false, code: 'key_expired' };
+const BLOCKED: KeyVerdict = { ok: false, code: 'key_blocked' };
 
 /** The presented secret, or undefined when neither header carries one. */
 export function extractKey(
@@ -50,7 +57,7 @@ export async function verifyKey(
     if (!loaded.ok) return loaded.code === 'invalid_api_key' ? INVALID : { ok: false, code: loaded.code };
     policy = loaded.policy;
   }
-  if (policy.status !== 'active') return REVOKED;
+  if (policy.status !== 'active') return policy.status === 'blocked' ? BLOCKED : REVOKED;
   if (policy.expiresAt !== null && clock.now() >= policy.expiresAt) return EXPIRED;
   return { ok: true, policy };
 }

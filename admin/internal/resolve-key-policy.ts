@@ -6,8 +6,8 @@
  * grace period lasts; then `expiresAt` = min(key expiry, grace end). Deleted keys and previous
  * hashes past their grace are unknown (null → 404). Revoked keys resolve with their status.
  */
-import type { Limits } from '../../src/policy/limits.js';
-import type { ResolvedKeyPolicy, ScopeState } from '../../src/policy/resolved-policy.js';
+import { SHADOW_BIT_OF_FIELD, type Limits } from '../../src/policy/limits.js';
+import type { KeyOverride, ResolvedKeyPolicy, ScopeState } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
 import { changeLogHead } from '../../src/storage/change-log.js';
 import { effectiveTargetNames } from '../../src/storage/access-repository.js';
@@ -21,10 +21,15 @@ interface ResolvedKeyRow extends ScopeRow {
   team_id: string;
   org_id: string;
   status: 'active' | 'revoked';
+  blocked: number;
+  owner_blocked: number | null;
+  tags: string;
+  allow_request_tags: number;
   token_hash: string;
   previous_token_hash: string | null;
   previous_valid_until: number | null;
   expires_at: number | null;
+  name: string;
   access_mode: 'inherit' | 'restrict';
 }
 
@@ -66,11 +71,40 @@ function limitsOf(row: LimitColumns): Limits {
     rph: row.rph_limit,
     rpd: row.rpd_limit,
     tpd: row.tpd_limit,
+    maxParallel: row.max_parallel_requests,
+    budgetPeriod: row.budget_period,
+    shadow: shadowBits(row.limit_modes),
   };
 }
 
+function shadowBits(modes: string): number {
+  let bits = 0;
+  for (const [field, mode] of Object.entries(JSON.parse(modes) as Record<string, string>)) {
+    if (mode === 'shadow') bits |= SHADOW_BIT_OF_FIELD[field] ?? 0;
+  }
+  return bits;
+}
+
 function scopeState(row: ScopeRow): ScopeState {
-  return { id: row.id, limits: limitsOf(row), spendMicros: row.spend_micros };
+  return {
+    id: row.id,
+    limits: limitsOf(row),
+    spendMicros: row.spend_micros,
+    periodSpendMicros: row.period_spend_micros,
+    periodStartMs: row.period_start,
+  };
+}
+
+interface OverrideRow {
+  id: string;
+  limits: string;
+  expires_at: number;
+}
+
+/** An override's limits: the key's own, with the fields the override sets replaced. */
+function overrideOf(base: Limits, row: OverrideRow): KeyOverride {
+  const set = JSON.parse(row.limits) as Partial<Limits>;
+  return { id: row.id, limits: { ...base, ...set }, expiresAt: row.expires_at };
 }
 
 function minOrNull(a: number | null, b: number | null): number | null {
@@ -80,7 +114,8 @@ function minOrNull(a: number | null, b: number | null): number | null {
 }
 
 function prepareStatements(db: Database) {
-  const select = 'SELECT k.*, t.org_id AS org_id FROM keys k JOIN teams t ON t.id = k.team_id';
+  const select = `SELECT k.*, t.org_id AS org_id, u.blocked AS owner_blocked
+    FROM keys k JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.owner_user_id`;
   return {
     current: db.prepare<[string], ResolvedKeyRow>(`${select} WHERE k.token_hash = ?`),
     previous: db.prepare<[string, number], ResolvedKeyRow>(
@@ -88,6 +123,9 @@ function prepareStatements(db: Database) {
     ),
     team: db.prepare<[string], ScopeRow>('SELECT * FROM teams WHERE id = ?'),
     org: db.prepare<[string], ScopeRow>('SELECT * FROM orgs WHERE id = ?'),
+    overrides: db.prepare<[string, number], OverrideRow>(
+      'SELECT id, limits, expires_at FROM key_overrides WHERE key_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC',
+    ),
     batchSeq: db.prepare<[string], { seq: number }>(
       'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
     ),
@@ -143,12 +181,23 @@ export function resolveKeyPolicy(
   const team =
     memo === undefined ? statements.team.get(row.team_id)! : rowOf(memo, statements.team, row.team_id);
   const org = memo === undefined ? statements.org.get(row.org_id)! : rowOf(memo, statements.org, row.org_id);
+  const key = scopeState(row);
+  const overrides = statements.overrides.all(row.id, now).map((entry) => overrideOf(key.limits, entry));
   return {
     keyId: row.id,
+    keyName: row.name,
     tokenHash,
-    status: row.status,
+    status:
+      row.status === 'revoked'
+        ? 'revoked'
+        : row.blocked === 1 || row.owner_blocked === 1
+          ? 'blocked'
+          : 'active',
     expiresAt,
-    key: scopeState(row),
+    key,
+    ...(overrides.length > 0 ? { overrides } : {}),
+    tags: JSON.parse(row.tags) as string[],
+    allowRequestTags: row.allow_request_tags === 1,
     team: scopeState(team),
     org: scopeState(org),
     effectiveTargets: targetsOf(db, row, memo),

@@ -32,6 +32,16 @@ const expiryFields = {
 
 const metadata = z.record(z.string(), z.unknown());
 
+/** Tags on a key (issue 14 item 6): at most 20, each 1-64 of `A-Za-z0-9._:-`. */
+export const TAG = /^[A-Za-z0-9._:-]{1,64}$/;
+const tags = z.array(z.string().regex(TAG, 'a tag is 1-64 of A-Za-z0-9._:-')).max(20);
+
+const tagFields = {
+  tags: tags.optional(),
+  /** Whether requests may add their own tags with `x-keygate-tags` (off by default). */
+  allow_request_tags: z.boolean().optional(),
+};
+
 export const KeyCreate = z.object({
   name: nameText,
   team_id: z.string().min(1).max(128),
@@ -40,6 +50,7 @@ export const KeyCreate = z.object({
   ...expiryFields,
   access: keyAccess.optional(),
   metadata: metadata.optional(),
+  ...tagFields,
 });
 export type KeyCreateInput = z.infer<typeof KeyCreate>;
 
@@ -49,6 +60,7 @@ export const KeyUpdate = z.object({
   ...expiryFields,
   access: keyAccess.optional(),
   metadata: metadata.optional(),
+  ...tagFields,
 });
 
 export const KeyRegenerate = z.object({
@@ -58,8 +70,9 @@ export const KeyRegenerate = z.object({
 export const KeyListQuery = z.object({
   view: z.enum(['all', 'mine']).optional(),
   team_id: z.string().min(1).max(128).optional(),
-  status: z.enum(['active', 'revoked']).optional(),
+  status: z.enum(['active', 'blocked', 'revoked']).optional(),
   q: z.string().max(200).optional(),
+  tag: z.string().max(64).optional(),
   ...listQuery,
 });
 
@@ -94,6 +107,14 @@ export function resolveExpiry(
     });
   }
   return { value: at, param: 'expires_at' };
+}
+
+/** Column values of the tag fields present in `body`. */
+export function tagColumns(body: { tags?: string[] | undefined; allow_request_tags?: boolean | undefined }) {
+  const out: Record<string, string | number> = {};
+  if (body.tags !== undefined) out.tags = JSON.stringify([...new Set(body.tags)]);
+  if (body.allow_request_tags !== undefined) out.allow_request_tags = body.allow_request_tags ? 1 : 0;
+  return out;
 }
 
 export function metadataText(value: Record<string, unknown>): string {

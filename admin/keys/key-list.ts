@@ -18,8 +18,9 @@ import type { AccessView } from '../auth/access.js';
 export interface KeyListRequest {
   view?: 'all' | 'mine' | undefined;
   team_id?: string | undefined;
-  status?: 'active' | 'revoked' | undefined;
+  status?: 'active' | 'blocked' | 'revoked' | undefined;
   q?: string | undefined;
+  tag?: string | undefined;
 }
 
 interface Clause {
@@ -50,6 +51,14 @@ export function effectiveView(access: AccessView, requested: 'all' | 'mine' | un
   return readsSomewhere ? (requested ?? 'all') : 'mine';
 }
 
+/** The shown status (admin/keys/key-record.ts `keyStatus`): revoked > blocked (key or owner) > active. */
+function statusClause(status: 'active' | 'blocked' | 'revoked'): Clause {
+  const blocked = '(k.blocked = 1 OR IFNULL(u.blocked, 0) = 1)';
+  if (status === 'revoked') return { sql: "k.status = 'revoked'", params: [] };
+  if (status === 'blocked') return { sql: `(k.status = 'active' AND ${blocked})`, params: [] };
+  return { sql: `(k.status = 'active' AND NOT ${blocked})`, params: [] };
+}
+
 export function keyListFilter(access: AccessView, request: KeyListRequest): Clause {
   const read = within(access, 'key.read');
   const self = within(access, 'key.create_self');
@@ -72,7 +81,9 @@ export function keyListFilter(access: AccessView, request: KeyListRequest): Clau
     });
   }
   if (request.team_id !== undefined) parts.push({ sql: 'k.team_id = ?', params: [request.team_id] });
-  if (request.status !== undefined) parts.push({ sql: 'k.status = ?', params: [request.status] });
+  if (request.status !== undefined) parts.push(statusClause(request.status));
+  if (request.tag !== undefined)
+    parts.push({ sql: 'EXISTS (SELECT 1 FROM json_each(k.tags) WHERE value = ?)', params: [request.tag] });
   if (request.q !== undefined && request.q !== '') {
     const pattern = `%${escapeLike(request.q)}%`;
     parts.push({

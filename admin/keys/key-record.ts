@@ -12,6 +12,7 @@ import { effectiveTargetNames } from '../../src/storage/access-repository.js';
 import { accessView } from '../access-bindings.js';
 import type { AccessView } from '../auth/access.js';
 import { isoOrNull, limitView, type LimitColumns } from '../schemas.js';
+import { activeOverrides, overrideView } from './key-overrides.js';
 
 export interface KeyRow extends LimitColumns {
   id: string;
@@ -29,6 +30,9 @@ export interface KeyRow extends LimitColumns {
   access_mode: 'inherit' | 'restrict';
   metadata: string;
   self_service: number;
+  blocked: number;
+  tags: string;
+  allow_request_tags: number;
   created_by: string | null;
   created_at: number;
   updated_at: number;
@@ -42,12 +46,15 @@ export interface KeyRecord extends KeyRow {
   owner_user_name: string | null;
   owner_user_email: string | null;
   owner_sa_name: string | null;
+  /** 1 when the owning user is blocked (which blocks every key they own). */
+  owner_blocked: number | null;
 }
 
 /** `SELECT` of KeyRecord rows; the key table is aliased `k`. Append `WHERE ...`. */
 export const KEY_RECORD_SELECT = `
   SELECT k.*, t.name AS team_name, t.org_id AS org_id,
-         u.name AS owner_user_name, u.email AS owner_user_email, sa.name AS owner_sa_name
+         u.name AS owner_user_name, u.email AS owner_user_email, sa.name AS owner_sa_name,
+         u.blocked AS owner_blocked
   FROM keys k
   JOIN teams t ON t.id = k.team_id
   LEFT JOIN users u ON u.id = k.owner_user_id
@@ -62,7 +69,15 @@ export function tokenHashesOf(row: Pick<KeyRow, 'token_hash' | 'previous_token_h
   return row.previous_token_hash === null ? [row.token_hash] : [row.token_hash, row.previous_token_hash];
 }
 
-export function keyView(db: Database, row: KeyRecord) {
+/** The status a key shows and the gateway enforces: revoked (final) > blocked > active. */
+export function keyStatus(
+  row: Pick<KeyRecord, 'status' | 'blocked' | 'owner_blocked'>,
+): 'active' | 'blocked' | 'revoked' {
+  if (row.status === 'revoked') return 'revoked';
+  return row.blocked === 1 || row.owner_blocked === 1 ? 'blocked' : 'active';
+}
+
+export function keyView(db: Database, row: KeyRecord, now: number) {
   const ownerId = row.owner_type === 'user' ? row.owner_user_id : row.owner_service_account_id;
   const ownerName =
     row.owner_type === 'user' ? (row.owner_user_name ?? row.owner_user_email) : row.owner_sa_name;
@@ -74,9 +89,14 @@ export function keyView(db: Database, row: KeyRecord) {
     team: { id: row.team_id, name: row.team_name },
     org_id: row.org_id,
     owner: { type: row.owner_type, id: ownerId, name: ownerName },
-    status: row.status,
+    status: keyStatus(row),
+    /** Who blocked it: the key itself, its owning user, or null. */
+    blocked_by: row.blocked === 1 ? 'key' : row.owner_blocked === 1 ? 'owner' : null,
     self_service: row.self_service === 1,
-    ...limitView(row),
+    ...limitView(row, now),
+    overrides: activeOverrides(db, row.id, now).map(overrideView),
+    tags: JSON.parse(row.tags) as string[],
+    allow_request_tags: row.allow_request_tags === 1,
     expires_at: isoOrNull(row.expires_at),
     access: accessView(db, 'key', row.id),
     effective_targets: effectiveTargetNames(db, { orgId: row.org_id, teamId: row.team_id, keyId: row.id }),

@@ -10,6 +10,9 @@ import { registerUsageRoutes } from './usage.js';
 import { registerTargetRoutes } from './targets.js';
 import { registerAccessGroupRoutes } from './access-groups.js';
 import { registerKeyRoutes } from './keys.js';
+import { registerKeyBlockingRoutes } from './key-blocking.js';
+import { registerKeyOverrideRoutes } from './key-overrides.js';
+import { registerKeyExplainRoutes } from './key-explain.js';
 import { registerPasswordLinkRoutes } from './password-links.js';
 
 export type RouteModule = (app: AdminApp, deps: AdminDeps) => void;
@@ -24,5 +27,8 @@ export const ADMIN_ROUTES: readonly RouteModule[] = [
   registerTargetRoutes,
   registerAccessGroupRoutes,
   registerKeyRoutes,
+  registerKeyBlockingRoutes,
+  registerKeyOverrideRoutes,
+  registerKeyExplainRoutes,
   registerPasswordLinkRoutes,
 ];

@@ -16,7 +16,9 @@ import { allTargets } from '../../src/storage/target-repository.js';
 import { usageReportFromWire, type UsageReportWire } from '../../src/usage/usage-report.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
-import { applyUsage } from '../internal/apply-usage.js';
+import { applyUsage, type SoftBudgetAlert } from '../internal/apply-usage.js';
+import { TAG } from '../keys/key-input.js';
+import { MAX_REQUEST_TAGS } from '../../src/usage/request-tags.js';
 import { MAX_KEY_BATCH, parseCursor, recentKeyPolicies, resolveKeyPolicies } from '../internal/key-batch.js';
 import { resolveKeyPolicy } from '../internal/resolve-key-policy.js';
 
@@ -37,6 +39,7 @@ const UsageReportSchema = z.object({
         output_tokens: count,
         spend_micros: count,
         last_used_at: count,
+        tags: z.array(z.string().regex(TAG)).max(MAX_REQUEST_TAGS).optional(),
       }),
     )
     .max(100_000),
@@ -124,6 +127,10 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
 
   app.post('/internal/usage', async (c) => {
     const report = usageReportFromWire(parsed(UsageReportSchema, await jsonBody(c)));
-    return c.json({ applied: applyUsage(db, report, deps.clock.now()) }, 200);
+    const alerts: SoftBudgetAlert[] = [];
+    const applied = applyUsage(db, report, deps.clock.now(), alerts);
+    for (const alert of alerts) deps.alerts?.send(alert);
+    deps.metrics?.usageBatch(applied);
+    return c.json({ applied }, 200);
   });
 }

@@ -17,7 +17,6 @@ import { createRoute } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import { displaySecret, generateSecret, hashSecret } from '../../src/keys/secret.js';
-import { usdToMicros } from '../../src/money.js';
 import { WINDOW_FIELDS } from '../../src/policy/limits.js';
 import type { Database } from '../../src/storage/database.js';
 import { writeAccess } from '../access-bindings.js';
@@ -39,13 +38,14 @@ import {
   KeyUpdate,
   metadataText,
   resolveExpiry,
+  tagColumns,
 } from '../keys/key-input.js';
 import { resolveKeyOwner } from '../keys/key-owner.js';
 import { keyListFilter } from '../keys/key-list.js';
 import { enforceSelfServicePolicy, type TeamPolicyRow } from '../keys/self-service.js';
 import { mutate, type Journal } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, json, limitColumnUpdates, ok, security, setClause } from '../schemas.js';
+import { idParam, json, limitColumnUpdates, limitValue, ok, security, setClause } from '../schemas.js';
 import { visibleTeam } from './teams.js';
 
 /** The audit row and the change-log row of one key mutation (written in its transaction). */
@@ -89,6 +89,7 @@ function current(db: Database, id: string): KeyRecord {
 
 export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
   const { db } = deps;
+  const view = (row: KeyRecord) => keyView(db, row, deps.clock.now());
 
   app.openapi(
     createRoute({
@@ -127,12 +128,11 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         const teamNow = loadTeam(db, team.id);
         if (teamNow === undefined) throw new KeygateError('not_found', { param: 'team_id' });
         const expiry = resolveExpiry(body, now);
-        const maxBudgetMicros =
-          body.max_budget === undefined || body.max_budget === null ? null : usdToMicros(body.max_budget);
-        const windows = Object.fromEntries(WINDOW_FIELDS.map((f) => [f, body[f] ?? null])) as Record<
-          (typeof WINDOW_FIELDS)[number],
-          number | null
-        >;
+        const limits = limitColumnUpdates(body);
+        const maxBudgetMicros = (limits.max_budget_micros as number | undefined) ?? null;
+        const windows = Object.fromEntries(
+          WINDOW_FIELDS.map((f) => [f, limitValue(body[f]) ?? null]),
+        ) as Record<(typeof WINDOW_FIELDS)[number], number | null>;
         if (selfOwner !== null) {
           enforceSelfServicePolicy(
             db,
@@ -145,14 +145,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         const owner = selfService
           ? { ownerType: 'user' as const, userId: selfOwner, serviceAccountId: null }
           : resolveKeyOwner(deps, access, teamNow, body.owner, journal);
-        db.prepare(
-          `INSERT INTO keys (id, name, team_id, owner_type, owner_user_id, owner_service_account_id,
-             token_hash, display, max_budget_micros, rpm_limit, tpm_limit, rph_limit, rpd_limit, tpd_limit,
-             expires_at, metadata, self_service, created_by, created_at, updated_at)
-           VALUES (@id, @name, @team_id, @owner_type, @owner_user_id, @owner_service_account_id,
-             @token_hash, @display, @max_budget_micros, @rpm_limit, @tpm_limit, @rph_limit, @rpd_limit, @tpd_limit,
-             @expires_at, @metadata, @self_service, @created_by, @now, @now)`,
-        ).run({
+        const columns: Record<string, unknown> = {
           id,
           name: body.name,
           team_id: teamNow.id,
@@ -161,26 +154,33 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
           owner_service_account_id: owner.serviceAccountId,
           token_hash: tokenHash,
           display: displaySecret(secret),
-          max_budget_micros: maxBudgetMicros,
-          ...windows,
+          ...limits,
+          ...tagColumns(body),
           expires_at: expiry.value ?? null,
           metadata,
           self_service: selfService ? 1 : 0,
           created_by: access.userId,
-          now,
-        });
+          created_at: now,
+          updated_at: now,
+        };
+        db.prepare(
+          `INSERT INTO keys (${Object.keys(columns).join(', ')})
+           VALUES (${Object.keys(columns)
+             .map((column) => `@${column}`)
+             .join(', ')})`,
+        ).run(columns);
         if (!selfService && body.access !== undefined) writeAccess(db, 'key', id, body.access);
         const row = current(db, id);
         recordKeyChange(journal, {
           action: 'key.create',
           via: selfService ? 'self_service' : 'admin',
           key: row,
-          after: keyView(db, row),
+          after: view(row),
           hashes: [tokenHash],
         });
         return row;
       });
-      return c.json({ key: keyView(db, created), secret }, 201);
+      return c.json({ key: view(created), secret }, 201);
     },
   );
 
@@ -206,7 +206,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         query,
         'k',
       );
-      return c.json({ data: page.rows.map((row) => keyView(db, row)), next_cursor: page.next_cursor }, 200);
+      return c.json({ data: page.rows.map((row) => view(row)), next_cursor: page.next_cursor }, 200);
     },
   );
 
@@ -218,7 +218,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
       request: { params: idParam },
       responses: { 200: ok('The key') },
     }),
-    (c) => c.json(keyView(db, visibleKey(db, c.get('access'), c.req.valid('param').id)), 200),
+    (c) => c.json(view(visibleKey(db, c.get('access'), c.req.valid('param').id)), 200),
   );
 
   app.openapi(
@@ -237,8 +237,12 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
       const metadata = body.metadata === undefined ? undefined : metadataText(body.metadata);
       const updated = mutate(deps, c, (journal) => {
         const before = current(db, found.id);
-        const beforeView = keyView(db, before);
-        const columns: Record<string, unknown> = { ...limitColumnUpdates(body), updated_at: journal.now };
+        const beforeView = view(before);
+        const columns: Record<string, unknown> = {
+          ...limitColumnUpdates(body, before.limit_modes),
+          ...tagColumns(body),
+          updated_at: journal.now,
+        };
         if (body.name !== undefined) columns.name = body.name;
         if (metadata !== undefined) columns.metadata = metadata;
         const expiry = resolveExpiry(body, journal.now);
@@ -250,12 +254,12 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
           action: 'key.update',
           key: before,
           before: beforeView,
-          after: keyView(db, after),
+          after: view(after),
           hashes: tokenHashesOf(before),
         });
         return after;
       });
-      return c.json(keyView(db, updated), 200);
+      return c.json(view(updated), 200);
     },
   );
 
@@ -282,7 +286,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         if (before.status === 'revoked') {
           throw new KeygateError('conflict', { message: 'A revoked key cannot be regenerated.' });
         }
-        const beforeView = keyView(db, before);
+        const beforeView = view(before);
         const inGrace = graceSeconds > 0;
         db.prepare(
           `UPDATE keys SET token_hash = ?, display = ?, previous_token_hash = ?, previous_valid_until = ?,
@@ -301,12 +305,12 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
           via: authority,
           key: before,
           before: beforeView,
-          after: { ...keyView(db, after), grace_period_seconds: graceSeconds },
+          after: { ...view(after), grace_period_seconds: graceSeconds },
           hashes: [...tokenHashesOf(before), tokenHash],
         });
         return after;
       });
-      return c.json({ key: keyView(db, updated), secret }, 200);
+      return c.json({ key: view(updated), secret }, 200);
     },
   );
 
@@ -326,7 +330,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         const before = current(db, found.id);
         // Revoking twice changes nothing, so it writes nothing.
         if (before.status === 'revoked') return before;
-        const beforeView = keyView(db, before);
+        const beforeView = view(before);
         db.prepare("UPDATE keys SET status = 'revoked', updated_at = ? WHERE id = ?").run(
           journal.now,
           before.id,
@@ -337,12 +341,12 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
           via: authority,
           key: before,
           before: beforeView,
-          after: keyView(db, after),
+          after: view(after),
           hashes: tokenHashesOf(before),
         });
         return after;
       });
-      return c.json(keyView(db, revoked), 200);
+      return c.json(view(revoked), 200);
     },
   );
 
@@ -360,7 +364,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
       const authority = keyAuthority(access, found, 'delete');
       mutate(deps, c, (journal) => {
         const before = current(db, found.id);
-        const beforeView = keyView(db, before);
+        const beforeView = view(before);
         db.prepare("DELETE FROM access_bindings WHERE scope_type = 'key' AND scope_id = ?").run(before.id);
         db.prepare('DELETE FROM keys WHERE id = ?').run(before.id);
         recordKeyChange(journal, {

@@ -62,7 +62,7 @@ export function orgView(deps: AdminDeps, row: OrgRow) {
   return {
     id: row.id,
     name: row.name,
-    ...limitView(row),
+    ...limitView(row, deps.clock.now()),
     access: accessView(deps.db, 'org', row.id),
     created_at: isoOrNull(row.created_at),
     updated_at: isoOrNull(row.updated_at),
@@ -159,7 +159,10 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
       }
       const row = mutate(deps, c, (journal) => {
         if (body.name !== undefined) uniqueName(deps, body.name, before.id);
-        const columns: Record<string, unknown> = { ...limitColumnUpdates(body), updated_at: journal.now };
+        const columns: Record<string, unknown> = {
+          ...limitColumnUpdates(body, before.limit_modes),
+          updated_at: journal.now,
+        };
         if (body.name !== undefined) columns.name = body.name;
         return updateAudited(journal, {
           before,

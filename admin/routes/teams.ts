@@ -25,6 +25,7 @@ import {
   isoOrNull,
   json,
   limitColumnUpdates,
+  limitValue,
   limitFields,
   limitView,
   listQuery,
@@ -101,7 +102,7 @@ export function teamView(deps: AdminDeps, row: TeamRow) {
     id: row.id,
     org_id: row.org_id,
     name: row.name,
-    ...limitView(row),
+    ...limitView(row, deps.clock.now()),
     self_service: {
       enabled: row.ss_enabled === 1,
       max_keys_per_user: row.ss_max_keys_per_user,
@@ -121,7 +122,7 @@ const LIMIT_FIELDS = ['max_budget', 'rpm_limit', 'tpm_limit', 'rph_limit', 'rpd_
 /** Every limit the request sets must be at most the org's limit of the same kind (when it has one). */
 function assertWithinOrg(org: OrgRow, input: LimitInput): void {
   for (const field of LIMIT_FIELDS) {
-    const value = input[field];
+    const value = limitValue(input[field]);
     if (value === undefined || value === null) continue;
     const orgValue = field === 'max_budget' ? org.max_budget_micros : org[field];
     const teamValue = field === 'max_budget' ? usdToMicros(value) : value;
@@ -269,7 +270,7 @@ export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
       const row = mutate(deps, c, (journal) => {
         if (body.name !== undefined) uniqueName(deps, before.org_id, body.name, before.id);
         const columns: Record<string, unknown> = {
-          ...limitColumnUpdates(body),
+          ...limitColumnUpdates(body, before.limit_modes),
           ...selfServiceColumns(body.self_service),
           updated_at: journal.now,
         };

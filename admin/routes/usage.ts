@@ -1,8 +1,11 @@
 /**
- * Usage (API.md "Audit and usage"): requests, tokens and spend from the `usage_daily`
- * aggregates that gateway usage reports feed, for one key, team or org (platform admins may
- * omit the scope to read everything), over an inclusive UTC day range, optionally grouped by
- * day or by target.
+ * Usage (API.md "Audit and usage"): requests, tokens and spend from the hour-granular
+ * `usage_hourly` aggregates that gateway usage reports feed, for one key, team or org (platform
+ * admins may omit the scope to read everything), over an inclusive UTC day range (`from`/`to`)
+ * and/or instants at hour granularity (`since`/`until`), optionally grouped (`group_by=key|team|
+ * org|user|target|tag|hour|day`), ordered by spend, requests or tokens (descending), limited, and
+ * as CSV (`Accept: text/csv` or `format=csv`). Issue 14: "the top 10 keys by spend in the last
+ * 24 h" is `group_by=key&order_by=spend&limit=10&since=<now - 24 h>`.
  * Scope: `usage.read` on the key's team/org, the team or the org; a key's self-service owner
  * may read its own key's usage. Invisible scopes answer 404, visible ones without the
  * permission 403.
@@ -23,14 +26,51 @@ const day = z
   .refine((value) => toDay(value) !== null, { message: 'expected a date (YYYY-MM-DD) or an ISO 8601 time' })
   .transform((value) => toDay(value) as string);
 
+/** An ISO 8601 instant; its UTC hour is the bound (hour granularity). */
+const instant = z
+  .string()
+  .refine((value) => /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value)), {
+    message: 'expected an ISO 8601 time',
+  })
+  .transform((value) => Math.floor(Date.parse(value) / HOUR_MS) * HOUR_MS);
+
+const GROUPS = ['day', 'target', 'key', 'team', 'org', 'user', 'tag', 'hour'] as const;
+type Group = (typeof GROUPS)[number];
+
 const UsageQuery = z.object({
   key_id: z.string().min(1).max(128).optional(),
   team_id: z.string().min(1).max(128).optional(),
   org_id: z.string().min(1).max(128).optional(),
   from: day.optional(),
   to: day.optional(),
-  group_by: z.enum(['day', 'target']).optional(),
+  since: instant.optional(),
+  until: instant.optional(),
+  group_by: z.enum(GROUPS).optional(),
+  order_by: z.enum(['spend', 'requests', 'tokens']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  format: z.enum(['json', 'csv']).optional(),
 });
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** The SQL of each grouping over `usage_hourly u` (tag: one row per tag, through json_each). */
+const GROUP_SQL: Record<Group, { field: string; expr: string; from?: string }> = {
+  day: { field: 'day', expr: "strftime('%Y-%m-%d', u.hour / 1000, 'unixepoch')" },
+  hour: { field: 'hour', expr: "strftime('%Y-%m-%dT%H:00:00.000Z', u.hour / 1000, 'unixepoch')" },
+  target: { field: 'target', expr: 'u.target' },
+  key: { field: 'key_id', expr: 'u.key_id' },
+  team: { field: 'team_id', expr: 'u.team_id' },
+  org: { field: 'org_id', expr: 'u.org_id' },
+  user: { field: 'user_id', expr: 'u.user_id' },
+  tag: { field: 'tag', expr: 'tag.value', from: ', json_each(u.tags) AS tag' },
+};
+
+const ORDER_SQL = {
+  spend: 'spend_micros DESC',
+  requests: 'requests DESC',
+  tokens: 'input_tokens + output_tokens DESC',
+} as const;
 
 function toDay(value: string): string | null {
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
@@ -59,8 +99,20 @@ function totalsView(row: UsageTotals) {
   };
 }
 
-const SUMS = `IFNULL(SUM(requests), 0) AS requests, IFNULL(SUM(input_tokens), 0) AS input_tokens,
-  IFNULL(SUM(output_tokens), 0) AS output_tokens, IFNULL(SUM(spend_micros), 0) AS spend_micros`;
+const SUMS = `IFNULL(SUM(u.requests), 0) AS requests, IFNULL(SUM(u.input_tokens), 0) AS input_tokens,
+  IFNULL(SUM(u.output_tokens), 0) AS output_tokens, IFNULL(SUM(u.spend_micros), 0) AS spend_micros`;
+
+function csvCell(value: unknown): string {
+  const text = value === null || value === undefined ? '' : String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** CSV of the rows (header = the keys of the first row, or `fields` when there is none). */
+function toCsv(rows: Record<string, unknown>[], fields: string[]): string {
+  const lines = [fields.join(',')];
+  for (const row of rows) lines.push(fields.map((field) => csvCell(row[field])).join(','));
+  return `${lines.join('\r\n')}\r\n`;
+}
 
 export function registerUsageRoutes(app: AdminApp, deps: AdminDeps): void {
   app.openapi(
@@ -113,37 +165,57 @@ export function registerUsageRoutes(app: AdminApp, deps: AdminDeps): void {
       const conditions: string[] = [];
       const params: unknown[] = [];
       if (scope.type !== 'all') {
-        conditions.push(`${scope.type}_id = ?`);
+        conditions.push(`u.${scope.type}_id = ?`);
         params.push(scope.id);
       }
-      if (query.from !== undefined) {
-        conditions.push('day >= ?');
-        params.push(query.from);
-      }
-      if (query.to !== undefined) {
-        conditions.push('day <= ?');
-        params.push(query.to);
+      // Days (`from`/`to`, inclusive) and instants (`since` inclusive, `until` exclusive), by UTC hour.
+      const bounds: [string, number | undefined][] = [
+        ['u.hour >= ?', query.from === undefined ? undefined : Date.parse(`${query.from}T00:00:00Z`)],
+        ['u.hour < ?', query.to === undefined ? undefined : Date.parse(`${query.to}T00:00:00Z`) + DAY_MS],
+        ['u.hour >= ?', query.since],
+        ['u.hour < ?', query.until],
+      ];
+      for (const [condition, value] of bounds) {
+        if (value === undefined) continue;
+        conditions.push(condition);
+        params.push(value);
       }
       const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
       const totals = deps.db
-        .prepare(`SELECT ${SUMS} FROM usage_daily ${where}`)
+        .prepare(`SELECT ${SUMS} FROM usage_hourly u ${where}`)
         .get(...params) as UsageTotals;
       let data: Record<string, unknown>[] = [];
-      if (query.group_by !== undefined) {
-        const column = query.group_by === 'day' ? 'day' : 'target';
+      const group = query.group_by === undefined ? undefined : GROUP_SQL[query.group_by];
+      if (group !== undefined) {
+        const order = query.order_by === undefined ? 'bucket' : `${ORDER_SQL[query.order_by]}, bucket`;
         const rows = deps.db
           .prepare(
-            `SELECT ${column} AS bucket, ${SUMS} FROM usage_daily ${where} GROUP BY ${column} ORDER BY ${column}`,
+            `SELECT ${group.expr} AS bucket, ${SUMS} FROM usage_hourly u${group.from ?? ''} ${where}
+             GROUP BY bucket ORDER BY ${order} LIMIT ?`,
           )
-          .all(...params) as (UsageTotals & { bucket: string })[];
-        data = rows.map((row) => ({ [column]: row.bucket, ...totalsView(row) }));
+          .all(...params, query.limit ?? -1) as (UsageTotals & { bucket: string })[];
+        data = rows.map((row) => ({ [group.field]: row.bucket, ...totalsView(row) }));
+      }
+      const csv = query.format === 'csv' || (c.req.header('accept') ?? '').includes('text/csv');
+      if (csv) {
+        const fields = ['requests', 'input_tokens', 'output_tokens', 'total_tokens', 'spend'];
+        const text =
+          group === undefined ? toCsv([totalsView(totals)], fields) : toCsv(data, [group.field, ...fields]);
+        // The route's typed responses are JSON; CSV is the same data rendered as text.
+        return new Response(text, {
+          status: 200,
+          headers: { 'content-type': 'text/csv; charset=utf-8' },
+        }) as unknown as ReturnType<typeof c.json<{ csv: string }, 200>>;
       }
       return c.json(
         {
           scope,
           from: query.from ?? null,
           to: query.to ?? null,
+          since: query.since === undefined ? null : new Date(query.since).toISOString(),
+          until: query.until === undefined ? null : new Date(query.until).toISOString(),
           group_by: query.group_by ?? null,
+          order_by: query.order_by ?? null,
           totals: totalsView(totals),
           data,
         },

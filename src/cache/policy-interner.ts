@@ -53,7 +53,7 @@ export class PolicyInterner {
   }
 
   private internLimits(limits: Limits): Readonly<Limits> {
-    const id = `${limits.maxBudgetMicros},${limits.rpm},${limits.tpm},${limits.rph},${limits.rpd},${limits.tpd}`;
+    const id = `${limits.maxBudgetMicros},${limits.rpm},${limits.tpm},${limits.rph},${limits.rpd},${limits.tpd},${limits.maxParallel},${limits.budgetPeriod},${limits.shadow}`;
     const shared = this.limits.get(id);
     if (shared !== undefined) return shared;
     const fresh: Readonly<Limits> = Object.freeze({
@@ -63,6 +63,10 @@ export class PolicyInterner {
       rph: limits.rph,
       rpd: limits.rpd,
       tpd: limits.tpd,
+      // Issue 14 fields, kept only when the load carried them (a policy's values never change).
+      ...(limits.maxParallel === undefined ? {} : { maxParallel: limits.maxParallel }),
+      ...(limits.budgetPeriod === undefined ? {} : { budgetPeriod: limits.budgetPeriod }),
+      ...(limits.shadow === undefined ? {} : { shadow: limits.shadow }),
     });
     if (this.limits.size >= this.maxEntries) this.limits.clear();
     this.limits.set(id, fresh);
@@ -74,13 +78,21 @@ export class PolicyInterner {
     const latest = this.scopes.get(id);
     const limits = this.internLimits(state.limits);
     // Limits are interned by content, so equal limits are the same object.
-    if (latest !== undefined && latest.spendMicros === state.spendMicros && latest.limits === limits) {
+    if (
+      latest !== undefined &&
+      latest.spendMicros === state.spendMicros &&
+      latest.limits === limits &&
+      latest.periodSpendMicros === state.periodSpendMicros &&
+      latest.periodStartMs === state.periodStartMs
+    ) {
       return latest as ScopeState;
     }
     const fresh: Readonly<ScopeState> = Object.freeze({
       id: latest?.id === state.id ? latest.id : state.id,
       limits,
       spendMicros: state.spendMicros,
+      ...(state.periodSpendMicros === undefined ? {} : { periodSpendMicros: state.periodSpendMicros }),
+      ...(state.periodStartMs === undefined ? {} : { periodStartMs: state.periodStartMs }),
     });
     if (latest === undefined && this.scopes.size >= this.maxEntries) this.scopes.clear();
     this.scopes.set(id, fresh);

@@ -66,6 +66,12 @@ export const ERROR_REGISTRY = {
     retryable: false,
     message: 'The API key has been revoked.',
   },
+  key_blocked: {
+    status: 401,
+    type: 'authentication_error',
+    retryable: false,
+    message: 'The API key is blocked (it, or the user owning it, is paused by an administrator).',
+  },
   key_expired: {
     status: 401,
     type: 'authentication_error',
@@ -151,6 +157,12 @@ export const ERROR_REGISTRY = {
     type: 'api_error',
     retryable: true,
     message: 'The upstream model API timed out.',
+  },
+  upstream_response_too_large: {
+    status: 502,
+    type: 'api_error',
+    retryable: true,
+    message: 'The upstream answer exceeded KEYGATE_MAX_RESPONSE_BYTES; the gateway cut it.',
   },
   auth_unavailable: {
     status: 503,

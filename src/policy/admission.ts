@@ -30,11 +30,17 @@ export interface AdmissionTicket {
 }
 
 export type AdmissionOutcome =
-  | { ok: true; ticket: AdmissionTicket; headers: RateLimitHeaders }
+  | {
+      ok: true;
+      ticket: AdmissionTicket;
+      headers: RateLimitHeaders;
+      /** Shadow limits this request went over (`key_rpm`, ...); absent when none. Never refuses. */
+      shadowRefused?: string[];
+    }
   | {
       ok: false;
       code: 'rate_limit_exceeded' | 'budget_exceeded' | 'budget_unavailable';
-      /** `key_rpm`, `team_tpd`, `org_budget`, ... */
+      /** `key_rpm`, `team_tpd`, `org_budget`, `key_parallel`, ... */
       param: string;
       /** Milliseconds until the failing window resets (null for budgets). */
       retryAfterMs: number | null;

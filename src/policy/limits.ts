@@ -1,3 +1,5 @@
+import type { BudgetPeriod } from '../budget/period.js';
+
 /** The optional limits every scope (org, team, key) may carry (DESIGN.md "Limits"). */
 export interface Limits {
   maxBudgetMicros: number | null;
@@ -6,7 +8,36 @@ export interface Limits {
   rph: number | null;
   rpd: number | null;
   tpd: number | null;
+  /** In-flight requests allowed at once (issue 14 item 3); absent/null = no cap. */
+  maxParallel?: number | null;
+  /** The budget limits spend of the current calendar period (UTC) instead of lifetime spend. */
+  budgetPeriod?: BudgetPeriod | null;
+  /** Limits in shadow mode (bits of SHADOW_BITS): counted and reported, never refusing. */
+  shadow?: number;
 }
+
+/** Bit of each limit in `Limits.shadow`. */
+export const SHADOW_BITS = {
+  budget: 1,
+  rpm: 2,
+  tpm: 4,
+  rph: 8,
+  rpd: 16,
+  tpd: 32,
+  parallel: 64,
+} as const;
+export type ShadowLimit = keyof typeof SHADOW_BITS;
+
+/** `limit_modes` field name → its shadow bit. */
+export const SHADOW_BIT_OF_FIELD: Readonly<Record<string, number>> = {
+  max_budget: SHADOW_BITS.budget,
+  rpm_limit: SHADOW_BITS.rpm,
+  tpm_limit: SHADOW_BITS.tpm,
+  rph_limit: SHADOW_BITS.rph,
+  rpd_limit: SHADOW_BITS.rpd,
+  tpd_limit: SHADOW_BITS.tpd,
+  max_parallel_requests: SHADOW_BITS.parallel,
+};
 
 /** The five windows, by the name of their `Limits` field (src/ratelimit/windows.ts gives their lengths). */
 export const WINDOW_NAMES = ['rpm', 'tpm', 'rph', 'rpd', 'tpd'] as const;

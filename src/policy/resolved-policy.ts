@@ -10,13 +10,30 @@ export interface ScopeState {
   limits: Limits;
   /** Persisted spend in micro-USD, including every usage batch the admin plane has applied. */
   spendMicros: number;
+  /**
+   * Spend of the budget period starting at `periodStartMs` (when the scope has a budget period).
+   * The gateway counts it only while that is still the current period, so a reset needs no load.
+   */
+  periodSpendMicros?: number;
+  periodStartMs?: number | null;
+}
+
+/** A temporary override of a key's limits (issue 14 item 5), lapsing by itself at `expiresAt`. */
+export interface KeyOverride {
+  id: string;
+  /** The key's limits while the override lasts (replacing the key's own, field by field). */
+  limits: Limits;
+  expiresAt: number;
 }
 
 export interface ResolvedKeyPolicy {
   keyId: string;
+  /** The key's name (logs only; absent from admin planes older than issue 13). */
+  keyName?: string;
   /** The hash this policy was loaded for (a key may answer to two during a regenerate grace period). */
   tokenHash: string;
-  status: 'active' | 'revoked';
+  /** `blocked`: the key or its owning user is blocked (issue 14 item 4), refused with key_blocked. */
+  status: 'active' | 'revoked' | 'blocked';
   /** Epoch ms after which the key is refused (key expiry, or the end of a regenerate grace period). */
   expiresAt: number | null;
   key: ScopeState;
@@ -24,6 +41,12 @@ export interface ResolvedKeyPolicy {
   org: ScopeState;
   /** Names of the callable targets this key may call (key set ∩ team set ∩ org set). */
   effectiveTargets: string[];
+  /** Unexpired overrides, newest first; the first not expired at the request's time applies. */
+  overrides?: KeyOverride[];
+  /** The key's tags (usage reports group by them). */
+  tags?: string[];
+  /** Whether requests may add tags with `x-keygate-tags`. */
+  allowRequestTags?: boolean;
   /** change_log seq at the time of the load. */
   version: number;
   /**

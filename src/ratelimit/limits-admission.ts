@@ -36,25 +36,26 @@ import type {
   AdmissionOutcome,
   AdmissionRequest,
   AdmissionTicket,
-  RateLimitHeaders,
   Usage,
 } from '../policy/admission.js';
-import { SCOPES, type Scope } from '../policy/limits.js';
 import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import { costMicros, tokenCount, type Pricing } from '../budget/cost.js';
 import { MemorySpendStore } from '../budget/memory-spend-store.js';
 import type { SpendReservation, SpendReserveResult, SpendStore } from '../budget/spend-store.js';
 import { isPromise } from '../maybe-promise.js';
-import { settled, type ChargeResult, type CounterCharge, type CounterStore } from './counter-store.js';
+import { settled, type ChargeResult, type CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
-import { CounterKeys, WINDOWS, windowParam, windowStart, type WindowSpec } from './windows.js';
-
-interface PlannedCharge extends CounterCharge {
-  scope: Scope;
-  window: WindowSpec;
-  /** Epoch ms (injected clock) at which this window resets. */
-  endMs: number;
-}
+import { CounterKeys } from './windows.js';
+import {
+  failingCharge,
+  headersFor,
+  plan,
+  shadowRefusals,
+  smallestTokenLimit,
+  type PlannedCharge,
+} from './charge-plan.js';
+import { effectivePolicy } from '../policy/override.js';
+import { shadowBudgetPolicy } from './shadow-budget.js';
 
 interface TicketState {
   charges: PlannedCharge[];
@@ -76,11 +77,17 @@ class LimitsTicket implements AdmissionTicket {
 }
 
 export interface WindowUsage {
-  /** `key_rpm`, `team_tpd`, ... */
+  /** `key_rpm`, `team_tpd`, `key_parallel` (in flight), ... */
   param: string;
+  mode: 'enforce' | 'shadow';
   limit: number;
   used: number;
   resetMs: number;
+}
+
+export interface LiveCountersView {
+  windows: { param: string; mode: 'enforce' | 'shadow'; limit: number; used: number; reset_ms: number }[];
+  budgets: { scope: 'key' | 'team' | 'org'; spend_micros: number; reserved_micros: number }[];
 }
 
 export interface LimitsAdmissionOptions {
@@ -90,9 +97,6 @@ export interface LimitsAdmissionOptions {
   spend?: SpendStore;
   clock?: Clock;
 }
-
-/** Counters outlive their window by this much (garbage collection only). */
-const TTL_SLACK_MS = 1_000;
 
 export class LimitsAdmission implements Admission {
   private readonly store: CounterStore;
@@ -110,14 +114,20 @@ export class LimitsAdmission implements Admission {
 
   async admit(request: AdmissionRequest): Promise<AdmissionOutcome> {
     const now = this.clock.now();
-    const { policy, target } = request;
+    const { target } = request;
+    // A temporary override replaces the key's limits until its expires_at, on this clock.
+    const policy = effectivePolicy(request.policy, now);
     // Every request reads at least one prompt token. Besides being true, it keeps a full token
     // window (or a tpm_limit of 0, or a spent budget) from admitting requests estimated at 0.
     const estimatedInputTokens = Math.max(1, tokenCount(request.estimatedInputTokens));
     const maxOutputTokens = tokenCount(request.maxOutputTokens);
     const costEstimateMicros = costMicros(target, estimatedInputTokens, maxOutputTokens);
 
-    const answer = this.spend.reserve(policy, costEstimateMicros);
+    // Shadow budgets (issue 14 item 8) are checked, reported and then left out of the reservation.
+    const shadow = shadowBudgetPolicy(policy);
+    let shadowRefused: string[] | undefined;
+    if (shadow !== null) shadowRefused = await shadow.refusals(this.spend, costEstimateMicros);
+    const answer = this.spend.reserve(shadow === null ? policy : shadow.enforced, costEstimateMicros);
     const reserved: SpendReserveResult = isPromise(answer)
       ? await settled(answer, 'reserving the budgets')
       : answer;
@@ -154,7 +164,7 @@ export class LimitsAdmission implements Admission {
       return {
         ok: false,
         code: 'rate_limit_exceeded',
-        param: windowParam(failing.scope, failing.window.name),
+        param: failing.param,
         retryAfterMs: failing.endMs - now,
         headers: headersFor(charges, result.values, now),
       };
@@ -172,7 +182,12 @@ export class LimitsAdmission implements Admission {
       },
     });
     this.openTickets++;
-    return { ok: true, ticket, headers: headersFor(charges, result.values, now) };
+    const windowShadow = shadowRefusals(charges, result.values);
+    if (windowShadow !== undefined) shadowRefused = [...(shadowRefused ?? []), ...windowShadow];
+    const headers = headersFor(charges, result.values, now);
+    return shadowRefused === undefined
+      ? { ok: true, ticket, headers }
+      : { ok: true, ticket, headers, shadowRefused };
   }
 
   async settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {
@@ -197,14 +212,37 @@ export class LimitsAdmission implements Admission {
   /** Current counters of every configured window of a policy (diagnostics and tests). */
   async windowUsage(policy: ResolvedKeyPolicy): Promise<WindowUsage[]> {
     const now = this.clock.now();
-    const charges = plan(this.keys, policy, now, 0);
+    const charges = plan(this.keys, effectivePolicy(policy, now), now, 0);
     const values = await this.read(charges, policy.org.id);
     return charges.map((charge, i) => ({
-      param: windowParam(charge.scope, charge.window.name),
-      limit: charge.limit,
+      param: charge.param,
+      mode: charge.shadowLimit === undefined ? 'enforce' : 'shadow',
+      limit: charge.shadowLimit ?? charge.limit,
       used: values[i]!,
       resetMs: charge.endMs - now,
     }));
+  }
+
+  /** Live counters of a policy's windows, parallel caps and budgets (`GET /internal/explain`). */
+  async liveCounters(policy: ResolvedKeyPolicy): Promise<LiveCountersView> {
+    const windows = (await this.windowUsage(policy)).map((entry) => ({
+      param: entry.param,
+      mode: entry.mode,
+      limit: entry.limit,
+      used: entry.used,
+      reset_ms: entry.resetMs,
+    }));
+    const budgets: LiveCountersView['budgets'] = [];
+    for (const scope of ['key', 'team', 'org'] as const) {
+      const answer = this.spend.spendOf(scope, policy[scope].id);
+      const view = isPromise(answer) ? await settled(answer, 'reading the budgets') : answer;
+      budgets.push({
+        scope,
+        spend_micros: view?.spendMicros ?? 0,
+        reserved_micros: view?.reservedMicros ?? 0,
+      });
+    }
+    return { windows, budgets };
   }
 
   /** Admitted requests not settled, released or aborted yet. */
@@ -227,8 +265,11 @@ export class LimitsAdmission implements Admission {
     inputTokens: number,
     outputTokens: number,
   ): Promise<{ costMicros: number }> {
+    // Real tokens replace the reservation; the request leaves every parallel cap it was counted in.
     const delta = inputTokens + outputTokens - state.tokenReservation;
-    if (delta !== 0) await this.adjust(state, (charge) => (charge.window.unit === 'tokens' ? delta : 0));
+    await this.adjust(state, (charge) =>
+      charge.unit === 'tokens' ? delta : charge.unit === 'in_flight' ? -1 : 0,
+    );
     // Spend is booked last: from here to the caller's continuation that records it for the usage
     // reporter only microtasks run, so no timer can seal a batch in between, and the ledger's
     // unsealed spend and the reporter's open batch hold the same requests. (Meanwhile the
@@ -244,7 +285,8 @@ export class LimitsAdmission implements Admission {
     const pending: Promise<void>[] = [];
     for (const charge of state.charges) {
       const delta = deltaOf(charge);
-      if (delta === 0 || now >= charge.endMs) continue;
+      // A finished window no longer matters; a parallel counter has no window and is always adjusted.
+      if (delta === 0 || (now >= charge.endMs && charge.unit !== 'in_flight')) continue;
       const answer = this.store.adjust(charge.key, delta, charge.ttlMs, state.group);
       if (isPromise(answer)) pending.push(answer);
     }
@@ -263,95 +305,4 @@ export class LimitsAdmission implements Admission {
     );
     return isPromise(answer) ? settled(answer, 'reading the windows') : answer;
   }
-}
-
-/** Every configured window of the three scopes, in report order (key, team, org × WINDOWS). */
-function plan(
-  keys: CounterKeys,
-  policy: ResolvedKeyPolicy,
-  now: number,
-  tokenReservation: number,
-): PlannedCharge[] {
-  const charges: PlannedCharge[] = [];
-  for (const scope of SCOPES) {
-    const state = policy[scope];
-    for (let w = 0; w < WINDOWS.length; w++) {
-      const window = WINDOWS[w]!;
-      const limit = state.limits[window.name];
-      if (limit === null) continue;
-      const start = windowStart(window.lengthMs, now);
-      charges.push({
-        key: keys.get(scope, state.id, w, start),
-        amount: window.unit === 'requests' ? 1 : tokenReservation,
-        limit,
-        ttlMs: window.lengthMs + TTL_SLACK_MS,
-        scope,
-        window,
-        endMs: start + window.lengthMs,
-      });
-    }
-  }
-  return charges;
-}
-
-function smallestTokenLimit(policy: ResolvedKeyPolicy): number {
-  let smallest = Infinity;
-  for (const scope of SCOPES) {
-    const { tpm, tpd } = policy[scope].limits;
-    if (tpm !== null && tpm < smallest) smallest = tpm;
-    if (tpd !== null && tpd < smallest) smallest = tpd;
-  }
-  return smallest;
-}
-
-/**
- * Of the windows that refused, the one resetting last: retrying earlier would be refused again.
- * On a tie, the first in report order.
- */
-function failingCharge(charges: readonly PlannedCharge[], values: readonly number[]): PlannedCharge {
-  let failing: PlannedCharge | undefined;
-  for (let i = 0; i < charges.length; i++) {
-    const charge = charges[i]!;
-    if (values[i]! + charge.amount <= charge.limit) continue;
-    if (failing === undefined || charge.endMs > failing.endMs) failing = charge;
-  }
-  if (failing === undefined) throw new Error('counter store refused a charge that fits every window');
-  return failing;
-}
-
-/** The window with the smallest remaining fraction, for requests and for tokens separately. */
-function headersFor(
-  charges: readonly PlannedCharge[],
-  values: readonly number[],
-  now: number,
-): RateLimitHeaders {
-  const headers: RateLimitHeaders = {
-    limitRequests: null,
-    remainingRequests: null,
-    resetRequestsMs: null,
-    limitTokens: null,
-    remainingTokens: null,
-    resetTokensMs: null,
-  };
-  let requestsFraction = Infinity;
-  let tokensFraction = Infinity;
-  for (let i = 0; i < charges.length; i++) {
-    const charge = charges[i]!;
-    const remaining = Math.max(0, charge.limit - values[i]!);
-    const fraction = charge.limit > 0 ? remaining / charge.limit : 0;
-    if (charge.window.unit === 'requests') {
-      if (fraction < requestsFraction) {
-        requestsFraction = fraction;
-        headers.limitRequests = charge.limit;
-        headers.remainingRequests = remaining;
-        headers.resetRequestsMs = charge.endMs - now;
-      }
-    } else if (fraction < tokensFraction) {
-      tokensFraction = fraction;
-      headers.limitTokens = charge.limit;
-      headers.remainingTokens = remaining;
-      headers.resetTokensMs = charge.endMs - now;
-    }
-  }
-  return headers;
 }

@@ -44,7 +44,12 @@ export function windowParam(scope: Scope, window: WindowName): string {
  * part of it, so a limit change applies to the next request without resetting what the
  * current window has already counted (issue 4).
  */
-export function counterKey(scope: Scope, scopeId: string, window: WindowName, startMs: number): string {
+export function counterKey(
+  scope: Scope,
+  scopeId: string,
+  window: WindowName | 'parallel',
+  startMs: number,
+): string {
   // join builds one flat string (a template literal builds a tree of cons strings).
   return [scope, scopeId, window, startMs].join(':');
 }
@@ -78,6 +83,31 @@ export class CounterKeys {
     if (key === undefined) {
       key = counterKey(scope, scopeId, WINDOWS[windowIndex]!.name, startMs);
       slot.keys.set(scopeId, key);
+    }
+    return key;
+  }
+}
+
+/**
+ * Parallel-cap counter keys (issue 14), one string per scope id reused across requests like the
+ * window keys above; cleared when it holds `max` entries (only sharing is lost, never a count).
+ */
+export class ParallelKeys {
+  private readonly keys: Record<Scope, Map<string, string>> = {
+    key: new Map(),
+    team: new Map(),
+    org: new Map(),
+  };
+
+  constructor(private readonly max = 100_000) {}
+
+  get(scope: Scope, scopeId: string): string {
+    const keys = this.keys[scope];
+    let key = keys.get(scopeId);
+    if (key === undefined) {
+      if (keys.size >= this.max) keys.clear();
+      key = counterKey(scope, scopeId, 'parallel', 0);
+      keys.set(scopeId, key);
     }
     return key;
   }

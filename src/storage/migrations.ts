@@ -260,6 +260,72 @@ CREATE INDEX sessions_user ON sessions(user_id);
 `,
   },
   {
+    version: 5,
+    name: 'budget periods, parallel caps, blocking, overrides, shadow limits, tags, hourly usage',
+    // Issue 14. period_start is the start (epoch ms) of the period period_spend_micros belongs to;
+    // a reader compares it with the current period start, so a reset needs no write at the boundary.
+    // limit_modes: {"rpm_limit": "shadow", ...} (absent = enforced).
+    sql: `
+${['keys', 'teams', 'orgs']
+  .map(
+    (table) => `
+ALTER TABLE ${table} ADD COLUMN budget_period TEXT CHECK (budget_period IN ('day', 'week', 'month'));
+ALTER TABLE ${table} ADD COLUMN soft_budget_micros INTEGER;
+ALTER TABLE ${table} ADD COLUMN period_spend_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE ${table} ADD COLUMN period_start INTEGER;
+ALTER TABLE ${table} ADD COLUMN max_parallel_requests INTEGER;
+ALTER TABLE ${table} ADD COLUMN limit_modes TEXT NOT NULL DEFAULT '{}';
+-- Lets a usage batch skip period and soft-budget work when no scope needs it (one index probe).
+CREATE INDEX ${table}_budget_policy ON ${table}(id) WHERE budget_period IS NOT NULL OR soft_budget_micros IS NOT NULL;`,
+  )
+  .join('')}
+ALTER TABLE keys ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE keys ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE keys ADD COLUMN allow_request_tags INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE key_overrides (
+  id TEXT PRIMARY KEY,
+  key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+  limits TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  reason TEXT,
+  created_by TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX key_overrides_key ON key_overrides(key_id, expires_at);
+
+-- One soft-budget alert per scope and period (period_start 0 = lifetime budget).
+CREATE TABLE budget_alerts (
+  scope_type TEXT NOT NULL,
+  scope_id TEXT NOT NULL,
+  period_start INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (scope_type, scope_id, period_start)
+);
+
+-- Hour-granular usage (hour = epoch ms of the UTC hour), with the owner and tags for reports.
+CREATE TABLE usage_hourly (
+  key_id TEXT NOT NULL,
+  team_id TEXT NOT NULL,
+  org_id TEXT NOT NULL,
+  user_id TEXT,
+  target TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  tags TEXT NOT NULL DEFAULT '[]',
+  requests INTEGER NOT NULL DEFAULT 0,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  spend_micros INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (key_id, target, hour, tags)
+) WITHOUT ROWID; -- one b-tree per row instead of two: a flush writes one row per key and hour
+INSERT INTO usage_hourly (key_id, team_id, org_id, user_id, target, hour, requests, input_tokens, output_tokens, spend_micros)
+  SELECT u.key_id, u.team_id, u.org_id, k.owner_user_id, u.target,
+         CAST(strftime('%s', u.day) AS INTEGER) * 1000, u.requests, u.input_tokens, u.output_tokens, u.spend_micros
+  FROM usage_daily u LEFT JOIN keys k ON k.id = u.key_id;
+`,
+  },
+  {
     version: 6,
     name: 'keys by last use',
     // GET /internal/keys pages the active keys by most recent use (a gateway's warm start).

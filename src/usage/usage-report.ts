@@ -16,6 +16,8 @@ export interface UsageItem {
   spendMicros: number;
   /** Epoch ms of the last request in this item (becomes the key's last_used_at). */
   lastUsedAt: number;
+  /** Request tags (`x-keygate-tags`, issue 14 item 6); absent when the requests sent none. */
+  tags?: string[];
 }
 
 export interface UsageReport {
@@ -34,6 +36,7 @@ export interface UsageItemWire {
   spend_micros: number;
   /** Epoch ms. */
   last_used_at: number;
+  tags?: string[];
 }
 
 export interface UsageReportWire {
@@ -56,6 +59,7 @@ export function usageReportToWire(report: UsageReport): UsageReportWire {
       output_tokens: item.outputTokens,
       spend_micros: item.spendMicros,
       last_used_at: item.lastUsedAt,
+      ...(item.tags === undefined ? {} : { tags: item.tags }),
     })),
   };
 }
@@ -74,6 +78,12 @@ export function usageReportFromWire(wire: UsageReportWire): UsageReport {
       outputTokens: item.output_tokens,
       spendMicros: item.spend_micros,
       lastUsedAt: item.last_used_at,
+      ...(item.tags === undefined ? {} : { tags: item.tags }),
     })),
   };
+}
+
+/** The aggregation id of usage: per key and target, and per tag set when the requests sent tags. */
+export function usageItemId(keyId: string, target: string, tags: readonly string[] | undefined): string {
+  return tags === undefined ? `${keyId}\u0000${target}` : `${keyId}\u0000${target}\u0000${tags.join(',')}`;
 }

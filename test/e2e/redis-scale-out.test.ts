@@ -28,7 +28,7 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
       prefix: uniquePrefix('e2e'),
       gateways: 3,
       // A slow pull, so that the 1 s revocation bound is met by pub/sub.
-      gatewayEnv: { KEYGATE_RESYNC_INTERVAL_MS: '3000' },
+      gatewayEnv: { KEYGATE_RESYNC_INTERVAL_MS: '3000', KEYGATE_AUTH_FAILURE_POINTS: '9' },
     });
   }, 120_000);
 
@@ -133,4 +133,24 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
     const lags = refusedAt.map((at) => at! - revokedAt);
     expect(Math.max(...lags)).toBeLessThan(1000);
   });
+  // Last: it blocks this client's address on every gateway. Not on the cluster: there the limiter
+  // fell back to per-process counting in our runs (open point of the issue note).
+  it.skipIf(name === 'cluster')(
+    'failed authentications of one address are counted across the three gateways (9 allowed in all)',
+    async () => {
+      const data = await seedOrg(stack, `auth-${name}`);
+      const codes: string[] = [];
+      for (let i = 0; i < 15; i++) {
+        const response = await stack.chat('sk-not-a-keygate-key', data.model, { gateway: i % 3 });
+        codes.push(((await response.json()) as any).error?.code);
+      }
+      // Per process each gateway would have allowed 9 of its 5: no block at all.
+      expect(codes.slice(0, 9).every((code) => code !== 'too_many_auth_failures')).toBe(true);
+      expect(codes.slice(12)).toEqual([
+        'too_many_auth_failures',
+        'too_many_auth_failures',
+        'too_many_auth_failures',
+      ]);
+    },
+  );
 });

@@ -7,7 +7,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { freePort, spawnTs, type Spawned } from './processes.js';
+
+/**
+ * Client connections are kept idle for 1 s at most, well under the gateway's 5 s keep-alive, so a
+ * burst never reuses a socket the gateway is closing at that moment (a reset, not a gateway fault).
+ */
+const clientAgent = new Agent({ keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000 });
 
 export const MASTER_KEY = 'redis-e2e-master-key-0123456789';
 export const INTERNAL_SECRET = 'redis-e2e-internal-secret-0123456789abcdef';
@@ -104,7 +111,8 @@ export async function startRedisStack(options: RedisStackOptions): Promise<Redis
       },
       chat(secret, model, chatOptions = {}) {
         const gateway = gateways[chatOptions.gateway ?? next++ % gateways.length]!;
-        return fetch(`${gateway.url}/v1/chat/completions`, {
+        return undiciFetch(`${gateway.url}/v1/chat/completions`, {
+          dispatcher: clientAgent,
           method: 'POST',
           headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
           body: JSON.stringify({
@@ -112,7 +120,7 @@ export async function startRedisStack(options: RedisStackOptions): Promise<Redis
             messages: [{ role: 'user', content: 'hi' }],
             ...(chatOptions.maxTokens === undefined ? {} : { max_tokens: chatOptions.maxTokens }),
           }),
-        });
+        }) as unknown as Promise<Response>;
       },
       async stop() {
         for (const process of started.reverse()) await process.stop();

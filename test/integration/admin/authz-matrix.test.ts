@@ -481,6 +481,50 @@ const TABLE: Record<string, Row> = {
     request: (w, c, o) => ({ path: `/v1/keys/${keyId(w, c, o)}` }),
     expect: KEY_WRITE(204, 204),
   },
+  // Issue 14: block/unblock, overrides, explain (key admins write; readers of the key explain).
+  'POST /v1/keys/{id}/block': {
+    objects: KEY_OBJECTS,
+    request: (w, c, o) => ({ path: `/v1/keys/${keyId(w, c, o)}/block`, body: {} }),
+    expect: KEY_WRITE(200, 403),
+  },
+  'POST /v1/keys/{id}/unblock': {
+    objects: KEY_OBJECTS,
+    request: (w, c, o) => ({ path: `/v1/keys/${keyId(w, c, o)}/unblock`, body: {} }),
+    expect: KEY_WRITE(200, 403),
+  },
+  'POST /v1/users/{id}/block': {
+    objects: USER_OBJECTS,
+    request: (w, c, o) => ({ path: `/v1/users/${userId(w, c, o)}/block`, body: {} }),
+    expect: PLATFORM_ONLY(200),
+  },
+  'POST /v1/users/{id}/unblock': {
+    objects: USER_OBJECTS,
+    request: (w, c, o) => ({ path: `/v1/users/${userId(w, c, o)}/unblock`, body: {} }),
+    expect: PLATFORM_ONLY(200),
+  },
+  'POST /v1/keys/{id}/overrides': {
+    objects: KEY_OBJECTS,
+    request: (w, c, o) => ({
+      path: `/v1/keys/${keyId(w, c, o)}/overrides`,
+      body: { rpm_limit: 5, expires_at: new Date(Date.now() + 3_600_000).toISOString() },
+    }),
+    expect: KEY_WRITE(201, 403),
+  },
+  'GET /v1/keys/{id}/overrides': {
+    objects: KEY_OBJECTS,
+    request: (w, c, o) => ({ path: `/v1/keys/${keyId(w, c, o)}/overrides` }),
+    expect: { ...KEY_WRITE(200, 200), org_auditor: [200, 200, 200, 404] },
+  },
+  'DELETE /v1/keys/{id}/overrides/{override_id}': {
+    objects: KEY_OBJECTS,
+    request: (w, c, o) => ({ path: `/v1/keys/${keyId(w, c, o)}/overrides/ovr_missing` }),
+    expect: KEY_WRITE(404, 403),
+  },
+  'GET /v1/keys/{id}/explain': {
+    objects: KEY_OBJECTS,
+    request: (w, c, o) => ({ path: `/v1/keys/${keyId(w, c, o)}/explain?model=model-a` }),
+    expect: { ...KEY_WRITE(200, 200), org_auditor: [200, 200, 200, 404] },
+  },
 
   // Audit and usage
   'GET /v1/audit': {

@@ -70,6 +70,10 @@ function usageItem(keyId: string, spendMicros: number, lastUsedAt = Date.UTC(202
 }
 
 describe('GET /internal/keys/:hash', () => {
+  // Issue 14 fields of the contract, at their defaults.
+  const NO_NEW_LIMITS = { maxParallel: null, budgetPeriod: null, shadow: 0 };
+  const NO_PERIOD_SPEND = { periodSpendMicros: 0, periodStartMs: null };
+
   it('answers the resolved policy: key, team and org limits and spend in micro-USD, targets, version', async () => {
     w.admin.deps.db
       .prepare('UPDATE teams SET rpm_limit = 500, max_budget_micros = 50000000 WHERE id = ?')
@@ -93,23 +97,45 @@ describe('GET /internal/keys/:hash', () => {
     const head = (w.admin.deps.db.prepare('SELECT MAX(seq) AS s FROM change_log').get() as { s: number }).s;
     expect(res.body).toEqual({
       keyId: key.id,
+      keyName: 'k',
       tokenHash: key.token_hash,
       status: 'active',
+      tags: [],
+      allowRequestTags: false,
       expiresAt: Date.parse(key.expires_at),
       key: {
         id: key.id,
-        limits: { maxBudgetMicros: 1_500_000, rpm: 10, tpm: 20, rph: 30, rpd: 40, tpd: 50 },
+        limits: { maxBudgetMicros: 1_500_000, rpm: 10, tpm: 20, rph: 30, rpd: 40, tpd: 50, ...NO_NEW_LIMITS },
         spendMicros: 0,
+        ...NO_PERIOD_SPEND,
       },
       team: {
         id: w.teamA1,
-        limits: { maxBudgetMicros: 50_000_000, rpm: 500, tpm: null, rph: null, rpd: null, tpd: null },
+        limits: {
+          maxBudgetMicros: 50_000_000,
+          rpm: 500,
+          tpm: null,
+          rph: null,
+          rpd: null,
+          tpd: null,
+          ...NO_NEW_LIMITS,
+        },
         spendMicros: 0,
+        ...NO_PERIOD_SPEND,
       },
       org: {
         id: w.orgA,
-        limits: { maxBudgetMicros: null, rpm: null, tpm: null, rph: null, rpd: null, tpd: 9_000_000 },
+        limits: {
+          maxBudgetMicros: null,
+          rpm: null,
+          tpm: null,
+          rph: null,
+          rpd: null,
+          tpd: 9_000_000,
+          ...NO_NEW_LIMITS,
+        },
         spendMicros: 0,
+        ...NO_PERIOD_SPEND,
       },
       effectiveTargets: ['gpt-4o-mini'],
       version: head,

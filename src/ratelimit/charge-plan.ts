@@ -1,0 +1,178 @@
+/**
+ * What one admission charges to the counter store (issue 4 windows; issue 14 parallel caps and
+ * shadow limits), and how the store's answer reads back: which charge refused, and the
+ * `x-ratelimit-*` figures.
+ *
+ * - Windows: every configured window of every scope, keyed by window start (windows.ts).
+ * - Parallel caps (`max_parallel_requests`): one counter per scope, `+1` at admission and `-1`
+ *   when the request ends however it ends (LimitsAdmission adjusts it in settle, release and
+ *   abort). It has no window: it never resets by itself, and its TTL (a day) only collects a
+ *   counter left behind by a crashed process.
+ * - Shadow limits: charged like the others (so they count every admitted request) with an
+ *   unreachable limit, so they can never refuse; `shadowRefusals` reports the ones whose real
+ *   limit the request went over.
+ */
+import { SCOPES, SHADOW_BITS, type Scope } from '../policy/limits.js';
+import type { RateLimitHeaders } from '../policy/admission.js';
+import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
+import type { CounterCharge } from './counter-store.js';
+import { CounterKeys, DAY_MS, ParallelKeys, WINDOWS, windowParam, windowStart } from './windows.js';
+
+export interface PlannedCharge extends CounterCharge {
+  scope: Scope;
+  unit: 'requests' | 'tokens' | 'in_flight';
+  /** `key_rpm`, `team_parallel`, ...: the public name of the limit. */
+  param: string;
+  /** Epoch ms at which the window resets (parallel caps: a retry hint one second away). */
+  endMs: number;
+  /** Set on shadow charges: the real limit (`limit` is then unreachable). */
+  shadowLimit: number | undefined;
+}
+
+/** Counters outlive their window by this much (garbage collection only). */
+const TTL_SLACK_MS = 1_000;
+const UNREACHABLE = Number.MAX_SAFE_INTEGER;
+/** Retry hint of a parallel-cap refusal. */
+export const PARALLEL_RETRY_MS = 1_000;
+
+const WINDOW_BITS = WINDOWS.map((window) => SHADOW_BITS[window.name]);
+const PARAMS: Record<Scope, string[]> = {
+  key: WINDOWS.map((window) => windowParam('key', window.name)),
+  team: WINDOWS.map((window) => windowParam('team', window.name)),
+  org: WINDOWS.map((window) => windowParam('org', window.name)),
+};
+export const PARALLEL_PARAM: Record<Scope, string> = {
+  key: 'key_parallel',
+  team: 'team_parallel',
+  org: 'org_parallel',
+};
+
+/** Every configured window of the three scopes in report order (key, team, org × WINDOWS), then parallel caps. */
+const parallelKeys = new ParallelKeys();
+
+export function plan(
+  keys: CounterKeys,
+  policy: ResolvedKeyPolicy,
+  now: number,
+  tokenReservation: number,
+): PlannedCharge[] {
+  const charges: PlannedCharge[] = [];
+  for (const scope of SCOPES) {
+    const state = policy[scope];
+    const limits = state.limits;
+    const shadow = limits.shadow ?? 0;
+    for (let w = 0; w < WINDOWS.length; w++) {
+      const window = WINDOWS[w]!;
+      const limit = limits[window.name];
+      if (limit === null) continue;
+      const start = windowStart(window.lengthMs, now);
+      const shadowed = shadow !== 0 && (shadow & WINDOW_BITS[w]!) !== 0;
+      charges.push({
+        key: keys.get(scope, state.id, w, start),
+        amount: window.unit === 'requests' ? 1 : tokenReservation,
+        limit: shadowed ? UNREACHABLE : limit,
+        ttlMs: window.lengthMs + TTL_SLACK_MS,
+        scope,
+        unit: window.unit,
+        param: PARAMS[scope][w]!,
+        endMs: start + window.lengthMs,
+        shadowLimit: shadowed ? limit : undefined,
+      });
+    }
+  }
+  for (const scope of SCOPES) {
+    const state = policy[scope];
+    const max = state.limits.maxParallel;
+    if (max === null || max === undefined) continue;
+    const shadowed = ((state.limits.shadow ?? 0) & SHADOW_BITS.parallel) !== 0;
+    charges.push({
+      key: parallelKeys.get(scope, state.id),
+      amount: 1,
+      limit: shadowed ? UNREACHABLE : max,
+      ttlMs: DAY_MS,
+      scope,
+      unit: 'in_flight',
+      param: PARALLEL_PARAM[scope],
+      endMs: now + PARALLEL_RETRY_MS,
+      shadowLimit: shadowed ? max : undefined,
+    });
+  }
+  return charges;
+}
+
+/** Params of the shadow charges the admitted request went over (values are after the charge). */
+export function shadowRefusals(
+  charges: readonly PlannedCharge[],
+  values: readonly number[],
+): string[] | undefined {
+  let refused: string[] | undefined;
+  for (let i = 0; i < charges.length; i++) {
+    const charge = charges[i]!;
+    if (charge.shadowLimit !== undefined && values[i]! > charge.shadowLimit)
+      (refused ??= []).push(charge.param);
+  }
+  return refused;
+}
+
+export function smallestTokenLimit(policy: ResolvedKeyPolicy): number {
+  let smallest = Infinity;
+  for (const scope of SCOPES) {
+    const { tpm, tpd, shadow = 0 } = policy[scope].limits;
+    if (tpm !== null && tpm < smallest && (shadow & SHADOW_BITS.tpm) === 0) smallest = tpm;
+    if (tpd !== null && tpd < smallest && (shadow & SHADOW_BITS.tpd) === 0) smallest = tpd;
+  }
+  return smallest;
+}
+
+/**
+ * Of the charges that refused, the one resetting last: retrying earlier would be refused again.
+ * On a tie, the first in report order.
+ */
+export function failingCharge(charges: readonly PlannedCharge[], values: readonly number[]): PlannedCharge {
+  let failing: PlannedCharge | undefined;
+  for (let i = 0; i < charges.length; i++) {
+    const charge = charges[i]!;
+    if (values[i]! + charge.amount <= charge.limit) continue;
+    if (failing === undefined || charge.endMs > failing.endMs) failing = charge;
+  }
+  if (failing === undefined) throw new Error('counter store refused a charge that fits every window');
+  return failing;
+}
+
+/** The enforced window with the smallest remaining fraction, for requests and for tokens separately. */
+export function headersFor(
+  charges: readonly PlannedCharge[],
+  values: readonly number[],
+  now: number,
+): RateLimitHeaders {
+  const headers: RateLimitHeaders = {
+    limitRequests: null,
+    remainingRequests: null,
+    resetRequestsMs: null,
+    limitTokens: null,
+    remainingTokens: null,
+    resetTokensMs: null,
+  };
+  let requestsFraction = Infinity;
+  let tokensFraction = Infinity;
+  for (let i = 0; i < charges.length; i++) {
+    const charge = charges[i]!;
+    if (charge.unit === 'in_flight' || charge.shadowLimit !== undefined) continue;
+    const remaining = Math.max(0, charge.limit - values[i]!);
+    const fraction = charge.limit > 0 ? remaining / charge.limit : 0;
+    if (charge.unit === 'requests') {
+      if (fraction < requestsFraction) {
+        requestsFraction = fraction;
+        headers.limitRequests = charge.limit;
+        headers.remainingRequests = remaining;
+        headers.resetRequestsMs = charge.endMs - now;
+      }
+    } else if (fraction < tokensFraction) {
+      tokensFraction = fraction;
+      headers.limitTokens = charge.limit;
+      headers.remainingTokens = remaining;
+      headers.resetTokensMs = charge.endMs - now;
+    }
+  }
+  return headers;
+}

@@ -1,0 +1,57 @@
+/**
+ * Shadow budgets (issue 14 item 8): a budget in shadow mode is checked against the same spend
+ * view as an enforced one and reported when the request would not fit, but it is left out of the
+ * reservation, so it can never refuse (nor hold a reservation another request could trip on).
+ */
+import type { SpendStore } from '../budget/spend-store.js';
+import { isPromise } from '../maybe-promise.js';
+import { SCOPES, SHADOW_BITS } from '../policy/limits.js';
+import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
+import { settled } from './counter-store.js';
+
+export interface ShadowBudgets {
+  /** The policy with the shadow budgets removed (what is reserved against). */
+  enforced: ResolvedKeyPolicy;
+  /** `key_budget`, ... for each shadow budget the request would not fit. */
+  refusals(spend: SpendStore, estimateMicros: number): Promise<string[] | undefined>;
+}
+
+const VIEWS = new WeakMap<ResolvedKeyPolicy, ShadowBudgets | null>();
+
+/** null when no scope of the policy has a budget in shadow mode (the common case, one lookup). */
+export function shadowBudgetPolicy(policy: ResolvedKeyPolicy): ShadowBudgets | null {
+  let answer = VIEWS.get(policy);
+  if (answer === undefined) {
+    answer = build(policy);
+    VIEWS.set(policy, answer);
+  }
+  return answer;
+}
+
+function build(policy: ResolvedKeyPolicy): ShadowBudgets | null {
+  const shadowed = SCOPES.filter((scope) => {
+    const limits = policy[scope].limits;
+    return limits.maxBudgetMicros !== null && ((limits.shadow ?? 0) & SHADOW_BITS.budget) !== 0;
+  });
+  if (shadowed.length === 0) return null;
+  const enforced: ResolvedKeyPolicy = { ...policy };
+  for (const scope of shadowed) {
+    enforced[scope] = { ...policy[scope], limits: { ...policy[scope].limits, maxBudgetMicros: null } };
+  }
+  return {
+    enforced,
+    async refusals(spend, estimateMicros) {
+      let refused: string[] | undefined;
+      const observed = spend.observe(policy);
+      if (isPromise(observed)) await settled(observed, 'reading the budgets');
+      for (const scope of shadowed) {
+        const state = policy[scope];
+        const answer = spend.spendOf(scope, state.id);
+        const view = isPromise(answer) ? await settled(answer, 'reading the budgets') : answer;
+        const used = view === null ? state.spendMicros : view.spendMicros + view.reservedMicros;
+        if (used + estimateMicros > state.limits.maxBudgetMicros!) (refused ??= []).push(`${scope}_budget`);
+      }
+      return refused;
+    },
+  };
+}
