@@ -2,7 +2,8 @@
  * `keygate demo`: `start` on a database of its own in a fresh temporary directory (never the one
  * at KEYGATE_DB_PATH, which it does not read, write or delete), plus a local mock upstream, a demo
  * org, team, target and key, and a ready curl line. The directory is removed when the demo stops.
- * It runs in memory mode whatever REDIS_URL says (the Redis of the real deployment stays untouched).
+ * It runs in memory mode whatever REDIS_URL says and spools usage inside that directory (the
+ * deployment's Redis and KEYGATE_SPOOL_DIR stay untouched).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,6 +50,8 @@ export async function runDemo(config: Readonly<Config>): Promise<void> {
     // change channel and counters the demo must not join (an empty value reads as unset).
     REDIS_URL: '',
     KEYGATE_GATEWAY_WORKERS: '1',
+    // Its own usage spool: the deployment's (./data/spool by default) holds usage of real keys.
+    KEYGATE_SPOOL_DIR: join(dir, 'spool'),
   });
   const org = await adminCall(planes.adminUrl, masterKey, '/orgs', { name: 'demo-org' });
   const team = await adminCall(planes.adminUrl, masterKey, '/teams', { org_id: org.id, name: 'demo-team' });

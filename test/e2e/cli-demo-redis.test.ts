@@ -5,9 +5,12 @@
  * the demo admin published its own change batches (seq 1, 2, …) there, where a young deployment's
  * gateways take them for their own (a claimed foreign seq makes the real change of that seq be
  * skipped). The demo is now self-contained: memory mode, one worker, nothing in that Redis.
+ * Same for the usage spool (KEYGATE_SPOOL_DIR, default ./data/spool): the demo gateway took over
+ * the spooled, unsent usage of the real (stopped) deployment, replayed it to the demo's admin
+ * plane and deleted it; the demo now spools inside its own temporary directory.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -20,12 +23,20 @@ let redis: RedisServer | undefined;
 let output = '';
 let child: ReturnType<typeof spawn> | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'keygate-demo-redis-'));
+const spoolDir = join(dir, 'spool');
+// A stopped deployment's unsent usage (the pid of a process that is gone).
+const SEGMENT = 'usage-999999999-1-0.spool';
+const SEGMENT_TEXT =
+  '{"open":{"gatewayId":"gw_real","batchId":"b1","batchSeq":1}}\n' +
+  '{"add":"b1","items":[["key_real","gpt",3,30,60,900,1700000000000]]}\n';
 
 if (!redisAvailable) console.warn(skipReason('cli-demo-redis'));
 
 beforeAll(async () => {
   if (!redisAvailable) return;
   redis = await startRedisServer();
+  mkdirSync(spoolDir);
+  writeFileSync(join(spoolDir, SEGMENT), SEGMENT_TEXT);
   child = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'demo'], {
     cwd: ROOT,
     env: {
@@ -37,6 +48,7 @@ beforeAll(async () => {
       REDIS_URL: redis.url,
       KEYGATE_REDIS_PREFIX: PREFIX,
       KEYGATE_GATEWAY_WORKERS: '2',
+      KEYGATE_SPOOL_DIR: spoolDir,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -67,4 +79,10 @@ describe.skipIf(!redisAvailable)('keygate demo on a host configured for Redis mo
       client.disconnect();
     }
   }, 30_000);
+
+  it("leaves the deployment's usage spool alone (the segment stays, byte for byte)", () => {
+    expect(output, output).toContain("-d '{");
+    expect(readdirSync(spoolDir)).toEqual([SEGMENT]);
+    expect(readFileSync(join(spoolDir, SEGMENT), 'utf8')).toBe(SEGMENT_TEXT);
+  });
 });
