@@ -46,7 +46,7 @@ export function registerSignInRoutes(app: AdminApp, ctx: ConsoleContext): void {
   const userByEmail = db.prepare('SELECT id, password_hash FROM users WHERE email = ?');
   // These forms need no sign-in: the admin body limit (413 request_too_large) before any parsing.
   const limit = bodyLimit({ maxSize: ctx.deps.config.adminMaxBodyBytes });
-  for (const path of ['/sign-in', '/sign-out', '/set-password/*']) app.post(path, limit);
+  for (const path of ['/sign-in', '/sign-out', '/set-password/:token']) app.post(path, limit);
 
   const signInPage = (
     c: Context<AdminEnv>,
