@@ -23,6 +23,7 @@ import {
   type TargetView,
   type TeamView,
 } from './key-types.js';
+import { DataTable } from './data-table.js';
 import { Unavailable } from './layout.js';
 import { formatTime, usd, type ListAnswer } from './pages.js';
 
@@ -242,38 +243,30 @@ export async function keysPage(ctx: ConsoleContext, c: Context<AdminEnv>, state:
         {keys.status !== 200 ? (
           <Unavailable what="The key list" status={keys.status} />
         ) : (
-          <div class="table-wrap" tabindex={0} role="region" aria-label="Keys table">
-            <table>
-              <thead>
-                <tr>
-                  {[
-                    'Name',
-                    'Token',
-                    'Team',
-                    'Owner',
-                    'Status',
-                    'Budget',
-                    ...WINDOW_LIMITS.map(([, l]) => l),
-                    'Last used',
-                    'Actions',
-                  ].map((h) => (
-                    <th scope="col">{h}</th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {rows.length === 0 ? (
-                  <tr>
-                    <td colspan={13} class="muted">
-                      No keys match.
-                    </td>
-                  </tr>
-                ) : (
-                  rows.map((k) => <Row me={me} k={k} />)
-                )}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            label="Keys table"
+            columns={[
+              'Name',
+              'Token',
+              'Team',
+              'Owner',
+              'Status',
+              'Budget',
+              ...WINDOW_LIMITS.map(([, l]) => l),
+              'Last used',
+              'Actions',
+            ]}
+          >
+            {rows.length === 0 ? (
+              <tr>
+                <td colspan={13} class="muted">
+                  No keys match.
+                </td>
+              </tr>
+            ) : (
+              rows.map((k) => <Row me={me} k={k} />)
+            )}
+          </DataTable>
         )}
         {create === undefined ? null : <CreateKeyDialog options={create} />}
         <SecretDialog />
