@@ -21,7 +21,7 @@ import type { AdminDeps } from '../context.js';
 import { mutate, updateAudited } from '../mutation.js';
 import { paginate } from '../pagination.js';
 import { idParam, isoOrNull, json, listQuery, ok, security, nameText } from '../schemas.js';
-import { markKeyRevoked } from '../../src/storage/membership-repository.js';
+import { markKeyRevoked } from '../../src/storage/key-repository.js';
 import { findRow, queryRows, updateRow } from '../../src/storage/rows.js';
 import {
   activeKeysOwnedBy,

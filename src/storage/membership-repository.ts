@@ -71,7 +71,3 @@ export function activeSelfServiceKeys(
      WHERE team_id = ? AND owner_user_id = ? AND self_service = 1 AND status = 'active'`,
   ).all(teamId, userId) as { id: string; token_hash: string; previous_token_hash: string | null }[];
 }
-
-export function markKeyRevoked(db: Database, keyId: string, now: number): void {
-  prepared(db, "UPDATE keys SET status = 'revoked', updated_at = ? WHERE id = ?").run(now, keyId);
-}
