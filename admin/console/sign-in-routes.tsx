@@ -15,6 +15,7 @@ import type { AdminEnv } from '../context.js';
 import type { ConsoleContext } from './console-context.js';
 import { setPageHeaders } from './layout.js';
 import { SetPasswordPage, SignInPage, SimpleMessage } from './sign-in-pages.js';
+import { findUserCredentials } from '../../src/storage/user-repository.js';
 
 const PRE_COOKIE = 'kg_pre';
 
@@ -41,7 +42,6 @@ async function form(c: Context): Promise<Record<string, string>> {
 
 export function registerSignInRoutes(app: AdminApp, ctx: ConsoleContext): void {
   const { db } = ctx.deps;
-  const userByEmail = db.prepare('SELECT id, password_hash FROM users WHERE email = ?');
 
   const signInPage = (
     c: Context<AdminEnv>,
@@ -84,7 +84,7 @@ export function registerSignInRoutes(app: AdminApp, ctx: ConsoleContext): void {
     if (master) {
       if (ctx.deps.credentials.isMasterKey(fields.master_key ?? '')) principal = 'master';
     } else {
-      const user = userByEmail.get(account) as { id: string; password_hash: string | null } | undefined;
+      const user = findUserCredentials(db, account);
       const ok = await verifyPassword(fields.password ?? '', user?.password_hash ?? (await dummyHash()));
       if (ok && user !== undefined && user.password_hash !== null) principal = { userId: user.id };
     }

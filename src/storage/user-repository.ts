@@ -121,3 +121,12 @@ export function findUserBlocked(db: Database, id: string): { id: string; blocked
 export function deleteUser(db: Database, id: string): void {
   prepared(db, 'DELETE FROM users WHERE id = ?').run(id);
 }
+
+/** The user's id and password hash by email (console sign-in). */
+export function findUserCredentials(
+  db: Database,
+  email: string,
+): { id: string; password_hash: string | null } | undefined {
+  return prepared(db, 'SELECT id, password_hash FROM users WHERE email = ?').get(email) as
+    { id: string; password_hash: string | null } | undefined;
+}
