@@ -20,9 +20,88 @@ export function findKeyRecord<T>(db: Database, id: string): T | undefined {
   return prepared(db, `${KEY_RECORD_SELECT} WHERE k.id = ?`).get(id) as T | undefined;
 }
 
-/** The list of `GET /v1/keys` (alias `k`, for paginate) under a filter over `k`, `t` and `u`. */
-export function keyListQuery(filter: { sql: string; params: unknown[] }): { sql: string; params: unknown[] } {
-  return { sql: `${KEY_RECORD_SELECT} WHERE ${filter.sql}`, params: filter.params };
+/** Where the caller holds a permission: everywhere, or in these orgs (all their teams) and teams. */
+export type KeyScopes = 'all' | { orgIds: readonly string[]; teamIds: readonly string[] };
+
+/**
+ * What `GET /v1/keys` lists (admin/keys/key-list.ts builds it from the caller's access):
+ * `view=all` = keys in `read` scopes plus the caller's own keys in `self` scopes; `view=mine` =
+ * the caller's own keys in `read` or `self` scopes; then the optional narrowing filters.
+ */
+export interface KeyListFilter {
+  view: 'all' | 'mine';
+  userId: string | null;
+  read: KeyScopes;
+  self: KeyScopes;
+  teamId?: string | undefined;
+  status?: 'active' | 'blocked' | 'revoked' | undefined;
+  q?: string | undefined;
+  tag?: string | undefined;
+}
+
+interface Clause {
+  sql: string;
+  params: unknown[];
+}
+
+function within(scopes: KeyScopes): Clause {
+  if (scopes === 'all') return { sql: '1', params: [] };
+  const parts: string[] = [];
+  if (scopes.orgIds.length > 0) parts.push(`t.org_id IN (${scopes.orgIds.map(() => '?').join(',')})`);
+  if (scopes.teamIds.length > 0) parts.push(`k.team_id IN (${scopes.teamIds.map(() => '?').join(',')})`);
+  return {
+    sql: parts.length === 0 ? '0' : `(${parts.join(' OR ')})`,
+    params: [...scopes.orgIds, ...scopes.teamIds],
+  };
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+}
+
+/** The shown status (key-record.ts `keyStatus`): revoked > blocked (key or owner) > active. */
+function statusClause(status: 'active' | 'blocked' | 'revoked'): Clause {
+  const blocked = '(k.blocked = 1 OR IFNULL(u.blocked, 0) = 1)';
+  if (status === 'revoked') return { sql: "k.status = 'revoked'", params: [] };
+  if (status === 'blocked') return { sql: `(k.status = 'active' AND ${blocked})`, params: [] };
+  return { sql: `(k.status = 'active' AND NOT ${blocked})`, params: [] };
+}
+
+/** The list of `GET /v1/keys` (alias `k`, for paginate). */
+export function keyListQuery(filter: KeyListFilter): { sql: string; params: unknown[] } {
+  const read = within(filter.read);
+  const self = within(filter.self);
+  const own: Clause =
+    filter.userId === null
+      ? { sql: '0', params: [] }
+      : { sql: "(k.owner_type = 'user' AND k.owner_user_id = ?)", params: [filter.userId] };
+  const parts: Clause[] = [];
+  if (filter.view === 'all') {
+    parts.push({
+      sql: `(${read.sql} OR (${own.sql} AND ${self.sql}))`,
+      params: [...read.params, ...own.params, ...self.params],
+    });
+  } else {
+    parts.push({
+      sql: `(${own.sql} AND (${read.sql} OR ${self.sql}))`,
+      params: [...own.params, ...read.params, ...self.params],
+    });
+  }
+  if (filter.teamId !== undefined) parts.push({ sql: 'k.team_id = ?', params: [filter.teamId] });
+  if (filter.status !== undefined) parts.push(statusClause(filter.status));
+  if (filter.tag !== undefined)
+    parts.push({ sql: 'EXISTS (SELECT 1 FROM json_each(k.tags) WHERE value = ?)', params: [filter.tag] });
+  if (filter.q !== undefined && filter.q !== '') {
+    const pattern = `%${escapeLike(filter.q)}%`;
+    parts.push({
+      sql: "(k.name LIKE ? ESCAPE '\\' OR k.display LIKE ? ESCAPE '\\')",
+      params: [pattern, pattern],
+    });
+  }
+  return {
+    sql: `${KEY_RECORD_SELECT} WHERE ${parts.map((p) => p.sql).join(' AND ')}`,
+    params: parts.flatMap((p) => p.params),
+  };
 }
 
 /** Inserts a key row from its columns (column names come from code). */
