@@ -13,6 +13,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { AuthFailureThrottle, authFailureLimits } from '../src/ratelimit/auth-failure-throttle.js';
 import { authenticate } from './auth/authenticate.js';
 import type { AdminDeps, AdminEnv } from './context.js';
+import { matchedRoutes } from 'hono/route';
+import { AdminMetrics } from './admin-metrics.js';
 import { ADMIN_ROUTES } from './routes/index.js';
 import { registerInternalRoutes } from './routes/internal.js';
 import { describeIssues, strictRoutes } from './strict-input.js';
@@ -40,12 +42,15 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
     },
   });
 
+  const metrics = (deps.metrics ??= new AdminMetrics({ defaultMetrics: false }));
   app.use('*', async (c, next) => {
     const incoming = c.req.header('x-request-id');
     const requestId = requestIdOf(incoming);
     c.set('requestId', requestId);
     c.header('x-request-id', requestId);
+    const started = performance.now();
     await next();
+    metrics.httpRequest(c.req.method, routePath(c), c.res.status, (performance.now() - started) / 1000);
   });
 
   app.onError((error, c) => {
@@ -65,6 +70,13 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   app.notFound((c) => errorResponse(c, 'not_found'));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  const metricsAuthorization =
+    deps.config.metricsToken === undefined ? undefined : `Bearer ${deps.config.metricsToken}`;
+  app.get('/metrics', async (c) => {
+    if (metricsAuthorization !== undefined && c.req.header('authorization') !== metricsAuthorization)
+      return errorResponse(c, 'unauthenticated');
+    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
+  });
 
   registerInternalRoutes(app, deps);
 
@@ -89,4 +101,10 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   return app;
+}
+
+/** The pattern of the route that answered (a bounded label), or "unmatched". */
+function routePath(c: Context<AdminEnv>): string {
+  const handler = matchedRoutes(c).findLast((route) => route.method !== 'ALL');
+  return handler?.path ?? 'unmatched';
 }

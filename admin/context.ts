@@ -6,6 +6,7 @@ import type { Database } from '../src/storage/database.js';
 import type { AuthFailureThrottle } from '../src/ratelimit/auth-failure-throttle.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { InvalidationBus } from '../src/invalidation/invalidation-bus.js';
+import type { AdminMetrics } from './admin-metrics.js';
 import type { AccessView } from './auth/access.js';
 import type { SoftBudgetAlert } from './internal/apply-usage.js';
 import type { GatewayCounterSource } from './keys/gateway-counters.js';
@@ -20,6 +21,8 @@ export interface AdminDeps {
   /** Receives the change-log rows of every commit; never blocks a response. */
   invalidation: InvalidationBus;
   logger: Logger;
+  /** HTTP, SQLite write and usage-batch metrics, served at GET /metrics (created if absent). */
+  metrics?: AdminMetrics;
   /** Failed-authentication throttle; default: in memory, from the KEYGATE_AUTH_FAILURE_* settings. */
   authThrottle?: AuthFailureThrottle;
   /** Soft-budget alert delivery (KEYGATE_ALERT_WEBHOOK_URL); absent = audit entry only. */

@@ -18,6 +18,7 @@ import { openDatabase, type Database } from '../src/storage/database.js';
 import { LocalSecrets } from '../src/storage/local-secrets.js';
 import { AlertWebhook } from './alerts/alert-webhook.js';
 import { HttpGatewayCounters } from './keys/gateway-counters.js';
+import { AdminMetrics } from './admin-metrics.js';
 import { createAdminApp } from './app.js';
 import { Credentials } from './auth/credentials.js';
 import { HttpInvalidationBus } from './push/change-pusher.js';
@@ -82,6 +83,7 @@ export async function startAdmin(
     logger,
     ...(alerts === undefined ? {} : { alerts }),
     gatewayCounters: new HttpGatewayCounters(config.gatewayUrls ?? [], internalTokens),
+    metrics: new AdminMetrics(),
   });
   // Slow or piling-up clients cannot hold the admin plane's sockets (issue 10 item 13).
   const server = serve({

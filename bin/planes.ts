@@ -111,7 +111,8 @@ export async function startPlanes(
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      if (gateway !== undefined) await stopChild(gateway);
+      // The gateway drains (KEYGATE_SHUTDOWN_TIMEOUT_MS), flushes and spools before the admin stops.
+      if (gateway !== undefined) await stopChild(gateway, config.shutdownTimeoutMs + 10_000);
       if (admin !== undefined) await stopChild(admin);
     })());
   const watch = (child: Child) => {

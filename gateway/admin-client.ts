@@ -16,6 +16,7 @@ import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
 import { usageReportToWire, type UsageReport } from '../src/usage/usage-report.js';
 import type { UsageSink } from './usage/usage-reporter.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 
 export interface TargetSource {
   targets(): Promise<{ seq: number; targets: TargetRoute[] }>;
@@ -36,6 +37,8 @@ export interface AdminClientOptions {
   clock: Clock;
   /** Per-call timeout (headers and body), default 5 s. */
   timeoutMs?: number;
+  /** Timeout of one key load, queueing included (default 1000 ms): uncached keys fail fast. */
+  loadTimeoutMs?: number;
 }
 
 export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSink {
@@ -49,12 +52,17 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
   private readonly interner = new PolicyInterner();
   /** Epoch ms of the last answer from the admin plane (any status). */
   lastContactAt = 0;
+  /** Key loads go through it: a hung admin plane opens it, and loads then fail at once. */
+  readonly breaker: CircuitBreaker;
+  private readonly loadTimeoutMs: number;
 
   constructor(options: AdminClientOptions) {
     const url = new URL(options.adminUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.clock = options.clock;
+    this.loadTimeoutMs = options.loadTimeoutMs ?? 1000;
+    this.breaker = new CircuitBreaker({ clock: options.clock });
     this.pool = new Pool(url.origin, {
       connections: 16,
       keepAliveTimeout: 30_000,
@@ -68,20 +76,29 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
 
   async load(tokenHash: string): Promise<ResolvedKeyPolicy | null> {
     if (!/^[0-9a-f]{64}$/.test(tokenHash)) return null;
-    const { status, body } = await this.call('GET', `/internal/keys/${tokenHash}?${this.gatewayQuery}`);
+    const { status, body } = await this.breaker.run(async () => {
+      const path = `/internal/keys/${tokenHash}?${this.gatewayQuery}`;
+      const answer = await this.call('GET', path, undefined, this.loadTimeoutMs);
+      if (answer.status !== 200 && answer.status !== 404) {
+        throw new AdminUnavailableError(`GET /internal/keys answered ${answer.status}`);
+      }
+      return answer;
+    });
     if (status === 404) return null;
-    if (status !== 200) throw new AdminUnavailableError(`GET /internal/keys answered ${status}`);
     return this.interner.intern(body as ResolvedKeyPolicy, tokenHash);
   }
 
   /** Many hashes in one call (`POST /internal/keys`): one policy or null per hash, in order. */
   async loadMany(tokenHashes: readonly string[]): Promise<(ResolvedKeyPolicy | null)[]> {
-    const { status, body } = await this.call(
-      'POST',
-      `/internal/keys?${this.gatewayQuery}`,
-      JSON.stringify({ hashes: tokenHashes }),
-    );
-    if (status !== 200) throw new AdminUnavailableError(`POST /internal/keys answered ${status}`);
+    // Key loads (one or a batch) go through the breaker with the short load timeout (issue 13).
+    const { body } = await this.breaker.run(async () => {
+      const path = `/internal/keys?${this.gatewayQuery}`;
+      const payload = JSON.stringify({ hashes: tokenHashes });
+      const answer = await this.call('POST', path, payload, this.loadTimeoutMs);
+      if (answer.status !== 200)
+        throw new AdminUnavailableError(`POST /internal/keys answered ${answer.status}`);
+      return answer;
+    });
     const { policies } = body as { policies: (ResolvedKeyPolicy | null)[] };
     return policies.map((policy, i) =>
       policy === null ? null : this.interner.intern(policy, tokenHashes[i]),
@@ -131,12 +148,20 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     method: 'GET' | 'POST',
     path: string,
     payload?: string,
+    timeoutMs?: number,
   ): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { authorization: await this.tokens.authorizationHeader() };
     if (payload !== undefined) headers['content-type'] = 'application/json';
     let response;
     try {
-      response = await this.pool.request({ method, path: this.basePath + path, headers, body: payload });
+      const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+      response = await this.pool.request({
+        method,
+        path: this.basePath + path,
+        headers,
+        body: payload,
+        signal,
+      });
     } catch (error) {
       throw new AdminUnavailableError(`admin plane unreachable: ${(error as Error).message}`, {
         cause: error,
@@ -145,7 +170,7 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     this.lastContactAt = this.clock.now();
     let text: string;
     try {
-      text = await response.body.text();
+      text = await response.body.text(); // the signal above bounds this read too
     } catch (error) {
       throw new AdminUnavailableError(`admin plane answer cut: ${(error as Error).message}`, {
         cause: error,

@@ -9,6 +9,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { ErrorCode } from '../src/errors/registry.js';
+import type { RequestLog } from './request-log.js';
 import type { ChangeBatch } from '../src/invalidation/change.js';
 import type { InternalTokens } from '../src/invalidation/internal-token.js';
 import { requestIdOf } from '../src/request-id.js';
@@ -42,6 +43,8 @@ export interface GatewayDeps extends ProxyDeps {
   metricsToken?: string;
   /** This gateway's live counters of a key (`GET /internal/explain`); absent = 404 there. */
   liveCounters?: (policy: ResolvedKeyPolicy) => Promise<LiveCounters>;
+  /** One log line and the labelled metrics per proxied request (served path). */
+  requestLog?: RequestLog;
 }
 
 /** The gateway: the Hono app, and the node:http listener that serves it (see createGateway). */
@@ -143,8 +146,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const serveProxy = async (endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const request: ProxyRequest = new NodeProxyRequest(req, res);
     const requestId = requestIdOf(request.header('x-request-id'));
+    const trace = deps.requestLog?.begin(requestId, endpoint.path);
+    if (trace !== undefined) res.once('close', () => deps.requestLog!.end(trace, res.statusCode));
     try {
-      await proxy(request, endpoint, requestId, (reply) => writeReply(reply, res));
+      await proxy(request, endpoint, requestId, (reply) => writeReply(reply, res), trace);
     } catch (error) {
       failed(error, requestId);
       if (res.headersSent) res.destroy();

@@ -33,13 +33,24 @@ import { createGateway } from './app.js';
 import { GatewayMetrics } from './metrics.js';
 import { UpstreamClient } from './proxy/upstream-client.js';
 import { TargetCatalog } from './target-catalog.js';
-import { UsageReporter } from './usage/usage-reporter.js';
+import { RequestLog } from './request-log.js';
+import { RequestMetrics } from './request-metrics.js';
+import { ShutdownController, type DrainResult } from './shutdown.js';
+import { UsageReporter, type UsageStopSummary } from './usage/usage-reporter.js';
+import { UsageSpool } from './usage/usage-spool.js';
 
 export interface StartedGateway {
   url: string;
   port: number;
   gatewayId: string;
-  close(): Promise<void>;
+  /** Drains (up to KEYGATE_SHUTDOWN_TIMEOUT_MS), flushes usage, spools what could not be sent. */
+  close(): Promise<GatewayStopReport>;
+}
+
+/** What a stop did: the drain, and where the usage went (logged; the exit code follows it). */
+export interface GatewayStopReport {
+  drain: DrainResult;
+  usage: UsageStopSummary & { spooledBatches: number; spoolPath: string };
 }
 
 export interface StartGatewayOptions {
@@ -54,7 +65,8 @@ export async function startGateway(
   config: Config,
   options: StartGatewayOptions = {},
 ): Promise<StartedGateway> {
-  const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway');
+  // Buffered (async) stdout: one line per request must stay cheap (issue 13: ≤ 5 % of throughput).
+  const logger = options.logger ?? createLogger(config.logLevel, 'keygate-gateway', { buffered: true });
   if (config.internalSecret === undefined) {
     throw new Error(
       'KEYGATE_INTERNAL_SECRET is required to run a gateway (it signs calls to the admin plane): ' +
@@ -69,6 +81,7 @@ export async function startGateway(
     internalSecret: config.internalSecret,
     gatewayId,
     clock,
+    loadTimeoutMs: config.adminLoadTimeoutMs,
   });
 
   // Exact windows and budgets (issue 4); `new CostOnlyAdmission()` is the no-limits alternative.
@@ -94,6 +107,7 @@ export async function startGateway(
     maxKeys: config.cacheMaxKeys,
     ttlMs: config.cacheTtlMs,
     negativeTtlMs: config.negativeCacheTtlMs,
+    staleMs: config.cacheStaleMs,
     onLoaded: (policy) => spend.observe(policy),
   });
   const preloader = new KeyPreloader({ source: admin, cache: keys, keys: config.preloadKeys });
@@ -116,14 +130,30 @@ export async function startGateway(
     apply: changeApplier({ keys, reloadTargets: () => catalog.reload() }),
     onApplied: (_change, lagMs) => metrics.invalidationLagMs(lagMs),
   });
+  // Usage is journaled as it is recorded; batches a previous run could not send go first.
+  const { spool, recovered } = UsageSpool.open({ dir: config.spoolDir });
   const reporter = new UsageReporter({
     sink: admin,
     gatewayId,
+    journal: spool,
     onSeal: (batchSeq) => spend.seal(batchSeq),
     onError: (error) => logger.warn({ err: error }, 'usage report not accepted; it will be sent again'),
   });
-  const upstream = new UpstreamClient({ timeoutMs: config.upstreamTimeoutMs });
+  reporter.enqueue(recovered);
+  const upstream = new UpstreamClient({
+    timeoutMs: config.upstreamTimeoutMs,
+    connectTimeoutMs: config.upstreamConnectTimeoutMs,
+    idleTimeoutMs: config.upstreamIdleTimeoutMs,
+    maxResponseBytes: config.maxResponseBytes,
+  });
 
+  let inFlight = (): number => 0;
+  const requestMetrics = new RequestMetrics(metrics.registry, {
+    inFlight: () => inFlight(),
+    breaker: () => admin.breaker,
+    spool: () => ({ bytes: spool.sizeBytes, unsentBatches: reporter.unsentBatches }),
+    revalidations: () => keys.stats.revalidations,
+  });
   const gateway = createGateway({
     clock,
     keys,
@@ -163,6 +193,7 @@ export async function startGateway(
     forwardHeaders: config.forwardHeaders,
     metricsToken: config.metricsToken,
     onError: (error, requestId) => logger.error({ err: error, requestId }, 'gateway error'),
+    requestLog: new RequestLog(logger, requestMetrics),
     authThrottle: new AuthFailureThrottle(authFailureLimits(config), {
       keyPrefix: 'gateway-auth',
       clock,
@@ -182,6 +213,15 @@ export async function startGateway(
     (error) => logger.warn({ err: error }, 'admin plane sync failed; retrying'),
   );
   await sync();
+  if (recovered.length > 0) {
+    // Replayed before serving, so the keys' loaded spend includes it (no budget overshoot).
+    await reporter.flush();
+    const left = reporter.unsentBatches;
+    logger.info(
+      { batches: recovered.length, sent: recovered.length - left, kept: left, dir: config.spoolDir },
+      left === 0 ? 'usage spool replayed' : 'usage spool replay incomplete (admin unreachable); retrying',
+    );
+  }
   // Pub/sub invalidations (Redis mode): the follower pulls the feed on every (re)subscription.
   redis?.subscribe(follower);
   // The periodic pull repairs lost pushes (DESIGN.md "Invalidation"); its default of 500 ms keeps
@@ -193,15 +233,15 @@ export async function startGateway(
   // The proxy routes go straight to node:http, the rest through Hono (createGateway in app.ts).
   // Slow clients (issue 10, item 13): headers and the whole request each have a deadline, checked
   // often enough that a short configured timeout is honoured; the answer itself is not limited.
-  const server = createServer(
-    {
-      headersTimeout: config.headersTimeoutMs,
-      requestTimeout: config.requestTimeoutMs,
-      connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
-    },
-    gateway.listener,
-  );
+  const server = createServer({
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+  });
   server.maxConnections = config.maxConnections;
+  const shutdown = new ShutdownController(server);
+  server.on('request', shutdown.wrap(gateway.listener));
+  inFlight = () => shutdown.inFlightCount;
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -213,7 +253,7 @@ export async function startGateway(
   // Warm start while serving (KEYGATE_PRELOAD_KEYS); /readyz shows the progress.
   void preloader.run().then((progress) => logger.info({ preload: progress }, 'key preload finished'));
 
-  let closing: Promise<void> | undefined;
+  let closing: Promise<GatewayStopReport> | undefined;
   return {
     url,
     port,
@@ -222,12 +262,20 @@ export async function startGateway(
       (closing ??= (async () => {
         clearInterval(syncTimer);
         preloader.stop();
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
-        await reporter.stop();
+        const drain = await shutdown.drain(config.shutdownTimeoutMs);
+        const usage = await reporter.stop();
+        const spoolPath = spool.path;
+        const spooledBatches = spool.close();
         await Promise.allSettled([upstream.close(), admin.close(), redis?.close()]);
+        const report: GatewayStopReport = { drain, usage: { ...usage, spooledBatches, spoolPath } };
+        logger.info(
+          report,
+          usage.unsentBatches === 0
+            ? 'gateway stopped; all usage recorded by the admin plane'
+            : `gateway stopped; ${usage.unsentRequests} requests of usage kept in the spool for the next start`,
+        );
+        await new Promise<void>((resolve) => logger.flush(() => resolve()));
+        return report;
       })()),
   };
 }
@@ -249,9 +297,11 @@ if (isEntryPoint) {
 
 async function runGateway(config: Config): Promise<void> {
   const gateway = await startGateway(config);
+  // Exit 0: all usage recorded by the admin plane; 75 (EX_TEMPFAIL): some kept in the spool
+  // for the next start (nothing lost); 1: the stop itself failed.
   const stop = (): void => {
     gateway.close().then(
-      () => process.exit(0),
+      (report) => process.exit(report.usage.unsentBatches === 0 ? 0 : 75),
       () => process.exit(1),
     );
   };

@@ -14,6 +14,7 @@ import { forward, type ForwardRequest } from './proxy/forward.js';
 import type { ProxyRequest } from './proxy/proxy-request.js';
 import { CLIENT_GONE, refusalReply, type Reply } from './proxy/reply.js';
 import type { UpstreamClient } from './proxy/upstream-client.js';
+import type { RequestTrace } from './request-log.js';
 import { Settlement } from './settlement.js';
 
 export interface UsageRecorder {
@@ -46,6 +47,8 @@ export type Proxy = <T>(
   endpoint: Endpoint,
   requestId: string,
   render: (reply: Reply) => T,
+  /** Filled as the request goes, for its log line and metrics (request-log.ts). */
+  trace?: RequestTrace,
 ) => Promise<T>;
 
 export function createProxy(deps: ProxyDeps): Proxy {
@@ -54,12 +57,24 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const { admission, metrics, clock } = deps;
 
   /** The owner of an admitted request's ticket; its usage is booked under the key and target. */
-  const settlementOf = (decision: Admitted, requestId: string): Settlement => {
+  const settlementOf = (decision: Admitted, requestId: string, trace?: RequestTrace): Settlement => {
     const keyId = decision.policy.key.id;
     const target = decision.target.route.name;
     const tags = decision.tags;
-    const record = (usage: Usage, costMicros: number): void =>
+    if (trace !== undefined) {
+      trace.keyId = keyId;
+      trace.keyName = decision.policy.keyName;
+      trace.teamId = decision.policy.team.id;
+      trace.target = target;
+    }
+    const record = (usage: Usage, costMicros: number): void => {
+      if (trace !== undefined) {
+        trace.inputTokens = usage.inputTokens;
+        trace.outputTokens = usage.outputTokens;
+        trace.costMicros = costMicros;
+      }
       deps.usage.record(keyId, target, usage.inputTokens, usage.outputTokens, costMicros, clock.now(), tags);
+    };
     const onError = (error: unknown): void => deps.onError?.(error, requestId);
     return new Settlement({ admission, record, onError }, decision.ticket, decision.estimatedInputTokens);
   };
@@ -85,18 +100,22 @@ export function createProxy(deps: ProxyDeps): Proxy {
     };
   };
 
-  return async (request, endpoint, requestId, render) => {
+  return async (request, endpoint, requestId, render, trace) => {
     const finish = (reply: Reply) => {
       metrics.outcome(reply.outcome);
+      if (trace !== undefined) trace.code = reply.outcome;
       return render(reply);
     };
     const decision = await decide(request);
     if (!decision.ok)
       return finish(decision.code === 'client_closed' ? CLIENT_GONE : refusalReply(requestId, decision));
-    const settlement = settlementOf(decision, requestId);
+    const settlement = settlementOf(decision, requestId, trace);
     try {
       const upstream = upstreamRequest(decision, request, endpoint, requestId);
+      const upstreamStarted = performance.now();
       const answer = await forward(deps.upstream, upstream, settlement);
+      if (trace !== undefined)
+        trace.upstreamMs = Math.round((performance.now() - upstreamStarted) * 100) / 100;
       return finish(answer.kind === 'upstream_failed' ? refusalReply(requestId, answer) : answer);
     } finally {
       settlement.close();

@@ -50,6 +50,16 @@ export class Settlement {
     });
   }
 
+  /**
+   * The upstream broke mid-stream after part of the answer reached the client: the input
+   * estimate and the output already delivered are charged (issue 13, fault 6).
+   */
+  cut(deliveredOutputTokens: number): void {
+    if (!this.end()) return;
+    const usage = { inputTokens: this.estimatedInputTokens, outputTokens: deliveredOutputTokens };
+    this.book(() => this.deps.admission.settle(this.ticket, usage), usage);
+  }
+
   streamTakesOver(): void {
     if (this.state === 'open') this.state = 'streaming';
   }

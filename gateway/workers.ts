@@ -47,7 +47,8 @@ export function runWorkerPrimary(config: Config, log: (line: string) => void): v
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     let left = workers.length;
     if (left === 0) process.exit(0);
-    const force = setTimeout(() => process.exit(1), 10_000);
+    // Each worker drains for up to KEYGATE_SHUTDOWN_TIMEOUT_MS, then flushes or spools its usage.
+    const force = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 10_000);
     for (const worker of workers) {
       worker.once('exit', () => {
         if (--left === 0) {

@@ -29,6 +29,7 @@ interface ResolvedKeyRow extends ScopeRow {
   previous_token_hash: string | null;
   previous_valid_until: number | null;
   expires_at: number | null;
+  name: string;
   access_mode: 'inherit' | 'restrict';
 }
 
@@ -184,6 +185,7 @@ export function resolveKeyPolicy(
   const overrides = statements.overrides.all(row.id, now).map((entry) => overrideOf(key.limits, entry));
   return {
     keyId: row.id,
+    keyName: row.name,
     tokenHash,
     status:
       row.status === 'revoked'

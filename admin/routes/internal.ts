@@ -130,6 +130,7 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
     const alerts: SoftBudgetAlert[] = [];
     const applied = applyUsage(db, report, deps.clock.now(), alerts);
     for (const alert of alerts) deps.alerts?.send(alert);
+    deps.metrics?.usageBatch(applied);
     return c.json({ applied }, 200);
   });
 }

@@ -17,7 +17,12 @@ import type { PreparedTarget } from '../target-catalog.js';
 import { responseHeaders, type PlainHeaders } from './headers.js';
 import type { SsePassThrough } from './sse-pipe.js';
 import { SseUsageFilter } from './sse-usage-filter.js';
-import type { ClientSignal, UpstreamAnswer, UpstreamClient } from './upstream-client.js';
+import {
+  ResponseTooLargeError,
+  type ClientSignal,
+  type UpstreamAnswer,
+  type UpstreamClient,
+} from './upstream-client.js';
 import { usageOfJsonBuffer } from './usage-parse.js';
 
 export interface ForwardRequest {
@@ -40,7 +45,7 @@ export interface ForwardRequest {
 export type Answer =
   | { kind: 'body'; status: number; headers: PlainHeaders; body: Buffer; outcome: string }
   | { kind: 'stream'; status: number; headers: PlainHeaders; stream: SsePassThrough; outcome: string }
-  | { kind: 'upstream_failed'; code: 'upstream_error' | 'upstream_timeout' }
+  | { kind: 'upstream_failed'; code: 'upstream_error' | 'upstream_timeout' | 'upstream_response_too_large' }
   | { kind: 'client_gone'; outcome: 'client_closed' };
 
 export async function forward(
@@ -84,6 +89,11 @@ export async function forward(
     if (request.signal?.aborted === true) {
       settlement.aborted();
       return { kind: 'client_gone', outcome: 'client_closed' };
+    }
+    if (error instanceof ResponseTooLargeError) {
+      // The upstream did the work: charge the input estimate, as for an answer cut short.
+      settlement.aborted();
+      return { kind: 'upstream_failed', code: 'upstream_response_too_large' };
     }
     settlement.failed();
     return { kind: 'upstream_failed', code: isTimeout(error) ? 'upstream_timeout' : 'upstream_error' };

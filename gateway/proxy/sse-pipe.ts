@@ -1,10 +1,12 @@
 /**
  * An admitted SSE answer on its way to the client, event by event as it arrives (with
  * back-pressure), through the usage filter. It owns the request's Settlement from the moment it
- * is attached: `settled` with the stream's usage at the upstream's end, `aborted` when the
- * upstream fails mid-stream or the client goes away first.
+ * is attached: `settled` with the stream's usage at the upstream's end, `cut` (input estimate
+ * + output delivered, after an OpenAI-shaped `error` event) when the upstream fails mid-stream,
+ * `aborted` when the client goes away first.
  */
 import type { ServerResponse } from 'node:http';
+import { errorBody } from '../../src/errors/keygate-error.js';
 import type { Readable } from 'node:stream';
 import type { Settlement } from '../settlement.js';
 import type { PlainHeaders } from './headers.js';
@@ -37,10 +39,12 @@ export function pipeSse(
     else res.end();
     settlement.settled(filter.usage);
   });
-  source.on('error', () => {
-    // Upstream cut or timed out mid-stream: charge the input, cut the client's stream too.
-    settlement.aborted();
-    res.destroy();
+  source.on('error', (error) => {
+    // Upstream cut or timed out mid-stream: the client gets an OpenAI-shaped error event (its
+    // SDK raises an APIError) instead of a bare reset; what it already received is charged.
+    settlement.cut(deliveredTokens(filter));
+    if (res.destroyed || res.writableEnded) return;
+    res.end(sseErrorEvent(error));
   });
   res.on('close', () => {
     if (res.writableFinished) return;
@@ -62,9 +66,10 @@ export function sseWebStream(pass: SsePassThrough): ReadableStream<Uint8Array> {
         try {
           next = await iterator.next();
         } catch (error) {
-          // Upstream cut or timed out mid-stream (or the client went away): charge the input.
-          settlement.aborted();
-          controller.error(error);
+          // Upstream cut or timed out mid-stream: an error event, and what was delivered is charged.
+          settlement.cut(deliveredTokens(filter));
+          controller.enqueue(sseErrorEvent(error));
+          controller.close();
           return;
         }
         if (next.done === true) {
@@ -88,4 +93,18 @@ export function sseWebStream(pass: SsePassThrough): ReadableStream<Uint8Array> {
   });
   settlement.streamTakesOver();
   return stream;
+}
+
+/** Output tokens already delivered: the stream's own usage if it sent one, else one per event. */
+function deliveredTokens(filter: SseUsageFilter): number {
+  return filter.usage?.outputTokens ?? filter.deliveredEvents;
+}
+
+/** The OpenAI-shaped error event a cut stream ends with (`event: error`, `data: {"error":…}`). */
+export function sseErrorEvent(error: unknown): Buffer {
+  const code = (error as { code?: unknown } | null)?.code;
+  const body = errorBody(code === 'UND_ERR_BODY_TIMEOUT' ? 'upstream_timeout' : 'upstream_error', {
+    message: 'The upstream model API failed in the middle of the stream; the answer is incomplete.',
+  });
+  return Buffer.from(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
 }

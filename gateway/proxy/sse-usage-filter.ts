@@ -13,6 +13,8 @@ const CRLF2 = Buffer.from('\r\n\r\n');
 
 export class SseUsageFilter {
   usage: Usage | undefined;
+  /** `data:` lines passed to the client: about one output token each (a cut stream's charge). */
+  deliveredEvents = 0;
   private rest: Buffer | undefined;
 
   constructor(private readonly dropUsageChunk: boolean) {}
@@ -27,8 +29,9 @@ export class SseUsageFilter {
     }
     this.rest = end < buffer.length ? buffer.subarray(end) : undefined;
     const complete = end === buffer.length ? buffer : buffer.subarray(0, end);
-    if (complete.indexOf(USAGE_KEY) < 0) return complete;
-    return this.processEvents(complete);
+    const out = complete.indexOf(USAGE_KEY) < 0 ? complete : this.processEvents(complete);
+    if (out !== undefined) this.deliveredEvents += countData(out);
+    return out;
   }
 
   /** The stream ended: whatever is left (an unterminated last event) goes out as is. */
@@ -69,6 +72,14 @@ export class SseUsageFilter {
     const choices = (payload as { choices?: unknown }).choices;
     return this.dropUsageChunk && Array.isArray(choices) && choices.length === 0;
   }
+}
+
+const DATA = Buffer.from('data:');
+
+function countData(buffer: Buffer): number {
+  let count = 0;
+  for (let at = buffer.indexOf(DATA); at >= 0; at = buffer.indexOf(DATA, at + 5)) count++;
+  return count;
 }
 
 function lastEnd(buffer: Buffer, separator: Buffer): number {

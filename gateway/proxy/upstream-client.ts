@@ -13,9 +13,24 @@ import { Agent, errors, type Dispatcher } from 'undici';
 import type { PreparedTarget } from '../target-catalog.js';
 
 export interface UpstreamClientOptions {
-  /** Headers timeout and idle time between body chunks. */
+  /** Time to first byte: until the response headers (and the idle default below). */
   timeoutMs: number;
+  /** TCP/TLS connect (default min(10 s, timeoutMs)). */
+  connectTimeoutMs?: number;
+  /** Longest silence between two body chunks (default timeoutMs). */
+  idleTimeoutMs?: number;
+  /** A non-SSE answer past this many bytes is cut (ResponseTooLargeError); default unlimited. */
+  maxResponseBytes?: number;
   connectionsPerOrigin?: number;
+}
+
+/** A non-streaming answer grew past `maxResponseBytes` (502 upstream_response_too_large). */
+export class ResponseTooLargeError extends Error {
+  readonly code = 'KEYGATE_RESPONSE_TOO_LARGE';
+  constructor(limit: number) {
+    super(`the upstream answer exceeded ${limit} bytes`);
+    this.name = 'ResponseTooLargeError';
+  }
 }
 
 /** Fires once when the client goes away before its answer is complete. */
@@ -32,15 +47,17 @@ export type UpstreamAnswer =
 
 export class UpstreamClient {
   private readonly agent: Agent;
+  private readonly maxResponseBytes: number;
 
   constructor(options: UpstreamClientOptions) {
     this.agent = new Agent({
       connections: options.connectionsPerOrigin ?? 256,
       keepAliveTimeout: 30_000,
-      connectTimeout: Math.min(10_000, options.timeoutMs),
+      connectTimeout: options.connectTimeoutMs ?? Math.min(10_000, options.timeoutMs),
       headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
+      bodyTimeout: options.idleTimeoutMs ?? options.timeoutMs,
     });
+    this.maxResponseBytes = options.maxResponseBytes ?? Number.POSITIVE_INFINITY;
   }
 
   /** POST `target base path + suffix` on the target's own origin, whatever the client sent. */
@@ -58,7 +75,7 @@ export class UpstreamClient {
       }
       this.agent.dispatch(
         { origin: target.origin, path: target.basePath + suffix, method: 'POST', headers, body },
-        new AnswerHandler(resolve, reject, signal),
+        new AnswerHandler(resolve, reject, signal, this.maxResponseBytes),
       );
     });
   }
@@ -83,6 +100,7 @@ class AnswerHandler implements Dispatcher.DispatchHandler {
     private readonly resolve: (answer: UpstreamAnswer) => void,
     private readonly reject: (error: Error) => void,
     private readonly signal: ClientSignal | undefined,
+    private readonly maxBytes: number,
   ) {}
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -120,13 +138,22 @@ class AnswerHandler implements Dispatcher.DispatchHandler {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.stream !== undefined) {
       if (!this.stream.push(chunk)) controller.pause();
-    } else if (this.chunks !== undefined) {
-      this.chunks.push(chunk);
+    } else if (this.chunks !== undefined && !this.done) {
       this.size += chunk.length;
+      if (this.size > this.maxBytes) {
+        // Bounded memory (issue 13, fault 5): drop what was collected and stop the upstream.
+        this.done = true;
+        this.chunks = undefined;
+        controller.abort(new ResponseTooLargeError(this.maxBytes));
+        this.reject(new ResponseTooLargeError(this.maxBytes));
+        return;
+      }
+      this.chunks.push(chunk);
     }
   }
 
   onResponseEnd(): void {
+    if (this.done && this.stream === undefined) return;
     this.done = true;
     if (this.stream !== undefined) {
       this.stream.push(null);
@@ -138,6 +165,7 @@ class AnswerHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    if (this.done && this.stream === undefined) return;
     this.done = true;
     if (this.stream !== undefined) this.stream.destroy(error);
     else this.reject(error);

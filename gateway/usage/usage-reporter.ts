@@ -4,12 +4,24 @@
  * that fails to send is sent again unchanged (same id, same seq) until the admin plane accepts
  * it, so its idempotency on (gatewayId, batchId) prevents double counting and nothing recorded
  * is lost. Usage recorded meanwhile waits for the next batch.
+ *
+ * With a journal (UsageSpool), a batch's id is fixed when it starts accumulating and all its
+ * usage is journaled as it is recorded, so a stop or kill -9 leaves it on disk for the next
+ * start, which hands it back through `enqueue` and sends it before anything new.
  */
 import { newId } from '../../src/ids.js';
-import type { UsageItem, UsageReport } from '../../src/usage/usage-report.js';
+import { usageItemId, type UsageItem, type UsageReport } from '../../src/usage/usage-report.js';
 
 export interface UsageSink {
   postUsage(report: UsageReport): Promise<{ applied: boolean }>;
+}
+
+/** What UsageSpool offers the reporter (usage-spool.ts). */
+export interface UsageJournal {
+  begin(header: { gatewayId: string; batchId: string; batchSeq: number }): void;
+  record(batchId: string, keyId: string, target: string, usage: Omit<UsageItem, 'keyId' | 'target'>): void;
+  sealed(): void;
+  acked(batchId: string): void;
 }
 
 export interface UsageReporterOptions {
@@ -18,14 +30,27 @@ export interface UsageReporterOptions {
   /** Called when a batch is sealed, before it is sent (MemorySpendStore.seal). */
   onSeal?: (batchSeq: number) => void;
   onError?: (error: unknown) => void;
+  journal?: UsageJournal;
+}
+
+/** What a stop left: batches sent during it, and what could not be sent (kept by the journal). */
+export interface UsageStopSummary {
+  sentBatches: number;
+  unsentBatches: number;
+  unsentRequests: number;
 }
 
 export class UsageReporter {
   private current = new Map<string, UsageItem>();
-  private unsent: UsageReport | undefined;
+  private open: { batchId: string; batchSeq: number } | undefined;
+  /** Sealed batches not yet accepted, oldest first (recovered ones before this run's). */
+  private queue: UsageReport[] = [];
   private seq = 0;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Reports accepted by the admin plane (applied or already applied). */
+  sentBatches = 0;
+  failedSends = 0;
 
   constructor(private readonly options: UsageReporterOptions) {}
 
@@ -38,9 +63,21 @@ export class UsageReporter {
     at: number,
     tags?: readonly string[],
   ): void {
+    const journal = this.options.journal;
+    if (this.open === undefined) {
+      this.open = { batchId: newId('batch'), batchSeq: ++this.seq };
+      journal?.begin({ gatewayId: this.options.gatewayId, ...this.open });
+    }
+    journal?.record(this.open.batchId, keyId, target, {
+      requests: 1,
+      inputTokens,
+      outputTokens,
+      spendMicros,
+      lastUsedAt: at,
+      ...(tags === undefined ? {} : { tags: [...tags] }),
+    });
     // Requests with tags (x-keygate-tags) are aggregated per tag set.
-    const id =
-      tags === undefined ? `${keyId}\u0000${target}` : `${keyId}\u0000${target}\u0000${tags.join(',')}`;
+    const id = usageItemId(keyId, target, tags);
     const item = this.current.get(id);
     if (item === undefined) {
       this.current.set(id, {
@@ -62,12 +99,31 @@ export class UsageReporter {
     if (at > item.lastUsedAt) item.lastUsedAt = at;
   }
 
-  /** Items recorded but not yet accepted by the admin plane (tests, /readyz). */
-  get pendingItems(): number {
-    return this.current.size + (this.unsent?.items.length ?? 0);
+  /** Batches of an earlier run (from the spool), sent before this run's. */
+  enqueue(reports: readonly UsageReport[]): void {
+    this.queue.unshift(...reports);
   }
 
-  /** Sends the unsent batch if any, else seals and sends what was recorded. Never throws. */
+  /** Items recorded but not yet accepted by the admin plane (tests, /readyz). */
+  get pendingItems(): number {
+    let total = this.current.size;
+    for (const report of this.queue) total += report.items.length;
+    return total;
+  }
+
+  /** Requests recorded but not yet accepted by the admin plane. */
+  get pendingRequests(): number {
+    let total = 0;
+    for (const item of this.current.values()) total += item.requests;
+    for (const report of this.queue) for (const item of report.items) total += item.requests;
+    return total;
+  }
+
+  get unsentBatches(): number {
+    return this.queue.length + (this.current.size > 0 ? 1 : 0);
+  }
+
+  /** Sends the unsent batches if any, then seals and sends what was recorded. Never throws. */
   flush(): Promise<void> {
     this.flushing ??= this.flushOnce().finally(() => {
       this.flushing = undefined;
@@ -80,35 +136,56 @@ export class UsageReporter {
     this.timer.unref();
   }
 
-  /** Stops the timer and makes a last attempt to send everything. */
-  async stop(): Promise<void> {
+  /** Stops the timer and makes a last attempt to send everything; says what is left. */
+  async stop(): Promise<UsageStopSummary> {
     if (this.timer !== undefined) clearInterval(this.timer);
+    const sentBefore = this.sentBatches;
     await this.flush();
-    if (this.unsent === undefined && this.current.size > 0) await this.flush();
+    if (this.current.size > 0 && this.queue.length === 0) await this.flush();
+    return {
+      sentBatches: this.sentBatches - sentBefore,
+      unsentBatches: this.unsentBatches,
+      unsentRequests: this.pendingRequests,
+    };
+  }
+
+  private seal(): void {
+    if (this.current.size === 0 || this.open === undefined) return;
+    const { batchId, batchSeq } = this.open;
+    this.queue.push({
+      gatewayId: this.options.gatewayId,
+      batchId,
+      batchSeq,
+      items: [...this.current.values()],
+    });
+    this.current = new Map();
+    this.open = undefined;
+    this.options.onSeal?.(batchSeq);
+    this.options.journal?.sealed();
   }
 
   private async flushOnce(): Promise<void> {
-    // At most two sends per flush: the batch that failed before, then the new one.
-    for (let round = 0; round < 2; round++) {
-      if (this.unsent === undefined) {
-        if (this.current.size === 0) return;
-        this.seq++;
-        this.unsent = {
-          gatewayId: this.options.gatewayId,
-          batchId: newId('batch'),
-          batchSeq: this.seq,
-          items: [...this.current.values()],
-        };
-        this.current = new Map();
-        this.options.onSeal?.(this.seq);
+    // The batches that failed before go first, then what was recorded is sealed (once per
+    // flush: under steady load a flush still ends) and sent.
+    let sealed = false;
+    for (;;) {
+      if (this.queue.length === 0) {
+        if (sealed) return;
+        this.seal();
+        sealed = true;
+        if (this.queue.length === 0) return;
       }
+      const report = this.queue[0]!;
       try {
-        await this.options.sink.postUsage(this.unsent);
-        this.unsent = undefined;
+        await this.options.sink.postUsage(report);
       } catch (error) {
+        this.failedSends++;
         this.options.onError?.(error);
         return;
       }
+      this.queue.shift();
+      this.sentBatches++;
+      this.options.journal?.acked(report.batchId);
     }
   }
 }

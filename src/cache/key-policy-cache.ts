@@ -49,6 +49,12 @@ export interface KeyPolicyCacheOptions {
   maxLoadAttempts?: number;
   /** Called with every policy freshly loaded from the source (and written to the cache). */
   onLoaded?: (policy: ResolvedKeyPolicy) => void;
+  /**
+   * Stale-while-revalidate bound (default 0 = off): an entry up to this long past its TTL is
+   * answered at once while one background reload runs (a hung admin plane costs cached keys
+   * nothing; KEYGATE_CACHE_STALE_MS). Invalidations still evict at once.
+   */
+  staleMs?: number;
 }
 
 export interface KeyCacheStats {
@@ -59,6 +65,8 @@ export interface KeyCacheStats {
   negativeHits: number;
   staleServed: number;
   discardedLoads: number;
+  /** Background reloads started by stale-while-revalidate. */
+  revalidations: number;
 }
 
 interface Entry {
@@ -82,6 +90,7 @@ export class KeyPolicyCache {
     negativeHits: 0,
     staleServed: 0,
     discardedLoads: 0,
+    revalidations: 0,
   };
   private readonly entries: BoundedLru<string, Entry>;
   /** Unknown hash → epoch ms until which it stays unknown. */
@@ -133,13 +142,14 @@ export class KeyPolicyCache {
         this.stats.staleServed++;
         return { ok: true, policy: stale.policy };
       }
+      if (now < stale.freshUntil + (this.options.staleMs ?? 0)) {
+        this.stats.staleServed++;
+        this.stats.revalidations++;
+        void this.shared(tokenHash);
+        return { ok: true, policy: stale.policy };
+      }
     }
-    let pending = this.inflight.get(tokenHash);
-    if (pending === undefined) {
-      pending = this.load(tokenHash).finally(() => this.inflight.delete(tokenHash));
-      this.inflight.set(tokenHash, pending);
-    }
-    const result = await pending;
+    const result = await this.shared(tokenHash);
     if (result.kind === 'found') return { ok: true, policy: result.policy };
     if (result.kind === 'unknown') return INVALID;
     const fallback = this.entries.peek(tokenHash) ?? stale;
@@ -148,6 +158,16 @@ export class KeyPolicyCache {
       return { ok: true, policy: fallback.policy };
     }
     return UNAVAILABLE;
+  }
+
+  /** The one load of this hash in flight, started if none is (single-flight). */
+  private shared(tokenHash: string): Promise<LoadResult> {
+    let pending = this.inflight.get(tokenHash);
+    if (pending === undefined) {
+      pending = this.load(tokenHash).finally(() => this.inflight.delete(tokenHash));
+      this.inflight.set(tokenHash, pending);
+    }
+    return pending;
   }
 
   /**

@@ -56,6 +56,13 @@ export interface Config {
   maxConnections: number;
   /** Refuse targets created without pricing (they would cost $0 and never trip a budget). */
   requirePricing: boolean;
+  spoolDir: string;
+  shutdownTimeoutMs: number;
+  adminLoadTimeoutMs: number;
+  cacheStaleMs: number;
+  upstreamConnectTimeoutMs: number;
+  upstreamIdleTimeoutMs: number;
+  maxResponseBytes: number;
   sessionTtlMs: number;
   passwordLinkTtlMs: number;
   /** Keys a gateway loads at start, most recently used first (0 = no warm start). */
@@ -95,7 +102,7 @@ export const CONFIG_VARIABLES = {
   KEYGATE_CACHE_MAX_KEYS: { default: '100000', doc: 'LRU size' },
   KEYGATE_CACHE_TTL_MS: { default: '60000', doc: 'safety-net TTL of a cached key policy' },
   KEYGATE_NEGATIVE_CACHE_TTL_MS: { default: '10000', doc: 'how long an unknown key hash is remembered' },
-  KEYGATE_UPSTREAM_TIMEOUT_MS: { default: '300000', doc: 'upstream response timeout' },
+  KEYGATE_UPSTREAM_TIMEOUT_MS: { default: '300000', doc: 'upstream time to first byte (response headers)' },
   KEYGATE_MAX_BODY_BYTES: { default: '4194304', doc: 'request body limit' },
   KEYGATE_DEFAULT_MAX_TOKENS: { default: '1024', doc: 'completion-token estimate when max_tokens is absent' },
   KEYGATE_GATEWAY_ID: { default: undefined, doc: 'stable id of this gateway in usage reports' },
@@ -114,6 +121,16 @@ export const CONFIG_VARIABLES = {
   KEYGATE_REQUEST_TIMEOUT_MS: { default: '60000', doc: 'time a client has to send its whole request' },
   KEYGATE_MAX_CONNECTIONS: { default: '10000', doc: 'open sockets per server' },
   KEYGATE_REQUIRE_PRICING: { default: 'false', doc: 'refuse targets created without pricing' },
+  KEYGATE_SPOOL_DIR: { default: './data/spool', doc: 'gateway usage spool directory' },
+  KEYGATE_SHUTDOWN_TIMEOUT_MS: { default: '15000', doc: 'gateway drain deadline after SIGTERM' },
+  KEYGATE_ADMIN_LOAD_TIMEOUT_MS: { default: '1000', doc: 'gateway key-load timeout against the admin plane' },
+  KEYGATE_CACHE_STALE_MS: {
+    default: '300000',
+    doc: 'how long past its TTL a cached key is served while reloading',
+  },
+  KEYGATE_UPSTREAM_CONNECT_MS: { default: '5000', doc: 'upstream connect timeout' },
+  KEYGATE_UPSTREAM_IDLE_MS: { default: '60000', doc: 'upstream idle time between body chunks' },
+  KEYGATE_MAX_RESPONSE_BYTES: { default: '16777216', doc: 'largest non-streaming upstream answer' },
   KEYGATE_SESSION_TTL_MS: { default: '28800000', doc: 'console sign-in session lifetime' },
   KEYGATE_PASSWORD_LINK_TTL_MS: { default: '86400000', doc: 'lifetime of a set-password link' },
   KEYGATE_PRELOAD_KEYS: { default: '10000', doc: 'keys a gateway preloads at start (most recently used)' },
@@ -282,6 +299,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     requestTimeoutMs: integer('KEYGATE_REQUEST_TIMEOUT_MS', 100, 3_600_000),
     maxConnections: integer('KEYGATE_MAX_CONNECTIONS', 1, 1_000_000),
     requirePricing: boolean('KEYGATE_REQUIRE_PRICING'),
+    spoolDir: text('KEYGATE_SPOOL_DIR'),
+    shutdownTimeoutMs: integer('KEYGATE_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000),
+    adminLoadTimeoutMs: integer('KEYGATE_ADMIN_LOAD_TIMEOUT_MS', 10, 60_000),
+    cacheStaleMs: integer('KEYGATE_CACHE_STALE_MS', 0, 86_400_000),
+    upstreamConnectTimeoutMs: integer('KEYGATE_UPSTREAM_CONNECT_MS', 1, 600_000),
+    upstreamIdleTimeoutMs: integer('KEYGATE_UPSTREAM_IDLE_MS', 1, 3_600_000),
+    maxResponseBytes: integer('KEYGATE_MAX_RESPONSE_BYTES', 1024, 4 * 1024 * 1024 * 1024),
     sessionTtlMs: integer('KEYGATE_SESSION_TTL_MS', 60_000, 30 * 86_400_000),
     passwordLinkTtlMs: integer('KEYGATE_PASSWORD_LINK_TTL_MS', 60_000, 30 * 86_400_000),
     preloadKeys: integer('KEYGATE_PRELOAD_KEYS', 0, 100_000_000),

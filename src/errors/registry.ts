@@ -158,6 +158,12 @@ export const ERROR_REGISTRY = {
     retryable: true,
     message: 'The upstream model API timed out.',
   },
+  upstream_response_too_large: {
+    status: 502,
+    type: 'api_error',
+    retryable: true,
+    message: 'The upstream answer exceeded KEYGATE_MAX_RESPONSE_BYTES; the gateway cut it.',
+  },
   auth_unavailable: {
     status: 503,
     type: 'api_error',

@@ -28,6 +28,8 @@ export interface KeyOverride {
 
 export interface ResolvedKeyPolicy {
   keyId: string;
+  /** The key's name (logs only; absent from admin planes older than issue 13). */
+  keyName?: string;
   /** The hash this policy was loaded for (a key may answer to two during a regenerate grace period). */
   tokenHash: string;
   /** `blocked`: the key or its owning user is blocked (issue 14 item 4), refused with key_blocked. */

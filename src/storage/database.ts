@@ -67,9 +67,22 @@ export function migrate(db: Database): void {
   }
 }
 
+let writeObserver: ((seconds: number) => void) | undefined;
+
+/** Receives the duration of every write transaction of this process (the admin's metrics). */
+export function observeWrites(observer: ((seconds: number) => void) | undefined): void {
+  writeObserver = observer;
+}
+
 /** Run `fn` inside `BEGIN IMMEDIATE` (takes the write lock first: check-then-insert is atomic). */
 export function immediate<T>(db: Database, fn: () => T): T {
-  return db.transaction(fn).immediate();
+  if (writeObserver === undefined) return db.transaction(fn).immediate();
+  const started = performance.now();
+  try {
+    return db.transaction(fn).immediate();
+  } finally {
+    writeObserver((performance.now() - started) / 1000);
+  }
 }
 
 export function getMeta(db: Database, key: string): string | undefined {

@@ -82,3 +82,8 @@ export function usageReportFromWire(wire: UsageReportWire): UsageReport {
     })),
   };
 }
+
+/** The aggregation id of usage: per key and target, and per tag set when the requests sent tags. */
+export function usageItemId(keyId: string, target: string, tags: readonly string[] | undefined): string {
+  return tags === undefined ? `${keyId}\u0000${target}` : `${keyId}\u0000${target}\u0000${tags.join(',')}`;
+}

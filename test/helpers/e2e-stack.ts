@@ -60,6 +60,7 @@ export async function startStack(options: {
         KEYGATE_ADMIN_URL: adminUrl,
         KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
         KEYGATE_USAGE_FLUSH_MS: '100',
+        KEYGATE_SPOOL_DIR: join(dir, 'spool'),
         E2E_PROVIDER_KEY: 'sk-e2e-provider',
         // The mock upstream's per-request stream shape (x-mock-chunks, ...).
         KEYGATE_FORWARD_HEADERS: 'x-mock-*',

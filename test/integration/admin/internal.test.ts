@@ -97,6 +97,7 @@ describe('GET /internal/keys/:hash', () => {
     const head = (w.admin.deps.db.prepare('SELECT MAX(seq) AS s FROM change_log').get() as { s: number }).s;
     expect(res.body).toEqual({
       keyId: key.id,
+      keyName: 'k',
       tokenHash: key.token_hash,
       status: 'active',
       tags: [],
