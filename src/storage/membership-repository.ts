@@ -71,3 +71,22 @@ export function activeSelfServiceKeys(
      WHERE team_id = ? AND owner_user_id = ? AND self_service = 1 AND status = 'active'`,
   ).all(teamId, userId) as { id: string; token_hash: string; previous_token_hash: string | null }[];
 }
+
+/** Every org and team role the user holds (team roles with the team's org): the caller's access. */
+export function rolesOfUser(
+  db: Database,
+  userId: string,
+): {
+  orgs: { org_id: string; role: string }[];
+  teams: { team_id: string; role: string; org_id: string }[];
+} {
+  const orgs = prepared(db, 'SELECT org_id, role FROM org_members WHERE user_id = ?').all(userId) as {
+    org_id: string;
+    role: string;
+  }[];
+  const teams = prepared(
+    db,
+    'SELECT tm.team_id, tm.role, t.org_id FROM team_members tm JOIN teams t ON t.id = tm.team_id WHERE tm.user_id = ?',
+  ).all(userId) as { team_id: string; role: string; org_id: string }[];
+  return { orgs, teams };
+}
