@@ -2,6 +2,8 @@
  * `keygate demo`: `start` on a database of its own in a fresh temporary directory (never the one
  * at KEYGATE_DB_PATH, which it does not read, write or delete), plus a local mock upstream, a demo
  * org, team, target and key, and a ready curl line. The directory is removed when the demo stops.
+ * It runs in memory mode whatever REDIS_URL says and spools usage inside that directory (the
+ * deployment's Redis and KEYGATE_SPOOL_DIR stay untouched).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -44,6 +46,12 @@ export async function runDemo(config: Readonly<Config>): Promise<void> {
     KEYGATE_ADMIN_URL: `http://${config.adminHost}:${config.adminPort}`,
     KEYGATE_GATEWAY_URLS: `http://${config.gatewayHost}:${config.gatewayPort}`,
     KEYGATE_LOG_LEVEL: process.env.KEYGATE_LOG_LEVEL ?? 'warn',
+    // Memory mode and one worker: a configured REDIS_URL belongs to the real deployment, whose
+    // change channel and counters the demo must not join (an empty value reads as unset).
+    REDIS_URL: '',
+    KEYGATE_GATEWAY_WORKERS: '1',
+    // Its own usage spool: the deployment's (./data/spool by default) holds usage of real keys.
+    KEYGATE_SPOOL_DIR: join(dir, 'spool'),
   });
   const org = await adminCall(planes.adminUrl, masterKey, '/orgs', { name: 'demo-org' });
   const team = await adminCall(planes.adminUrl, masterKey, '/teams', { org_id: org.id, name: 'demo-team' });

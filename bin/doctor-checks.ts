@@ -19,19 +19,23 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const SECRETS = new Set(['KEYGATE_MASTER_KEY', 'KEYGATE_JWT_SECRET', 'KEYGATE_INTERNAL_SECRET']);
 
-/** Secrets show their first 4 characters and their length; URLs lose their password. */
+/** Secrets show their first 4 characters and their length; URLs (also in comma-separated lists) lose their password. */
 export function maskValue(name: string, value: string): string {
   if (SECRETS.has(name)) return `${value.slice(0, 4)}… (${value.length} characters, masked)`;
-  try {
-    const url = new URL(value);
-    if (url.password !== '') {
-      url.password = '****';
-      return url.toString();
-    }
-  } catch {
-    // not a URL
-  }
-  return value;
+  return value.split(',').map(maskUrlCredentials).join(',');
+}
+
+/** `scheme://user:password@host…` → `scheme://user:****@host…` (a lone user part is masked whole). */
+function maskUrlCredentials(entry: string): string {
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/is.exec(entry);
+  if (match === null) return entry;
+  const [, scheme, authority, rest] = match as unknown as [string, string, string, string];
+  const at = authority.lastIndexOf('@');
+  if (at < 0) return entry;
+  const userinfo = authority.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  const user = colon < 0 ? '' : `${userinfo.slice(0, colon)}:`;
+  return `${scheme}${user}****${authority.slice(at)}${rest}`;
 }
 
 export function effectiveConfig(env: Env): string[] {

@@ -26,7 +26,12 @@ export async function runDoctor(
   const findings: Finding[] = [];
   const database = checkDatabase(config.dbPath);
   findings.push(...database.findings);
-  findings.push(await checkHttp('admin plane', `${config.adminUrl}/healthz`, true));
+  // Where `keygate start` puts it: KEYGATE_ADMIN_URL when set, else the local host and port.
+  const adminUrl =
+    env.KEYGATE_ADMIN_URL === undefined || env.KEYGATE_ADMIN_URL === ''
+      ? localUrl(config.adminHost, config.adminPort)
+      : config.adminUrl;
+  findings.push(await checkHttp('admin plane', `${adminUrl}/healthz`, true));
   findings.push(
     await checkHttp('gateway', `${localUrl(config.gatewayHost, config.gatewayPort)}/healthz`, true),
   );

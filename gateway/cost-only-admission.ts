@@ -3,25 +3,16 @@
  * pricing (integer micro-USD, src/budget/cost.ts). It enforces no window or budget: the
  * no-limits alternative to the limits engine (src/ratelimit), and the tests' base admission.
  */
-import type {
-  Admission,
-  AdmissionOutcome,
-  AdmissionRequest,
-  AdmissionTicket,
-  RateLimitHeaders,
-  Usage,
+import {
+  type Admission,
+  type AdmissionOutcome,
+  type AdmissionRequest,
+  type AdmissionTicket,
+  NO_RATE_LIMIT_HEADERS,
+  type Usage,
 } from '../src/policy/admission.js';
 import type { TargetRoute } from '../src/policy/resolved-policy.js';
 import { costMicros } from '../src/budget/cost.js';
-
-const NO_HEADERS: RateLimitHeaders = {
-  limitRequests: null,
-  remainingRequests: null,
-  resetRequestsMs: null,
-  limitTokens: null,
-  remainingTokens: null,
-  resetTokensMs: null,
-};
 
 interface CostTicket extends AdmissionTicket {
   readonly target: TargetRoute;
@@ -37,7 +28,7 @@ export class CostOnlyAdmission implements Admission {
       target: request.target,
       estimatedInputTokens: request.estimatedInputTokens,
     };
-    return Promise.resolve({ ok: true, ticket, headers: NO_HEADERS });
+    return Promise.resolve({ ok: true, ticket, headers: NO_RATE_LIMIT_HEADERS });
   }
 
   settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {

@@ -7,13 +7,14 @@
  * blocked address gets 429 too_many_auth_failures before any hashing or database read.
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { retryAfterSeconds, type AuthFailureThrottle } from '../../src/ratelimit/auth-failure-throttle.js';
 import { findRow } from '../../src/storage/rows.js';
 import type { AdminDeps, AdminEnv } from '../context.js';
 import { AccessView, type UserRow } from './access.js';
 import { clientAddress } from './client-address.js';
-import { SAFE_METHODS, SessionStore, sameSecret } from './sessions.js';
+import { SAFE_METHODS, SESSION_COOKIE, SessionStore, sameSecret } from './sessions.js';
 
 function tooManyFailures(c: Context<AdminEnv>, blockedMs: number): KeygateError {
   c.header('retry-after', retryAfterSeconds(blockedMs));
@@ -34,7 +35,12 @@ export function authenticate(deps: AdminDeps, throttle: AuthFailureThrottle): Mi
     const header = c.req.header('authorization');
     if (header === undefined) {
       const session = sessions.load(c);
-      if (session === undefined) throw new KeygateError('unauthenticated');
+      if (session === undefined) {
+        // A cookie that opens no session is a failed authentication, like a wrong Bearer token.
+        if (getCookie(c, SESSION_COOKIE) === undefined) throw new KeygateError('unauthenticated');
+        const blocked = await throttle.recordFailure(address);
+        throw blocked > 0 ? tooManyFailures(c, blocked) : new KeygateError('unauthenticated');
+      }
       if (!SAFE_METHODS.has(c.req.method) && !sameSecret(c.req.header('x-csrf-token'), session.csrf)) {
         throw new KeygateError('csrf_token_invalid');
       }

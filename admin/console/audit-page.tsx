@@ -2,10 +2,12 @@
 import type { Context } from 'hono';
 import type { AdminEnv } from '../context.js';
 import { apiGet, type ConsoleContext } from './console-context.js';
+import { DataTable } from './data-table.js';
 import { Unavailable } from './layout.js';
 import { formatTime, type ListAnswer } from './pages.js';
 
-interface AuditEntry {
+/** One row of `GET /v1/audit`. */
+export interface AuditEntry {
   id: string;
   at: string;
   actor: { type: string; id: string | null };
@@ -45,34 +47,21 @@ export async function auditPage(ctx: ConsoleContext, c: Context<AdminEnv>) {
         {entries.status !== 200 ? (
           <Unavailable what="The audit log" status={entries.status} />
         ) : (
-          <div class="table-wrap" tabindex={0} role="region" aria-label="Audit entries">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Action</th>
-                  <th scope="col">Entity</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Via</th>
-                </tr>
-              </thead>
-              <tbody>
-                {entries.body.data.map((e) => (
-                  <tr>
-                    <td>{formatTime(e.at)}</td>
-                    <td>{e.action}</td>
-                    <td>
-                      {e.entity_type} <code>{e.entity_id}</code>
-                    </td>
-                    <td>
-                      {e.actor.type} {e.actor.id ?? ''}
-                    </td>
-                    <td>{e.via}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable label="Audit entries" columns={['When', 'Action', 'Entity', 'Actor', 'Via']}>
+            {entries.body.data.map((e) => (
+              <tr>
+                <td>{formatTime(e.at)}</td>
+                <td>{e.action}</td>
+                <td>
+                  {e.entity_type} <code>{e.entity_id}</code>
+                </td>
+                <td>
+                  {e.actor.type} {e.actor.id ?? ''}
+                </td>
+                <td>{e.via}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
       </>
     ),

@@ -139,11 +139,25 @@ export function CreateKeyDialog(props: { options: CreateKeyOptions }) {
         </fieldset>
         <fieldset>
           <legend>Limits (empty = no limit)</legend>
+          <p class="hint">
+            Budget periods follow the UTC calendar: days, weeks from Monday, months from the 1st.
+          </p>
           <div class="grid">
             <NumberField id="ck-budget" name="max_budget" label="Max budget (USD)" step="0.01" />
+            <div class="field">
+              <label for="ck-budget-period">Budget period</label>
+              <select id="ck-budget-period" name="budget_period" aria-describedby="err-budget_period">
+                <option value="">Lifetime</option>
+                <option value="day">Per day</option>
+                <option value="week">Per week</option>
+                <option value="month">Per month</option>
+              </select>
+              <FieldError name="budget_period" />
+            </div>
             {WINDOW_LIMITS.map(([field, label]) => (
               <NumberField id={`ck-${field}`} name={field} label={label} />
             ))}
+            <NumberField id="ck-parallel" name="max_parallel_requests" label="Max parallel requests" />
           </div>
         </fieldset>
         <fieldset data-admin-only>

@@ -1,24 +1,19 @@
 /**
- * Key detail (`GET /keys/:id`): the key's fields and limits, usage per day (requests, tokens,
- * spend from `GET /v1/usage?key_id=&group_by=day`; the admin plane aggregates usage per day
- * only, so there is no per-hour view), and the key's audit entries (`GET /v1/audit`, when the
- * caller may read the audit log).
+ * Key detail (`GET /keys/:id`): the key's fields and limits, usage per hour (last 24 h) and per
+ * day (requests, tokens, spend from `GET /v1/usage?key_id=&group_by=hour|day`), "why refused"
+ * for a chosen model (`?model=` → `GET /v1/keys/:id/explain`), and the key's audit entries
+ * (`GET /v1/audit`, when the caller may read the audit log).
  */
 import type { Context } from 'hono';
 import type { AdminEnv } from '../context.js';
 import { apiGet, type ConsoleContext, type PageState } from './console-context.js';
 import { ConfirmDialog, SecretDialog } from './key-action-dialogs.js';
-import { WINDOW_LIMITS, type KeyView } from './key-types.js';
+import { ExplainForm, ExplainResult, type Explanation } from './key-explain-panel.js';
+import { WINDOW_LIMITS, type KeyView, type TargetView } from './key-types.js';
+import { UsageChart, type UsageBucket } from './key-usage-chart.js';
 import { Budget, KeyActionButtons, KeyStatus } from './keys-page.js';
 import { Unavailable } from './layout.js';
-import { formatTime, usd, type ListAnswer } from './pages.js';
-
-interface UsageDay {
-  day: string;
-  requests: number;
-  total_tokens: number;
-  spend: number;
-}
+import { formatTime, type ListAnswer } from './pages.js';
 
 interface AuditEntry {
   id: string;
@@ -28,41 +23,6 @@ interface AuditEntry {
   action: string;
 }
 
-function UsageChart(props: { days: UsageDay[] }) {
-  const maxRequests = Math.max(1, ...props.days.map((d) => d.requests));
-  const maxTokens = Math.max(1, ...props.days.map((d) => d.total_tokens));
-  if (props.days.length === 0) return <p class="muted">No usage reported yet.</p>;
-  return (
-    <table class="usage">
-      <caption>Usage per day (UTC)</caption>
-      <thead>
-        <tr>
-          <th scope="col">Day</th>
-          <th scope="col">Requests</th>
-          <th scope="col">Tokens</th>
-          <th scope="col">Spend</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.days.map((d) => (
-          <tr>
-            <th scope="row">{d.day}</th>
-            <td>
-              <meter min={0} max={maxRequests} value={d.requests} aria-label={`Requests on ${d.day}`}></meter>{' '}
-              {d.requests}
-            </td>
-            <td>
-              <meter min={0} max={maxTokens} value={d.total_tokens} aria-label={`Tokens on ${d.day}`}></meter>{' '}
-              {d.total_tokens}
-            </td>
-            <td>{usd(d.spend)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
 export async function keyDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>, state: PageState) {
   const id = encodeURIComponent(c.req.param('id') ?? '');
   const key = await apiGet<KeyView>(ctx, c, `/v1/keys/${id}`);
@@ -70,7 +30,26 @@ export async function keyDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>, s
     return { title: 'Key', body: <Unavailable what="This key" status={key.status} /> };
   }
   const k = key.body;
-  const usage = await apiGet<{ data: UsageDay[] }>(ctx, c, `/v1/usage?key_id=${id}&group_by=day`);
+  const hourAgo = Math.floor(ctx.deps.clock.now() / 3_600_000) * 3_600_000 - 23 * 3_600_000;
+  const since = new Date(hourAgo).toISOString();
+  const hourly = await apiGet<{ data: UsageBucket[] }>(
+    ctx,
+    c,
+    `/v1/usage?key_id=${id}&group_by=hour&since=${encodeURIComponent(since)}`,
+  );
+  const daily = await apiGet<{ data: UsageBucket[] }>(ctx, c, `/v1/usage?key_id=${id}&group_by=day`);
+  const targets = await apiGet<ListAnswer<TargetView>>(ctx, c, '/v1/targets?limit=1000');
+  const models = [
+    ...new Set([
+      ...k.effective_targets,
+      ...(targets.status === 200 ? targets.body.data.map((t) => t.name) : []),
+    ]),
+  ];
+  const model = c.req.query('model') ?? '';
+  const explain =
+    model === ''
+      ? undefined
+      : await apiGet<Explanation>(ctx, c, `/v1/keys/${id}/explain?model=${encodeURIComponent(model)}`);
   const audit = await apiGet<ListAnswer<AuditEntry>>(ctx, c, `/v1/audit?entity_type=key&entity_id=${id}`);
   return {
     title: k.name,
@@ -120,12 +99,29 @@ export async function keyDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>, s
               <dd>{k[field] === null ? 'No limit' : String(k[field])}</dd>
             </>
           ))}
+          <dt>Parallel requests</dt>
+          <dd>{k.max_parallel_requests === null ? 'No limit' : String(k.max_parallel_requests)}</dd>
         </dl>
         <h2>Usage</h2>
-        {usage.status === 200 ? (
-          <UsageChart days={usage.body.data} />
+        {hourly.status === 200 ? (
+          <UsageChart grain="hour" buckets={hourly.body.data} />
         ) : (
-          <Unavailable what="Usage" status={usage.status} />
+          <Unavailable what="Usage per hour" status={hourly.status} />
+        )}
+        {daily.status === 200 ? (
+          <UsageChart grain="day" buckets={daily.body.data} />
+        ) : (
+          <Unavailable what="Usage per day" status={daily.status} />
+        )}
+        <h2 id="why-refused">Why refused</h2>
+        <p class="muted">
+          Every check the gateway makes for this key and a model, in order, with live counters.
+        </p>
+        <ExplainForm models={models} model={model} />
+        {explain === undefined ? null : explain.status === 200 ? (
+          <ExplainResult e={explain.body} />
+        ) : (
+          <Unavailable what="The explanation" status={explain.status} />
         )}
         <h2>Audit entries</h2>
         {audit.status !== 200 ? (
@@ -140,9 +136,6 @@ export async function keyDetailPage(ctx: ConsoleContext, c: Context<AdminEnv>, s
             ))}
           </ul>
         )}
-        <p class="muted">
-          “Why refused” for a chosen model is not shown: the admin API has no explain endpoint yet.
-        </p>
         <SecretDialog />
         <ConfirmDialog />
       </>

@@ -21,10 +21,13 @@ export interface KeyView {
   effective_targets: string[];
   created_at: string | null;
   last_used_at: string | null;
-  /** Present when the API has key blocking (another branch): rendered only then. */
-  blocked?: boolean;
-  /** Present when the API has budget periods (another branch): shown next to the budget then. */
-  budget_period?: string | null;
+  /** `key`: the key itself is blocked; `owner`: its owning user is (unblock the user). */
+  blocked_by?: 'key' | 'owner' | null;
+  budget_period: 'day' | 'week' | 'month' | null;
+  /** Spend of the current period (null without a period); `budget_progress` is against it then. */
+  period_spend: number | null;
+  period_resets_at: string | null;
+  max_parallel_requests: number | null;
 }
 
 export interface TeamView {

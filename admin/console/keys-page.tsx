@@ -23,6 +23,7 @@ import {
   type TargetView,
   type TeamView,
 } from './key-types.js';
+import { DataTable } from './data-table.js';
 import { Unavailable } from './layout.js';
 import { formatTime, usd, type ListAnswer } from './pages.js';
 
@@ -36,41 +37,49 @@ export function keyActions(
   key: KeyView,
 ): { regenerate: boolean; revoke: boolean; delete: boolean; block: 'block' | 'unblock' | null } {
   const own = isOwn(me, key) && canOnTeam(me, 'key.create_self', key.team.id);
+  const admin = canOnTeam(me, 'key.update', key.team.id);
   const active = key.status === 'active';
   return {
-    regenerate: active && (own || canOnTeam(me, 'key.update', key.team.id)),
-    revoke: active && (own || canOnTeam(me, 'key.revoke', key.team.id)),
+    regenerate: active && (own || admin),
+    revoke: (active || key.status === 'blocked') && (own || canOnTeam(me, 'key.revoke', key.team.id)),
     delete: own || canOnTeam(me, 'key.delete', key.team.id),
-    // Block/unblock only when the API reports `blocked` on keys (POST /v1/keys/:id/block|unblock).
-    block:
-      key.blocked === undefined || !active || !(own || canOnTeam(me, 'key.update', key.team.id))
-        ? null
-        : key.blocked
+    // Key admins block and unblock (a self-service owner cannot); a key blocked through its
+    // owner is unblocked by unblocking the user (Users page).
+    block: !admin
+      ? null
+      : active
+        ? 'block'
+        : key.status === 'blocked' && key.blocked_by !== 'owner'
           ? 'unblock'
-          : 'block',
+          : null,
   };
 }
 
 export function Budget(props: { keyView: KeyView }) {
   const k = props.keyView;
   if (k.max_budget === null) return <span class="muted">{usd(k.spend)} · no budget</span>;
+  const period = k.budget_period;
   return (
     <div class="budget">
       <span>
-        {usd(k.spend)}{' '}
+        {usd(period === null ? k.spend : k.period_spend)}{' '}
         <span class="muted">
           of {usd(k.max_budget)}
-          {k.budget_period === undefined || k.budget_period === null ? '' : ` per ${k.budget_period}`}
+          {period === null ? '' : ` per ${period}`}
         </span>
       </span>
       <meter min={0} max={1} value={k.budget_progress ?? 0} aria-label={`Budget used by ${k.name}`}></meter>
+      {period === null || k.period_resets_at === null ? null : (
+        <span class="muted">resets {formatTime(k.period_resets_at)}</span>
+      )}
     </div>
   );
 }
 
 export function KeyStatus(props: { k: KeyView }) {
-  const status = props.k.blocked === true && props.k.status === 'active' ? 'blocked' : props.k.status;
-  return <span class={`status status-${status}`}>{status}</span>;
+  const { status, blocked_by } = props.k;
+  const label = status === 'blocked' && blocked_by === 'owner' ? 'blocked (owner)' : status;
+  return <span class={`status status-${status}`}>{label}</span>;
 }
 
 const ACTION_LABELS = { regenerate: 'Regenerate', revoke: 'Revoke', delete: 'Delete' } as const;
@@ -222,6 +231,9 @@ export async function keysPage(ctx: ConsoleContext, c: Context<AdminEnv>, state:
             <option value="active" selected={status === 'active'}>
               active
             </option>
+            <option value="blocked" selected={status === 'blocked'}>
+              blocked
+            </option>
             <option value="revoked" selected={status === 'revoked'}>
               revoked
             </option>
@@ -231,38 +243,30 @@ export async function keysPage(ctx: ConsoleContext, c: Context<AdminEnv>, state:
         {keys.status !== 200 ? (
           <Unavailable what="The key list" status={keys.status} />
         ) : (
-          <div class="table-wrap" tabindex={0} role="region" aria-label="Keys table">
-            <table>
-              <thead>
-                <tr>
-                  {[
-                    'Name',
-                    'Token',
-                    'Team',
-                    'Owner',
-                    'Status',
-                    'Budget',
-                    ...WINDOW_LIMITS.map(([, l]) => l),
-                    'Last used',
-                    'Actions',
-                  ].map((h) => (
-                    <th scope="col">{h}</th>
-                  ))}
-                </tr>
-              </thead>
-              <tbody>
-                {rows.length === 0 ? (
-                  <tr>
-                    <td colspan={13} class="muted">
-                      No keys match.
-                    </td>
-                  </tr>
-                ) : (
-                  rows.map((k) => <Row me={me} k={k} />)
-                )}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            label="Keys table"
+            columns={[
+              'Name',
+              'Token',
+              'Team',
+              'Owner',
+              'Status',
+              'Budget',
+              ...WINDOW_LIMITS.map(([, l]) => l),
+              'Last used',
+              'Actions',
+            ]}
+          >
+            {rows.length === 0 ? (
+              <tr>
+                <td colspan={13} class="muted">
+                  No keys match.
+                </td>
+              </tr>
+            ) : (
+              rows.map((k) => <Row me={me} k={k} />)
+            )}
+          </DataTable>
         )}
         {create === undefined ? null : <CreateKeyDialog options={create} />}
         <SecretDialog />

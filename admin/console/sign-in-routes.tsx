@@ -6,6 +6,7 @@
  */
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie } from 'hono/cookie';
 import { consumePasswordLink, peekPasswordLink } from '../auth/password-links.js';
 import { dummyHash, hashPassword, passwordProblem, verifyPassword } from '../auth/passwords.js';
@@ -33,8 +34,9 @@ function address(c: Context): string {
   }
 }
 
+/** The form's string fields; an unreadable form (e.g. multipart without a boundary) has none. */
 async function form(c: Context): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
+  const body = await c.req.parseBody().catch(() => ({}));
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(body)) if (typeof value === 'string') out[name] = value;
   return out;
@@ -42,6 +44,9 @@ async function form(c: Context): Promise<Record<string, string>> {
 
 export function registerSignInRoutes(app: AdminApp, ctx: ConsoleContext): void {
   const { db } = ctx.deps;
+  // These forms need no sign-in: the admin body limit (413 request_too_large) before any parsing.
+  const limit = bodyLimit({ maxSize: ctx.deps.config.adminMaxBodyBytes });
+  for (const path of ['/sign-in', '/sign-out', '/set-password/:token']) app.post(path, limit);
 
   const signInPage = (
     c: Context<AdminEnv>,

@@ -11,39 +11,13 @@
  */
 import type { Logger } from 'pino';
 import { Client } from 'undici';
-import type { Change, ChangeBatch, ChangeEntity } from '../../src/invalidation/change.js';
+import type { Change, ChangeBatch } from '../../src/invalidation/change.js';
 import type { InternalTokens } from '../../src/invalidation/internal-token.js';
-import type { Database } from '../../src/storage/database.js';
 import type { InvalidationBus } from '../../src/invalidation/invalidation-bus.js';
 
 const PUSH_TIMEOUT_MS = 2000;
 /** Changes waiting for one gateway beyond this are dropped (oldest first): its pull repairs them. */
 const MAX_PENDING_CHANGES = 10_000;
-
-interface ChangeRow {
-  seq: number;
-  at: number;
-  entity_type: ChangeEntity;
-  entity_id: string;
-  token_hashes: string;
-}
-
-export function changeFromRow(row: ChangeRow): Change {
-  return {
-    seq: row.seq,
-    at: row.at,
-    entityType: row.entity_type,
-    entityId: row.entity_id,
-    tokenHashes: JSON.parse(row.token_hashes) as string[],
-  };
-}
-
-export function readChanges(db: Database, after: number, limit: number): Change[] {
-  const rows = db
-    .prepare('SELECT * FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?')
-    .all(after, limit) as ChangeRow[];
-  return rows.map(changeFromRow);
-}
 
 /** One gateway: its connection and the changes not yet sent to it. */
 interface PushTarget {

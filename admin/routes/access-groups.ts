@@ -28,7 +28,7 @@ import {
   type AccessGroupRow,
 } from '../../src/storage/access-group-repository.js';
 import { findRow, nameTaken, queryRows, updateRow } from '../../src/storage/rows.js';
-import { paginate } from '../pagination.js';
+import { paginate } from '../../src/storage/pagination.js';
 import {
   idParam,
   isoOrNull,

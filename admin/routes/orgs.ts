@@ -16,7 +16,7 @@ import { mutate, updateAudited } from '../mutation.js';
 import { requireUniqueName } from '../unique-name.js';
 import { deleteOrg, insertOrg, orgHasTeams, orgListQuery } from '../../src/storage/org-repository.js';
 import { findRow, nameTaken, queryRows, updateRow } from '../../src/storage/rows.js';
-import { paginate } from '../pagination.js';
+import { paginate } from '../../src/storage/pagination.js';
 import {
   idParam,
   json,

@@ -26,7 +26,7 @@ import {
   serviceAccountListQuery,
   type ServiceAccountRow,
 } from '../../src/storage/service-account-repository.js';
-import { paginate } from '../pagination.js';
+import { paginate } from '../../src/storage/pagination.js';
 import { idParam, isoOrNull, json, listQuery, ok, security, nameText } from '../schemas.js';
 import { visibleTeam } from './teams.js';
 

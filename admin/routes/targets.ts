@@ -26,7 +26,7 @@ import {
   type TargetColumns,
   type TargetRow,
 } from '../../src/storage/target-repository.js';
-import { paginate } from '../pagination.js';
+import { paginate } from '../../src/storage/pagination.js';
 import { idParam, isoOrNull, json, listQuery, ok, security, tagText, plainText } from '../schemas.js';
 
 /** What a client may send as `model`: no spaces, no glob characters. */

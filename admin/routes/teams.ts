@@ -19,7 +19,7 @@ import { mutate, updateAudited } from '../mutation.js';
 import { requireUniqueName } from '../unique-name.js';
 import { findRow, nameTaken, queryRows, updateRow } from '../../src/storage/rows.js';
 import { deleteTeam, insertTeam, teamHasKeys, teamListQuery } from '../../src/storage/team-repository.js';
-import { paginate } from '../pagination.js';
+import { paginate } from '../../src/storage/pagination.js';
 import {
   idParam,
   isoOrNull,

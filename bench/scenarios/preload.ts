@@ -5,21 +5,13 @@
  * from the process start until /readyz reports the preload done, keys per second, and the RSS
  * after a forced GC with every key cached. A request with the most recent key is then checked.
  */
+import type { PreloadProgress as Progress } from '../../src/cache/key-preloader.js';
 import type { BenchContext } from '../context.js';
 import { call, jsonOf } from '../load.js';
 import { figureRow } from '../measurement.js';
 import { forcedGcMemory } from '../processes.js';
 import { expectCompletion } from './gateway-load.js';
 import type { Scenario } from './scenario.js';
-
-interface Progress {
-  target: number;
-  loaded: number;
-  cached: number;
-  done: boolean;
-  tookMs: number | null;
-  error: string | null;
-}
 
 async function readiness(url: string): Promise<Progress | null> {
   const answer = await call(`${url}/readyz`, { method: 'GET' });

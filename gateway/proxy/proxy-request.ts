@@ -124,18 +124,27 @@ export class WebProxyRequest implements ProxyRequest {
 
 /**
  * Fires when the client disconnects before its answer is complete (the response's `close`
- * before it finished): one listener, no AbortController.
+ * before it finished): one listener, no AbortController. A pipelined request's response waits in
+ * Node's queue without a socket and gets no `close` when the connection goes away, so the
+ * connection's own `close` counts too (listened to only while the response is not done).
  */
 export class ResponseCloseSignal implements ClientSignal {
   aborted = false;
   private onAbort: (() => void) | undefined;
 
   constructor(outgoing: ServerResponse) {
-    outgoing.once('close', () => {
-      if (outgoing.writableFinished) return;
+    const fire = (): void => {
+      if (this.aborted || outgoing.writableFinished) return;
       this.aborted = true;
       this.onAbort?.();
-    });
+    };
+    const socket = outgoing.req.socket;
+    if (socket !== null && socket !== undefined && outgoing.socket !== socket) {
+      // Queued behind an earlier response on this connection (pipelining).
+      socket.once('close', fire);
+      outgoing.once('close', () => socket.off('close', fire));
+    }
+    outgoing.once('close', fire);
   }
 
   listen(onAbort: () => void): void {

@@ -25,6 +25,16 @@ export interface RateLimitHeaders {
   resetTokensMs: number | null;
 }
 
+/** Headers of an admission that enforces no window (every figure left out). */
+export const NO_RATE_LIMIT_HEADERS: RateLimitHeaders = Object.freeze({
+  limitRequests: null,
+  remainingRequests: null,
+  resetRequestsMs: null,
+  limitTokens: null,
+  remainingTokens: null,
+  resetTokensMs: null,
+});
+
 export interface AdmissionTicket {
   readonly id: number;
 }

@@ -37,8 +37,6 @@ export interface ScopeAccess {
   groupIds: readonly string[];
 }
 
-export const OPEN_ACCESS: ScopeAccess = { mode: 'inherit', targetIds: [], groupIds: [] };
-
 const globCache = new Map<string, RegExp>();
 
 /** The anchored regular expression of a glob (`*`, `?`; everything else literal). */

@@ -70,11 +70,3 @@ export const TEAM_ROLE_PERMISSIONS: Record<TeamRole, readonly Permission[]> = {
   team_developer: ['key.create_self', 'team.read', 'service_account.read'],
   team_viewer: ['team.read'],
 };
-
-export function isOrgRole(value: string): value is OrgRole {
-  return (ORG_ROLES as readonly string[]).includes(value);
-}
-
-export function isTeamRole(value: string): value is TeamRole {
-  return (TEAM_ROLES as readonly string[]).includes(value);
-}

@@ -16,13 +16,13 @@
  * counters then keep the reservation until they expire (conservative, never an overshoot).
  */
 import { costMicros } from '../budget/cost.js';
-import type {
-  Admission,
-  AdmissionOutcome,
-  AdmissionRequest,
-  AdmissionTicket,
-  RateLimitHeaders,
-  Usage,
+import {
+  type Admission,
+  type AdmissionOutcome,
+  type AdmissionRequest,
+  type AdmissionTicket,
+  NO_RATE_LIMIT_HEADERS,
+  type Usage,
 } from '../policy/admission.js';
 import { SCOPES } from '../policy/limits.js';
 import { CounterStoreError } from './counter-store.js';
@@ -37,15 +37,6 @@ export interface RedisFallbackAdmissionOptions {
   /** KEYGATE_BUDGET_FAIL_OPEN. */
   budgetFailOpen: boolean;
 }
-
-const NO_HEADERS: RateLimitHeaders = {
-  limitRequests: null,
-  remainingRequests: null,
-  resetRequestsMs: null,
-  limitTokens: null,
-  remainingTokens: null,
-  resetTokensMs: null,
-};
 
 export class RedisFallbackAdmission implements Admission {
   /** Tickets of the shared admission → their request (for the cost when Redis fails mid-request). */
@@ -75,7 +66,7 @@ export class RedisFallbackAdmission implements Admission {
           code: 'budget_unavailable',
           param: `${budgeted}_budget`,
           retryAfterMs: null,
-          headers: NO_HEADERS,
+          headers: NO_RATE_LIMIT_HEADERS,
         };
       }
     }

@@ -6,30 +6,16 @@
  *   exit non-zero, and never print "running" (before: "running", then EADDRINUSE; the demo
  *   talked to the other instance and failed with a 401).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, freePort, waitForHttp } from '../helpers/processes.js';
+import { freePort, runCli, waitForHttp } from '../helpers/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-cli-life-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function runCli(command: string, env: Record<string, string>) {
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', command], {
-    cwd: ROOT,
-    env: { ...process.env, KEYGATE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, output: () => output };
-}
 
 async function answers(url: string): Promise<boolean> {
   try {

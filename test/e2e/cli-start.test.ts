@@ -2,28 +2,14 @@
  * `keygate start` as a user runs it: two child processes, a generated master key printed once,
  * both planes answering, and a graceful stop of both on SIGTERM.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, freePort, waitForHttp } from '../helpers/processes.js';
+import { freePort, runCli, waitForHttp } from '../helpers/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function runStart(env: Record<string, string>) {
-  let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'start'], {
-    cwd: ROOT,
-    env: { ...process.env, KEYGATE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, output: () => output };
-}
 
 describe('keygate start', () => {
   it('runs both planes, prints the generated master key once, and stops both on SIGTERM', async () => {
@@ -34,7 +20,7 @@ describe('keygate start', () => {
       KEYGATE_ADMIN_PORT: String(adminPort),
       KEYGATE_GATEWAY_PORT: String(gatewayPort),
     };
-    const first = runStart(env);
+    const first = runCli('start', env);
     await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 30_000);
     await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, 30_000);
     const masterKey = /master key \(shown once, store it now\): (\S+)/.exec(first.output())?.[1];
@@ -49,7 +35,7 @@ describe('keygate start', () => {
     await expect(fetch(`http://127.0.0.1:${adminPort}/healthz`)).rejects.toThrow();
 
     // Second start on the same database: the key is not printed again and still works.
-    const second = runStart(env);
+    const second = runCli('start', env);
     await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 30_000);
     expect(second.output()).not.toContain('master key (shown once');
     const again = await fetch(`http://127.0.0.1:${adminPort}/v1/orgs`, {
@@ -61,7 +47,7 @@ describe('keygate start', () => {
   }, 90_000);
 
   it('refuses an invalid configuration with one message listing every problem', async () => {
-    const run = runStart({
+    const run = runCli('start', {
       KEYGATE_ADMIN_PORT: 'x',
       KEYGATE_LOG_LEVEL: 'loud',
       KEYGATE_DB_PATH: join(dir, 'bad.db'),

@@ -4,6 +4,8 @@
  *    the secret, uses it against the gateway (200), revokes it in the page, and the gateway
  *    refuses it; focus moves into the dialog and back; screenshots for the README;
  *  - a team developer sees only My Keys and meets each self-service constraint at its field;
+ *  - block/unblock in the page reach the gateway (401 key_blocked, then 200), for a key and for
+ *    a user (every key they own); the dialog's budget period and parallel cap reach the key;
  *  - a viewer (org auditor) sees keys but no write action;
  *  - every page: no console errors or failed requests, every control labelled, no horizontal
  *    page overflow at 390 px.
@@ -74,7 +76,9 @@ describe.skipIf(CHROMIUM === undefined)('API Keys page in Chromium', () => {
     await dialog.getByLabel('Service account of the team').selectOption('__new');
     await dialog.getByLabel('New service account name').fill('checkout-bot');
     await dialog.getByLabel('Max budget (USD)').fill('25');
+    await dialog.getByLabel('Budget period').selectOption('month');
     await dialog.getByLabel('RPM').fill('60');
+    await dialog.getByLabel('Max parallel requests').fill('4');
     await dialog.getByLabel('Expires in (days)').fill('90');
     expect(await unlabeled(page)).toEqual([]);
     await page.screenshot({ path: `${SHOTS}/create-key-dialog.png` });
@@ -106,11 +110,40 @@ describe.skipIf(CHROMIUM === undefined)('API Keys page in Chromium', () => {
     const row = page.locator('tr', { has: page.getByRole('link', { name: 'checkout-service' }) });
     expect(await row.getByText('checkout-bot').count()).toBe(1);
     expect(await row.getByText('No limit').count()).toBe(4);
+    expect(await row.getByText(/of \$25\.00 per month/).count()).toBe(1);
+    const id = (await row.getByRole('link', { name: 'checkout-service' }).getAttribute('href'))!.slice(6);
+    const view = (await stack.api('GET', `/v1/keys/${id}`)).body;
+    expect([view.budget_period, view.max_parallel_requests]).toEqual(['month', 4]);
+    expect(view.period_spend).toBeGreaterThan(0);
     await page.screenshot({ path: `${SHOTS}/api-keys.png` });
+
+    // Block in the row → the gateway refuses with key_blocked; Unblock → 200 again.
+    await row.getByRole('button', { name: 'Block' }).click();
+    await page.getByRole('dialog', { name: 'Block key' }).getByRole('button', { name: 'Block' }).click();
+    await row.getByText('blocked').waitFor();
+    await msUntil(
+      Date.now(),
+      () => chat(secret),
+      (status, body) => status === 401 && body?.error?.code === 'key_blocked',
+    );
+    await row.getByRole('button', { name: 'Unblock' }).click();
+    await page.getByRole('dialog', { name: 'Unblock key' }).getByRole('button', { name: 'Unblock' }).click();
+    await row.getByText('active').waitFor();
+    await msUntil(
+      Date.now(),
+      () => chat(secret),
+      (status) => status === 200,
+    );
 
     await row.getByRole('link', { name: 'checkout-service' }).click();
     await page.getByRole('heading', { name: 'Usage' }).waitFor();
     expect(await page.getByText('key.create').count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('usage-hour').getByRole('row').count()).toBeGreaterThan(1);
+    await page.getByLabel('Model', { exact: true }).selectOption(data.target.name);
+    await page.getByRole('button', { name: 'Explain' }).click();
+    await page.getByTestId('explain').waitFor();
+    expect(await page.locator('[data-check="window"][data-verdict="pass"]').count()).toBe(1);
+    expect(await page.locator('[data-check="parallel"][data-verdict="pass"]').count()).toBe(1);
     expect(await unlabeled(page)).toEqual([]);
     await page.screenshot({ path: `${SHOTS}/key-detail.png`, fullPage: true });
 
@@ -135,6 +168,7 @@ describe.skipIf(CHROMIUM === undefined)('API Keys page in Chromium', () => {
     const page = await context.newPage();
     const watch = monitor(page);
     await signInWithMasterKey(page, stack.adminUrl, MASTER_KEY);
+    await page.waitForLoadState('networkidle'); // the keys page's own fetches finish before leaving it
     await page.goto(`${stack.adminUrl}/keys/${old.key.id}`);
     await page.getByRole('button', { name: 'Regenerate' }).click();
     const confirm = page.getByRole('dialog', { name: 'Regenerate key' });
@@ -199,6 +233,43 @@ describe.skipIf(CHROMIUM === undefined)('API Keys page in Chromium', () => {
 
   it('team developer: only My Keys, and each self-service constraint shown at its field', async () => {
     await developerChecks(browser, stack, data);
+  });
+
+  it('admin: blocking a user in the Users page blocks their keys at the gateway; unblock restores them', async () => {
+    const id = await person(stack, 'blocked@example.com', 'blocked password 123');
+    await stack.api('PUT', `/v1/teams/${data.team.id}/members/${id}`, { role: 'team_admin' });
+    const token = (await stack.api('POST', `/v1/users/${id}/tokens`, {})).body.token as string;
+    const created = await fetch(`${stack.adminUrl}/v1/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'owned-by-person', team_id: data.team.id }),
+    });
+    expect(created.status).toBe(201);
+    const { secret } = (await created.json()) as { secret: string };
+    const context = await newContext(browser, stack.adminUrl);
+    const page = await context.newPage();
+    const watch = monitor(page);
+    await signInWithMasterKey(page, stack.adminUrl, MASTER_KEY);
+    await page.getByRole('link', { name: 'Users' }).click();
+    const row = page.locator('tr', { hasText: 'blocked@example.com' });
+    await row.getByRole('button', { name: 'Block' }).click();
+    await page.getByRole('dialog', { name: 'Block user' }).getByRole('button', { name: 'Block' }).click();
+    await row.getByText('blocked', { exact: true }).waitFor();
+    await msUntil(
+      Date.now(),
+      () => chat(secret),
+      (status, body) => status === 401 && body?.error?.code === 'key_blocked',
+    );
+    await row.getByRole('button', { name: 'Unblock' }).click();
+    await page.getByRole('dialog', { name: 'Unblock user' }).getByRole('button', { name: 'Unblock' }).click();
+    await row.getByText('active', { exact: true }).waitFor();
+    await msUntil(
+      Date.now(),
+      () => chat(secret),
+      (status) => status === 200,
+    );
+    expect(watch.problems).toEqual([]);
+    await context.close();
   });
 
   it('viewer (org auditor): sees keys, no write actions', async () => {

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createPricedTarget, expectStatus, keyCreator, masterKeyApi, type AdminApi } from './admin-api.js';
 import { freePort, spawnTs, type Spawned } from './processes.js';
 
 export const MASTER_KEY = 'e2e-master-key-0123456789abcdef';
@@ -22,7 +23,7 @@ export interface Stack {
   killAdmin(): Promise<void>;
   restartAdmin(): Promise<void>;
   /** Admin API call with the master key. */
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  api: AdminApi;
   stop(): Promise<void>;
 }
 
@@ -84,15 +85,7 @@ export async function startStack(options: {
         admin = await spawnTs('admin/main.ts', { url: adminUrl, env: adminEnv });
         started.splice(started.indexOf(gateway), 0, admin);
       },
-      async api(method, path, body) {
-        const response = await fetch(`${adminUrl}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await response.text();
-        return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-      },
+      api: masterKeyApi(adminUrl, MASTER_KEY),
       async stop() {
         for (const process of started.reverse()) await process.stop();
         rmSync(dir, { recursive: true, force: true });
@@ -107,25 +100,13 @@ export async function startStack(options: {
 
 /** Creates `${prefix}` org + team + a target on the mock upstream; returns their ids. */
 export async function seed(stack: Stack, prefix: string) {
-  const expectStatus = (result: { status: number; body: any }, status: number, what: string) => {
-    if (result.status !== status) throw new Error(`${what}: ${result.status} ${JSON.stringify(result.body)}`);
-    return result.body;
-  };
   const org = expectStatus(await stack.api('POST', '/v1/orgs', { name: `${prefix}-org` }), 201, 'create org');
   const team = expectStatus(
     await stack.api('POST', '/v1/teams', { org_id: org.id, name: `${prefix}-team` }),
     201,
     'create team',
   );
-  const target = expectStatus(
-    await stack.api('POST', '/v1/targets', {
-      name: `${prefix}-model`,
-      upstream: { base_url: `${stack.mockUrl}/v1`, model: 'mock-model', api_key_env: 'E2E_PROVIDER_KEY' },
-      pricing: { input_per_mtok: 1, output_per_mtok: 2 },
-    }),
-    201,
-    'create target',
-  );
+  const target = await createPricedTarget(stack.api, stack.mockUrl, prefix);
   const other = expectStatus(
     await stack.api('POST', '/v1/targets', {
       name: `${prefix}-other`,
@@ -134,21 +115,7 @@ export async function seed(stack: Stack, prefix: string) {
     201,
     'create target',
   );
-  const createKey = async (extra: Record<string, unknown> = {}) =>
-    expectStatus(
-      await stack.api('POST', '/v1/keys', {
-        name: `${prefix}-key`,
-        team_id: team.id,
-        owner: {
-          type: 'service_account',
-          create: { name: `${prefix}-svc-${Math.random().toString(36).slice(2, 8)}` },
-        },
-        ...extra,
-      }),
-      201,
-      'create key',
-    ) as { key: { id: string }; secret: string };
-  return { org, team, target, other, createKey };
+  return { org, team, target, other, createKey: keyCreator(stack.api, prefix, team.id) };
 }
 
 /** Polls the gateway until `done(status, body)`; returns ms from `since` to the first such answer. */

@@ -81,3 +81,17 @@ export async function spawnAdmin(env: Record<string, string>): Promise<Spawned> 
     env: { KEYGATE_ADMIN_PORT: String(port), ...env },
   });
 }
+
+/** `keygate <command>` as a child process (warn-level logs), with its stdout and stderr collected. */
+export function runCli(command: string, env: Record<string, string>) {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', command], {
+    cwd: ROOT,
+    env: { ...process.env, KEYGATE_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}

@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { createPricedTarget, expectStatus, keyCreator, masterKeyApi, type AdminApi } from './admin-api.js';
+import { eventually } from './eventually.js';
 import { freePort, spawnTs, type Spawned } from './processes.js';
 
 /**
@@ -24,7 +26,7 @@ export interface RedisStack {
   gateways: Spawned[];
   mockUrl: string;
   /** Admin API call with the master key. */
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  api: AdminApi;
   /** POST /v1/chat/completions on gateway `i` (round-robin over the gateways when omitted). */
   chat(secret: string, model: string, options?: { gateway?: number; maxTokens?: number }): Promise<Response>;
   stop(): Promise<void>;
@@ -100,15 +102,7 @@ export async function startRedisStack(options: RedisStackOptions): Promise<Redis
       admin,
       gateways,
       mockUrl,
-      async api(method, path, body) {
-        const response = await fetch(`${adminUrl}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${MASTER_KEY}`, 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await response.text();
-        return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-      },
+      api: masterKeyApi(adminUrl, MASTER_KEY),
       chat(secret, model, chatOptions = {}) {
         const gateway = gateways[chatOptions.gateway ?? next++ % gateways.length]!;
         return undiciFetch(`${gateway.url}/v1/chat/completions`, {
@@ -136,44 +130,21 @@ export async function startRedisStack(options: RedisStackOptions): Promise<Redis
 
 /** Org, team and a priced target on the mock upstream ($1 / $2 per million tokens). */
 export async function seedOrg(stack: RedisStack, name: string, limits: { team?: object; org?: object } = {}) {
-  const ok = (result: { status: number; body: any }, what: string) => {
-    if (result.status !== 201) throw new Error(`${what}: ${result.status} ${JSON.stringify(result.body)}`);
-    return result.body;
-  };
-  const org = ok(await stack.api('POST', '/v1/orgs', { name: `${name}-org`, ...limits.org }), 'create org');
-  const team = ok(
+  const org = expectStatus(
+    await stack.api('POST', '/v1/orgs', { name: `${name}-org`, ...limits.org }),
+    201,
+    'create org',
+  );
+  const team = expectStatus(
     await stack.api('POST', '/v1/teams', { org_id: org.id, name: `${name}-team`, ...limits.team }),
+    201,
     'create team',
   );
-  const target = ok(
-    await stack.api('POST', '/v1/targets', {
-      name: `${name}-model`,
-      upstream: { base_url: `${stack.mockUrl}/v1`, model: 'mock-model', api_key_env: 'E2E_PROVIDER_KEY' },
-      pricing: { input_per_mtok: 1, output_per_mtok: 2 },
-    }),
-    'create target',
-  );
-  const createKey = async (extra: Record<string, unknown> = {}) =>
-    ok(
-      await stack.api('POST', '/v1/keys', {
-        name: `${name}-key`,
-        team_id: team.id,
-        owner: {
-          type: 'service_account',
-          create: { name: `${name}-svc-${Math.random().toString(36).slice(2, 8)}` },
-        },
-        ...extra,
-      }),
-      'create key',
-    ) as { key: { id: string }; secret: string };
-  return { org, team, model: target.name as string, createKey };
+  const target = await createPricedTarget(stack.api, stack.mockUrl, name);
+  return { org, team, model: target.name as string, createKey: keyCreator(stack.api, name, team.id) };
 }
 
-/** Polls until `check` holds (or throws after `timeoutMs`). */
-export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+/** Polls every 20 ms until `check` holds (or throws after `timeoutMs`). */
+export function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  return eventually(check, { timeoutMs, intervalMs: 20, what });
 }

@@ -9,7 +9,9 @@
  * why they skip.
  */
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { loadConfig, type RedisTarget } from '../../src/config/config.js';
+import { connectRedis, waitUntilReady, type RedisClient } from '../../src/ratelimit/redis-connection.js';
 import { redisAvailable, startRedisCluster, startRedisServer } from './redis-servers.js';
 
 export interface RedisDeployment {
@@ -84,4 +86,29 @@ async function forgetPrefixes(url: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Deployment `name` for the enclosing describe: started in beforeAll, closed in afterAll together
+ * with every client `connect()` opened (each one ready before it is returned).
+ */
+export function useDeployment(name: DeploymentName): { connect(): Promise<RedisClient> } {
+  let deployment: RedisDeployment | undefined;
+  const clients: RedisClient[] = [];
+  beforeAll(async () => {
+    deployment = await startDeployment(name);
+  }, 60_000);
+  afterAll(async () => {
+    for (const redis of clients) redis.disconnect();
+    await deployment?.close();
+  });
+  return {
+    async connect() {
+      if (deployment === undefined) throw new Error(`Redis deployment ${name} is not started`);
+      const redis = connectRedis(deployment.target, { commandTimeoutMs: 2000 });
+      clients.push(redis);
+      expect(await waitUntilReady(redis, 10_000)).toBe(true);
+      return redis;
+    },
+  };
 }

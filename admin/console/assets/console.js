@@ -170,11 +170,14 @@ if (createForm) {
       'rph_limit',
       'rpd_limit',
       'tpd_limit',
+      'max_parallel_requests',
       'expires_in_days',
     ]) {
       const value = number(field);
       if (value !== undefined) body[field] = value;
     }
+    const period = createForm.elements.namedItem('budget_period').value;
+    if (period !== '') body.budget_period = period;
     if (mode() === 'admin') {
       if (ownerValue() === 'user') body.owner = { type: 'user' };
       else if (saSelect.value === '__new')
@@ -219,19 +222,28 @@ const ACTIONS = {
     text: (name) => `Block “${name}”? Requests are refused until it is unblocked.`,
   },
   unblock: { title: 'Unblock key', text: (name) => `Unblock “${name}”?` },
+  'user-block': {
+    title: 'Block user',
+    text: (name) => `Block ${name}? Every key they own is refused until they are unblocked.`,
+  },
+  'user-unblock': { title: 'Unblock user', text: (name) => `Unblock ${name} and the keys they own?` },
 };
 document.addEventListener('click', (event) => {
   const button =
-    event.target instanceof Element ? event.target.closest('button[data-action][data-key-id]') : null;
-  if (!button || !confirmForm) return;
-  const action = ACTIONS[button.dataset.action];
+    event.target instanceof Element
+      ? event.target.closest('button[data-action][data-key-id], button[data-action][data-user-id]')
+      : null;
+  const action = ACTIONS[button?.dataset.action];
+  if (!button || !confirmForm || action === undefined) return;
   pending = {
     action: button.dataset.action,
-    id: button.dataset.keyId,
+    id: button.dataset.keyId ?? button.dataset.userId,
     detail: button.dataset.after === 'detail',
   };
   document.getElementById('confirm-title').textContent = action.title;
-  document.getElementById('confirm-text').textContent = action.text(button.dataset.keyName);
+  document.getElementById('confirm-text').textContent = action.text(
+    button.dataset.keyName ?? button.dataset.userEmail,
+  );
   document.getElementById('confirm-grace').hidden = !action.grace;
   document.getElementById('confirm-ok').textContent = action.title.split(' ')[0];
   document.getElementById('confirm-error').hidden = true;
@@ -243,7 +255,9 @@ confirmForm?.addEventListener('submit', async (event) => {
   const { action, id, detail } = pending;
   const path = `/v1/keys/${encodeURIComponent(id)}`;
   let answer;
-  if (action === 'regenerate') {
+  if (action.startsWith('user-'))
+    answer = await api('POST', `/v1/users/${encodeURIComponent(id)}/${action.slice('user-'.length)}`);
+  else if (action === 'regenerate') {
     const minutes = Number(confirmForm.elements.namedItem('grace_minutes').value || '0');
     answer = await api('POST', `${path}/regenerate`, { grace_period_seconds: Math.round(minutes * 60) });
   } else if (action === 'delete') answer = await api('DELETE', path);

@@ -1,7 +1,8 @@
 /**
- * Console rendering rules that the browser tests cannot reach on this branch: Block/Unblock and
- * the budget period appear only when the keys API reports `blocked` / `budget_period`; row
- * actions follow the caller's permissions (the API still decides). Also: every page answers
+ * Console rendering rules: Block on an active key, Unblock on a key blocked by itself (not on one
+ * blocked through its owner: that is the user's unblock); the budget shows the period's spend
+ * with the period when the key has one; row actions follow the caller's permissions (the API
+ * still decides). Also: every page answers
  * through the same JSON routes as curl, so a key the caller cannot see is "not available".
  */
 import { describe, expect, it } from 'vitest';
@@ -43,30 +44,42 @@ const key: KeyView = {
   effective_targets: [],
   created_at: null,
   last_used_at: null,
+  budget_period: null,
+  period_spend: null,
+  period_resets_at: null,
+  max_parallel_requests: null,
 };
 
 const html = (node: unknown) => String(node);
 
 describe('console key rendering', () => {
-  it('shows Block/Unblock only when the API reports `blocked`', () => {
-    expect(html(KeyActionButtons({ me: admin, k: key }))).not.toContain('data-action="block"');
-    expect(html(KeyActionButtons({ me: admin, k: { ...key, blocked: false } }))).toContain(
-      'data-action="block"',
-    );
-    expect(html(KeyActionButtons({ me: admin, k: { ...key, blocked: true } }))).toContain(
-      'data-action="unblock"',
-    );
+  it('shows Block on an active key, Unblock on a key blocked by itself, neither when the owner is blocked', () => {
+    expect(html(KeyActionButtons({ me: admin, k: key }))).toContain('data-action="block"');
+    const blocked = { ...key, status: 'blocked', blocked_by: 'key' as const };
+    expect(html(KeyActionButtons({ me: admin, k: blocked }))).toContain('data-action="unblock"');
+    const byOwner = html(KeyActionButtons({ me: admin, k: { ...blocked, blocked_by: 'owner' as const } }));
+    expect(byOwner).not.toContain('block"');
+    expect(html(KeyActionButtons({ me: admin, k: { ...key, status: 'revoked' } }))).not.toContain('block"');
   });
 
   it('offers no action to a caller with only key.read', () => {
-    expect(html(KeyActionButtons({ me: viewer, k: { ...key, blocked: false } }))).not.toContain(
-      'data-action',
-    );
+    expect(html(KeyActionButtons({ me: viewer, k: key }))).not.toContain('data-action');
   });
 
-  it('shows the budget period when the API reports one', () => {
-    expect(html(Budget({ keyView: key }))).not.toContain(' per ');
-    expect(html(Budget({ keyView: { ...key, budget_period: 'month' } }))).toContain('of $50.00 per month');
+  it('shows the period spend with the period and its reset when the key has a budget period', () => {
+    expect(html(Budget({ keyView: key }))).toContain('$5.00 <span class="muted">of $50.00</span>');
+    const monthly = html(
+      Budget({
+        keyView: {
+          ...key,
+          budget_period: 'month',
+          period_spend: 1.25,
+          period_resets_at: '2026-12-01T00:00:00.000Z',
+        },
+      }),
+    );
+    expect(monthly).toContain('$1.25 <span class="muted">of $50.00 per month</span>');
+    expect(monthly).toContain('resets 2026-12-01 00:00 UTC');
   });
 });
 

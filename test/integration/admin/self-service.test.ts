@@ -8,8 +8,7 @@ import { WINDOW_FIELDS } from '../../../src/policy/limits.js';
 import { countRows } from './keys-fixtures.js';
 import { keysWorld } from './keys-world.js';
 import type { TeamSeed } from './keys-fixtures.js';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../../../src/ratelimit/windows.js';
 
 async function world(policy: TeamSeed = {}) {
   return keysWorld(policy);

@@ -2,43 +2,19 @@
  * RedisCounterStore on a single Redis and on a 3-master Redis Cluster: every counter of a request
  * carries the org id as its hash tag, so the one Lua script of a request never crosses slots.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
-import { connectRedis, waitUntilReady, type RedisClient } from '../../../src/ratelimit/redis-connection.js';
 import { RedisCounterStore } from '../../../src/ratelimit/redis-counter-store.js';
-import {
-  deploymentNames,
-  noRedisMessage,
-  startDeployment,
-  uniquePrefix,
-  type RedisDeployment,
-} from '../../helpers/redis-targets.js';
+import { deploymentNames, noRedisMessage, uniquePrefix, useDeployment } from '../../helpers/redis-targets.js';
 import { MID_MORNING, TARGET, policy } from '../../unit/ratelimit/fixtures.js';
 
 const names = deploymentNames();
 if (names.length === 0) console.warn(noRedisMessage('RedisCounterStore on Redis and Redis Cluster'));
 
 describe.skipIf(names.length === 0).each(names)('RedisCounterStore on %s Redis', (name) => {
-  let deployment: RedisDeployment;
-  const clients: RedisClient[] = [];
+  const { connect: client } = useDeployment(name);
   const prefix = uniquePrefix('counters');
-
-  const client = async (): Promise<RedisClient> => {
-    const redis = connectRedis(deployment.target, { commandTimeoutMs: 2000 });
-    clients.push(redis);
-    expect(await waitUntilReady(redis, 10_000)).toBe(true);
-    return redis;
-  };
-
-  beforeAll(async () => {
-    deployment = await startDeployment(name);
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const redis of clients) redis.disconnect();
-    await deployment?.close();
-  });
 
   it('every counter of a request lands in the slot of its org hash tag', async () => {
     const redis = await client();

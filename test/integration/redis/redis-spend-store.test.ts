@@ -3,31 +3,22 @@
  * reservations shared by replicas, reserve-if-fits all-or-nothing over key, team and org in one
  * script, seeded from the persisted spend, with TTLs on every key.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisSpendStore, SPEND_TTL_MS } from '../../../src/budget/redis-spend-store.js';
-import { connectRedis, waitUntilReady, type RedisClient } from '../../../src/ratelimit/redis-connection.js';
-import {
-  deploymentNames,
-  noRedisMessage,
-  startDeployment,
-  uniquePrefix,
-  type RedisDeployment,
-} from '../../helpers/redis-targets.js';
+import type { RedisClient } from '../../../src/ratelimit/redis-connection.js';
+import { deploymentNames, noRedisMessage, uniquePrefix, useDeployment } from '../../helpers/redis-targets.js';
 import { policy } from '../../unit/ratelimit/fixtures.js';
 
 const names = deploymentNames();
 if (names.length === 0) console.warn(noRedisMessage('RedisSpendStore'));
 
 describe.skipIf(names.length === 0).each(names)('RedisSpendStore on %s Redis', (name) => {
-  let deployment: RedisDeployment;
-  const clients: RedisClient[] = [];
+  const { connect } = useDeployment(name);
   let run = 0;
   const prefix = uniquePrefix('spend');
 
   const newStore = async (): Promise<{ store: RedisSpendStore; redis: RedisClient }> => {
-    const redis = connectRedis(deployment.target, { commandTimeoutMs: 2000 });
-    clients.push(redis);
-    expect(await waitUntilReady(redis, 10_000)).toBe(true);
+    const redis = await connect();
     return { store: new RedisSpendStore({ redis, prefix, reservationTtlMs: 60_000 }), redis };
   };
   /** Ids unique per test, so tests never share counters. */
@@ -35,15 +26,6 @@ describe.skipIf(names.length === 0).each(names)('RedisSpendStore on %s Redis', (
     run++;
     return { keyId: `key_${run}`, teamId: `team_${run}`, orgId: `org_${run}` };
   };
-
-  beforeAll(async () => {
-    deployment = await startDeployment(name);
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const redis of clients) redis.disconnect();
-    await deployment?.close();
-  });
 
   it('reserves on every budgeted scope or on none, naming the first scope that does not fit', async () => {
     const { store } = await newStore();

@@ -11,8 +11,8 @@ import { KeygateError } from '../../../src/errors/keygate-error.js';
 import { WINDOW_FIELDS, type WindowField } from '../../../src/policy/limits.js';
 import { openDatabase } from '../../../src/storage/database.js';
 import { Seeder } from '../../integration/admin/keys-fixtures.js';
+import { DAY_MS } from '../../../src/ratelimit/windows.js';
 
-const DAY_MS = 86_400_000;
 const NOW = Date.UTC(2026, 2, 1);
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
