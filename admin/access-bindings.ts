@@ -24,6 +24,14 @@ import {
   loadScopeAccess,
   resolveAccess,
 } from '../src/storage/access-repository.js';
+import {
+  findAccessGroupRef,
+  lineageOfKey,
+  orgOfTeam,
+  readBindings,
+  replaceBindings,
+} from '../src/storage/access-binding-repository.js';
+import { findTargetIdByName } from '../src/storage/target-repository.js';
 
 export type AccessScope = 'org' | 'team' | 'key';
 
@@ -37,8 +45,6 @@ export interface AccessSettingsView {
   access_groups: string[];
 }
 
-const TABLE: Record<AccessScope, string> = { org: 'orgs', team: 'teams', key: 'keys' };
-
 interface Lineage {
   orgId: string;
   teamId?: string;
@@ -48,14 +54,11 @@ interface Lineage {
 function lineage(db: Database, scope: AccessScope, scopeId: string): Lineage {
   if (scope === 'org') return { orgId: scopeId };
   if (scope === 'team') {
-    const team = db.prepare('SELECT org_id FROM teams WHERE id = ?').get(scopeId) as
-      { org_id: string } | undefined;
-    if (team === undefined) throw new Error(`writeAccess: team ${scopeId} does not exist`);
-    return { orgId: team.org_id };
+    const orgId = orgOfTeam(db, scopeId);
+    if (orgId === undefined) throw new Error(`writeAccess: team ${scopeId} does not exist`);
+    return { orgId };
   }
-  const key = db
-    .prepare('SELECT k.team_id, t.org_id FROM keys k JOIN teams t ON t.id = k.team_id WHERE k.id = ?')
-    .get(scopeId) as { team_id: string; org_id: string } | undefined;
+  const key = lineageOfKey(db, scopeId);
   if (key === undefined) throw new Error(`writeAccess: key ${scopeId} does not exist`);
   return { orgId: key.org_id, teamId: key.team_id };
 }
@@ -78,25 +81,18 @@ export function writeAccess(db: Database, scope: AccessScope, scopeId: string, a
   let groupIds: string[] = [];
   if (access.mode === 'restrict') {
     targetIds = unique(access.targets).map((name) => {
-      const target = db.prepare('SELECT id FROM targets WHERE name = ?').get(name) as
-        { id: string } | undefined;
-      if (target === undefined) {
+      const targetId = findTargetIdByName(db, name);
+      if (targetId === undefined) {
         throw new KeygateError('invalid_request', {
           param: 'access.targets',
           message: `Unknown target "${name}".`,
         });
       }
-      return target.id;
+      return targetId;
     });
     groupIds = unique(access.access_groups).map((ref) => {
       // By id, else by name among this org's groups and the global ones (the org's own first).
-      const group = db
-        .prepare(
-          `SELECT id, org_id FROM access_groups
-           WHERE id = @ref OR (name = @ref AND (org_id IS NULL OR org_id = @org))
-           ORDER BY id = @ref DESC, org_id IS NULL LIMIT 1`,
-        )
-        .get({ ref, org: orgId }) as { id: string; org_id: string | null } | undefined;
+      const group = findAccessGroupRef(db, ref, orgId);
       if (group === undefined || (group.org_id !== null && group.org_id !== orgId)) {
         throw new KeygateError('invalid_request', {
           param: 'access.access_groups',
@@ -115,13 +111,7 @@ export function writeAccess(db: Database, scope: AccessScope, scopeId: string, a
       );
   }
 
-  db.prepare('DELETE FROM access_bindings WHERE scope_type = ? AND scope_id = ?').run(scope, scopeId);
-  db.prepare(`UPDATE ${TABLE[scope]} SET access_mode = ? WHERE id = ?`).run(access.mode, scopeId);
-  const insert = db.prepare(
-    'INSERT OR IGNORE INTO access_bindings (scope_type, scope_id, target_id, group_id) VALUES (?, ?, ?, ?)',
-  );
-  for (const id of targetIds) insert.run(scope, scopeId, id, null);
-  for (const id of groupIds) insert.run(scope, scopeId, null, id);
+  replaceBindings(db, scope, scopeId, { mode: access.mode, targetIds, groupIds });
 }
 
 function checkWithinParent(
@@ -170,22 +160,10 @@ function checkWithinParent(
 }
 
 export function accessView(db: Database, scope: AccessScope, scopeId: string): AccessSettingsView {
-  const row = db.prepare(`SELECT access_mode FROM ${TABLE[scope]} WHERE id = ?`).get(scopeId) as
-    { access_mode: AccessSettingsView['mode'] } | undefined;
-  const targets = db
-    .prepare(
-      `SELECT t.name FROM access_bindings b JOIN targets t ON t.id = b.target_id
-       WHERE b.scope_type = ? AND b.scope_id = ? ORDER BY t.name`,
-    )
-    .all(scope, scopeId) as { name: string }[];
-  const groups = db
-    .prepare(
-      'SELECT group_id FROM access_bindings WHERE scope_type = ? AND scope_id = ? AND group_id IS NOT NULL ORDER BY group_id',
-    )
-    .all(scope, scopeId) as { group_id: string }[];
+  const bindings = readBindings(db, scope, scopeId);
   return {
-    mode: row?.access_mode ?? (scope === 'org' ? 'all' : 'inherit'),
-    targets: targets.map((t) => t.name),
-    access_groups: groups.map((g) => g.group_id),
+    mode: (bindings.mode as AccessSettingsView['mode'] | undefined) ?? (scope === 'org' ? 'all' : 'inherit'),
+    targets: bindings.targetNames,
+    access_groups: bindings.groupIds,
   };
 }

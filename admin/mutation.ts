@@ -43,7 +43,8 @@ export type AuditSubject = Omit<AuditEntry, 'actor' | 'requestId' | 'at' | 'befo
 /**
  * The read-before → update → read-after → audit + change pattern of every update, in one place:
  * renders `before` with `view`, runs `update`, re-reads the row, writes the audit row (before and
- * after views) and, when `change` names an entity type, the change-log row for the same id.
+ * after views) and, when `change` names an entity type, the change-log row for the same id
+ * (with `tokenHashes`).
  * Call inside `mutate`.
  */
 export function updateAudited<Row>(
@@ -55,12 +56,14 @@ export function updateAudited<Row>(
     reload: () => Row;
     audit: AuditSubject;
     change?: ChangeEntity;
+    /** Token hashes the change-log row names (keys: every hash the key answered to). */
+    tokenHashes?: readonly string[];
   },
 ): Row {
   const beforeView = spec.view(spec.before);
   spec.update();
   const after = spec.reload();
   journal.audit({ ...spec.audit, before: beforeView, after: spec.view(after) });
-  if (spec.change !== undefined) journal.change(spec.change, spec.audit.entityId);
+  if (spec.change !== undefined) journal.change(spec.change, spec.audit.entityId, spec.tokenHashes);
   return after;
 }

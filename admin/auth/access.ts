@@ -12,6 +12,7 @@ import {
   type TeamRole,
 } from '../../src/policy/permissions.js';
 import type { AuditActor } from '../../src/storage/journal.js';
+import { rolesOfUser } from '../../src/storage/membership-repository.js';
 
 export interface UserRow {
   id: string;
@@ -44,21 +45,11 @@ export class AccessView {
     if (caller.kind === 'master' || caller.user.platform_role === 'platform_admin') {
       return new AccessView(caller, new Map(), new Map());
     }
-    const orgRows = db
-      .prepare('SELECT org_id, role FROM org_members WHERE user_id = ?')
-      .all(caller.user.id) as {
-      org_id: string;
-      role: OrgRole;
-    }[];
-    const teamRows = db
-      .prepare(
-        'SELECT tm.team_id, tm.role, t.org_id FROM team_members tm JOIN teams t ON t.id = tm.team_id WHERE tm.user_id = ?',
-      )
-      .all(caller.user.id) as { team_id: string; role: TeamRole; org_id: string }[];
+    const roles = rolesOfUser(db, caller.user.id);
     return new AccessView(
       caller,
-      new Map(orgRows.map((row) => [row.org_id, row.role])),
-      new Map(teamRows.map((row) => [row.team_id, { role: row.role, orgId: row.org_id }])),
+      new Map(roles.orgs.map((row) => [row.org_id, row.role as OrgRole])),
+      new Map(roles.teams.map((row) => [row.team_id, { role: row.role as TeamRole, orgId: row.org_id }])),
     );
   }
 

@@ -10,6 +10,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { retryAfterSeconds, type AuthFailureThrottle } from '../../src/ratelimit/auth-failure-throttle.js';
+import { findRow } from '../../src/storage/rows.js';
 import type { AdminDeps, AdminEnv } from '../context.js';
 import { AccessView, type UserRow } from './access.js';
 import { clientAddress } from './client-address.js';
@@ -21,7 +22,6 @@ function tooManyFailures(c: Context<AdminEnv>, blockedMs: number): KeygateError 
 }
 
 export function authenticate(deps: AdminDeps, throttle: AuthFailureThrottle): MiddlewareHandler<AdminEnv> {
-  const findUser = deps.db.prepare('SELECT * FROM users WHERE id = ?');
   const sessions = new SessionStore(
     deps.db,
     deps.clock,
@@ -54,7 +54,7 @@ export function authenticate(deps: AdminDeps, throttle: AuthFailureThrottle): Mi
       return next();
     }
     const userId = await deps.credentials.verifyUserToken(token);
-    const user = userId === undefined ? undefined : (findUser.get(userId) as UserRow | undefined);
+    const user = userId === undefined ? undefined : findRow<UserRow>(deps.db, 'users', userId);
     if (user === undefined) {
       const blocked = await throttle.recordFailure(address);
       throw blocked > 0 ? tooManyFailures(c, blocked) : new KeygateError('unauthenticated');

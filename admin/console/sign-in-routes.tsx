@@ -16,6 +16,7 @@ import type { AdminEnv } from '../context.js';
 import type { ConsoleContext } from './console-context.js';
 import { setPageHeaders } from './layout.js';
 import { SetPasswordPage, SignInPage, SimpleMessage } from './sign-in-pages.js';
+import { findUserCredentials } from '../../src/storage/user-repository.js';
 
 const PRE_COOKIE = 'kg_pre';
 
@@ -43,7 +44,6 @@ async function form(c: Context): Promise<Record<string, string>> {
 
 export function registerSignInRoutes(app: AdminApp, ctx: ConsoleContext): void {
   const { db } = ctx.deps;
-  const userByEmail = db.prepare('SELECT id, password_hash FROM users WHERE email = ?');
   // These forms need no sign-in: the admin body limit (413 request_too_large) before any parsing.
   const limit = bodyLimit({ maxSize: ctx.deps.config.adminMaxBodyBytes });
   for (const path of ['/sign-in', '/sign-out', '/set-password/:token']) app.post(path, limit);
@@ -89,7 +89,7 @@ export function registerSignInRoutes(app: AdminApp, ctx: ConsoleContext): void {
     if (master) {
       if (ctx.deps.credentials.isMasterKey(fields.master_key ?? '')) principal = 'master';
     } else {
-      const user = userByEmail.get(account) as { id: string; password_hash: string | null } | undefined;
+      const user = findUserCredentials(db, account);
       const ok = await verifyPassword(fields.password ?? '', user?.password_hash ?? (await dummyHash()));
       if (ok && user !== undefined && user.password_hash !== null) principal = { userId: user.id };
     }

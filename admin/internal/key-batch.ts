@@ -12,6 +12,7 @@
  */
 import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
+import { recentlyUsedActiveKeys } from '../../src/storage/key-repository.js';
 import { resolveKeyPolicy, type ResolveMemo } from './resolve-key-policy.js';
 
 /** Most hashes per batch and keys per page the admin plane answers. */
@@ -22,27 +23,6 @@ export interface RecentKeysPage {
   /** `<last_used_at>:<key id>` of the last key of this page; null when there are no more. */
   next: string | null;
 }
-
-interface RecentRow {
-  id: string;
-  token_hash: string;
-  last_used_at: number;
-}
-
-function prepare(db: Database) {
-  const columns = 'SELECT id, token_hash, last_used_at FROM keys';
-  const order = 'ORDER BY last_used_at DESC, id DESC LIMIT ?';
-  return {
-    first: db.prepare<[number], RecentRow>(
-      `${columns} WHERE last_used_at IS NOT NULL AND status = 'active' ${order}`,
-    ),
-    after: db.prepare<[number, string, number], RecentRow>(
-      `${columns} WHERE last_used_at IS NOT NULL AND status = 'active' AND (last_used_at, id) < (?, ?) ${order}`,
-    ),
-  };
-}
-
-const STATEMENTS = new WeakMap<Database, ReturnType<typeof prepare>>();
 
 export function resolveKeyPolicies(
   db: Database,
@@ -71,14 +51,8 @@ export function recentKeyPolicies(
   gatewayId: string | undefined,
   now: number,
 ): RecentKeysPage {
-  let statements = STATEMENTS.get(db);
-  if (statements === undefined) {
-    statements = prepare(db);
-    STATEMENTS.set(db, statements);
-  }
-  const { first, after: afterCursor } = statements;
   return db.transaction(() => {
-    const rows = after === undefined ? first.all(limit) : afterCursor.all(after.lastUsedAt, after.id, limit);
+    const rows = recentlyUsedActiveKeys(db, after, limit);
     const policies: ResolvedKeyPolicy[] = [];
     const memo: ResolveMemo = { teamTargets: new Map() };
     for (const row of rows) {

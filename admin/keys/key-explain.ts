@@ -18,6 +18,8 @@ import { effectivePolicy } from '../../src/policy/override.js';
 import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
 import { loadAccessGroups, loadAccessTargets, loadScopeAccess } from '../../src/storage/access-repository.js';
+import { findRow } from '../../src/storage/rows.js';
+import { findTargetIdByName } from '../../src/storage/target-repository.js';
 import { WINDOWS, windowParam } from '../../src/ratelimit/windows.js';
 import type { GatewayAnswer } from './gateway-counters.js';
 
@@ -34,10 +36,7 @@ function binding(db: Database, scope: Scope, id: string, targetId: string | unde
   const groups = [...loadAccessGroups(db, access.groupIds).values()].filter((group) =>
     groupMemberIds(group, targets).has(targetId),
   );
-  const names = groups.map(
-    (group) =>
-      (db.prepare('SELECT name FROM access_groups WHERE id = ?').get(group.id) as { name: string }).name,
-  );
+  const names = groups.map((group) => findRow<{ name: string }>(db, 'access_groups', group.id)!.name);
   return {
     scope,
     id,
@@ -79,7 +78,8 @@ export function explainKey(
     expires_at: policy.expiresAt === null ? null : new Date(policy.expiresAt).toISOString(),
     ...(expired ? { code: 'key_expired' } : {}),
   });
-  const target = db.prepare('SELECT id FROM targets WHERE name = ?').get(model) as { id: string } | undefined;
+  const targetId = findTargetIdByName(db, model);
+  const target = targetId === undefined ? undefined : { id: targetId };
   checks.push({
     check: 'target_exists',
     verdict: target === undefined ? 'fail' : 'pass',

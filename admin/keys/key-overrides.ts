@@ -8,6 +8,7 @@ import { z } from '@hono/zod-openapi';
 import { usdToMicros, microsToUsd } from '../../src/money.js';
 import type { Limits } from '../../src/policy/limits.js';
 import type { Database } from '../../src/storage/database.js';
+import { activeKeyOverrides, type OverrideRow } from '../../src/storage/key-override-repository.js';
 import { isoOrNull } from '../schemas.js';
 
 const positiveInt = z.number().int().positive();
@@ -47,15 +48,7 @@ export function overrideLimits(input: OverrideInput): Partial<Limits> {
   return out;
 }
 
-export interface OverrideRow {
-  id: string;
-  key_id: string;
-  limits: string;
-  expires_at: number;
-  reason: string | null;
-  created_by: string | null;
-  created_at: number;
-}
+export type { OverrideRow };
 
 export function overrideView(row: OverrideRow) {
   const limits = JSON.parse(row.limits) as Partial<Limits>;
@@ -78,9 +71,5 @@ export function overrideView(row: OverrideRow) {
 
 /** The key's overrides still running at `now`, newest first (the first one applies). */
 export function activeOverrides(db: Database, keyId: string, now: number): OverrideRow[] {
-  return db
-    .prepare(
-      'SELECT * FROM key_overrides WHERE key_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC',
-    )
-    .all(keyId, now) as OverrideRow[];
+  return activeKeyOverrides(db, keyId, now);
 }

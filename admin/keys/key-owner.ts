@@ -12,6 +12,11 @@
  */
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
+import {
+  findServiceAccountScope,
+  insertServiceAccount,
+  serviceAccountNameTaken,
+} from '../../src/storage/service-account-repository.js';
 import type { AccessView } from '../auth/access.js';
 import type { AdminDeps } from '../context.js';
 import type { Journal } from '../mutation.js';
@@ -36,11 +41,7 @@ export function resolveKeyOwner(
   }
   const scope = { orgId: team.org_id, teamId: team.id };
   if ('id' in owner) {
-    const account = deps.db
-      .prepare(
-        'SELECT sa.id, sa.team_id, t.org_id FROM service_accounts sa JOIN teams t ON t.id = sa.team_id WHERE sa.id = ?',
-      )
-      .get(owner.id) as { id: string; team_id: string; org_id: string } | undefined;
+    const account = findServiceAccountScope(deps.db, owner.id);
     if (account === undefined || !access.canSee({ orgId: account.org_id, teamId: account.team_id })) {
       throw new KeygateError('not_found', { param: 'owner.id', message: 'No such service account.' });
     }
@@ -58,10 +59,7 @@ export function resolveKeyOwner(
       message: 'Creating a service account needs service_account.manage on the team.',
     });
   }
-  const clash = deps.db
-    .prepare('SELECT id FROM service_accounts WHERE team_id = ? AND name = ?')
-    .get(team.id, owner.create.name);
-  if (clash !== undefined) {
+  if (serviceAccountNameTaken(deps.db, team.id, owner.create.name)) {
     throw new KeygateError('conflict', {
       param: 'owner.create.name',
       message: `The team already has a service account named "${owner.create.name}".`,
@@ -76,11 +74,7 @@ export function resolveKeyOwner(
     created_by: access.userId,
     created_at: journal.now,
   };
-  deps.db
-    .prepare(
-      'INSERT INTO service_accounts (id, team_id, name, description, created_by, created_at) VALUES (@id, @team_id, @name, @description, @created_by, @created_at)',
-    )
-    .run(account);
+  insertServiceAccount(deps.db, account);
   journal.audit({
     action: 'service_account.create',
     entityType: 'service_account',

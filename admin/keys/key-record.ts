@@ -9,6 +9,7 @@ import { KeygateError } from '../../src/errors/keygate-error.js';
 import type { Permission } from '../../src/policy/permissions.js';
 import type { Database } from '../../src/storage/database.js';
 import { effectiveTargetNames } from '../../src/storage/access-repository.js';
+import { findKeyRecord } from '../../src/storage/key-repository.js';
 import { accessView } from '../access-bindings.js';
 import type { AccessView } from '../auth/access.js';
 import { isoOrNull, limitView, type LimitColumns } from '../schemas.js';
@@ -50,18 +51,8 @@ export interface KeyRecord extends KeyRow {
   owner_blocked: number | null;
 }
 
-/** `SELECT` of KeyRecord rows; the key table is aliased `k`. Append `WHERE ...`. */
-export const KEY_RECORD_SELECT = `
-  SELECT k.*, t.name AS team_name, t.org_id AS org_id,
-         u.name AS owner_user_name, u.email AS owner_user_email, sa.name AS owner_sa_name,
-         u.blocked AS owner_blocked
-  FROM keys k
-  JOIN teams t ON t.id = k.team_id
-  LEFT JOIN users u ON u.id = k.owner_user_id
-  LEFT JOIN service_accounts sa ON sa.id = k.owner_service_account_id`;
-
 export function loadKeyRecord(db: Database, id: string): KeyRecord | undefined {
-  return db.prepare(`${KEY_RECORD_SELECT} WHERE k.id = ?`).get(id) as KeyRecord | undefined;
+  return findKeyRecord<KeyRecord>(db, id);
 }
 
 /** Every token hash the key answers to right now (current, and previous during a grace period). */

@@ -17,6 +17,7 @@
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { WINDOW_FIELDS, type WindowField } from '../../src/policy/limits.js';
 import type { Database } from '../../src/storage/database.js';
+import { countActiveOwnKeys } from '../../src/storage/key-repository.js';
 import type { LimitColumns } from '../schemas.js';
 
 const DAY_MS = 86_400_000;
@@ -40,17 +41,6 @@ export interface RequestedKeyBounds {
   expiryParam: 'expires_at' | 'expires_in_days';
 }
 
-export function activeOwnKeyCount(db: Database, teamId: string, userId: string, now: number): number {
-  const row = db
-    .prepare(
-      `SELECT COUNT(*) AS n FROM keys
-       WHERE team_id = ? AND owner_type = 'user' AND owner_user_id = ? AND status = 'active'
-         AND (expires_at IS NULL OR expires_at > ?)`,
-    )
-    .get(teamId, userId, now) as { n: number };
-  return row.n;
-}
-
 export function enforceSelfServicePolicy(
   db: Database,
   team: TeamPolicyRow,
@@ -61,7 +51,7 @@ export function enforceSelfServicePolicy(
   if (team.ss_enabled !== 1) throw new KeygateError('self_service_disabled');
 
   if (team.ss_max_keys_per_user !== null) {
-    if (activeOwnKeyCount(db, team.id, userId, now) >= team.ss_max_keys_per_user) {
+    if (countActiveOwnKeys(db, team.id, userId, now) >= team.ss_max_keys_per_user) {
       throw new KeygateError('max_keys_per_user_reached', {
         message: `You already have ${team.ss_max_keys_per_user} active keys in this team (the team's maximum).`,
       });

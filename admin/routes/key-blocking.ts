@@ -12,8 +12,17 @@ import { createRoute } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
-import { keyAuthority, keyView, loadKeyRecord, tokenHashesOf, visibleKey } from '../keys/key-record.js';
-import { mutate } from '../mutation.js';
+import {
+  keyAuthority,
+  keyView,
+  loadKeyRecord,
+  tokenHashesOf,
+  visibleKey,
+  type KeyRecord,
+} from '../keys/key-record.js';
+import { mutate, updateAudited } from '../mutation.js';
+import { updateRow } from '../../src/storage/rows.js';
+import { findUserBlocked, keyHashesOwnedBy } from '../../src/storage/user-repository.js';
 import { idParam, ok, security } from '../schemas.js';
 
 export function registerKeyBlockingRoutes(app: AdminApp, deps: AdminDeps): void {
@@ -40,23 +49,21 @@ export function registerKeyBlockingRoutes(app: AdminApp, deps: AdminDeps): void 
             throw new KeygateError('conflict', { message: `A revoked key cannot be ${action}ed.` });
           }
           if (before.blocked === blocked) return before;
-          db.prepare('UPDATE keys SET blocked = ?, updated_at = ? WHERE id = ?').run(
-            blocked,
-            journal.now,
-            before.id,
-          );
-          const row = loadKeyRecord(db, before.id)!;
-          journal.audit({
-            action: `key.${action}`,
-            entityType: 'key',
-            entityId: before.id,
-            orgId: before.org_id,
-            teamId: before.team_id,
-            before: keyView(db, before, journal.now),
-            after: keyView(db, row, journal.now),
+          return updateAudited(journal, {
+            before,
+            view: (row: KeyRecord) => keyView(db, row, journal.now),
+            update: () => updateRow(db, 'keys', before.id, { blocked, updated_at: journal.now }),
+            reload: () => loadKeyRecord(db, before.id)!,
+            audit: {
+              action: `key.${action}`,
+              entityType: 'key',
+              entityId: before.id,
+              orgId: before.org_id,
+              teamId: before.team_id,
+            },
+            change: 'key',
+            tokenHashes: tokenHashesOf(before),
           });
-          journal.change('key', before.id, tokenHashesOf(before));
-          return row;
         });
         return c.json(keyView(db, after, deps.clock.now()), 200);
       },
@@ -75,18 +82,11 @@ export function registerKeyBlockingRoutes(app: AdminApp, deps: AdminDeps): void 
         if (!access.isPlatformAdmin) throw new KeygateError('forbidden');
         const id = c.req.valid('param').id;
         const result = mutate(deps, c, (journal) => {
-          const user = db.prepare('SELECT id, blocked FROM users WHERE id = ?').get(id) as
-            { id: string; blocked: number } | undefined;
+          const user = findUserBlocked(db, id);
           if (user === undefined) throw new KeygateError('not_found');
-          const keys = db
-            .prepare('SELECT token_hash, previous_token_hash FROM keys WHERE owner_user_id = ?')
-            .all(id) as { token_hash: string; previous_token_hash: string | null }[];
+          const keys = keyHashesOwnedBy(db, id);
           if (user.blocked !== blocked) {
-            db.prepare('UPDATE users SET blocked = ?, updated_at = ? WHERE id = ?').run(
-              blocked,
-              journal.now,
-              id,
-            );
+            updateRow(db, 'users', id, { blocked, updated_at: journal.now });
             journal.audit({
               action: `user.${action}`,
               entityType: 'user',

@@ -19,6 +19,11 @@ import {
 } from '../keys/key-overrides.js';
 import { keyAuthority, tokenHashesOf, visibleKey } from '../keys/key-record.js';
 import { mutate } from '../mutation.js';
+import {
+  deleteKeyOverride,
+  findKeyOverride,
+  insertKeyOverride,
+} from '../../src/storage/key-override-repository.js';
 import { idParam, json, ok, security } from '../schemas.js';
 
 export function registerKeyOverrideRoutes(app: AdminApp, deps: AdminDeps): void {
@@ -59,10 +64,7 @@ export function registerKeyOverrideRoutes(app: AdminApp, deps: AdminDeps): void 
           created_by: access.userId,
           created_at: journal.now,
         };
-        db.prepare(
-          `INSERT INTO key_overrides (id, key_id, limits, expires_at, reason, created_by, created_at)
-           VALUES (@id, @key_id, @limits, @expires_at, @reason, @created_by, @created_at)`,
-        ).run(created);
+        insertKeyOverride(db, created);
         journal.audit({
           action: 'key.override.create',
           entityType: 'key',
@@ -106,11 +108,9 @@ export function registerKeyOverrideRoutes(app: AdminApp, deps: AdminDeps): void 
       const key = visibleKey(db, access, params.id);
       keyAuthority(access, key, 'update');
       mutate(deps, c, (journal) => {
-        const row = db
-          .prepare('SELECT * FROM key_overrides WHERE id = ? AND key_id = ?')
-          .get(params.override_id, key.id) as OverrideRow | undefined;
+        const row = findKeyOverride(db, key.id, params.override_id);
         if (row === undefined) throw new KeygateError('not_found', { param: 'override_id' });
-        db.prepare('DELETE FROM key_overrides WHERE id = ?').run(row.id);
+        deleteKeyOverride(db, row.id);
         journal.audit({
           action: 'key.override.delete',
           entityType: 'key',

@@ -23,7 +23,6 @@ import { writeAccess } from '../access-bindings.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import {
-  KEY_RECORD_SELECT,
   keyAuthority,
   keyView,
   loadKeyRecord,
@@ -43,9 +42,17 @@ import {
 import { resolveKeyOwner } from '../keys/key-owner.js';
 import { keyListFilter } from '../keys/key-list.js';
 import { enforceSelfServicePolicy, type TeamPolicyRow } from '../keys/self-service.js';
-import { mutate, type Journal } from '../mutation.js';
+import { mutate, updateAudited, type AuditSubject, type Journal } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, json, limitColumnUpdates, limitValue, ok, security, setClause } from '../schemas.js';
+import { idParam, json, limitColumnUpdates, limitValue, ok, security } from '../schemas.js';
+import {
+  deleteKey,
+  insertKey,
+  keyListQuery,
+  markKeyRevoked,
+  replaceKeyToken,
+} from '../../src/storage/key-repository.js';
+import { findRow, queryRows, updateRow } from '../../src/storage/rows.js';
 import { visibleTeam } from './teams.js';
 
 /** The audit row and the change-log row of one key mutation (written in its transaction). */
@@ -73,8 +80,9 @@ function recordKeyChange(
   journal.change('key', entry.key.id, entry.hashes);
 }
 
-function loadTeam(db: Database, id: string): TeamPolicyRow | undefined {
-  return db.prepare('SELECT * FROM teams WHERE id = ?').get(id) as TeamPolicyRow | undefined;
+/** The audit subject of a key update (updateAudited adds before/after). */
+function keyAudit(action: string, key: KeyRecord, via?: 'admin' | 'self_service'): AuditSubject {
+  return { action, via, entityType: 'key', entityId: key.id, orgId: key.org_id, teamId: key.team_id };
 }
 
 /** A key's team, or 404 naming `team_id` when missing or invisible. */
@@ -125,7 +133,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
 
       const created = mutate(deps, c, (journal) => {
         const now = journal.now;
-        const teamNow = loadTeam(db, team.id);
+        const teamNow = findRow<TeamPolicyRow>(db, 'teams', team.id);
         if (teamNow === undefined) throw new KeygateError('not_found', { param: 'team_id' });
         const expiry = resolveExpiry(body, now);
         const limits = limitColumnUpdates(body);
@@ -163,12 +171,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
           created_at: now,
           updated_at: now,
         };
-        db.prepare(
-          `INSERT INTO keys (${Object.keys(columns).join(', ')})
-           VALUES (${Object.keys(columns)
-             .map((column) => `@${column}`)
-             .join(', ')})`,
-        ).run(columns);
+        insertKey(db, columns);
         if (!selfService && body.access !== undefined) writeAccess(db, 'key', id, body.access);
         const row = current(db, id);
         recordKeyChange(journal, {
@@ -198,14 +201,8 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
       const access = c.get('access');
       const query = c.req.valid('query');
       if (query.team_id !== undefined) visibleTeam(deps, access, query.team_id, NO_SUCH_TEAM);
-      const filter = keyListFilter(access, query);
-      const page = paginate(
-        (sql, params) => db.prepare(sql).all(...params) as KeyRecord[],
-        `${KEY_RECORD_SELECT} WHERE ${filter.sql}`,
-        filter.params,
-        query,
-        'k',
-      );
+      const list = keyListQuery(keyListFilter(access, query));
+      const page = paginate(queryRows<KeyRecord>(db), list.sql, list.params, query, 'k');
       return c.json({ data: page.rows.map((row) => view(row)), next_cursor: page.next_cursor }, 200);
     },
   );
@@ -237,7 +234,6 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
       const metadata = body.metadata === undefined ? undefined : metadataText(body.metadata);
       const updated = mutate(deps, c, (journal) => {
         const before = current(db, found.id);
-        const beforeView = view(before);
         const columns: Record<string, unknown> = {
           ...limitColumnUpdates(body, before.limit_modes),
           ...tagColumns(body),
@@ -247,17 +243,18 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         if (metadata !== undefined) columns.metadata = metadata;
         const expiry = resolveExpiry(body, journal.now);
         if (expiry.value !== undefined) columns.expires_at = expiry.value;
-        db.prepare(`UPDATE keys SET ${setClause(columns)} WHERE id = @id`).run({ ...columns, id: before.id });
-        if (body.access !== undefined) writeAccess(db, 'key', before.id, body.access);
-        const after = current(db, before.id);
-        recordKeyChange(journal, {
-          action: 'key.update',
-          key: before,
-          before: beforeView,
-          after: view(after),
-          hashes: tokenHashesOf(before),
+        return updateAudited(journal, {
+          before,
+          view,
+          update: () => {
+            updateRow(db, 'keys', before.id, columns);
+            if (body.access !== undefined) writeAccess(db, 'key', before.id, body.access);
+          },
+          reload: () => current(db, before.id),
+          audit: keyAudit('key.update', before),
+          change: 'key',
+          tokenHashes: tokenHashesOf(before),
         });
-        return after;
       });
       return c.json(view(updated), 200);
     },
@@ -288,17 +285,13 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         }
         const beforeView = view(before);
         const inGrace = graceSeconds > 0;
-        db.prepare(
-          `UPDATE keys SET token_hash = ?, display = ?, previous_token_hash = ?, previous_valid_until = ?,
-             updated_at = ? WHERE id = ?`,
-        ).run(
+        replaceKeyToken(db, before.id, {
           tokenHash,
-          displaySecret(secret),
-          inGrace ? before.token_hash : null,
-          inGrace ? journal.now + graceSeconds * 1000 : null,
-          journal.now,
-          before.id,
-        );
+          display: displaySecret(secret),
+          previousTokenHash: inGrace ? before.token_hash : null,
+          previousValidUntil: inGrace ? journal.now + graceSeconds * 1000 : null,
+          now: journal.now,
+        });
         const after = current(db, before.id);
         recordKeyChange(journal, {
           action: 'key.regenerate',
@@ -330,21 +323,15 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         const before = current(db, found.id);
         // Revoking twice changes nothing, so it writes nothing.
         if (before.status === 'revoked') return before;
-        const beforeView = view(before);
-        db.prepare("UPDATE keys SET status = 'revoked', updated_at = ? WHERE id = ?").run(
-          journal.now,
-          before.id,
-        );
-        const after = current(db, before.id);
-        recordKeyChange(journal, {
-          action: 'key.revoke',
-          via: authority,
-          key: before,
-          before: beforeView,
-          after: view(after),
-          hashes: tokenHashesOf(before),
+        return updateAudited(journal, {
+          before,
+          view,
+          update: () => markKeyRevoked(db, before.id, journal.now),
+          reload: () => current(db, before.id),
+          audit: keyAudit('key.revoke', before, authority),
+          change: 'key',
+          tokenHashes: tokenHashesOf(before),
         });
-        return after;
       });
       return c.json(view(revoked), 200);
     },
@@ -365,8 +352,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
       mutate(deps, c, (journal) => {
         const before = current(db, found.id);
         const beforeView = view(before);
-        db.prepare("DELETE FROM access_bindings WHERE scope_type = 'key' AND scope_id = ?").run(before.id);
-        db.prepare('DELETE FROM keys WHERE id = ?').run(before.id);
+        deleteKey(db, before.id);
         recordKeyChange(journal, {
           action: 'key.delete',
           via: authority,

@@ -17,11 +17,11 @@ import {
   activeSelfServiceKeys,
   deleteMembership,
   findMembership,
-  markKeyRevoked,
   putMembership,
   userExists,
   userInOrg,
 } from '../../src/storage/membership-repository.js';
+import { markKeyRevoked } from '../../src/storage/key-repository.js';
 
 export interface MembershipScope {
   /** 'org' or 'team': names the table (`<scope>_members`), the id column and the audit entity. */

@@ -17,6 +17,14 @@ import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { canSeeKey, isOwnKey, loadKeyRecord } from '../keys/key-record.js';
 import { ok, security } from '../schemas.js';
+import {
+  USAGE_GROUPS,
+  usageByGroup,
+  usageTotals,
+  type UsageFilter,
+  type UsageGroup,
+  type UsageTotals,
+} from '../../src/storage/usage-repository.js';
 import { visibleOrg } from './orgs.js';
 import { visibleTeam } from './teams.js';
 
@@ -34,9 +42,6 @@ const instant = z
   })
   .transform((value) => Math.floor(Date.parse(value) / HOUR_MS) * HOUR_MS);
 
-const GROUPS = ['day', 'target', 'key', 'team', 'org', 'user', 'tag', 'hour'] as const;
-type Group = (typeof GROUPS)[number];
-
 const UsageQuery = z.object({
   key_id: z.string().min(1).max(128).optional(),
   team_id: z.string().min(1).max(128).optional(),
@@ -45,7 +50,7 @@ const UsageQuery = z.object({
   to: day.optional(),
   since: instant.optional(),
   until: instant.optional(),
-  group_by: z.enum(GROUPS).optional(),
+  group_by: z.enum(USAGE_GROUPS).optional(),
   order_by: z.enum(['spend', 'requests', 'tokens']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
   format: z.enum(['json', 'csv']).optional(),
@@ -54,23 +59,17 @@ const UsageQuery = z.object({
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
-/** The SQL of each grouping over `usage_hourly u` (tag: one row per tag, through json_each). */
-const GROUP_SQL: Record<Group, { field: string; expr: string; from?: string }> = {
-  day: { field: 'day', expr: "strftime('%Y-%m-%d', u.hour / 1000, 'unixepoch')" },
-  hour: { field: 'hour', expr: "strftime('%Y-%m-%dT%H:00:00.000Z', u.hour / 1000, 'unixepoch')" },
-  target: { field: 'target', expr: 'u.target' },
-  key: { field: 'key_id', expr: 'u.key_id' },
-  team: { field: 'team_id', expr: 'u.team_id' },
-  org: { field: 'org_id', expr: 'u.org_id' },
-  user: { field: 'user_id', expr: 'u.user_id' },
-  tag: { field: 'tag', expr: 'tag.value', from: ', json_each(u.tags) AS tag' },
+/** The response field naming each grouping's bucket. */
+const GROUP_FIELD: Record<UsageGroup, string> = {
+  day: 'day',
+  hour: 'hour',
+  target: 'target',
+  key: 'key_id',
+  team: 'team_id',
+  org: 'org_id',
+  user: 'user_id',
+  tag: 'tag',
 };
-
-const ORDER_SQL = {
-  spend: 'spend_micros DESC',
-  requests: 'requests DESC',
-  tokens: 'input_tokens + output_tokens DESC',
-} as const;
 
 function toDay(value: string): string | null {
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
@@ -82,13 +81,6 @@ function toDay(value: string): string | null {
   return Number.isNaN(ms) ? null : new Date(ms).toISOString().slice(0, 10);
 }
 
-interface UsageTotals {
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  spend_micros: number;
-}
-
 function totalsView(row: UsageTotals) {
   return {
     requests: row.requests,
@@ -98,9 +90,6 @@ function totalsView(row: UsageTotals) {
     spend: microsToUsd(row.spend_micros),
   };
 }
-
-const SUMS = `IFNULL(SUM(u.requests), 0) AS requests, IFNULL(SUM(u.input_tokens), 0) AS input_tokens,
-  IFNULL(SUM(u.output_tokens), 0) AS output_tokens, IFNULL(SUM(u.spend_micros), 0) AS spend_micros`;
 
 function csvCell(value: unknown): string {
   const text = value === null || value === undefined ? '' : String(value);
@@ -162,38 +151,30 @@ export function registerUsageRoutes(app: AdminApp, deps: AdminDeps): void {
         });
       }
 
-      const conditions: string[] = [];
-      const params: unknown[] = [];
-      if (scope.type !== 'all') {
-        conditions.push(`u.${scope.type}_id = ?`);
-        params.push(scope.id);
-      }
       // Days (`from`/`to`, inclusive) and instants (`since` inclusive, `until` exclusive), by UTC hour.
-      const bounds: [string, number | undefined][] = [
-        ['u.hour >= ?', query.from === undefined ? undefined : Date.parse(`${query.from}T00:00:00Z`)],
-        ['u.hour < ?', query.to === undefined ? undefined : Date.parse(`${query.to}T00:00:00Z`) + DAY_MS],
-        ['u.hour >= ?', query.since],
-        ['u.hour < ?', query.until],
-      ];
-      for (const [condition, value] of bounds) {
-        if (value === undefined) continue;
-        conditions.push(condition);
-        params.push(value);
-      }
-      const where = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`;
-      const totals = deps.db
-        .prepare(`SELECT ${SUMS} FROM usage_hourly u ${where}`)
-        .get(...params) as UsageTotals;
+      const filter: UsageFilter = {
+        scope: scope.type === 'all' ? null : { type: scope.type, id: scope.id! },
+        bounds: {
+          atLeast: [
+            query.from === undefined ? undefined : Date.parse(`${query.from}T00:00:00Z`),
+            query.since,
+          ],
+          below: [
+            query.to === undefined ? undefined : Date.parse(`${query.to}T00:00:00Z`) + DAY_MS,
+            query.until,
+          ],
+        },
+      };
+      const totals = usageTotals(deps.db, filter);
       let data: Record<string, unknown>[] = [];
-      const group = query.group_by === undefined ? undefined : GROUP_SQL[query.group_by];
-      if (group !== undefined) {
-        const order = query.order_by === undefined ? 'bucket' : `${ORDER_SQL[query.order_by]}, bucket`;
-        const rows = deps.db
-          .prepare(
-            `SELECT ${group.expr} AS bucket, ${SUMS} FROM usage_hourly u${group.from ?? ''} ${where}
-             GROUP BY bucket ORDER BY ${order} LIMIT ?`,
-          )
-          .all(...params, query.limit ?? -1) as (UsageTotals & { bucket: string })[];
+      const groupBy = query.group_by;
+      const group = groupBy === undefined ? undefined : { field: GROUP_FIELD[groupBy] };
+      if (groupBy !== undefined && group !== undefined) {
+        const rows = usageByGroup(deps.db, filter, {
+          group: groupBy,
+          order: query.order_by,
+          limit: query.limit ?? -1,
+        });
         data = rows.map((row) => ({ [group.field]: row.bucket, ...totalsView(row) }));
       }
       const csv = query.format === 'csv' || (c.req.header('accept') ?? '').includes('text/csv');

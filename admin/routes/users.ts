@@ -18,9 +18,23 @@ import type { AccessView, UserRow } from '../auth/access.js';
 import { platformAdminOnly } from '../auth/platform-admin-only.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
-import { mutate } from '../mutation.js';
+import { mutate, updateAudited } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security, setClause, nameText } from '../schemas.js';
+import { idParam, isoOrNull, json, listQuery, ok, security, nameText } from '../schemas.js';
+import { markKeyRevoked } from '../../src/storage/key-repository.js';
+import { findRow, queryRows, updateRow } from '../../src/storage/rows.js';
+import {
+  activeKeysOwnedBy,
+  deleteUser,
+  emailTaken,
+  findVisibleUser,
+  insertUser,
+  orgMembershipsOf,
+  teamMembershipsOf,
+  teamsOfOrgs,
+  userListQuery,
+  type UserVisibility,
+} from '../../src/storage/user-repository.js';
 
 const PLATFORM_ROLES = ['platform_admin', 'org_user'] as const;
 const DEFAULT_TOKEN_TTL_SECONDS = 3600;
@@ -62,33 +76,21 @@ function managedScopes(access: AccessView): { orgIds: string[]; teamIds: string[
   return { orgIds, teamIds };
 }
 
-/** SQL condition (over `users u`) + params selecting the users the caller may see. */
-function visibleUsersFilter(access: AccessView): { sql: string; params: unknown[] } {
-  if (access.isPlatformAdmin) return { sql: '1', params: [] };
-  const { orgIds, teamIds } = managedScopes(access);
-  const list = (ids: string[]) => ids.map(() => '?').join(',') || "''";
-  return {
-    sql: `(u.id = ?
-      OR EXISTS (SELECT 1 FROM org_members om WHERE om.user_id = u.id AND om.org_id IN (${list(orgIds)}))
-      OR EXISTS (SELECT 1 FROM team_members tm JOIN teams t ON t.id = tm.team_id
-                 WHERE tm.user_id = u.id AND (tm.team_id IN (${list(teamIds)}) OR t.org_id IN (${list(orgIds)}))))`,
-    params: [access.userId, ...orgIds, ...teamIds, ...orgIds],
-  };
+/** The users the caller may see: itself and the members of the orgs/teams it manages. */
+function userVisibility(access: AccessView): UserVisibility {
+  if (access.isPlatformAdmin) return 'all';
+  return { userId: access.userId, ...managedScopes(access) };
 }
 
 /** The user row, or 404 when missing or not visible to the caller. */
 export function visibleUser(deps: AdminDeps, access: AccessView, id: string): UserRow {
-  const filter = visibleUsersFilter(access);
-  const row = deps.db
-    .prepare(`SELECT u.* FROM users u WHERE u.id = ? AND ${filter.sql}`)
-    .get(id, ...filter.params) as UserRow | undefined;
+  const row = findVisibleUser<UserRow>(deps.db, id, userVisibility(access));
   if (row === undefined) throw new KeygateError('not_found');
   return row;
 }
 
 function uniqueEmail(deps: AdminDeps, value: string, exceptId: string | null): void {
-  const clash = deps.db.prepare('SELECT id FROM users WHERE email = ? AND id IS NOT ?').get(value, exceptId);
-  if (clash !== undefined)
+  if (emailTaken(deps.db, value, exceptId))
     throw new KeygateError('conflict', {
       param: 'email',
       message: `A user with email "${value}" already exists.`,
@@ -102,10 +104,7 @@ function permissionsOf(deps: AdminDeps, access: AccessView) {
   if (access.isPlatformAdmin) return { platform: [...ALL_PERMISSIONS], orgs, teams };
   for (const orgId of access.visibleOrgIds()) orgs[orgId] = [...access.permissions({ orgId })].sort();
   const orgIds = [...access.orgRoles.keys()];
-  const teamRows = deps.db
-    .prepare(`SELECT id, org_id FROM teams WHERE org_id IN (${orgIds.map(() => '?').join(',') || "''"})`)
-    .all(...orgIds) as { id: string; org_id: string }[];
-  const scopes = new Map(teamRows.map((row) => [row.id, row.org_id]));
+  const scopes = new Map(teamsOfOrgs(deps.db, orgIds).map((row) => [row.id, row.org_id]));
   for (const [teamId, team] of access.teamRoles) scopes.set(teamId, team.orgId);
   for (const [teamId, orgId] of scopes) {
     const granted = [...access.permissions({ orgId, teamId })].sort();
@@ -115,7 +114,7 @@ function permissionsOf(deps: AdminDeps, access: AccessView) {
 }
 
 export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
-  const selectUser = deps.db.prepare('SELECT * FROM users WHERE id = ?');
+  const selectUser = (id: string) => findRow<UserRow>(deps.db, 'users', id)!;
 
   app.openapi(
     createRoute({
@@ -154,12 +153,14 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
       const id = newId('usr');
       const row = mutate(deps, c, (journal) => {
         uniqueEmail(deps, body.email, null);
-        deps.db
-          .prepare(
-            'INSERT INTO users (id, email, name, platform_role, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
-          )
-          .run(id, body.email, body.name ?? null, body.platform_role ?? 'org_user', journal.now, journal.now);
-        const created = selectUser.get(id) as UserRow;
+        insertUser(deps.db, {
+          id,
+          email: body.email,
+          name: body.name ?? null,
+          platformRole: body.platform_role ?? 'org_user',
+          now: journal.now,
+        });
+        const created = selectUser(id);
         journal.audit({ action: 'user.create', entityType: 'user', entityId: id, after: userView(created) });
         return created;
       });
@@ -176,14 +177,8 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
       responses: { 200: ok('Users the caller can see') },
     }),
     (c) => {
-      const filter = visibleUsersFilter(c.get('access'));
-      const page = paginate(
-        (sql, params) => deps.db.prepare(sql).all(...params) as UserRow[],
-        `SELECT u.* FROM users u WHERE ${filter.sql}`,
-        filter.params,
-        c.req.valid('query'),
-        'u',
-      );
+      const list = userListQuery(userVisibility(c.get('access')));
+      const page = paginate(queryRows<UserRow>(deps.db), list.sql, list.params, c.req.valid('query'), 'u');
       return c.json({ data: page.rows.map(userView), next_cursor: page.next_cursor }, 200);
     },
   );
@@ -199,21 +194,10 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
     (c) => {
       const access = c.get('access');
       const row = visibleUser(deps, access, c.req.valid('param').id);
-      const orgs = (
-        deps.db
-          .prepare('SELECT org_id, role FROM org_members WHERE user_id = ? ORDER BY org_id')
-          .all(row.id) as {
-          org_id: string;
-          role: string;
-        }[]
-      ).filter((m) => access.canSee({ orgId: m.org_id }));
-      const teams = (
-        deps.db
-          .prepare(
-            'SELECT tm.team_id, t.org_id, tm.role FROM team_members tm JOIN teams t ON t.id = tm.team_id WHERE tm.user_id = ? ORDER BY tm.team_id',
-          )
-          .all(row.id) as { team_id: string; org_id: string; role: string }[]
-      ).filter((m) => access.canSee({ orgId: m.org_id, teamId: m.team_id }));
+      const orgs = orgMembershipsOf(deps.db, row.id).filter((m) => access.canSee({ orgId: m.org_id }));
+      const teams = teamMembershipsOf(deps.db, row.id).filter((m) =>
+        access.canSee({ orgId: m.org_id, teamId: m.team_id }),
+      );
       return c.json({ ...userView(row), memberships: { orgs, teams } }, 200);
     },
   );
@@ -244,18 +228,13 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
         if (body.email !== undefined) columns.email = body.email;
         if (body.name !== undefined) columns.name = body.name;
         if (body.platform_role !== undefined) columns.platform_role = body.platform_role;
-        deps.db
-          .prepare(`UPDATE users SET ${setClause(columns)} WHERE id = @id`)
-          .run({ ...columns, id: before.id });
-        const after = selectUser.get(before.id) as UserRow;
-        journal.audit({
-          action: 'user.update',
-          entityType: 'user',
-          entityId: before.id,
-          before: userView(before),
-          after: userView(after),
+        return updateAudited(journal, {
+          before,
+          view: userView,
+          update: () => updateRow(deps.db, 'users', before.id, columns),
+          reload: () => selectUser(before.id),
+          audit: { action: 'user.update', entityType: 'user', entityId: before.id },
         });
-        return after;
       });
       return c.json(userView(row), 200);
     },
@@ -274,22 +253,9 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = visibleUser(deps, access, c.req.valid('param').id);
       if (!access.isPlatformAdmin) throw new KeygateError('forbidden');
       mutate(deps, c, (journal) => {
-        const owned = deps.db
-          .prepare(
-            `SELECT k.id, k.team_id, t.org_id, k.token_hash, k.previous_token_hash FROM keys k
-             JOIN teams t ON t.id = k.team_id
-             WHERE k.owner_type = 'user' AND k.owner_user_id = ? AND k.status = 'active'`,
-          )
-          .all(before.id) as {
-          id: string;
-          team_id: string;
-          org_id: string;
-          token_hash: string;
-          previous_token_hash: string | null;
-        }[];
-        const revoke = deps.db.prepare("UPDATE keys SET status = 'revoked', updated_at = ? WHERE id = ?");
+        const owned = activeKeysOwnedBy(deps.db, before.id);
         for (const key of owned) {
-          revoke.run(journal.now, key.id);
+          markKeyRevoked(deps.db, key.id, journal.now);
           journal.audit({
             action: 'key.revoke',
             entityType: 'key',
@@ -305,7 +271,7 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
             [key.token_hash, key.previous_token_hash].filter((hash): hash is string => hash !== null),
           );
         }
-        deps.db.prepare('DELETE FROM users WHERE id = ?').run(before.id);
+        deleteUser(deps.db, before.id);
         journal.audit({
           action: 'user.delete',
           entityType: 'user',

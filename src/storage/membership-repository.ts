@@ -72,6 +72,21 @@ export function activeSelfServiceKeys(
   ).all(teamId, userId) as { id: string; token_hash: string; previous_token_hash: string | null }[];
 }
 
-export function markKeyRevoked(db: Database, keyId: string, now: number): void {
-  prepared(db, "UPDATE keys SET status = 'revoked', updated_at = ? WHERE id = ?").run(now, keyId);
+/** Every org and team role the user holds (team roles with the team's org): the caller's access. */
+export function rolesOfUser(
+  db: Database,
+  userId: string,
+): {
+  orgs: { org_id: string; role: string }[];
+  teams: { team_id: string; role: string; org_id: string }[];
+} {
+  const orgs = prepared(db, 'SELECT org_id, role FROM org_members WHERE user_id = ?').all(userId) as {
+    org_id: string;
+    role: string;
+  }[];
+  const teams = prepared(
+    db,
+    'SELECT tm.team_id, tm.role, t.org_id FROM team_members tm JOIN teams t ON t.id = tm.team_id WHERE tm.user_id = ?',
+  ).all(userId) as { team_id: string; role: string; org_id: string }[];
+  return { orgs, teams };
 }

@@ -54,3 +54,14 @@ export function serviceAccountListQuery(teamId: string): { sql: string; params: 
 export function deleteServiceAccount(db: Database, id: string): void {
   prepared(db, 'DELETE FROM service_accounts WHERE id = ?').run(id);
 }
+
+/** The account with its team's org (undefined when missing). */
+export function findServiceAccountScope(
+  db: Database,
+  id: string,
+): { id: string; team_id: string; org_id: string } | undefined {
+  return prepared(
+    db,
+    'SELECT sa.id, sa.team_id, t.org_id FROM service_accounts sa JOIN teams t ON t.id = sa.team_id WHERE sa.id = ?',
+  ).get(id) as { id: string; team_id: string; org_id: string } | undefined;
+}
