@@ -88,15 +88,20 @@ describe('admin identity over real HTTP', () => {
     expect((await api('GET', `/v1/orgs/${otherOrg.body.id}`, undefined, token)).status).toBe(404);
     expect((await api('GET', '/v1/audit', undefined, token)).status).toBe(403);
 
+    // Membership removal applies to the next request (and revokes the self-service keys the user
+    // made in that team, issue 10 item 10); restoring it applies to the next request too.
+    const early = await api('POST', '/v1/keys', { name: 'dev-key-early', team_id: team.body.id }, token);
+    expect(early.status).toBe(201);
+    await api('DELETE', `/v1/teams/${team.body.id}/members/${dev.body.id}`);
+    expect((await api('GET', `/v1/teams/${team.body.id}`, undefined, token)).status).toBe(404);
+    const earlyAfter = await api('GET', `/v1/keys/${early.body.key.id}`);
+    expect(earlyAfter.body.status, JSON.stringify(earlyAfter)).toBe('revoked');
+    await api('PUT', `/v1/teams/${team.body.id}/members/${dev.body.id}`, { role: 'team_developer' });
+    expect((await api('GET', `/v1/teams/${team.body.id}`, undefined, token)).status).toBe(200);
+
     const key = await api('POST', '/v1/keys', { name: 'dev-key', team_id: team.body.id }, token);
     expect(key.status).toBe(201);
     const tokenHash = createHash('sha256').update(key.body.secret).digest('hex');
-
-    // Membership removal applies to the next request; restoring it does too.
-    await api('DELETE', `/v1/teams/${team.body.id}/members/${dev.body.id}`);
-    expect((await api('GET', `/v1/teams/${team.body.id}`, undefined, token)).status).toBe(404);
-    await api('PUT', `/v1/teams/${team.body.id}/members/${dev.body.id}`, { role: 'team_developer' });
-    expect((await api('GET', `/v1/teams/${team.body.id}`, undefined, token)).status).toBe(200);
 
     const pushesBefore = pushes.length;
     expect((await api('DELETE', `/v1/users/${dev.body.id}`)).status).toBe(204);
