@@ -142,7 +142,10 @@ export class KeyPolicyCache {
         this.stats.staleServed++;
         return { ok: true, policy: stale.policy };
       }
-      if (now < stale.freshUntil + (this.options.staleMs ?? 0)) {
+      // Never past the policy's own expiry (key expiry or the end of a regenerate grace period):
+      // that answer is due from the source now (an old secret past its grace is unknown there).
+      const pastExpiry = stale.policy.expiresAt !== null && now >= stale.policy.expiresAt;
+      if (!pastExpiry && now < stale.freshUntil + (this.options.staleMs ?? 0)) {
         this.stats.staleServed++;
         this.stats.revalidations++;
         void this.shared(tokenHash);

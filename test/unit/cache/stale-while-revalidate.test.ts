@@ -70,4 +70,27 @@ describe('KeyPolicyCache stale-while-revalidate', () => {
     expect(settled, 'no stale answer after an eviction').toBe(false);
     source.release(policyFor(HASH, { status: 'revoked' }));
   });
+
+  it('an entry past its own expiry (a regenerate grace period that ended) is not served stale: the source answers', async () => {
+    const clock = new ManualClock();
+    const source = new HangingSource();
+    const cache = new KeyPolicyCache({
+      source,
+      clock,
+      maxKeys: 10,
+      ttlMs: 60_000,
+      negativeTtlMs: 0,
+      staleMs: 300_000,
+    });
+    const graceEnd = clock.now() + 1000;
+    source.load = (tokenHash: string) => {
+      source.loads++;
+      return Promise.resolve(source.loads === 1 ? policyFor(tokenHash, { expiresAt: graceEnd }) : null);
+    };
+    expect((await cache.resolve(HASH)).ok).toBe(true);
+    clock.advance(1001);
+    const after = await cache.resolve(HASH);
+    expect(after.ok ? 'served stale' : after.code).toBe('invalid_api_key');
+    expect(source.loads).toBe(2);
+  });
 });
