@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.js';
 import { ROOT, freePort, waitForHttp } from '../helpers/processes.js';
+import { childEnv } from '../helpers/child-env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-readme-'));
 // The openai snippet writes its .mjs into the working directory and imports `openai`: a directory
@@ -45,7 +46,7 @@ async function bash(script: string): Promise<{ code: number; stdout: string; std
   try {
     const { stdout, stderr } = await promisify(execFile)('bash', ['-c', `set -euo pipefail\n${script}`], {
       cwd: workDir,
-      env: { ...process.env, ...env },
+      env: childEnv(env),
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -69,7 +70,7 @@ beforeAll(async () => {
   let output = '';
   const keygate = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'start'], {
     cwd: ROOT,
-    env: { ...process.env, ...env, KEYGATE_LOG_LEVEL: 'warn', KEYGATE_DB_PATH: join(dir, 'keygate.db') },
+    env: childEnv({ ...env, KEYGATE_LOG_LEVEL: 'warn', KEYGATE_DB_PATH: join(dir, 'keygate.db') }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   keygate.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../bench/processes.js';
 import { eventually } from './eventually.js';
+import { childEnv } from './child-env.js';
 
 export { freePort };
 
@@ -36,12 +37,11 @@ export async function spawnTs(
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', entry, ...(options.args ?? [])], {
     cwd: ROOT,
-    env: {
-      ...process.env,
+    env: childEnv({
       KEYGATE_LOG_LEVEL: 'warn',
       KEYGATE_PROVIDER_ENV_ALLOWLIST: 'E2E_PROVIDER_KEY',
       ...options.env,
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -87,7 +87,7 @@ export function runCli(command: string, env: Record<string, string>) {
   let output = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', command], {
     cwd: ROOT,
-    env: { ...process.env, KEYGATE_LOG_LEVEL: 'warn', ...env },
+    env: childEnv({ KEYGATE_LOG_LEVEL: 'warn', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
