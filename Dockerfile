@@ -34,6 +34,8 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# The console's static files are read from the package (admin/console/assets), not compiled.
+COPY --from=build --chown=node:node /app/admin/console/assets ./admin/console/assets
 RUN mkdir -p /app/data && chown node:node /app/data
 # Non-root: the image's `node` user (uid 1000) owns only /app/data.
 USER node
