@@ -16,18 +16,10 @@ import { CLIENT_GONE, refusalReply, type Reply } from './proxy/reply.js';
 import type { UpstreamClient } from './proxy/upstream-client.js';
 import type { RequestTrace } from './request-log.js';
 import { Settlement } from './settlement.js';
+import type { UsageReporter } from './usage/usage-reporter.js';
 
-export interface UsageRecorder {
-  record(
-    keyId: string,
-    target: string,
-    inputTokens: number,
-    outputTokens: number,
-    spendMicros: number,
-    at: number,
-    tags?: readonly string[],
-  ): void;
-}
+/** Where a settled request's usage goes (the usage reporter). */
+export type UsageRecorder = Pick<UsageReporter, 'record'>;
 
 export interface ProxyDeps extends DecideDeps {
   clock: Clock;

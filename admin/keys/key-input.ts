@@ -5,8 +5,8 @@
 import { z } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { limitFields, listQuery, restrictAccess, nameText } from '../schemas.js';
+import { DAY_MS } from '../../src/ratelimit/windows.js';
 
-const DAY_MS = 86_400_000;
 const MAX_METADATA_BYTES = 16_384;
 /** Regenerate grace periods are capped at 30 days. */
 export const MAX_GRACE_SECONDS = 30 * 86_400;

@@ -19,8 +19,7 @@ import { WINDOW_FIELDS, type WindowField } from '../../src/policy/limits.js';
 import type { Database } from '../../src/storage/database.js';
 import { countActiveOwnKeys } from '../../src/storage/key-repository.js';
 import type { LimitColumns } from '../schemas.js';
-
-const DAY_MS = 86_400_000;
+import { DAY_MS } from '../../src/ratelimit/windows.js';
 
 export interface TeamPolicyRow extends LimitColumns {
   id: string;
