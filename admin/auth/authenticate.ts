@@ -53,7 +53,7 @@ export function authenticate(deps: AdminDeps, throttle: AuthFailureThrottle): Mi
       c.set('access', AccessView.load(deps.db, { kind: 'master' }));
       return next();
     }
-    const userId = await deps.credentials.verifyUserToken(token);
+    const userId = await deps.credentials.verifyUserToken(token, deps.clock.now());
     const user = userId === undefined ? undefined : findRow<UserRow>(deps.db, 'users', userId);
     if (user === undefined) {
       const blocked = await throttle.recordFailure(address);

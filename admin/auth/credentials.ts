@@ -58,10 +58,11 @@ export class Credentials {
     return timingSafeEqual(sha256(token), this.masterHash);
   }
 
-  /** The user id (`sub`) of a valid JWT, or undefined. */
-  async verifyUserToken(token: string): Promise<string | undefined> {
+  /** The user id (`sub`) of a JWT valid at `nowMs` (the admin's clock, which also minted it), or undefined. */
+  async verifyUserToken(token: string, nowMs: number): Promise<string | undefined> {
     const options = {
       requiredClaims: ['exp', 'sub'],
+      currentDate: new Date(nowMs),
       ...(this.config.jwtIssuer === undefined ? {} : { issuer: this.config.jwtIssuer }),
       ...(this.config.jwtAudience === undefined ? {} : { audience: this.config.jwtAudience }),
     };

@@ -128,6 +128,21 @@ describe('admin authentication', () => {
     await expect401(stale.body.token);
   });
 
+  it('tokens are checked on the admin clock that minted them, not the wall clock', async () => {
+    // CI failed on this: a suite pinned its clock 70 minutes before the wall time; a one-hour token
+    // minted on that clock was judged expired against Date.now().
+    const wall = admin.clock.now();
+    admin.clock.set(wall - 3 * 3_600_000);
+    try {
+      const minted = await admin.call('POST', `/v1/users/${userId}/tokens`, { body: { ttl_seconds: 3600 } });
+      expect((await admin.call('GET', '/v1/me', { token: minted.body.token })).status).toBe(200);
+      admin.clock.advance(3_601_000);
+      await expect401(minted.body.token);
+    } finally {
+      admin.clock.set(wall);
+    }
+  });
+
   it('internal routes do not accept admin credentials', async () => {
     const response = await admin.call('GET', '/internal/changes?after=0');
     expect(response.status).toBe(401);

@@ -171,10 +171,10 @@ export async function createWorld(): Promise<World> {
 
   const tokens = {} as Record<UserName, string>;
   for (const [name, id] of Object.entries(users) as [UserName, string][]) {
-    tokens[name] = (await admin.deps.credentials.mintUserToken(id, 3600, Date.now())).token;
+    tokens[name] = (await admin.deps.credentials.mintUserToken(id, 365 * 86_400, admin.clock.now())).token;
   }
   const expiredToken = (
-    await admin.deps.credentials.mintUserToken(users.platform_admin, 60, Date.now() - 2 * 3600_000)
+    await admin.deps.credentials.mintUserToken(users.platform_admin, 60, admin.clock.now() - 2 * 3600_000)
   ).token;
 
   return {

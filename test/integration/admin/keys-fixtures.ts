@@ -122,7 +122,12 @@ export class Seeder {
 }
 
 /** Mints user JWTs with a known HS256 secret (the one given to the admin under test). */
-export function tokenMinter(db: Database, jwtSecret?: string): (userId: string) => Promise<string> {
+/** Test tokens valid for a year from `now()` (the admin's clock: admin tokens are checked on it). */
+export function tokenMinter(
+  db: Database,
+  jwtSecret?: string,
+  now: () => number = Date.now,
+): (userId: string) => Promise<string> {
   const credentials = new Credentials(
     db,
     loadConfig({
@@ -131,7 +136,7 @@ export function tokenMinter(db: Database, jwtSecret?: string): (userId: string) 
       ...(jwtSecret === undefined ? {} : { KEYGATE_JWT_SECRET: jwtSecret }),
     }),
   );
-  return async (userId) => (await credentials.mintUserToken(userId, 3600, Date.now())).token;
+  return async (userId) => (await credentials.mintUserToken(userId, 365 * 86_400, now())).token;
 }
 
 export function sha256Hex(text: string): string {

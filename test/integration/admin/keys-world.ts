@@ -54,7 +54,7 @@ export async function keysWorld(teamA1Seed: TeamSeed = {}): Promise<KeysWorld> {
   seed.teamMember(teamA1, users.dev2A1, 'team_developer');
   seed.teamMember(teamA1, users.viewerA1, 'team_viewer');
   seed.orgMember(orgB, users.adminB, 'org_admin');
-  const mint = tokenMinter(admin.deps.db);
+  const mint = tokenMinter(admin.deps.db, undefined, () => admin.clock.now());
   const tokens = Object.fromEntries(
     await Promise.all(Object.entries(users).map(async ([role, id]) => [role, await mint(id)])),
   ) as KeysWorld['users'];
