@@ -55,6 +55,9 @@ export { SPEND_TTL_MS };
  * prefix of the org, lease TTL, fresh (1: no reservation under this lease yet), then per scope:
  * max, persisted (seed), spendTtl. Returns 0 (reserved), the 1-based index of the first scope
  * that does not fit, or -1 when the lease expired although reservations were made under it.
+ * Lease keys are named from the prefix argument rather than passed in KEYS (which gateways hold
+ * reservations is only known inside the script); they carry the org's hash tag, so they live in
+ * the slot of the request's other keys (tested on a 3-master Cluster).
  */
 const RESERVE = `
 local micros = tonumber(ARGV[1])
