@@ -156,9 +156,11 @@ export interface RedisSpendStoreOptions {
   reservationTtlMs: number;
   /** Decides the current budget period (UTC calendar); the system clock by default. */
   clock?: Clock;
-  /** Shown in this process's lease names (the gateway id). */
+  /** This process's leases, shared with the counter store (a store of its own when absent). */
+  leases?: ReservationLeases;
+  /** Shown in this process's lease names (the gateway id), when the leases are the store's own. */
   owner?: string;
-  /** Lease timing (reservation-leases.ts); tests shorten it. */
+  /** Lease timing of the store's own leases (reservation-leases.ts); tests shorten it. */
   leaseTtlMs?: number;
   leaseRefreshMs?: number;
 }
@@ -168,6 +170,8 @@ export class RedisSpendStore implements SpendStore {
   private readonly keys: RedisBudgetKeys;
   private readonly reservationTtlMs: number;
   private readonly leases: ReservationLeases;
+  /** The leases were created here, so `close` ends them. */
+  private readonly ownLeases: boolean;
   /** `scope:id` → where its counters are and their seed, for `spendOf` (diagnostics; bounded). */
   private readonly seen = new Map<string, SeenScope>();
 
@@ -181,18 +185,24 @@ export class RedisSpendStore implements SpendStore {
     this.redis = redis;
     this.keys = new RedisBudgetKeys(options.prefix, options.clock ?? systemClock);
     this.reservationTtlMs = Math.ceil(options.reservationTtlMs);
-    this.leases = new ReservationLeases({
-      redis: options.redis as unknown as LeaseRedis,
-      prefix: options.prefix,
-      owner: options.owner,
-      ttlMs: options.leaseTtlMs,
-      refreshMs: options.leaseRefreshMs,
-    });
+    this.ownLeases = options.leases === undefined;
+    this.leases =
+      options.leases ??
+      new ReservationLeases({
+        redis: options.redis as unknown as LeaseRedis,
+        prefix: options.prefix,
+        owner: options.owner,
+        ttlMs: options.leaseTtlMs,
+        refreshMs: options.leaseRefreshMs,
+      });
   }
 
-  /** Graceful stop: this process's leases end, so what it still holds is freed at once. */
-  close(): Promise<void> {
-    return this.leases.close();
+  /**
+   * Graceful stop: the store's own leases end, so what it still holds is freed at once (shared
+   * leases are ended by whoever created them).
+   */
+  async close(): Promise<void> {
+    if (this.ownLeases) await this.leases.close();
   }
 
   /**
@@ -254,27 +264,14 @@ export class RedisSpendStore implements SpendStore {
     expiresAt: (number | null)[],
     micros: number,
   ): Promise<SpendReserveResult> {
-    let lease = this.leases.take(org);
-    let answer: number;
-    try {
-      answer = await this.reserveUnder(lease, keys, args, micros);
-      if (answer === -1) {
-        // This process's lease in the org expired (a stall, or Redis unreachable for longer than
-        // the TTL): its reservations there may be freed, so go on under a new lease.
-        this.leases.lose(lease);
-        this.leases.end(lease);
-        lease = this.leases.take(org);
-        answer = await this.reserveUnder(lease, keys, args, micros);
-      }
-    } catch (error) {
-      this.leases.end(lease);
-      throw error;
-    }
-    if (answer !== 0) {
-      this.leases.end(lease);
-      return { ok: false, scope: scopes[answer - 1]! };
-    }
-    this.leases.confirm(lease);
+    // -1: this process's lease in the org expired (a stall, or Redis unreachable for longer than
+    // the TTL), so its reservations there may be freed: holdUnder goes on under a new lease.
+    const { answer, lease } = await this.leases.holdUnder(
+      org,
+      (attempt) => this.reserveUnder(attempt, keys, args, micros),
+      (reply) => (reply === -1 ? 'lost' : reply === 0 ? 'held' : 'none'),
+    );
+    if (lease === undefined) return { ok: false, scope: scopes[answer - 1]! };
     return { ok: true, reservation: new RedisReservation(this, micros, keys, lease, expiresAt) };
   }
 

@@ -1,10 +1,13 @@
 /**
- * Leases on the budget reservations one gateway process holds in Redis (issue 12): a gateway
- * killed with kill -9 cannot settle its reservations, so every reservation is recorded under a
- * lease name of its process, and the lease lives only while the process keeps refreshing it.
- * Once a lease has expired, the next admission on a scope holding reservations under it removes
- * them (redis-spend-store.ts, in the same script), so a dead gateway's reservations are freed
- * at most `RESERVATION_LEASE_TTL_MS` after its death, however busy the scope.
+ * Leases on what one gateway process holds in Redis while its requests are in flight (issue 12):
+ * budget reservations (redis-spend-store.ts) and parallel-cap slots (`max_parallel_requests`,
+ * redis-counter-store.ts, issue 14 item 3). A gateway killed with kill -9 cannot give them back,
+ * so each is recorded under a lease name of its process, and the lease lives only while the
+ * process keeps refreshing it. Once a lease has expired, the next admission on a scope holding
+ * something under it removes that (in the admission's own script), so a dead gateway's
+ * reservations and slots are freed at most `RESERVATION_LEASE_TTL_MS` after its death, however
+ * busy the scope. One instance per process serves both stores (gateway/redis-mode.ts): one lease
+ * per org, one refresh per org per second.
  *
  * Lease keys are per org, `<prefix>{<org id>}:lease:<name>`, so the admission script reads them
  * in the slot of the request's other keys (Redis Cluster). This process refreshes, every
@@ -13,7 +16,7 @@
  *
  * A name is `<owner>.<n>`: `owner` is unique per process (a restarted gateway with the same
  * KEYGATE_GATEWAY_ID never inherits its predecessor's reservations) and `n` changes whenever an
- * org's reservations all ended, or its lease was lost (this process stalled or lost Redis for
+ * org's holdings all ended, or its lease was lost (this process stalled or lost Redis for
  * longer than the TTL, and another gateway may have freed its reservations). A reservation taken
  * after a loss goes under a new name, so late settlements of freed reservations never subtract
  * from newer ones: they find their entry gone and only add their spend.
@@ -24,6 +27,9 @@ import { randomBytes } from 'node:crypto';
 export const RESERVATION_LEASE_TTL_MS = 5000;
 /** How often a gateway refreshes the leases of the orgs where it holds reservations. */
 export const RESERVATION_LEASE_REFRESH_MS = 1000;
+
+/** What a Redis script answered about the lease an attempt ran under (`holdUnder`). */
+export type LeaseOutcome = 'held' | 'none' | 'lost';
 
 /** The Redis commands the leases need (ioredis Redis or Cluster). */
 export interface LeaseRedis {
@@ -107,6 +113,40 @@ export class ReservationLeases {
     if (--lease.inFlight > 0) return;
     this.active.delete(lease);
     if (this.current.get(lease.org) === lease) this.current.delete(lease.org);
+  }
+
+  /**
+   * Runs `attempt` (one Redis script) under this process's lease in `org`. `outcome` reads its
+   * answer: `held` (it holds something under the lease from now on: `end` the returned lease when
+   * that ends), `none` (refused, nothing held), or `lost` (the lease expired although holdings were
+   * made under it: they may have been freed by others, so the attempt runs once more under a new
+   * lease, and nothing it changed the first time).
+   */
+  async holdUnder<T>(
+    org: string,
+    attempt: (lease: Lease) => Promise<T>,
+    outcome: (answer: T) => LeaseOutcome,
+  ): Promise<{ answer: T; lease: Lease | undefined }> {
+    let lease = this.take(org);
+    let answer: T;
+    try {
+      answer = await attempt(lease);
+      if (outcome(answer) === 'lost') {
+        this.lose(lease);
+        this.end(lease);
+        lease = this.take(org);
+        answer = await attempt(lease);
+      }
+    } catch (error) {
+      this.end(lease);
+      throw error;
+    }
+    if (outcome(answer) !== 'held') {
+      this.end(lease);
+      return { answer, lease: undefined };
+    }
+    this.confirm(lease);
+    return { answer, lease };
   }
 
   /** Graceful stop: no more refreshes, and this process's leases end now (others free what is left). */
