@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import { RedisSpendStore } from '../src/budget/redis-spend-store.js';
+import { ReservationLeases } from '../src/budget/reservation-leases.js';
 import type { SpendStore } from '../src/budget/spend-store.js';
 import type { Clock } from '../src/clock.js';
 import type { Config, RedisTarget } from '../src/config/config.js';
@@ -68,16 +69,18 @@ export async function startRedisMode(
         : 'budgeted requests are refused (budget_unavailable)'
     }`,
   });
+  // One lease per org for this process: its budget reservations and its parallel-cap slots.
+  const leases = new ReservationLeases({ redis: commands, prefix: config.redisPrefix, owner: gatewayId });
   const sharedSpend = new RedisSpendStore({
     redis: commands,
     prefix: config.redisPrefix,
     reservationTtlMs: config.upstreamTimeoutMs + RESERVATION_TTL_MARGIN_MS,
     clock,
-    owner: gatewayId,
+    leases,
   });
   const shared = new LimitsAdmission({
     clock,
-    store: new RedisCounterStore({ redis: commands, prefix: config.redisPrefix }),
+    store: new RedisCounterStore({ redis: commands, prefix: config.redisPrefix, leases }),
     spend: sharedSpend,
   });
   const local = new LimitsAdmission({ clock, spend: deps.localSpend });
@@ -123,7 +126,7 @@ export async function startRedisMode(
     async close() {
       for (const subscriber of subscribers) subscriber.stop();
       // After the drain: what this process still holds (settlements that failed) is freed now.
-      await sharedSpend.close();
+      await leases.close();
       commands.disconnect();
     },
   };

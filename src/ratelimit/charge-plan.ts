@@ -4,10 +4,11 @@
  * `x-ratelimit-*` figures.
  *
  * - Windows: every configured window of every scope, keyed by window start (windows.ts).
- * - Parallel caps (`max_parallel_requests`): one counter per scope, `+1` at admission and `-1`
- *   when the request ends however it ends (LimitsAdmission adjusts it in settle, release and
- *   abort). It has no window: it never resets by itself, and its TTL (a day) only collects a
- *   counter left behind by a crashed process.
+ * - Parallel caps (`max_parallel_requests`): one held counter per scope (`held: true`), `+1` at
+ *   admission and given back when the request ends however it ends (LimitsAdmission's settle,
+ *   release and abort call `endHeld`). It has no window and never resets by itself: in Redis the
+ *   slots are held under the gateway's lease, so a crashed gateway's slots are freed within the
+ *   lease TTL (redis-counter-store.ts); the day-long TTL only collects a counter nobody uses.
  * - Shadow limits: charged like the others (so they count every admitted request) with an
  *   unreachable limit, so they can never refuse; `shadowRefusals` reports the ones whose real
  *   limit the request went over.
@@ -91,6 +92,7 @@ export function plan(
       amount: 1,
       limit: shadowed ? UNREACHABLE : max,
       ttlMs: DAY_MS,
+      held: true,
       scope,
       unit: 'in_flight',
       param: PARALLEL_PARAM[scope],

@@ -27,14 +27,29 @@ export interface CounterCharge {
    * are keyed by window start, so a late expiry never leaks counts into the next window.
    */
   ttlMs: number;
+  /**
+   * Held while the request is in flight (parallel caps) instead of counted in a window: given back
+   * with `endHeld`, never with `adjust`, and read as held. A store shared by several processes
+   * (Redis) holds such charges under the charging process's lease, so the slots of a process that
+   * dies are freed by themselves (src/budget/reservation-leases.ts).
+   */
+  held?: boolean;
 }
+
+/** What a store needs to end one admission's held charges (Redis: their lease); opaque to callers. */
+export type CounterHold = object;
 
 export interface ChargeResult {
   /** True when every charge fitted and all were applied; false when none was applied. */
   ok: boolean;
   /** Per charge, in order: the value after the charge when ok, the untouched current value when not. */
   values: number[];
+  /** Set when ok and a charge is held by a store that tracks holders: pass it to `endHeld`. */
+  hold?: CounterHold;
 }
+
+/** A counter to read: a window counter's key, or a charge (held charges are read as held). */
+export type CounterRef = string | Pick<CounterCharge, 'key' | 'held'>;
 
 /**
  * `group` (every method): the counters of one request share one group, the org id. A store that
@@ -48,8 +63,22 @@ export interface CounterStore {
    * below zero, so a refund to a counter that no longer exists (its window is over) reads as 0.
    */
   adjust(key: string, delta: number, ttlMs: number, group?: string): MaybePromise<void>;
+  /**
+   * The request whose `chargeAll` took `charges` ended: each held one among them goes down by its
+   * amount (never below zero). `hold` is that call's `ChargeResult.hold`.
+   */
+  endHeld(
+    charges: readonly CounterCharge[],
+    hold: CounterHold | undefined,
+    group?: string,
+  ): MaybePromise<void>;
   /** Current values, 0 for counters that do not exist. */
-  read(keys: readonly string[], group?: string): MaybePromise<number[]>;
+  read(counters: readonly CounterRef[], group?: string): MaybePromise<number[]>;
+}
+
+/** The key of a counter to read. */
+export function refKey(counter: CounterRef): string {
+  return typeof counter === 'string' ? counter : counter.key;
 }
 
 /** A counter or spend store failed (or rejected with something that is not an Error). */

@@ -43,7 +43,7 @@ import { costMicros, tokenCount, type Pricing } from '../budget/cost.js';
 import { MemorySpendStore } from '../budget/memory-spend-store.js';
 import type { SpendReservation, SpendReserveResult, SpendStore } from '../budget/spend-store.js';
 import { isPromise } from '../maybe-promise.js';
-import { settled, type ChargeResult, type CounterStore } from './counter-store.js';
+import { settled, type ChargeResult, type CounterHold, type CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
 import { CounterKeys } from './windows.js';
 import {
@@ -64,6 +64,10 @@ interface TicketState {
   tokenReservation: number;
   estimatedInputTokens: number;
   reservation: SpendReservation;
+  /** The store's handle on the held charges (parallel caps), for `endHeld`. */
+  hold: CounterHold | undefined;
+  /** Some charge is held (a parallel cap applies). */
+  holds: boolean;
   pricing: Pricing;
 }
 
@@ -176,6 +180,8 @@ export class LimitsAdmission implements Admission {
       tokenReservation,
       estimatedInputTokens,
       reservation,
+      hold: result.hold,
+      holds: charges.some((charge) => charge.held === true),
       pricing: {
         inputMicrosPerMtok: target.inputMicrosPerMtok,
         outputMicrosPerMtok: target.outputMicrosPerMtok,
@@ -267,9 +273,7 @@ export class LimitsAdmission implements Admission {
   ): Promise<{ costMicros: number }> {
     // Real tokens replace the reservation; the request leaves every parallel cap it was counted in.
     const delta = inputTokens + outputTokens - state.tokenReservation;
-    await this.adjust(state, (charge) =>
-      charge.unit === 'tokens' ? delta : charge.unit === 'in_flight' ? -1 : 0,
-    );
+    await this.adjust(state, (charge) => (charge.unit === 'tokens' ? delta : 0));
     // Spend is booked last: from here to the caller's continuation that records it for the usage
     // reporter only microtasks run, so no timer can seal a batch in between, and the ledger's
     // unsealed spend and the reporter's open batch hold the same requests. (Meanwhile the
@@ -280,14 +284,20 @@ export class LimitsAdmission implements Admission {
     return { costMicros: cost };
   }
 
+  /** Adjusts the windows by `deltaOf` and gives back the held charges (parallel caps). */
   private async adjust(state: TicketState, deltaOf: (charge: PlannedCharge) => number): Promise<void> {
     const now = this.clock.now();
     const pending: Promise<void>[] = [];
     for (const charge of state.charges) {
+      if (charge.held === true) continue;
       const delta = deltaOf(charge);
-      // A finished window no longer matters; a parallel counter has no window and is always adjusted.
-      if (delta === 0 || (now >= charge.endMs && charge.unit !== 'in_flight')) continue;
+      // A finished window no longer matters.
+      if (delta === 0 || now >= charge.endMs) continue;
       const answer = this.store.adjust(charge.key, delta, charge.ttlMs, state.group);
+      if (isPromise(answer)) pending.push(answer);
+    }
+    if (state.holds) {
+      const answer = this.store.endHeld(state.charges, state.hold, state.group);
       if (isPromise(answer)) pending.push(answer);
     }
     if (pending.length > 0) await settled(Promise.all(pending), 'adjusting the windows');
@@ -299,10 +309,7 @@ export class LimitsAdmission implements Admission {
   }
 
   private async read(charges: readonly PlannedCharge[], group: string): Promise<number[]> {
-    const answer = this.store.read(
-      charges.map((charge) => charge.key),
-      group,
-    );
+    const answer = this.store.read(charges, group);
     return isPromise(answer) ? settled(answer, 'reading the windows') : answer;
   }
 }

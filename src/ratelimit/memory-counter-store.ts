@@ -24,7 +24,13 @@
  * (at most `SWEEP_BATCH` per write, so a burst of expiries never stalls a request).
  */
 import { systemClock, type Clock } from '../clock.js';
-import type { ChargeResult, CounterCharge, CounterStore } from './counter-store.js';
+import {
+  refKey,
+  type ChargeResult,
+  type CounterCharge,
+  type CounterRef,
+  type CounterStore,
+} from './counter-store.js';
 
 export interface MemoryCounterStoreOptions {
   /** Clock of the garbage collection; the system clock by default. */
@@ -120,10 +126,16 @@ export class MemoryCounterStore implements CounterStore {
     if (delta > 0) this.create(key, delta, ttlMs, now);
   }
 
-  read(keys: readonly string[]): number[] {
-    const values = new Array<number>(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const slot = this.slotOf.get(keys[i]!);
+  /** Held charges die with this process, so they need no lease: a plain refund. */
+  endHeld(charges: readonly CounterCharge[]): void {
+    for (const charge of charges)
+      if (charge.held === true) this.adjust(charge.key, -charge.amount, charge.ttlMs);
+  }
+
+  read(counters: readonly CounterRef[]): number[] {
+    const values = new Array<number>(counters.length);
+    for (let i = 0; i < counters.length; i++) {
+      const slot = this.slotOf.get(refKey(counters[i]!));
       values[i] = slot === undefined ? 0 : this.values[slot]!;
     }
     return values;

@@ -1,6 +1,6 @@
 /**
- * Window counters in Redis (scale-out mode): every gateway replica charges the same counters, so
- * windows stay exact across replicas.
+ * Window counters and parallel caps in Redis (scale-out mode): every gateway replica charges the
+ * same counters, so windows and in-flight caps stay exact across replicas.
  *
  * Atomicity: `chargeAll` is one Lua script. Redis runs a script to completion with no other
  * command in between, so its check of every window and its commit of every window are one
@@ -14,28 +14,103 @@
  * script never crosses slots; the key and team windows of an org are on the org's shard. Without
  * a group (callers that do not pass one) the key is `<prefix>w:<counter>`, single Redis only.
  *
- * Expiry is garbage collection only (keys carry their window start); it is renewed on every
- * charge or adjustment.
+ * Held charges (parallel caps, `max_parallel_requests`): a hash per scope,
+ * `<prefix>{<org id>}:pl:<scope>:<id>:parallel:0`, lease name → requests in flight under it, and
+ * the lease keys of the budget reservations (src/budget/reservation-leases.ts, one instance per
+ * process shared with RedisSpendStore). The charge script first drops the entries of expired
+ * leases, then decides on what is left, so the slots of a gateway killed with kill -9 are freed by
+ * the next admission on the scope at most RESERVATION_LEASE_TTL_MS after its death; before
+ * leases a plain counter kept them until it was left alone for a day, which on a busy team is
+ * never. `endHeld` gives a request's slots back under the lease it took them with (a lease that
+ * expired meanwhile has nothing left to give back).
+ *
+ * Expiry is garbage collection only (window keys carry their window start, held hashes empty
+ * themselves); it is renewed on every charge or adjustment.
  */
 import type { RedisClient } from './redis-connection.js';
-import { settled, type ChargeResult, type CounterCharge, type CounterStore } from './counter-store.js';
+import { ReservationLeases, type Lease, type LeaseRedis } from '../budget/reservation-leases.js';
+import {
+  refKey,
+  settled,
+  type ChargeResult,
+  type CounterCharge,
+  type CounterHold,
+  type CounterRef,
+  type CounterStore,
+} from './counter-store.js';
 
-/** KEYS: counters. ARGV: amount, limit, ttlMs per key. Returns {ok, value per key}. */
+/**
+ * KEYS: counters. ARGV: lease name ('' when no charge is held), lease key prefix, lease TTL, fresh
+ * (1: nothing held under this lease yet), then per key amount, limit, ttlMs, held (1/0).
+ * Returns {ok, value per key}, or {-1} when the lease expired although slots were held under it.
+ */
 const CHARGE_ALL = `
+local me = ARGV[1]
+local leases = ARGV[2]
+if me ~= '' and ARGV[4] ~= '1' and redis.call('EXISTS', leases .. me) == 0 then return {-1} end
 local values = {}
 local ok = 1
 for i = 1, #KEYS do
-  local v = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local a = 4 * i
+  local v = 0
+  if ARGV[a + 4] == '1' then
+    local held = redis.call('HGETALL', KEYS[i])
+    for j = 1, #held, 2 do
+      if held[j] ~= me and redis.call('EXISTS', leases .. held[j]) == 0 then
+        redis.call('HDEL', KEYS[i], held[j])
+      else
+        v = v + tonumber(held[j + 1])
+      end
+    end
+  else
+    v = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
   values[i] = v
-  if v + tonumber(ARGV[3 * i - 2]) > tonumber(ARGV[3 * i - 1]) then ok = 0 end
+  if v + tonumber(ARGV[a + 1]) > tonumber(ARGV[a + 2]) then ok = 0 end
 end
 if ok == 1 then
+  if me ~= '' then redis.call('SET', leases .. me, '1', 'PX', ARGV[3]) end
   for i = 1, #KEYS do
-    values[i] = redis.call('INCRBY', KEYS[i], ARGV[3 * i - 2])
-    redis.call('PEXPIRE', KEYS[i], ARGV[3 * i])
+    local a = 4 * i
+    if ARGV[a + 4] == '1' then
+      redis.call('HINCRBY', KEYS[i], me, ARGV[a + 1])
+      values[i] = values[i] + tonumber(ARGV[a + 1])
+    else
+      values[i] = redis.call('INCRBY', KEYS[i], ARGV[a + 1])
+    end
+    redis.call('PEXPIRE', KEYS[i], ARGV[a + 3])
   end
 end
 table.insert(values, 1, ok)
+return values
+`;
+
+/** KEYS: held counters. ARGV: lease name, amount per key. Never below zero, nothing under other leases. */
+const END_HELD = `
+for i = 1, #KEYS do
+  if redis.call('HEXISTS', KEYS[i], ARGV[1]) == 1 then
+    local left = redis.call('HINCRBY', KEYS[i], ARGV[1], -tonumber(ARGV[1 + i]))
+    if left <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end
+  end
+end
+return 0
+`;
+
+/** KEYS: counters. ARGV: lease key prefix, then per key held (1/0). Held ones count live leases only. */
+const READ = `
+local values = {}
+for i = 1, #KEYS do
+  local v = 0
+  if ARGV[1 + i] == '1' then
+    local held = redis.call('HGETALL', KEYS[i])
+    for j = 1, #held, 2 do
+      if redis.call('EXISTS', ARGV[1] .. held[j]) == 1 then v = v + tonumber(held[j + 1]) end
+    end
+  else
+    v = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+  values[i] = v
+end
 return values
 `;
 
@@ -56,44 +131,115 @@ return value
 interface ScriptedRedis {
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
   mget(keys: string[]): Promise<(string | null)[]>;
-  keygateChargeAll(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+  keygateChargeAll2(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   keygateAdjust(key: string, delta: number, ttlMs: number): Promise<number>;
+  keygateEndHeld(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  keygateRead(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+}
+
+/** The lease an admission's held charges were taken under. */
+class RedisHold {
+  constructor(
+    readonly owner: RedisCounterStore,
+    readonly lease: Lease,
+  ) {}
 }
 
 export interface RedisCounterStoreOptions {
   redis: RedisClient;
   /** Prefix of every key (`KEYGATE_REDIS_PREFIX`), e.g. `keygate:`. */
   prefix: string;
+  /** This process's leases, shared with the spend store (a store of its own when absent). */
+  leases?: ReservationLeases;
+  /** Lease timing of the store's own leases; tests shorten it. */
+  leaseTtlMs?: number;
+  leaseRefreshMs?: number;
 }
 
 export class RedisCounterStore implements CounterStore {
   private readonly redis: ScriptedRedis;
   private readonly prefix: string;
+  private readonly leases: ReservationLeases;
+  private readonly ownLeases: boolean;
 
   constructor(options: RedisCounterStoreOptions) {
     const redis = options.redis as unknown as ScriptedRedis;
-    if (typeof redis.keygateChargeAll !== 'function') {
-      redis.defineCommand('keygateChargeAll', { lua: CHARGE_ALL });
+    if (typeof redis.keygateChargeAll2 !== 'function') {
+      redis.defineCommand('keygateChargeAll2', { lua: CHARGE_ALL });
       redis.defineCommand('keygateAdjust', { numberOfKeys: 1, lua: ADJUST });
+      redis.defineCommand('keygateEndHeld', { lua: END_HELD });
+      redis.defineCommand('keygateRead', { lua: READ });
     }
     this.redis = redis;
     this.prefix = options.prefix;
+    this.ownLeases = options.leases === undefined;
+    this.leases =
+      options.leases ??
+      new ReservationLeases({
+        redis: options.redis as unknown as LeaseRedis,
+        prefix: options.prefix,
+        ttlMs: options.leaseTtlMs,
+        refreshMs: options.leaseRefreshMs,
+      });
   }
 
-  /** The Redis key of a counter: `<prefix>{<group>}:w:<counter>` (see the file comment). */
-  private redisKey(key: string, group: string | undefined): string {
-    return group === undefined ? `${this.prefix}w:${key}` : `${this.prefix}{${group}}:w:${key}`;
+  /** Graceful stop: the store's own leases end, so the slots it still holds are freed at once. */
+  async close(): Promise<void> {
+    if (this.ownLeases) await this.leases.close();
+  }
+
+  /** The Redis key of a counter: `<prefix>{<group>}:w:<counter>` (`:pl:` when held, see the file comment). */
+  private redisKey(key: string, group: string | undefined, held = false): string {
+    const kind = held ? 'pl:' : 'w:';
+    return group === undefined ? `${this.prefix}${kind}${key}` : `${this.prefix}{${group}}:${kind}${key}`;
   }
 
   async chargeAll(charges: readonly CounterCharge[], group?: string): Promise<ChargeResult> {
     if (charges.length === 0) return { ok: true, values: [] };
-    const args: (string | number)[] = charges.map((charge) => this.redisKey(charge.key, group));
-    for (const charge of charges) args.push(charge.amount, charge.limit, Math.ceil(charge.ttlMs));
-    const [ok, ...values] = await settled(
-      this.redis.keygateChargeAll(charges.length, ...args),
-      'charging the windows',
+    const keys = charges.map((charge) => this.redisKey(charge.key, group, charge.held === true));
+    const args: (string | number)[] = [];
+    for (const charge of charges)
+      args.push(charge.amount, charge.limit, Math.ceil(charge.ttlMs), charge.held === true ? 1 : 0);
+    if (!charges.some((charge) => charge.held === true)) {
+      const [ok, ...values] = await this.charge(keys, ['', '', 0, 0], args);
+      return { ok: ok === 1, values };
+    }
+    const { answer, lease } = await this.leases.holdUnder(
+      group ?? '',
+      (attempt) =>
+        this.charge(
+          keys,
+          [attempt.name, this.leases.keyPrefix(attempt.org), this.leases.ttlMs, attempt.confirmed ? 0 : 1],
+          args,
+        ),
+      (reply) => (reply[0] === -1 ? 'lost' : reply[0] === 1 ? 'held' : 'none'),
     );
-    return { ok: ok === 1, values: values.map(Number) };
+    const [ok, ...values] = answer;
+    if (lease === undefined) return { ok: ok === 1, values };
+    return { ok: true, values, hold: new RedisHold(this, lease) };
+  }
+
+  async endHeld(
+    charges: readonly CounterCharge[],
+    hold: CounterHold | undefined,
+    group?: string,
+  ): Promise<void> {
+    if (!(hold instanceof RedisHold) || hold.owner !== this) return;
+    const args: (string | number)[] = [];
+    const amounts: number[] = [];
+    for (const charge of charges) {
+      if (charge.held !== true) continue;
+      args.push(this.redisKey(charge.key, group, true));
+      amounts.push(charge.amount);
+    }
+    try {
+      await settled(
+        this.redis.keygateEndHeld(args.length, ...args, hold.lease.name, ...amounts),
+        'giving back the parallel slots',
+      );
+    } finally {
+      this.leases.end(hold.lease);
+    }
   }
 
   async adjust(key: string, delta: number, ttlMs: number, group?: string): Promise<void> {
@@ -103,12 +249,35 @@ export class RedisCounterStore implements CounterStore {
     );
   }
 
-  async read(keys: readonly string[], group?: string): Promise<number[]> {
-    if (keys.length === 0) return [];
+  async read(counters: readonly CounterRef[], group?: string): Promise<number[]> {
+    if (counters.length === 0) return [];
+    const held = counters.map((counter) => typeof counter !== 'string' && counter.held === true);
+    const keys = counters.map((counter, i) => this.redisKey(refKey(counter), group, held[i]));
+    if (!held.includes(true)) {
+      const values = await settled(this.redis.mget(keys), 'reading the windows');
+      return values.map((value) => (value === null ? 0 : Number(value)));
+    }
     const values = await settled(
-      this.redis.mget(keys.map((key) => this.redisKey(key, group))),
+      this.redis.keygateRead(
+        keys.length,
+        ...keys,
+        this.leases.keyPrefix(group ?? ''),
+        ...held.map((flag) => (flag ? 1 : 0)),
+      ),
       'reading the windows',
     );
-    return values.map((value) => (value === null ? 0 : Number(value)));
+    return values.map(Number);
+  }
+
+  private async charge(
+    keys: string[],
+    lease: (string | number)[],
+    args: (string | number)[],
+  ): Promise<number[]> {
+    const reply = await settled(
+      this.redis.keygateChargeAll2(keys.length, ...keys, ...lease, ...args),
+      'charging the windows',
+    );
+    return reply.map(Number);
   }
 }

@@ -379,6 +379,7 @@ describe('store failures', () => {
     const failing: CounterStore = {
       chargeAll: () => Promise.reject({ msBeforeNext: 0 }),
       adjust: (key, delta, ttl) => memory.adjust(key, delta, ttl),
+      endHeld: (charges) => memory.endHeld(charges),
       read: (keys) => memory.read(keys),
     };
     const spend = new MemorySpendStore();
