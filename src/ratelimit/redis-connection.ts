@@ -62,9 +62,33 @@ export function connectRedis(target: RedisTarget, options: RedisConnectOptions):
   return new Cluster(target.nodes, clusterOptions);
 }
 
-/** Resolves when the client is ready, or after `timeoutMs` (Redis mode starts even with Redis down). */
+/**
+ * Resolves when the client is ready, or after `timeoutMs` (Redis mode starts even with Redis down).
+ * A Cluster client is ready once every master answers: ioredis connects to the nodes lazily, and
+ * otherwise the first burst on a shard not used yet waits for that node's connection to be set up
+ * with its command timeouts running (under load, timeouts and per-process fallback admissions).
+ */
 export async function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
-  if (client.status === 'ready') return true;
+  const deadline = Date.now() + timeoutMs;
+  if (!(await ready(client, timeoutMs))) return false;
+  if (!(client instanceof Cluster)) return true;
+  const pings = client.nodes('master').map((node) =>
+    node.ping().then(
+      () => true,
+      () => false,
+    ),
+  );
+  const answered = await Promise.race([
+    Promise.all(pings).then((answers) => answers.every(Boolean)),
+    new Promise<boolean>((resolve) =>
+      setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())).unref(),
+    ),
+  ]);
+  return answered;
+}
+
+function ready(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
   return new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => {
       client.off('ready', onReady);

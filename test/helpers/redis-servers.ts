@@ -101,7 +101,30 @@ export interface RedisCluster {
   close(): Promise<void>;
 }
 
-/** Three masters, no replicas, every slot assigned; resolves once the cluster state is ok. */
+function cli(port: number, ...args: string[]): string {
+  return spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout;
+}
+
+/**
+ * A node's view of the cluster from CLUSTER NODES: each node id with its slots, sorted; null
+ * while a link is down or a node is not known as a master with its slots yet.
+ */
+function slotMap(nodes: string): string | null {
+  const lines = nodes
+    .trim()
+    .split('\n')
+    .filter((line) => line !== '');
+  if (lines.length !== 3) return null;
+  const entries: string[] = [];
+  for (const line of lines) {
+    const [id, , flags, , , , , link, ...slots] = line.split(' ');
+    if (link !== 'connected' || !flags?.includes('master') || slots.length === 0) return null;
+    entries.push(`${id} ${slots.join(',')}`);
+  }
+  return entries.sort().join('; ');
+}
+
+/** Three masters, no replicas, every slot assigned; resolves once the cluster has converged. */
 export async function startRedisCluster(): Promise<RedisCluster> {
   const ports = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'keygate-redis-cluster-'));
@@ -135,14 +158,19 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     );
     if (create.status !== 0)
       throw new Error(`redis-cli --cluster create failed:\n${create.stdout}${create.stderr}`);
-    const deadline = Date.now() + 15_000;
+    // Converged: every node says cluster_state:ok, sees every node's link up, and all of them
+    // hold the same slot map (clients started right after must not meet MOVED or CLUSTERDOWN).
+    const deadline = Date.now() + 30_000;
     for (;;) {
-      const states = ports.map(
-        (port) =>
-          spawnSync('redis-cli', ['-p', String(port), 'cluster', 'info'], { encoding: 'utf8' }).stdout,
-      );
-      if (states.every((info) => info.includes('cluster_state:ok'))) break;
-      if (Date.now() > deadline) throw new Error(`cluster not ok within 15 s:\n${states.join('\n')}`);
+      const states = ports.map((port) => cli(port, 'cluster', 'info'));
+      const maps = ports.map((port) => slotMap(cli(port, 'cluster', 'nodes')));
+      if (
+        states.every((info) => info.includes('cluster_state:ok')) &&
+        maps.every((map) => map !== null && map === maps[0])
+      )
+        break;
+      if (Date.now() > deadline)
+        throw new Error(`cluster not converged within 30 s:\n${states.join('\n')}\n${maps.join('\n')}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } catch (error) {
