@@ -38,7 +38,10 @@ export function connectRedis(target: RedisTarget, options: RedisConnectOptions):
     maxRetriesPerRequest: subscriber ? null : 0,
     commandTimeout: subscriber ? undefined : options.commandTimeoutMs,
     connectionName: options.name,
-    // Commands issued in the same tick (concurrent requests) leave in one write.
+    // Commands issued in the same tick (concurrent requests) leave in one write. Single server
+    // only: a Cluster sends to its nodes without their own auto-pipelining, and its own would
+    // route keygate's scripts by their first argument (the key count, not a key), so a pipeline
+    // could mix orgs of different shards and be rejected; scripts go one write each there.
     enableAutoPipelining: !subscriber,
   };
   if (target.mode === 'single') {

@@ -29,8 +29,15 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
       redisUrl: deployment.url,
       prefix: uniquePrefix('e2e'),
       gateways: 3,
-      // A slow pull, so that the 1 s revocation bound is met by pub/sub.
-      gatewayEnv: { KEYGATE_RESYNC_INTERVAL_MS: '3000', KEYGATE_AUTH_FAILURE_POINTS: '9' },
+      // A slow pull, so that the 1 s revocation bound is met by pub/sub. A command timeout far
+      // above any healthy answer: these tests assert the shared counters, and a command that times
+      // out switches a gateway to its per-process limits by design (redis-failure.test.ts); on a
+      // starved machine (load 14-20 on 2 cores) a 2 s timeout fired for answers already sent.
+      gatewayEnv: {
+        KEYGATE_RESYNC_INTERVAL_MS: '3000',
+        KEYGATE_AUTH_FAILURE_POINTS: '9',
+        KEYGATE_REDIS_TIMEOUT_MS: '10000',
+      },
     });
   }, 120_000);
 
@@ -38,6 +45,15 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
     await stack?.stop();
     await deployment?.close();
   });
+
+  /** Per gateway, the admissions decided by per-process limits because Redis did not answer. */
+  const fallbackAdmissions = () =>
+    Promise.all(
+      stack.gateways.map(async (gateway) => {
+        const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
+        return Number(/^keygate_gateway_redis_fallback_admissions_total (\d+)/m.exec(metrics)?.[1]);
+      }),
+    );
 
   const statuses = async (responses: Promise<Response>[]) => {
     const settled = await Promise.all(
@@ -63,6 +79,8 @@ describe.skipIf(names.length === 0).each(names)('three gateways on %s Redis', (n
     const data = await seedOrg(stack, `rpm-${name}`);
     const { secret } = await data.createKey({ rpm_limit: 100 });
     const result = await statuses(Array.from({ length: 300 }, () => stack.chat(secret, data.model)));
+    // Every decision was made on the shared counters (none fell back to per-process limits).
+    expect(await fallbackAdmissions()).toEqual([0, 0, 0]);
     expect(result.ok).toBe(100);
     expect(result.refused('rate_limit_exceeded', 'key_rpm')).toBe(200);
   });
