@@ -9,11 +9,20 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics } from 'node:v8';
 
 process.on('SIGUSR2', () => {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   gc?.();
   const file = join(tmpdir(), `keygate-bench-gc-${process.pid}.json`);
-  writeFileSync(file, JSON.stringify({ ...process.memoryUsage(), forced: gc !== undefined }));
+  // Per V8 space: committed (space_size) against live (space_used_size), to tell heap slack from
+  // memory outside the heap.
+  const spaces = Object.fromEntries(
+    getHeapSpaceStatistics().map((space) => [
+      space.space_name,
+      { size: space.space_size, used: space.space_used_size },
+    ]),
+  );
+  writeFileSync(file, JSON.stringify({ ...process.memoryUsage(), spaces, forced: gc !== undefined }));
 });

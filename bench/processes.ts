@@ -234,6 +234,9 @@ export function removeTempDirs(): void {
 export interface ForcedGcMemory {
   rssMb: number;
   heapUsedMb: number;
+  /** Memory of C++ objects bound to JS objects (Buffers included), and of ArrayBuffers alone. */
+  externalMb: number;
+  arrayBuffersMb: number;
   /** False when the process ran without --expose-gc (then the figures are before any GC). */
   forced: boolean;
 }
@@ -260,10 +263,22 @@ export async function forcedGcMemory(pid: number, timeoutMs = 10_000): Promise<F
       continue;
     }
     try {
-      const usage = JSON.parse(text) as { rss: number; heapUsed: number; forced: boolean };
+      const usage = JSON.parse(text) as {
+        rss: number;
+        heapUsed: number;
+        external: number;
+        arrayBuffers: number;
+        forced: boolean;
+      };
       rmSync(file, { force: true });
       const mb = (bytes: number): number => bytes / 1024 / 1024;
-      return { rssMb: mb(usage.rss), heapUsedMb: mb(usage.heapUsed), forced: usage.forced };
+      return {
+        rssMb: mb(usage.rss),
+        heapUsedMb: mb(usage.heapUsed),
+        externalMb: mb(usage.external),
+        arrayBuffersMb: mb(usage.arrayBuffers),
+        forced: usage.forced,
+      };
     } catch {
       continue; // written half way: read again
     }

@@ -97,7 +97,8 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
             : ')') +
           (extra.gcForced === 'yes'
             ? `, both after a forced full GC; ${formatMs(extra.rssWithoutGcMb as number | null)} MB before it; ` +
-              `heap ${formatMs(extra.heapUsedMb as number | null)} MB, ${String(extra.heapPerKeyBytes ?? '–')} bytes per key`
+              `heap ${formatMs(extra.heapUsedMb as number | null)} MB, ${String(extra.heapPerKeyBytes ?? '–')} bytes per key; ` +
+              `external ${formatMs(extra.externalMb as number | null)} MB (arrayBuffers ${formatMs(extra.arrayBuffersMb as number | null)} MB)`
             : ''),
       );
     }
