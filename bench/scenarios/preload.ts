@@ -66,6 +66,8 @@ export const preloadScenario: Scenario = {
             keysPerSecond: seconds > 0 ? Math.round(progress.cached / seconds) : null,
             rssAfterGcMb: gc?.rssMb ?? null,
             heapUsedAfterGcMb: gc?.heapUsedMb ?? null,
+            heapTotalAfterGcMb: gc?.heapTotalMb ?? null,
+            rssRightAfterGcMb: gc?.immediateRssMb ?? null,
             externalAfterGcMb: gc?.externalMb ?? null,
             arrayBuffersAfterGcMb: gc?.arrayBuffersMb ?? null,
           },
