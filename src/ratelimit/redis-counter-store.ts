@@ -89,7 +89,7 @@ return values
 const END_HELD = `
 for i = 1, #KEYS do
   if redis.call('HEXISTS', KEYS[i], ARGV[1]) == 1 then
-    local left = redis.call('HINCRBY', KEYS[i], ARGV[1], -tonumber(ARGV[1 + i]))
+    local left = redis.call('HINCRBY', KEYS[i], ARGV[1], 0 - tonumber(ARGV[1 + i]))
     if left <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end
   end
 end

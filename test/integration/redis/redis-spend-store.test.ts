@@ -41,6 +41,17 @@ describe.skipIf(names.length === 0).each(names)('RedisSpendStore on %s Redis', (
     expect((await store.reserve(p, 150)).ok).toBe(true);
   });
 
+  it('a reservation of 0 micro-USD (a free target under a budget) settles and releases', async () => {
+    const { store } = await newStore();
+    const p = policy({ ...ids(), key: { maxBudgetMicros: 0 } });
+    const [free, other] = [await store.reserve(p, 0), await store.reserve(p, 0)];
+    if (!free.ok || !other.ok) throw new Error('expected reservations');
+    await store.settle(free.reservation, 0);
+    await store.release(other.reservation);
+    store.observe(p);
+    expect(await store.spendOf('key', p.key.id)).toEqual({ spendMicros: 0, reservedMicros: 0 });
+  });
+
   it('two replicas never reserve past a shared budget: exactly 50 of 120 concurrent reservations of 10 fit 500', async () => {
     const [a, b] = [await newStore(), await newStore()];
     const p = policy({ ...ids(), team: { maxBudgetMicros: 500 } });
