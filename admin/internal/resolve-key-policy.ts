@@ -11,6 +11,11 @@ import type { KeyOverride, ResolvedKeyPolicy, ScopeState } from '../../src/polic
 import type { Database } from '../../src/storage/database.js';
 import { changeLogHead } from '../../src/storage/change-log.js';
 import { effectiveTargetNames } from '../../src/storage/access-repository.js';
+import {
+  keyPolicyReads,
+  type KeyPolicyReads,
+  type LiveOverrideRow,
+} from '../../src/storage/key-policy-repository.js';
 import type { LimitColumns } from '../schemas.js';
 
 interface ScopeRow extends LimitColumns {
@@ -47,15 +52,11 @@ export interface ResolveMemo {
   scopes?: Map<string, ScopeRow>;
 }
 
-function rowOf(
-  memo: ResolveMemo,
-  statement: { get(id: string): ScopeRow | undefined },
-  id: string,
-): ScopeRow {
+function rowOf(memo: ResolveMemo, read: (id: string) => ScopeRow | undefined, id: string): ScopeRow {
   memo.scopes ??= new Map();
   let row = memo.scopes.get(id);
   if (row === undefined) {
-    row = statement.get(id)!;
+    row = read(id)!;
     memo.scopes.set(id, row);
   }
   return row;
@@ -95,14 +96,8 @@ function scopeState(row: ScopeRow): ScopeState {
   };
 }
 
-interface OverrideRow {
-  id: string;
-  limits: string;
-  expires_at: number;
-}
-
 /** An override's limits: the key's own, with the fields the override sets replaced. */
-function overrideOf(base: Limits, row: OverrideRow): KeyOverride {
+function overrideOf(base: Limits, row: LiveOverrideRow): KeyOverride {
   const set = JSON.parse(row.limits) as Partial<Limits>;
   return { id: row.id, limits: { ...base, ...set }, expiresAt: row.expires_at };
 }
@@ -113,40 +108,14 @@ function minOrNull(a: number | null, b: number | null): number | null {
   return Math.min(a, b);
 }
 
-function prepareStatements(db: Database) {
-  const select = `SELECT k.*, t.org_id AS org_id, u.blocked AS owner_blocked
-    FROM keys k JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.owner_user_id`;
-  return {
-    current: db.prepare<[string], ResolvedKeyRow>(`${select} WHERE k.token_hash = ?`),
-    previous: db.prepare<[string, number], ResolvedKeyRow>(
-      `${select} WHERE k.previous_token_hash = ? AND k.previous_valid_until > ?`,
-    ),
-    team: db.prepare<[string], ScopeRow>('SELECT * FROM teams WHERE id = ?'),
-    org: db.prepare<[string], ScopeRow>('SELECT * FROM orgs WHERE id = ?'),
-    overrides: db.prepare<[string, number], OverrideRow>(
-      'SELECT id, limits, expires_at FROM key_overrides WHERE key_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC',
-    ),
-    batchSeq: db.prepare<[string], { seq: number }>(
-      'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
-    ),
-  };
-}
-
-const STATEMENTS = new WeakMap<Database, ReturnType<typeof prepareStatements>>();
-
-/** Prepared once per database: a gateway cache miss costs one pass of SQLite reads, no SQL parsing. */
-function statementsOf(db: Database): ReturnType<typeof prepareStatements> {
-  let statements = STATEMENTS.get(db);
-  if (statements === undefined) {
-    statements = prepareStatements(db);
-    STATEMENTS.set(db, statements);
-  }
-  return statements;
+/** The lookup's reads of `db`, typed with this module's rows. */
+function readsOf(db: Database): KeyPolicyReads<ResolvedKeyRow, ScopeRow> {
+  return keyPolicyReads<ResolvedKeyRow, ScopeRow>(db);
 }
 
 export function appliedBatchSeq(db: Database, gatewayId: string | undefined): number {
   if (gatewayId === undefined || gatewayId === '') return 0;
-  return statementsOf(db).batchSeq.get(gatewayId)!.seq;
+  return readsOf(db).appliedBatchSeq(gatewayId);
 }
 
 /** A key that inherits its access has its team's targets (key level = team level). */
@@ -170,19 +139,18 @@ export function resolveKeyPolicy(
   memo?: ResolveMemo,
 ): ResolvedKeyPolicy | null {
   if (!TOKEN_HASH.test(tokenHash)) return null;
-  const statements = statementsOf(db);
-  let row = statements.current.get(tokenHash);
+  const reads = readsOf(db);
+  let row = reads.byHash(tokenHash);
   let expiresAt = row?.expires_at ?? null;
   if (row === undefined) {
-    row = statements.previous.get(tokenHash, now);
+    row = reads.byPreviousHash(tokenHash, now);
     if (row === undefined) return null;
     expiresAt = minOrNull(row.expires_at, row.previous_valid_until);
   }
-  const team =
-    memo === undefined ? statements.team.get(row.team_id)! : rowOf(memo, statements.team, row.team_id);
-  const org = memo === undefined ? statements.org.get(row.org_id)! : rowOf(memo, statements.org, row.org_id);
+  const team = memo === undefined ? reads.team(row.team_id)! : rowOf(memo, reads.team, row.team_id);
+  const org = memo === undefined ? reads.org(row.org_id)! : rowOf(memo, reads.org, row.org_id);
   const key = scopeState(row);
-  const overrides = statements.overrides.all(row.id, now).map((entry) => overrideOf(key.limits, entry));
+  const overrides = reads.overrides(row.id, now).map((entry) => overrideOf(key.limits, entry));
   return {
     keyId: row.id,
     keyName: row.name,
