@@ -1,5 +1,5 @@
 /**
- * `GET /internal/keys/:hash` (notes/contract.md): everything a gateway needs to decide on a key,
+ * `GET /internal/keys/:hash` (docs/api.md "Internal API"): everything a gateway needs to decide on a key,
  * read in one synchronous pass over SQLite (so `version` and the data are one snapshot).
  *
  * A hash resolves when it is the key's current hash, or its previous hash while the regenerate

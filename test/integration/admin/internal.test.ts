@@ -1,5 +1,5 @@
 /**
- * The internal API for gateways (notes/contract.md) over HTTP, in-process: refused without the
+ * The internal API for gateways (docs/api.md "Internal API") over HTTP, in-process: refused without the
  * internal token, resolved key policies, the target catalog, the change feed, idempotent usage.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
