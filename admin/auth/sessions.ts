@@ -97,6 +97,7 @@ export class SessionStore {
               email: row.email!,
               name: row.name ?? null,
               platform_role: row.platform_role!,
+              blocked: row.blocked!,
               created_at: row.created_at!,
               updated_at: row.updated_at!,
             },
