@@ -234,6 +234,13 @@ export function removeTempDirs(): void {
 export interface ForcedGcMemory {
   rssMb: number;
   heapUsedMb: number;
+  /** Memory of C++ objects bound to JS objects (Buffers included), and of ArrayBuffers alone. */
+  externalMb: number;
+  arrayBuffersMb: number;
+  /** Right after the first two GCs, before V8 gave the freed pages back (bench/gc-hook.ts). */
+  immediateRssMb: number | null;
+  immediateHeapTotalMb: number | null;
+  heapTotalMb: number;
   /** False when the process ran without --expose-gc (then the figures are before any GC). */
   forced: boolean;
 }
@@ -242,7 +249,7 @@ export interface ForcedGcMemory {
  * Memory of a process started with bench/gc-hook.ts after a forced full GC: signals it, waits
  * for its answer file (up to `timeoutMs`). Null when it does not answer (no hook, not Linux).
  */
-export async function forcedGcMemory(pid: number, timeoutMs = 10_000): Promise<ForcedGcMemory | null> {
+export async function forcedGcMemory(pid: number, timeoutMs = 20_000): Promise<ForcedGcMemory | null> {
   const file = join(tmpdir(), `keygate-bench-gc-${pid}.json`);
   rmSync(file, { force: true });
   try {
@@ -260,10 +267,27 @@ export async function forcedGcMemory(pid: number, timeoutMs = 10_000): Promise<F
       continue;
     }
     try {
-      const usage = JSON.parse(text) as { rss: number; heapUsed: number; forced: boolean };
+      const usage = JSON.parse(text) as {
+        rss: number;
+        heapUsed: number;
+        heapTotal: number;
+        immediate?: { rss: number; heapTotal: number };
+        external: number;
+        arrayBuffers: number;
+        forced: boolean;
+      };
       rmSync(file, { force: true });
       const mb = (bytes: number): number => bytes / 1024 / 1024;
-      return { rssMb: mb(usage.rss), heapUsedMb: mb(usage.heapUsed), forced: usage.forced };
+      return {
+        rssMb: mb(usage.rss),
+        heapUsedMb: mb(usage.heapUsed),
+        externalMb: mb(usage.external),
+        arrayBuffersMb: mb(usage.arrayBuffers),
+        heapTotalMb: mb(usage.heapTotal),
+        immediateRssMb: usage.immediate === undefined ? null : mb(usage.immediate.rss),
+        immediateHeapTotalMb: usage.immediate === undefined ? null : mb(usage.immediate.heapTotal),
+        forced: usage.forced,
+      };
     } catch {
       continue; // written half way: read again
     }

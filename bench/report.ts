@@ -97,7 +97,9 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
             : ')') +
           (extra.gcForced === 'yes'
             ? `, both after a forced full GC; ${formatMs(extra.rssWithoutGcMb as number | null)} MB before it; ` +
-              `heap ${formatMs(extra.heapUsedMb as number | null)} MB, ${String(extra.heapPerKeyBytes ?? '–')} bytes per key`
+              `heap ${formatMs(extra.heapUsedMb as number | null)} MB used of ${formatMs(extra.heapTotalMb as number | null)} MB committed, ${String(extra.heapPerKeyBytes ?? '–')} bytes per key; ` +
+              `RSS right after the first GC (before V8 gave freed pages back) ${formatMs(extra.rssRightAfterGcMb as number | null)} MB; ` +
+              `external ${formatMs(extra.externalMb as number | null)} MB (arrayBuffers ${formatMs(extra.arrayBuffersMb as number | null)} MB)`
             : ''),
       );
     }
@@ -105,7 +107,8 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
       lines.push(
         `preload (KEYGATE_PRELOAD_KEYS=${String(extra.keys)}): ${String(extra.cached)} keys cached in ${formatMs(extra.preloadSeconds as number | null)} s ` +
           `(${formatRps(extra.keysPerSecond as number | null)} keys/s; ${formatMs(extra.wallSeconds as number | null)} s from process start), ` +
-          `RSS after a forced GC ${formatMs(extra.rssAfterGcMb as number | null)} MB`,
+          `RSS after a forced GC ${formatMs(extra.rssAfterGcMb as number | null)} MB (heap ${formatMs(extra.heapUsedAfterGcMb as number | null)} MB used of ${formatMs(extra.heapTotalAfterGcMb as number | null)} MB; ` +
+          `${formatMs(extra.rssRightAfterGcMb as number | null)} MB right after the first GC)`,
       );
     }
     if (row.id === 'decision' && row.skipped === undefined) {

@@ -6,14 +6,15 @@
  *   recently (last_used_at descending, then id), for a gateway's warm start
  *   (src/cache/key-preloader.ts). `next` is the cursor of the following page, null at the end.
  *
- * Both resolve every key with resolveKeyPolicy inside one read transaction, so the whole answer is
- * one snapshot (one `version`) and SQLite takes its read lock once; what the keys share (head,
- * batch seq, an inheriting key's team targets) is read once per call (ResolveMemo).
+ * Both resolve their keys with resolveKeyPolicyBatch inside one read transaction, so the whole
+ * answer is one snapshot (one `version`) and SQLite takes its read lock once; the key rows and
+ * their overrides are read with one statement per call, and what the keys share (head, batch seq,
+ * team and org, an inheriting key's team targets) once per call (ResolveMemo).
  */
 import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
 import { recentlyUsedActiveKeys } from '../../src/storage/key-repository.js';
-import { resolveKeyPolicy, type ResolveMemo } from './resolve-key-policy.js';
+import { resolveKeyPolicyBatch, type ResolveMemo } from './resolve-key-policy.js';
 
 /** Most hashes per batch and keys per page the admin plane answers. */
 export const MAX_KEY_BATCH = 1000;
@@ -32,7 +33,7 @@ export function resolveKeyPolicies(
 ): (ResolvedKeyPolicy | null)[] {
   return db.transaction(() => {
     const memo: ResolveMemo = { teamTargets: new Map() };
-    return hashes.map((hash) => resolveKeyPolicy(db, hash, gatewayId, now, memo));
+    return resolveKeyPolicyBatch(db, hashes, gatewayId, now, memo);
   })();
 }
 
@@ -53,12 +54,11 @@ export function recentKeyPolicies(
 ): RecentKeysPage {
   return db.transaction(() => {
     const rows = recentlyUsedActiveKeys(db, after, limit);
-    const policies: ResolvedKeyPolicy[] = [];
     const memo: ResolveMemo = { teamTargets: new Map() };
-    for (const row of rows) {
-      const policy = resolveKeyPolicy(db, row.token_hash, gatewayId, now, memo);
-      if (policy !== null) policies.push(policy);
-    }
+    const hashes = rows.map((row) => row.token_hash);
+    const policies = resolveKeyPolicyBatch(db, hashes, gatewayId, now, memo).filter(
+      (policy): policy is ResolvedKeyPolicy => policy !== null,
+    );
     const last = rows[rows.length - 1];
     return {
       policies,

@@ -40,9 +40,10 @@ interface ResolvedKeyRow extends ScopeRow {
 
 /**
  * Shared by the keys of one batch or page (admin/internal/key-batch.ts), all read in one
- * transaction: the change-log head, the asking gateway's batch seq, team and org rows, and the
- * target list of each team for keys that inherit it (the same for every such key of the team). Resolving 1,000 keys
- * of one team then reads the access chain once, not 1,000 times.
+ * transaction: the change-log head, the asking gateway's batch seq, team and org rows (and their
+ * resolved state), and the target list of each team for keys that inherit it (the same for every
+ * such key of the team). Resolving 1,000 keys of one team then reads the access chain once, not
+ * 1,000 times.
  */
 export interface ResolveMemo {
   head?: number;
@@ -50,9 +51,13 @@ export interface ResolveMemo {
   teamTargets: Map<string, string[]>;
   /** Team and org rows by id. */
   scopes?: Map<string, ScopeRow>;
+  /** Team and org states by id (one object per scope per call: the JSON is the same). */
+  states?: Map<string, ScopeState>;
 }
 
-function rowOf(memo: ResolveMemo, read: (id: string) => ScopeRow | undefined, id: string): ScopeRow {
+type ScopeRead = (id: string) => ScopeRow | undefined;
+
+function rowOf(memo: ResolveMemo, read: ScopeRead, id: string): ScopeRow {
   memo.scopes ??= new Map();
   let row = memo.scopes.get(id);
   if (row === undefined) {
@@ -60,6 +65,17 @@ function rowOf(memo: ResolveMemo, read: (id: string) => ScopeRow | undefined, id
     memo.scopes.set(id, row);
   }
   return row;
+}
+
+function stateOf(memo: ResolveMemo | undefined, read: ScopeRead, id: string): ScopeState {
+  if (memo === undefined) return scopeState(read(id)!);
+  memo.states ??= new Map();
+  let state = memo.states.get(id);
+  if (state === undefined) {
+    state = scopeState(rowOf(memo, read, id));
+    memo.states.set(id, state);
+  }
+  return state;
 }
 
 export const TOKEN_HASH = /^[0-9a-f]{64}$/;
@@ -108,7 +124,7 @@ function minOrNull(a: number | null, b: number | null): number | null {
   return Math.min(a, b);
 }
 
-/** The lookup's reads of `db`, typed with this module's rows. */
+/** The lookup's reads of `db` (prepared once per database), typed with this module's rows. */
 function readsOf(db: Database): KeyPolicyReads<ResolvedKeyRow, ScopeRow> {
   return keyPolicyReads<ResolvedKeyRow, ScopeRow>(db);
 }
@@ -140,17 +156,71 @@ export function resolveKeyPolicy(
 ): ResolvedKeyPolicy | null {
   if (!TOKEN_HASH.test(tokenHash)) return null;
   const reads = readsOf(db);
-  let row = reads.byHash(tokenHash);
-  let expiresAt = row?.expires_at ?? null;
-  if (row === undefined) {
-    row = reads.byPreviousHash(tokenHash, now);
-    if (row === undefined) return null;
-    expiresAt = minOrNull(row.expires_at, row.previous_valid_until);
+  const row = reads.byHash(tokenHash) ?? reads.byPreviousHash(tokenHash, now);
+  if (row === undefined) return null;
+  const overrides = reads.overrides(row.id, now);
+  return policyOf(db, row, tokenHash, overrides, gatewayId, now, memo);
+}
+
+/**
+ * `resolveKeyPolicy` for many hashes (issue 15, `POST /internal/keys` and the warm-start pages):
+ * the same answer per hash, with one indexed get per hash for the key row, then one statement per
+ * batch for the previous hashes of those not found and one for the overrides (instead of up to
+ * three statements per hash), team and org states built once. Call inside a transaction with a
+ * memo shared by the batch.
+ */
+export function resolveKeyPolicyBatch(
+  db: Database,
+  hashes: readonly string[],
+  gatewayId: string | undefined,
+  now: number,
+  memo: ResolveMemo,
+): (ResolvedKeyPolicy | null)[] {
+  const reads = readsOf(db);
+  const valid = [...new Set(hashes.filter((hash) => TOKEN_HASH.test(hash)))];
+  const rows = new Map<string, ResolvedKeyRow>();
+  for (const hash of valid) {
+    const row = reads.byHash(hash);
+    if (row !== undefined) rows.set(hash, row);
   }
-  const team = memo === undefined ? reads.team(row.team_id)! : rowOf(memo, reads.team, row.team_id);
-  const org = memo === undefined ? reads.org(row.org_id)! : rowOf(memo, reads.org, row.org_id);
+  const missing = valid.filter((hash) => !rows.has(hash));
+  if (missing.length > 0) {
+    for (const row of reads.byPreviousHashes(missing, now)) {
+      if (!rows.has(row.previous_token_hash!)) rows.set(row.previous_token_hash!, row);
+    }
+  }
+  const overrides = new Map<string, LiveOverrideRow[]>();
+  if (rows.size > 0) {
+    const ids = [...new Set([...rows.values()].map((row) => row.id))];
+    for (const entry of reads.overridesOfKeys(ids, now)) {
+      const list = overrides.get(entry.key_id);
+      if (list === undefined) overrides.set(entry.key_id, [entry]);
+      else list.push(entry);
+    }
+  }
+  return hashes.map((hash) => {
+    const row = rows.get(hash);
+    return row === undefined
+      ? null
+      : policyOf(db, row, hash, overrides.get(row.id) ?? [], gatewayId, now, memo);
+  });
+}
+
+/** The policy of a key row found by `tokenHash` (its current hash, or its previous one). */
+function policyOf(
+  db: Database,
+  row: ResolvedKeyRow,
+  tokenHash: string,
+  overrideRows: readonly LiveOverrideRow[],
+  gatewayId: string | undefined,
+  now: number,
+  memo: ResolveMemo | undefined,
+): ResolvedKeyPolicy {
+  const reads = readsOf(db);
+  const expiresAt =
+    row.token_hash === tokenHash ? row.expires_at : minOrNull(row.expires_at, row.previous_valid_until);
   const key = scopeState(row);
-  const overrides = reads.overrides(row.id, now).map((entry) => overrideOf(key.limits, entry));
+  const overrides = overrideRows.map((entry) => overrideOf(key.limits, entry));
   return {
     keyId: row.id,
     keyName: row.name,
@@ -166,8 +236,8 @@ export function resolveKeyPolicy(
     ...(overrides.length > 0 ? { overrides } : {}),
     tags: JSON.parse(row.tags) as string[],
     allowRequestTags: row.allow_request_tags === 1,
-    team: scopeState(team),
-    org: scopeState(org),
+    team: stateOf(memo, reads.team, row.team_id),
+    org: stateOf(memo, reads.org, row.org_id),
     effectiveTargets: targetsOf(db, row, memo),
     version: memo === undefined ? changeLogHead(db) : (memo.head ??= changeLogHead(db)),
     appliedBatchSeq:

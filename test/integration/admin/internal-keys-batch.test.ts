@@ -57,6 +57,43 @@ describe('POST /internal/keys', () => {
     expect(res.body.policies[0].effectiveTargets.length).toBeGreaterThan(1);
   });
 
+  it('overrides (two on one key), an old hash in its grace, a revoked key, keys of two teams and repeats: each as the single route answers it', async () => {
+    const [a, b, c] = await createKeys(3);
+    const other = (await w.createKey({ name: 'other-team', team_id: w.teamA2, rpm_limit: 7 })).body.key as {
+      id: string;
+      token_hash: string;
+    };
+    const expires = (ms: number) => new Date(w.admin.clock.now() + ms).toISOString();
+    for (const body of [
+      { rpm_limit: 100, expires_at: expires(3_600_000) },
+      { tpm_limit: 5_000, expires_at: expires(7_200_000) },
+    ])
+      expect((await w.admin.call('POST', `/v1/keys/${a!.id}/overrides`, { body })).status).toBe(201);
+    const regenerated = await w.admin.call('POST', `/v1/keys/${b!.id}/regenerate`, {
+      body: { grace_period_seconds: 600 },
+    });
+    expect(regenerated.status).toBe(200);
+    expect((await w.admin.call('POST', `/v1/keys/${c!.id}/revoke`)).status).toBe(200);
+    const newHash = (await w.admin.call('GET', `/v1/keys/${b!.id}`)).body.token_hash as string;
+    const hashes = [
+      a!.token_hash,
+      b!.token_hash, // the old hash, in its grace period
+      newHash,
+      c!.token_hash,
+      other.token_hash,
+      'e'.repeat(64),
+      a!.token_hash,
+    ];
+    const res = await call('POST', '/internal/keys?gateway_id=gw-1', { hashes });
+    expect(res.status).toBe(200);
+    expect(res.body.policies[0].overrides).toHaveLength(2);
+    expect(res.body.policies[1].expiresAt).not.toBeNull();
+    for (const [i, hash] of hashes.entries()) {
+      const single = await call('GET', `/internal/keys/${hash}?gateway_id=gw-1`);
+      expect(res.body.policies[i]).toEqual(single.status === 404 ? null : single.body);
+    }
+  });
+
   it('refuses without the internal token, an empty list and more than 1,000 hashes', async () => {
     expect((await call('POST', '/internal/keys', { hashes: ['a'.repeat(64)] }, null)).status).toBe(401);
     expect((await call('POST', '/internal/keys', { hashes: [] })).status).toBe(400);
