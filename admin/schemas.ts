@@ -191,6 +191,11 @@ export function ok(description: string) {
   return { description, content: { 'application/json': { schema: anyJson } } };
 }
 
+/** A JSON response whose shape is in /openapi.json (`schema`, e.g. a registered component). */
+export function okShaped<T extends z.ZodType>(description: string, schema: T) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
 export const security = [{ bearer: [] }];
 
 export function isoOrNull(ms: number | null): string | null {

@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { CONFIG_VARIABLES, type Config } from '../src/config/config.js';
 import { connectRedis, waitUntilReady } from '../src/ratelimit/redis-connection.js';
 import { openDatabaseReadOnly, type Database } from '../src/storage/database.js';
+import { allTargets, type TargetRow } from '../src/storage/target-repository.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
 export interface Finding {
@@ -47,14 +48,11 @@ export function effectiveConfig(env: Env): string[] {
   });
 }
 
-export interface TargetRow {
-  name: string;
-  base_url: string;
-  api_key_env: string | null;
-}
+/** What the doctor checks of a target: its upstream and the variable holding its credential. */
+export type DoctorTarget = Pick<TargetRow, 'name' | 'base_url' | 'api_key_env'>;
 
 /** Integrity, journal mode and permissions of the database; the targets it holds. */
-export function checkDatabase(path: string): { findings: Finding[]; targets: TargetRow[] } {
+export function checkDatabase(path: string): { findings: Finding[]; targets: DoctorTarget[] } {
   const findings: Finding[] = [];
   if (!existsSync(path)) {
     const dir = dirname(path);
@@ -109,9 +107,11 @@ export function checkDatabase(path: string): { findings: Finding[]; targets: Tar
       const mb = statSync(wal).size / 1e6;
       findings.push({ level: mb > 512 ? 'warn' : 'ok', message: `WAL file ${mb.toFixed(1)} MB` });
     }
-    const targets = db
-      .prepare('SELECT name, base_url, api_key_env FROM targets ORDER BY name')
-      .all() as TargetRow[];
+    const targets = allTargets(db).map(({ name, base_url, api_key_env }) => ({
+      name,
+      base_url,
+      api_key_env,
+    }));
     return { findings, targets };
   } catch (error) {
     findings.push({ level: 'fail', message: `database cannot be read: ${(error as Error).message}` });
@@ -154,7 +154,7 @@ export async function checkRedis(config: Readonly<Config>): Promise<Finding> {
   }
 }
 
-export function checkCredential(target: TargetRow, env: Env): Finding | undefined {
+export function checkCredential(target: DoctorTarget, env: Env): Finding | undefined {
   if (target.api_key_env === null) return undefined;
   return env[target.api_key_env] === undefined || env[target.api_key_env] === ''
     ? {

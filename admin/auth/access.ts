@@ -19,6 +19,8 @@ export interface UserRow {
   email: string;
   name: string | null;
   platform_role: 'platform_admin' | 'org_user';
+  /** 1 while blocked (POST /v1/users/:id/block): every key the user owns is refused. */
+  blocked: number;
   created_at: number;
   updated_at: number;
 }

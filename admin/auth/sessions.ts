@@ -10,6 +10,7 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { Clock } from '../../src/clock.js';
 import type { Database } from '../../src/storage/database.js';
+import { deleteSession, findSession, insertSession } from '../../src/storage/session-repository.js';
 import type { Caller, UserRow } from './access.js';
 
 export const SESSION_COOKIE = 'kg_session';
@@ -66,20 +67,15 @@ export class SessionStore {
     const token = randomToken();
     const csrf = randomToken();
     const now = this.clock.now();
-    this.db
-      .prepare(
-        'INSERT INTO sessions (id_hash, user_id, is_master, master_fingerprint, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        sha256Hex(token),
-        principal === 'master' ? null : principal.userId,
-        principal === 'master' ? 1 : 0,
-        principal === 'master' ? this.masterFingerprint : null,
-        csrf,
-        now,
-        now + this.ttlMs,
-      );
-    this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now);
+    insertSession(this.db, {
+      idHash: sha256Hex(token),
+      userId: principal === 'master' ? null : principal.userId,
+      isMaster: principal === 'master',
+      masterFingerprint: principal === 'master' ? this.masterFingerprint : null,
+      csrfToken: csrf,
+      createdAt: now,
+      expiresAt: now + this.ttlMs,
+    });
     setStrictCookie(c, SESSION_COOKIE, token, Math.floor(this.ttlMs / 1000));
     return csrf;
   }
@@ -88,19 +84,7 @@ export class SessionStore {
   load(c: Context): LoadedSession | undefined {
     const token = getCookie(c, SESSION_COOKIE);
     if (token === undefined) return undefined;
-    const row = this.db
-      .prepare(
-        `SELECT s.is_master, s.master_fingerprint, s.csrf_token, s.expires_at, u.* FROM sessions s
-         LEFT JOIN users u ON u.id = s.user_id WHERE s.id_hash = ?`,
-      )
-      .get(sha256Hex(token)) as
-      | (Partial<UserRow> & {
-          is_master: number;
-          master_fingerprint: string | null;
-          csrf_token: string;
-          expires_at: number;
-        })
-      | undefined;
+    const row = findSession<UserRow>(this.db, sha256Hex(token));
     if (row === undefined || row.expires_at <= this.clock.now()) return undefined;
     if (row.is_master === 1 && row.master_fingerprint !== this.masterFingerprint) return undefined;
     const caller: Caller =
@@ -113,6 +97,7 @@ export class SessionStore {
               email: row.email!,
               name: row.name ?? null,
               platform_role: row.platform_role!,
+              blocked: row.blocked!,
               created_at: row.created_at!,
               updated_at: row.updated_at!,
             },
@@ -123,7 +108,7 @@ export class SessionStore {
   /** Ends the request's session (server-side and the cookie). */
   end(c: Context): void {
     const token = getCookie(c, SESSION_COOKIE);
-    if (token !== undefined) this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(sha256Hex(token));
+    if (token !== undefined) deleteSession(this.db, sha256Hex(token));
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: isHttps(c) });
   }
 }

@@ -2,16 +2,14 @@
  * Users (`GET /users`): the users the caller can see. Platform admins invite (the browser calls
  * `POST /v1/users`, then `POST /v1/users/:id/password-link`) and make a new set-password link for
  * anyone; the link is shown once in the page. Platform admins block and unblock users
- * (`POST /v1/users/:id/block|unblock`, confirmed in a dialog). The user view has no `blocked`
- * field, so a user shows as blocked when a key they own is (`GET /v1/keys?status=blocked`,
- * `blocked_by: "owner"`); a blocked user owning no key shows Block (blocking again is a no-op).
+ * (`POST /v1/users/:id/block|unblock`, confirmed in a dialog); the user view's `blocked` says
+ * which they are.
  */
 import type { Context } from 'hono';
 import type { AdminEnv } from '../context.js';
 import { apiGet, type ConsoleContext, type PageState } from './console-context.js';
 import { ConfirmDialog } from './key-action-dialogs.js';
 import { FieldError } from './key-create-dialog.js';
-import type { KeyView } from './key-types.js';
 import { Unavailable } from './layout.js';
 import { formatTime, type ListAnswer } from './pages.js';
 
@@ -20,22 +18,13 @@ interface UserView {
   email: string;
   name: string | null;
   platform_role: string;
+  blocked: boolean;
   created_at: string | null;
 }
 
 export async function usersPage(ctx: ConsoleContext, c: Context<AdminEnv>, state: PageState) {
   const users = await apiGet<ListAnswer<UserView>>(ctx, c, '/v1/users?limit=1000');
   const admin = state.me.permissions.platform.length > 0;
-  const blockedKeys = admin
-    ? await apiGet<ListAnswer<KeyView>>(ctx, c, '/v1/keys?status=blocked&limit=1000')
-    : undefined;
-  const blockedUsers = new Set(
-    blockedKeys?.status === 200
-      ? blockedKeys.body.data.flatMap((k) =>
-          k.blocked_by === 'owner' && k.owner.id !== null ? [k.owner.id] : [],
-        )
-      : [],
-  );
   return {
     title: 'Users',
     body: (
@@ -91,7 +80,7 @@ export async function usersPage(ctx: ConsoleContext, c: Context<AdminEnv>, state
                     <td>{formatTime(u.created_at)}</td>
                     {admin ? (
                       <td>
-                        {blockedUsers.has(u.id) ? (
+                        {u.blocked ? (
                           <span class="status status-blocked">blocked</span>
                         ) : (
                           <span class="status status-active">active</span>
@@ -110,11 +99,11 @@ export async function usersPage(ctx: ConsoleContext, c: Context<AdminEnv>, state
                         </button>
                         <button
                           type="button"
-                          data-action={blockedUsers.has(u.id) ? 'user-unblock' : 'user-block'}
+                          data-action={u.blocked ? 'user-unblock' : 'user-block'}
                           data-user-id={u.id}
                           data-user-email={u.email}
                         >
-                          {blockedUsers.has(u.id) ? 'Unblock' : 'Block'}
+                          {u.blocked ? 'Unblock' : 'Block'}
                         </button>
                       </td>
                     ) : null}

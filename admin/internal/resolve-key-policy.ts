@@ -1,5 +1,5 @@
 /**
- * `GET /internal/keys/:hash` (notes/contract.md): everything a gateway needs to decide on a key,
+ * `GET /internal/keys/:hash` (docs/api.md "Internal API"): everything a gateway needs to decide on a key,
  * read in one synchronous pass over SQLite (so `version` and the data are one snapshot).
  *
  * A hash resolves when it is the key's current hash, or its previous hash while the regenerate
@@ -11,6 +11,11 @@ import type { KeyOverride, ResolvedKeyPolicy, ScopeState } from '../../src/polic
 import type { Database } from '../../src/storage/database.js';
 import { changeLogHead } from '../../src/storage/change-log.js';
 import { effectiveTargetNames } from '../../src/storage/access-repository.js';
+import {
+  keyPolicyReads,
+  type KeyPolicyReads,
+  type LiveOverrideRow,
+} from '../../src/storage/key-policy-repository.js';
 import type { LimitColumns } from '../schemas.js';
 
 interface ScopeRow extends LimitColumns {
@@ -50,30 +55,24 @@ export interface ResolveMemo {
   states?: Map<string, ScopeState>;
 }
 
-function rowOf(
-  memo: ResolveMemo,
-  statement: { get(id: string): ScopeRow | undefined },
-  id: string,
-): ScopeRow {
+type ScopeRead = (id: string) => ScopeRow | undefined;
+
+function rowOf(memo: ResolveMemo, read: ScopeRead, id: string): ScopeRow {
   memo.scopes ??= new Map();
   let row = memo.scopes.get(id);
   if (row === undefined) {
-    row = statement.get(id)!;
+    row = read(id)!;
     memo.scopes.set(id, row);
   }
   return row;
 }
 
-function stateOf(
-  memo: ResolveMemo | undefined,
-  statement: { get(id: string): ScopeRow | undefined },
-  id: string,
-): ScopeState {
-  if (memo === undefined) return scopeState(statement.get(id)!);
+function stateOf(memo: ResolveMemo | undefined, read: ScopeRead, id: string): ScopeState {
+  if (memo === undefined) return scopeState(read(id)!);
   memo.states ??= new Map();
   let state = memo.states.get(id);
   if (state === undefined) {
-    state = scopeState(rowOf(memo, statement, id));
+    state = scopeState(rowOf(memo, read, id));
     memo.states.set(id, state);
   }
   return state;
@@ -113,14 +112,8 @@ function scopeState(row: ScopeRow): ScopeState {
   };
 }
 
-interface OverrideRow {
-  id: string;
-  limits: string;
-  expires_at: number;
-}
-
 /** An override's limits: the key's own, with the fields the override sets replaced. */
-function overrideOf(base: Limits, row: OverrideRow): KeyOverride {
+function overrideOf(base: Limits, row: LiveOverrideRow): KeyOverride {
   const set = JSON.parse(row.limits) as Partial<Limits>;
   return { id: row.id, limits: { ...base, ...set }, expiresAt: row.expires_at };
 }
@@ -131,57 +124,14 @@ function minOrNull(a: number | null, b: number | null): number | null {
   return Math.min(a, b);
 }
 
-/** The key columns a policy needs (not `k.*`: 35 columns, half of them never read here). */
-const KEY_COLUMNS = `k.id, k.name, k.team_id, k.status, k.blocked, k.tags, k.allow_request_tags, k.token_hash,
-  k.previous_token_hash, k.previous_valid_until, k.expires_at, k.access_mode, k.max_budget_micros,
-  k.rpm_limit, k.tpm_limit, k.rph_limit, k.rpd_limit, k.tpd_limit, k.spend_micros, k.budget_period,
-  k.soft_budget_micros, k.period_spend_micros, k.period_start, k.max_parallel_requests, k.limit_modes,
-  t.org_id AS org_id, u.blocked AS owner_blocked`;
-
-function prepareStatements(db: Database) {
-  const select = `SELECT ${KEY_COLUMNS}
-    FROM keys k JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.owner_user_id`;
-  // Batches (issue 15): the hashes or ids passed as one JSON array. The key rows themselves are
-  // read with one indexed get per hash: measured cheaper than one `IN (json_each)` statement.
-  const each = 'IN (SELECT value FROM json_each(?))';
-  return {
-    current: db.prepare<[string], ResolvedKeyRow>(`${select} WHERE k.token_hash = ?`),
-    previous: db.prepare<[string, number], ResolvedKeyRow>(
-      `${select} WHERE k.previous_token_hash = ? AND k.previous_valid_until > ?`,
-    ),
-    previousMany: db.prepare<[string, number], ResolvedKeyRow>(
-      `${select} WHERE k.previous_token_hash ${each} AND k.previous_valid_until > ?`,
-    ),
-    team: db.prepare<[string], ScopeRow>('SELECT * FROM teams WHERE id = ?'),
-    org: db.prepare<[string], ScopeRow>('SELECT * FROM orgs WHERE id = ?'),
-    overrides: db.prepare<[string, number], OverrideRow>(
-      'SELECT id, limits, expires_at FROM key_overrides WHERE key_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC',
-    ),
-    overridesMany: db.prepare<[string, number], OverrideRow & { key_id: string }>(
-      `SELECT key_id, id, limits, expires_at FROM key_overrides WHERE key_id ${each} AND expires_at > ?
-       ORDER BY key_id, created_at DESC, id DESC`,
-    ),
-    batchSeq: db.prepare<[string], { seq: number }>(
-      'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
-    ),
-  };
-}
-
-const STATEMENTS = new WeakMap<Database, ReturnType<typeof prepareStatements>>();
-
-/** Prepared once per database: a gateway cache miss costs one pass of SQLite reads, no SQL parsing. */
-function statementsOf(db: Database): ReturnType<typeof prepareStatements> {
-  let statements = STATEMENTS.get(db);
-  if (statements === undefined) {
-    statements = prepareStatements(db);
-    STATEMENTS.set(db, statements);
-  }
-  return statements;
+/** The lookup's reads of `db` (prepared once per database), typed with this module's rows. */
+function readsOf(db: Database): KeyPolicyReads<ResolvedKeyRow, ScopeRow> {
+  return keyPolicyReads<ResolvedKeyRow, ScopeRow>(db);
 }
 
 export function appliedBatchSeq(db: Database, gatewayId: string | undefined): number {
   if (gatewayId === undefined || gatewayId === '') return 0;
-  return statementsOf(db).batchSeq.get(gatewayId)!.seq;
+  return readsOf(db).appliedBatchSeq(gatewayId);
 }
 
 /** A key that inherits its access has its team's targets (key level = team level). */
@@ -205,10 +155,10 @@ export function resolveKeyPolicy(
   memo?: ResolveMemo,
 ): ResolvedKeyPolicy | null {
   if (!TOKEN_HASH.test(tokenHash)) return null;
-  const statements = statementsOf(db);
-  const row = statements.current.get(tokenHash) ?? statements.previous.get(tokenHash, now);
+  const reads = readsOf(db);
+  const row = reads.byHash(tokenHash) ?? reads.byPreviousHash(tokenHash, now);
   if (row === undefined) return null;
-  const overrides = statements.overrides.all(row.id, now);
+  const overrides = reads.overrides(row.id, now);
   return policyOf(db, row, tokenHash, overrides, gatewayId, now, memo);
 }
 
@@ -226,23 +176,23 @@ export function resolveKeyPolicyBatch(
   now: number,
   memo: ResolveMemo,
 ): (ResolvedKeyPolicy | null)[] {
-  const statements = statementsOf(db);
+  const reads = readsOf(db);
   const valid = [...new Set(hashes.filter((hash) => TOKEN_HASH.test(hash)))];
   const rows = new Map<string, ResolvedKeyRow>();
   for (const hash of valid) {
-    const row = statements.current.get(hash);
+    const row = reads.byHash(hash);
     if (row !== undefined) rows.set(hash, row);
   }
   const missing = valid.filter((hash) => !rows.has(hash));
   if (missing.length > 0) {
-    for (const row of statements.previousMany.all(JSON.stringify(missing), now)) {
+    for (const row of reads.byPreviousHashes(missing, now)) {
       if (!rows.has(row.previous_token_hash!)) rows.set(row.previous_token_hash!, row);
     }
   }
-  const overrides = new Map<string, OverrideRow[]>();
+  const overrides = new Map<string, LiveOverrideRow[]>();
   if (rows.size > 0) {
     const ids = [...new Set([...rows.values()].map((row) => row.id))];
-    for (const entry of statements.overridesMany.all(JSON.stringify(ids), now)) {
+    for (const entry of reads.overridesOfKeys(ids, now)) {
       const list = overrides.get(entry.key_id);
       if (list === undefined) overrides.set(entry.key_id, [entry]);
       else list.push(entry);
@@ -261,12 +211,12 @@ function policyOf(
   db: Database,
   row: ResolvedKeyRow,
   tokenHash: string,
-  overrideRows: readonly OverrideRow[],
+  overrideRows: readonly LiveOverrideRow[],
   gatewayId: string | undefined,
   now: number,
   memo: ResolveMemo | undefined,
 ): ResolvedKeyPolicy {
-  const statements = statementsOf(db);
+  const reads = readsOf(db);
   const expiresAt =
     row.token_hash === tokenHash ? row.expires_at : minOrNull(row.expires_at, row.previous_valid_until);
   const key = scopeState(row);
@@ -286,8 +236,8 @@ function policyOf(
     ...(overrides.length > 0 ? { overrides } : {}),
     tags: JSON.parse(row.tags) as string[],
     allowRequestTags: row.allow_request_tags === 1,
-    team: stateOf(memo, statements.team, row.team_id),
-    org: stateOf(memo, statements.org, row.org_id),
+    team: stateOf(memo, reads.team, row.team_id),
+    org: stateOf(memo, reads.org, row.org_id),
     effectiveTargets: targetsOf(db, row, memo),
     version: memo === undefined ? changeLogHead(db) : (memo.head ??= changeLogHead(db)),
     appliedBatchSeq:

@@ -1,5 +1,5 @@
 /**
- * The internal API for gateways (API.md "Internal API"; wire contract in notes/contract.md,
+ * The internal API for gateways (docs/api.md "Internal API",
  * shapes in src/policy/resolved-policy.ts, src/invalidation/change.ts, src/usage/usage-report.ts).
  * Every route requires an internal token signed with KEYGATE_INTERNAL_SECRET; it is never
  * reachable with user credentials. The routes are plain Hono routes, deliberately left out of

@@ -20,7 +20,7 @@ import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate, updateAudited } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security, nameText } from '../schemas.js';
+import { idParam, isoOrNull, json, listQuery, ok, okShaped, security, nameText } from '../schemas.js';
 import { markKeyRevoked } from '../../src/storage/key-repository.js';
 import { findRow, queryRows, updateRow } from '../../src/storage/rows.js';
 import {
@@ -56,12 +56,36 @@ export const ALL_PERMISSIONS: readonly Permission[] = [
   ...new Set([...Object.values(ORG_ROLE_PERMISSIONS).flat(), ...Object.values(TEAM_ROLE_PERMISSIONS).flat()]),
 ].sort();
 
-export function userView(row: UserRow) {
+/** The user of every user answer (docs/api.md "Identity and scope"); `User` in /openapi.json. */
+const User = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    name: z.string().nullable(),
+    platform_role: z.enum(PLATFORM_ROLES),
+    blocked: z.boolean().openapi({
+      description:
+        'Blocked by POST /v1/users/{id}/block: every key the user owns is refused until unblocked.',
+    }),
+    created_at: z.string().nullable(),
+    updated_at: z.string().nullable(),
+  })
+  .openapi('User');
+
+const UserWithMemberships = User.extend({
+  memberships: z.object({
+    orgs: z.array(z.object({ org_id: z.string(), role: z.string() })),
+    teams: z.array(z.object({ team_id: z.string(), org_id: z.string(), role: z.string() })),
+  }),
+});
+
+export function userView(row: UserRow): z.infer<typeof User> {
   return {
     id: row.id,
     email: row.email,
     name: row.name,
     platform_role: row.platform_role,
+    blocked: row.blocked === 1,
     created_at: isoOrNull(row.created_at),
     updated_at: isoOrNull(row.updated_at),
   };
@@ -144,7 +168,7 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
       security,
       middleware: [platformAdminOnly] as const,
       request: { body: json(UserCreate) },
-      responses: { 201: ok('The created user') },
+      responses: { 201: okShaped('The created user', User) },
     }),
     (c) => {
       const access = c.get('access');
@@ -174,7 +198,12 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
       path: '/v1/users',
       security,
       request: { query: z.object(listQuery) },
-      responses: { 200: ok('Users the caller can see') },
+      responses: {
+        200: okShaped(
+          'Users the caller can see',
+          z.object({ data: z.array(User), next_cursor: z.string().nullable() }),
+        ),
+      },
     }),
     (c) => {
       const list = userListQuery(userVisibility(c.get('access')));
@@ -189,7 +218,9 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
       path: '/v1/users/{id}',
       security,
       request: { params: idParam },
-      responses: { 200: ok('The user, with the memberships the caller can see') },
+      responses: {
+        200: okShaped('The user, with the memberships the caller can see', UserWithMemberships),
+      },
     }),
     (c) => {
       const access = c.get('access');
@@ -208,7 +239,7 @@ export function registerUserRoutes(app: AdminApp, deps: AdminDeps): void {
       path: '/v1/users/{id}',
       security,
       request: { params: idParam, body: json(UserUpdate) },
-      responses: { 200: ok('The updated user') },
+      responses: { 200: okShaped('The updated user', User) },
     }),
     (c) => {
       const access = c.get('access');

@@ -1,7 +1,7 @@
 /**
  * Usage reads in SQLite: sums of the hour-granular `usage_hourly` aggregates (requests, tokens,
- * spend) over a scope and a time range, in total or per group. Writes are the usage reports
- * (admin/internal/apply-usage.ts).
+ * spend) over a scope and a time range, in total or per group. The writes of a gateway's usage
+ * batch are usage-batch-repository.ts.
  */
 import type { Database } from './database.js';
 import { prepared } from './statements.js';

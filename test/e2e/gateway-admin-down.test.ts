@@ -4,29 +4,20 @@
  * reaches the admin plane once it is back, exactly once (retried batches are idempotent).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
+import { msUntil, seed, startSeededStack, type Stack } from '../helpers/e2e-stack.js';
 import { eventually } from '../helpers/eventually.js';
 
 let stack: Stack;
 let data: Awaited<ReturnType<typeof seed>>;
 beforeAll(async () => {
-  stack = await startStack({ push: true, gatewayEnv: { KEYGATE_RESYNC_INTERVAL_MS: '200' } });
-  data = await seed(stack, 'down');
-  await msUntil(
-    Date.now(),
-    () => fetch(`${stack.gatewayUrl}/readyz`),
-    (_s, body) => body.targets === 2,
-    3000,
-  );
+  ({ stack, data } = await startSeededStack(
+    { push: true, gatewayEnv: { KEYGATE_RESYNC_INTERVAL_MS: '200' } },
+    'down',
+  ));
 }, 60_000);
 afterAll(() => stack?.stop());
 
-const call = (secret: string) =>
-  fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: data.target.name, messages: [{ role: 'user', content: 'hi' }] }),
-  });
+const call = (secret: string) => stack.chat(secret, data.target.name);
 
 describe('gateway with the admin plane down', () => {
   it('cached keys keep working, uncached ones get 503 auth_unavailable, usage is kept and later applied once', async () => {

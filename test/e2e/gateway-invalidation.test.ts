@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/eventually.js';
-import { msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
+import { msUntil, seed, startSeededStack, type Stack } from '../helpers/e2e-stack.js';
 
 interface Lag {
   /** Changes applied so far, and how many of them within 100 ms of their commit. */
@@ -35,24 +35,11 @@ for (const mode of [
     let stack: Stack;
     let data: Awaited<ReturnType<typeof seed>>;
     beforeAll(async () => {
-      stack = await startStack({ push: mode.push });
-      data = await seed(stack, mode.push ? 'push' : 'pull');
-      // Let the gateway learn the targets created above (same bound) before measuring keys.
-      await msUntil(
-        Date.now(),
-        () => fetch(`${stack.gatewayUrl}/readyz`),
-        (_s, body) => body.targets === 2,
-        3000,
-      );
+      ({ stack, data } = await startSeededStack({ push: mode.push }, mode.push ? 'push' : 'pull'));
     }, 60_000);
     afterAll(() => stack?.stop());
 
-    const call = (secret: string, model = data.target.name) =>
-      fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
-      });
+    const call = (secret: string, model = data.target.name) => stack.chat(secret, model);
     const refusedWith = (code: string) => (status: number, body: any) =>
       status !== 200 && body?.error?.code === code;
     /** The change is effective within the bound (see the file comment for pushes on). */

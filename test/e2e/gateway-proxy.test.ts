@@ -7,7 +7,7 @@
 import OpenAI from 'openai';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
+import { msUntil, seed, startSeededStack, type Stack } from '../helpers/e2e-stack.js';
 
 let stack: Stack;
 let data: Awaited<ReturnType<typeof seed>>;
@@ -15,14 +15,10 @@ beforeAll(async () => {
   // One test here sends 10,000 made-up keys from one address to show they cost no admin lookup;
   // the failed-authentication throttle (its own tests) would answer 429 after 100 of them, so it
   // is off in this file.
-  stack = await startStack({ push: true, gatewayEnv: { KEYGATE_AUTH_FAILURE_POINTS: '0' } });
-  data = await seed(stack, 'px');
-  await msUntil(
-    Date.now(),
-    () => fetch(`${stack.gatewayUrl}/readyz`),
-    (_s, body) => body.targets === 2,
-    3000,
-  );
+  ({ stack, data } = await startSeededStack(
+    { push: true, gatewayEnv: { KEYGATE_AUTH_FAILURE_POINTS: '0' } },
+    'px',
+  ));
 }, 60_000);
 afterAll(() => stack?.stop());
 

@@ -5,7 +5,7 @@
  * admin plane applies at the gateway; explain reads the gateway's live counters over HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
+import { msUntil, seed, startSeededStack, type Stack } from '../helpers/e2e-stack.js';
 
 for (const mode of [
   { push: true, boundMs: 100, name: 'pushes on' },
@@ -15,23 +15,11 @@ for (const mode of [
     let stack: Stack;
     let data: Awaited<ReturnType<typeof seed>>;
     beforeAll(async () => {
-      stack = await startStack({ push: mode.push });
-      data = await seed(stack, mode.push ? 'p14' : 'f14');
-      await msUntil(
-        Date.now(),
-        () => fetch(`${stack.gatewayUrl}/readyz`),
-        (_s, body) => body.targets === 2,
-        3000,
-      );
+      ({ stack, data } = await startSeededStack({ push: mode.push }, mode.push ? 'p14' : 'f14'));
     }, 60_000);
     afterAll(() => stack?.stop());
 
-    const call = (secret: string) =>
-      fetch(`${stack.gatewayUrl}/v1/chat/completions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: data.target.name, messages: [{ role: 'user', content: 'hi' }] }),
-      });
+    const call = (secret: string) => stack.chat(secret, data.target.name);
     const answered = (code: string | null) => (status: number, body: any) =>
       code === null ? status === 200 : body?.error?.code === code;
 

@@ -28,6 +28,16 @@ export interface TestAdmin {
     path: string,
     options?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
   ): Promise<{ status: number; body: any; headers: Headers }>;
+  /**
+   * JSON request as a gateway: with an internal token signed with TEST_INTERNAL_SECRET, or with
+   * `authorization` as given (`null`: no Authorization header).
+   */
+  callInternal(
+    method: string,
+    path: string,
+    body?: unknown,
+    authorization?: string | null,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
 export function createTestAdmin(env: Record<string, string> = {}): TestAdmin {
@@ -61,11 +71,20 @@ export function createTestAdmin(env: Record<string, string> = {}): TestAdmin {
     logger: pino({ level: 'silent' }),
   };
   const app = createAdminApp(deps);
-  return {
+  const internal = new InternalTokens(TEST_INTERNAL_SECRET);
+  const admin: TestAdmin = {
     app,
     deps,
     clock,
     notifications,
+    async callInternal(method, path, body, authorization) {
+      const header = authorization === undefined ? await internal.authorizationHeader() : authorization;
+      return admin.call(method, path, {
+        token: null,
+        ...(body === undefined ? {} : { body }),
+        headers: header === null ? {} : { authorization: header },
+      });
+    },
     async call(method, path, options = {}) {
       const headers: Record<string, string> = { ...options.headers };
       const token = options.token === undefined ? TEST_MASTER_KEY : options.token;
@@ -86,4 +105,5 @@ export function createTestAdmin(env: Record<string, string> = {}): TestAdmin {
       return { status: response.status, body: parsed, headers: response.headers };
     },
   };
+  return admin;
 }

@@ -24,6 +24,8 @@ export interface Stack {
   restartAdmin(): Promise<void>;
   /** Admin API call with the master key. */
   api: AdminApi;
+  /** A one-message chat completion through the gateway with `secret`, for `model`. */
+  chat(secret: string, model: string): Promise<Response>;
   stop(): Promise<void>;
 }
 
@@ -86,6 +88,12 @@ export async function startStack(options: {
         started.splice(started.indexOf(gateway), 0, admin);
       },
       api: masterKeyApi(adminUrl, MASTER_KEY),
+      chat: (secret, model) =>
+        fetch(`${gatewayUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+        }),
       async stop() {
         for (const process of started.reverse()) await process.stop();
         rmSync(dir, { recursive: true, force: true });
@@ -116,6 +124,30 @@ export async function seed(stack: Stack, prefix: string) {
     'create target',
   );
   return { org, team, target, other, createKey: keyCreator(stack.api, prefix, team.id) };
+}
+
+/**
+ * A stack (startStack) with `seed`'s org, team and targets, once its gateway has loaded the two
+ * targets (within 3 s).
+ */
+export async function startSeededStack(
+  options: Parameters<typeof startStack>[0],
+  prefix: string,
+): Promise<{ stack: Stack; data: Awaited<ReturnType<typeof seed>> }> {
+  const stack = await startStack(options);
+  try {
+    const data = await seed(stack, prefix);
+    await msUntil(
+      Date.now(),
+      () => fetch(`${stack.gatewayUrl}/readyz`),
+      (_s, body) => body.targets === 2,
+      3000,
+    );
+    return { stack, data };
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
 }
 
 /** Polls the gateway until `done(status, body)`; returns ms from `since` to the first such answer. */

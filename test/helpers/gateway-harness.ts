@@ -57,7 +57,17 @@ export interface Harness {
   catalog: TargetCatalog;
   clock: ManualClock;
   admission: RecordingAdmission;
-  usage: { keyId: string; target: string; inputTokens: number; outputTokens: number; spendMicros: number }[];
+  usage: {
+    keyId: string;
+    target: string;
+    inputTokens: number;
+    outputTokens: number;
+    spendMicros: number;
+    /** The request's tags (only when it had some). */
+    tags?: readonly string[];
+  }[];
+  metrics: GatewayMetrics;
+  tokens: InternalTokens;
   feedLog: ChangeBatch['changes'];
   /** The Hono app (`app.request` runs the same proxy logic without sockets). */
   app: Gateway['app'];
@@ -69,7 +79,15 @@ export interface Harness {
 
 export async function startHarness(
   options: {
+    /** The gateway's clock (default: a ManualClock at now). */
+    clock?: ManualClock;
     cacheMaxKeys?: number;
+    /** The cached key policy's TTL (default 60 s). */
+    cacheTtlMs?: number;
+    /** Called with every policy the cache loads (e.g. a spend store's observe). */
+    onLoaded?: (policy: ResolvedKeyPolicy) => void;
+    /** The secret of the gateway's internal routes (default INTERNAL_SECRET). */
+    internalSecret?: string;
     upstreamTimeoutMs?: number;
     chunks?: number;
     chunkDelayMs?: number;
@@ -84,16 +102,19 @@ export async function startHarness(
     chunks: options.chunks ?? 5,
     chunkDelayMs: options.chunkDelayMs ?? 0,
   });
-  const clock = new ManualClock(Date.now());
+  const clock = options.clock ?? new ManualClock(Date.now());
   const source = new FakeKeySource();
   const admission = new RecordingAdmission(options.admission);
   const keys = new KeyPolicyCache({
     source,
     clock,
     maxKeys: options.cacheMaxKeys ?? 1000,
-    ttlMs: 60_000,
+    ttlMs: options.cacheTtlMs ?? 60_000,
     negativeTtlMs: 10_000,
-    onLoaded: (policy) => admission.observed.push(policy),
+    onLoaded: (policy) => {
+      admission.observed.push(policy);
+      options.onLoaded?.(policy);
+    },
   });
   const targets: TargetRoute[] = [
     targetRoute('gpt-test', `${mock.url}/v1`, { upstreamModel: 'mock-model', apiKeyEnv: 'PROVIDER_KEY' }),
@@ -131,7 +152,7 @@ export async function startHarness(
   });
   const usage: Harness['usage'] = [];
   const upstream = new UpstreamClient({ timeoutMs: options.upstreamTimeoutMs ?? 10_000 });
-  const tokens = new InternalTokens(INTERNAL_SECRET);
+  const tokens = new InternalTokens(options.internalSecret ?? INTERNAL_SECRET);
   const wire = options.deps ?? ((deps: GatewayDeps) => deps);
   const { app, listener } = createGateway(
     wire({
@@ -141,8 +162,15 @@ export async function startHarness(
       admission,
       upstream,
       usage: {
-        record: (keyId, target, inputTokens, outputTokens, spendMicros) =>
-          usage.push({ keyId, target, inputTokens, outputTokens, spendMicros }),
+        record: (keyId, target, inputTokens, outputTokens, spendMicros, _at, tags) =>
+          usage.push({
+            keyId,
+            target,
+            inputTokens,
+            outputTokens,
+            spendMicros,
+            ...(tags === undefined ? {} : { tags }),
+          }),
       },
       metrics,
       changes: follower,
@@ -166,6 +194,8 @@ export async function startHarness(
     clock,
     admission,
     usage,
+    metrics,
+    tokens,
     feedLog,
     app,
     newKey(overrides = {}) {

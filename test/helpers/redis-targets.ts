@@ -10,8 +10,12 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { RedisSpendStore } from '../../src/budget/redis-spend-store.js';
+import type { Clock } from '../../src/clock.js';
 import { loadConfig, type RedisTarget } from '../../src/config/config.js';
+import { LimitsAdmission } from '../../src/ratelimit/limits-admission.js';
 import { connectRedis, waitUntilReady, type RedisClient } from '../../src/ratelimit/redis-connection.js';
+import { RedisCounterStore } from '../../src/ratelimit/redis-counter-store.js';
 import { redisAvailable, startRedisCluster, startRedisServer } from './redis-servers.js';
 
 export interface RedisDeployment {
@@ -92,7 +96,9 @@ async function forgetPrefixes(url: string): Promise<void> {
  * Deployment `name` for the enclosing describe: started in beforeAll, closed in afterAll together
  * with every client `connect()` opened (each one ready before it is returned).
  */
-export function useDeployment(name: DeploymentName): { connect(): Promise<RedisClient> } {
+export function useDeployment(name: DeploymentName): {
+  connect(options?: { commandTimeoutMs?: number }): Promise<RedisClient>;
+} {
   let deployment: RedisDeployment | undefined;
   const clients: RedisClient[] = [];
   beforeAll(async () => {
@@ -103,12 +109,24 @@ export function useDeployment(name: DeploymentName): { connect(): Promise<RedisC
     await deployment?.close();
   });
   return {
-    async connect() {
+    async connect({ commandTimeoutMs = 2000 } = {}) {
       if (deployment === undefined) throw new Error(`Redis deployment ${name} is not started`);
-      const redis = connectRedis(deployment.target, { commandTimeoutMs: 2000 });
+      const redis = connectRedis(deployment.target, { commandTimeoutMs });
       clients.push(redis);
       expect(await waitUntilReady(redis, 10_000)).toBe(true);
       return redis;
     },
   };
+}
+
+/**
+ * One gateway replica's admission in Redis mode: LimitsAdmission over the shared counters and
+ * shared spend under `prefix` (several replicas of one test share the prefix).
+ */
+export function redisLimitsAdmission(redis: RedisClient, prefix: string, clock: Clock): LimitsAdmission {
+  return new LimitsAdmission({
+    clock,
+    store: new RedisCounterStore({ redis, prefix }),
+    spend: new RedisSpendStore({ redis, prefix, reservationTtlMs: 60_000, clock }),
+  });
 }

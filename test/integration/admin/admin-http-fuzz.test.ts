@@ -10,6 +10,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_REGISTRY, type ErrorCode } from '../../../src/errors/registry.js';
+import { BODY_FIELDS, QUERY_KEYS } from './admin-fuzz-vocabulary.js';
 import { CALLERS, createWorld, type World } from './identity-world.js';
 
 const CASES = 5_000;
@@ -18,71 +19,6 @@ interface Route {
   method: string;
   path: string;
 }
-
-const FIELDS = [
-  'name',
-  'email',
-  'platform_role',
-  'ttl_seconds',
-  'org_id',
-  'team_id',
-  'max_budget',
-  'rpm_limit',
-  'tpm_limit',
-  'rph_limit',
-  'rpd_limit',
-  'tpd_limit',
-  'self_service',
-  'enabled',
-  'max_keys_per_user',
-  'budget_ceiling',
-  'require_expiry',
-  'max_expiry_days',
-  'access',
-  'mode',
-  'targets',
-  'access_groups',
-  'role',
-  'description',
-  'owner',
-  'type',
-  'id',
-  'create',
-  'expires_at',
-  'metadata',
-  'upstream',
-  'base_url',
-  'model',
-  'api_key_env',
-  'pricing',
-  'input_per_mtok',
-  'output_per_mtok',
-  'tags',
-  'match',
-  'name_glob',
-  'status',
-  'grace_period_seconds',
-  '__proto__',
-  'constructor',
-  'prototype',
-];
-const QUERY_KEYS = [
-  'limit',
-  'cursor',
-  'org_id',
-  'team_id',
-  'key_id',
-  'from',
-  'to',
-  'group_by',
-  'entity_type',
-  'entity_id',
-  'actor_id',
-  'status',
-  'q',
-  'tag',
-  'owner_user_id',
-];
 
 const hostileString = fc.oneof(
   fc.string(),
@@ -171,12 +107,12 @@ describe('admin plane fuzz: no 5xx, every error in the documented shape', () => 
       { depthSize: 'small', withCrossShrink: true },
       tie('leaf'),
       fc.array(tie('node'), { maxLength: 4 }),
-      fc.dictionary(fc.constantFrom(...FIELDS), tie('node'), { maxKeys: 5 }),
+      fc.dictionary(fc.constantFrom(...BODY_FIELDS), tie('node'), { maxKeys: 5 }),
     ),
   })).node;
 
   const body = fc.oneof(
-    { arbitrary: fc.dictionary(fc.constantFrom(...FIELDS), value, { maxKeys: 8 }), weight: 6 },
+    { arbitrary: fc.dictionary(fc.constantFrom(...BODY_FIELDS), value, { maxKeys: 8 }), weight: 6 },
     { arbitrary: fc.jsonValue(), weight: 2 },
     { arbitrary: fc.constant(undefined), weight: 1 },
     {
@@ -222,9 +158,7 @@ describe('admin plane fuzz: no 5xx, every error in the documented shape', () => 
         const token = c.caller === 'garbage' ? 'eyJhbGciOiJub25lIn0.e30.' : w.token(c.caller);
         const headers: Record<string, string> = {};
         if (c.contentType !== undefined) headers['content-type'] = c.contentType;
-        const db = w.admin.deps.db;
-        db.exec('BEGIN');
-        try {
+        await w.rolledBack(async () => {
           const response = await w.admin.call(route.method, query === '' ? path : `${path}?${query}`, {
             token,
             headers,
@@ -245,9 +179,7 @@ describe('admin plane fuzz: no 5xx, every error in the documented shape', () => 
             expect(ERROR_REGISTRY[error.code as ErrorCode].status, where).toBe(response.status);
             expect(error.request_id, where).toBe(response.headers.get('x-request-id'));
           }
-        } finally {
-          db.exec('ROLLBACK');
-        }
+        });
       }),
       { numRuns: CASES, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) },
     );

@@ -688,7 +688,6 @@ describe('authorization matrix: every admin route × every caller × every objec
   for (const [route, row] of [...Object.entries(TABLE), ...Object.entries(VARIANTS)]) {
     it(`${route}`, async () => {
       const [method] = route.split(' ') as [string];
-      const db = world.admin.deps.db;
       const mismatches: string[] = [];
       let cases = 0;
       for (const caller of CALLERS) {
@@ -696,16 +695,11 @@ describe('authorization matrix: every admin route × every caller × every objec
           const want = expected(row, caller, index);
           if (want === null) continue;
           const { path, body } = row.request(world, caller, object);
-          db.exec('BEGIN');
-          let got: number;
-          let detail = '';
-          try {
-            const response = await world.admin.call(method, path, { token: world.token(caller), body });
-            got = response.status;
-            if (got !== want) detail = JSON.stringify(response.body?.error?.message ?? '');
-          } finally {
-            db.exec('ROLLBACK');
-          }
+          const response = await world.rolledBack(() =>
+            world.admin.call(method, path, { token: world.token(caller), body }),
+          );
+          const got = response.status;
+          const detail = got === want ? '' : JSON.stringify(response.body?.error?.message ?? '');
           cases++;
           if (got !== want) mismatches.push(`${caller} × ${object}: expected ${want}, got ${got} ${detail}`);
         }

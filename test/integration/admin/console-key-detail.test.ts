@@ -171,4 +171,13 @@ describe('console key detail: usage per hour/day and "why refused"', () => {
     const keys = await (await admin.app.request('/keys', { headers: { cookie } })).text();
     expect(text(keys)).toContain('blocked (owner)');
   });
+
+  it('the users page shows a blocked user who owns no key as blocked (the user view’s blocked field)', async () => {
+    const user = (await admin.call('POST', '/v1/users', { body: { email: 'keyless@example.com' } })).body;
+    expect((await admin.call('POST', `/v1/users/${user.id}/block`)).status).toBe(200);
+    const html = await (await admin.app.request('/users', { headers: { cookie } })).text();
+    const row = /<tr>(?:(?!<tr>).)*keyless@example\.com.*?<\/tr>/s.exec(html)![0];
+    expect(row).toContain('status-blocked');
+    expect(row).toContain(`data-action="user-unblock" data-user-id="${user.id}"`);
+  });
 });

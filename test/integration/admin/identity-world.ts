@@ -49,6 +49,8 @@ export interface World {
   groups: { global: string; A: string; B: string };
   /** Authorization header value for a caller, or null for no_token. */
   token(caller: Caller): string | null;
+  /** Runs `fn` in a transaction rolled back afterwards: each fuzz or matrix case meets this same world. */
+  rolledBack<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 export async function ok(
@@ -194,6 +196,14 @@ export async function createWorld(): Promise<World> {
       if (caller === 'expired') return expiredToken;
       if (caller === 'master') return TEST_MASTER_KEY;
       return tokens[caller];
+    },
+    async rolledBack(fn) {
+      admin.deps.db.exec('BEGIN');
+      try {
+        return await fn();
+      } finally {
+        admin.deps.db.exec('ROLLBACK');
+      }
     },
   };
 }

@@ -4,21 +4,12 @@
  * warm start), in-process over HTTP with the internal token.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { InternalTokens } from '../../../src/invalidation/internal-token.js';
-import { TEST_INTERNAL_SECRET } from '../../helpers/admin-harness.js';
+import type { TestAdmin } from '../../helpers/admin-harness.js';
 import { keysWorld, type KeysWorld } from './keys-world.js';
 
 let w: KeysWorld;
-const internal = new InternalTokens(TEST_INTERNAL_SECRET);
-
-async function call(method: string, path: string, body?: unknown, authorization?: string | null) {
-  const header = authorization === undefined ? await internal.authorizationHeader() : authorization;
-  return w.admin.call(method, path, {
-    token: null,
-    ...(body === undefined ? {} : { body }),
-    headers: header === null ? {} : { authorization: header },
-  });
-}
+/** A call as a gateway (internal token), or with the given Authorization (null: none). */
+const call: TestAdmin['callInternal'] = (...request) => w.admin.callInternal(...request);
 
 async function createKeys(n: number): Promise<{ id: string; token_hash: string }[]> {
   const keys = [];

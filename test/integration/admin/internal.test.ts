@@ -1,24 +1,16 @@
 /**
- * The internal API for gateways (notes/contract.md) over HTTP, in-process: refused without the
+ * The internal API for gateways (docs/api.md "Internal API") over HTTP, in-process: refused without the
  * internal token, resolved key policies, the target catalog, the change feed, idempotent usage.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { InternalTokens } from '../../../src/invalidation/internal-token.js';
 import { usageReportToWire } from '../../../src/usage/usage-report.js';
-import { TEST_INTERNAL_SECRET, TEST_MASTER_KEY } from '../../helpers/admin-harness.js';
+import { TEST_MASTER_KEY, type TestAdmin } from '../../helpers/admin-harness.js';
 import { keysWorld, type KeysWorld } from './keys-world.js';
 
 let w: KeysWorld;
-const internal = new InternalTokens(TEST_INTERNAL_SECRET);
-
-async function call(method: string, path: string, body?: unknown, authorization?: string | null) {
-  const header = authorization === undefined ? await internal.authorizationHeader() : authorization;
-  return w.admin.call(method, path, {
-    token: null,
-    ...(body === undefined ? {} : { body }),
-    headers: header === null ? {} : { authorization: header },
-  });
-}
+/** A call as a gateway (internal token), or with the given Authorization (null: none). */
+const call: TestAdmin['callInternal'] = (...request) => w.admin.callInternal(...request);
 
 beforeEach(async () => {
   w = await keysWorld();

@@ -104,6 +104,38 @@ describe('users', () => {
     ]);
   });
 
+  it('the user view says whether the user is blocked (issue 16), in every user answer and in /openapi.json', async () => {
+    const id = w.users.teammate;
+    const shown = async () => ({
+      one: (await w.admin.call('GET', `/v1/users/${id}`)).body.blocked,
+      listed: (await w.admin.call('GET', '/v1/users?limit=1000')).body.data.find(
+        (u: { id: string }) => u.id === id,
+      ).blocked,
+      me: (await w.admin.call('GET', '/v1/me', { token: w.tokens.teammate })).body.user.blocked,
+    });
+    expect(await shown()).toEqual({ one: false, listed: false, me: false });
+    expect((await w.admin.call('POST', `/v1/users/${id}/block`)).status).toBe(200);
+    expect(await shown()).toEqual({ one: true, listed: true, me: true });
+    const patched = await w.admin.call('PATCH', `/v1/users/${id}`, { body: { name: 'Still blocked' } });
+    expect(patched.body).toMatchObject({ name: 'Still blocked', blocked: true });
+    expect((await w.admin.call('POST', `/v1/users/${id}/unblock`)).status).toBe(200);
+    expect(await shown()).toEqual({ one: false, listed: false, me: false });
+    const created = await w.admin.call('POST', '/v1/users', { body: { email: 'new@example.test' } });
+    expect(created.body.blocked).toBe(false);
+
+    const spec = (await w.admin.call('GET', '/openapi.json', { token: null })).body;
+    const user = spec.components.schemas.User;
+    expect(user.properties.blocked).toMatchObject({ type: 'boolean' });
+    expect(user.required).toContain('blocked');
+    const answer = (path: string, method: string, status: string) =>
+      spec.paths[path][method].responses[status].content['application/json'].schema;
+    expect(answer('/v1/users', 'post', '201')).toEqual({ $ref: '#/components/schemas/User' });
+    expect(answer('/v1/users/{id}', 'patch', '200')).toEqual({ $ref: '#/components/schemas/User' });
+    expect(answer('/v1/users', 'get', '200').properties.data.items).toEqual({
+      $ref: '#/components/schemas/User',
+    });
+  });
+
   it('a user renames itself but cannot change its email or promote itself (403)', async () => {
     const token = w.tokens.team_developer;
     const path = `/v1/users/${w.users.team_developer}`;

@@ -5,7 +5,8 @@
  * reported and never refusing, request tags, and the gateway's /internal/explain.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startPolicyGateway, refusalOf, until, type PolicyGateway } from './policy-gateway.js';
+import { eventually } from '../../helpers/eventually.js';
+import { startPolicyGateway, refusalOf, type PolicyGateway } from './policy-gateway.js';
 
 // Tuesday 2026-03-03 10:00 UTC: well inside its day, week (from Monday 03-02) and month.
 const START = Date.UTC(2026, 2, 3, 10);
@@ -28,7 +29,7 @@ describe('max_parallel_requests', () => {
     const { secret, hash } = g.newKey({ key: { maxParallel: 2 } });
     const aborts = [new AbortController(), new AbortController()];
     const held = aborts.map((a) => g.call(secret, 'stalling', { signal: a.signal }).catch(() => undefined));
-    await until(async () => (await inFlight(hash, 'key_parallel')) === 2);
+    await eventually(async () => (await inFlight(hash, 'key_parallel')) === 2, { timeoutMs: 5_000 });
     expect(await refusalOf(await g.call(secret))).toEqual({
       status: 429,
       code: 'rate_limit_exceeded',
@@ -36,7 +37,7 @@ describe('max_parallel_requests', () => {
     });
     for (const a of aborts) a.abort();
     await Promise.all(held);
-    await until(async () => (await inFlight(hash, 'key_parallel')) === 0);
+    await eventually(async () => (await inFlight(hash, 'key_parallel')) === 0, { timeoutMs: 5_000 });
     expect((await g.call(secret)).status).toBe(200);
   });
 
@@ -45,11 +46,11 @@ describe('max_parallel_requests', () => {
     const b = g.newKey({ team: { maxParallel: 1 }, teamId: 'team_par' });
     const abort = new AbortController();
     const held = g.call(a.secret, 'stalling', { signal: abort.signal }).catch(() => undefined);
-    await until(async () => (await inFlight(a.hash, 'team_parallel')) === 1);
+    await eventually(async () => (await inFlight(a.hash, 'team_parallel')) === 1, { timeoutMs: 5_000 });
     expect(await refusalOf(await g.call(b.secret))).toMatchObject({ status: 429, param: 'team_parallel' });
     abort.abort();
     await held;
-    await until(async () => (await inFlight(a.hash, 'team_parallel')) === 0);
+    await eventually(async () => (await inFlight(a.hash, 'team_parallel')) === 0, { timeoutMs: 5_000 });
     expect((await g.call(b.secret)).status).toBe(200);
   });
 
@@ -63,7 +64,7 @@ describe('max_parallel_requests', () => {
         code: 'internal_error',
       });
     }
-    await until(async () => (await inFlight(hash, 'key_parallel')) === 0);
+    await eventually(async () => (await inFlight(hash, 'key_parallel')) === 0, { timeoutMs: 5_000 });
     expect((await g.call(secret)).status).toBe(200);
   });
 
@@ -86,7 +87,7 @@ describe('max_parallel_requests', () => {
     while (!(await reader.read()).done) {
       // drain to the last byte
     }
-    await until(async () => (await inFlight(hash, 'key_parallel')) === 0);
+    await eventually(async () => (await inFlight(hash, 'key_parallel')) === 0, { timeoutMs: 5_000 });
     expect((await g.call(secret)).status).toBe(200);
   });
 });
@@ -183,7 +184,7 @@ describe('request tags', () => {
     expect((await g.call(open.secret, 'plain', { headers: { 'x-keygate-tags': 'b, a ,a' } })).status).toBe(
       200,
     );
-    await until(() => g.usage.length > 0);
+    await eventually(() => g.usage.length > 0, { timeoutMs: 5_000 });
     expect(g.usage.at(-1)!.tags).toEqual(['a', 'b']);
   });
 });

@@ -5,20 +5,17 @@
  * concurrency, and every way a request ends (settle, release, abort) frees its slot on the shared
  * counter, so the caps admit again afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisSpendStore } from '../../../src/budget/redis-spend-store.js';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { AdmissionTicket } from '../../../src/policy/admission.js';
 import type { ResolvedKeyPolicy } from '../../../src/policy/resolved-policy.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
-import { connectRedis, waitUntilReady, type RedisClient } from '../../../src/ratelimit/redis-connection.js';
-import { RedisCounterStore } from '../../../src/ratelimit/redis-counter-store.js';
 import {
   deploymentNames,
   noRedisMessage,
-  startDeployment,
+  redisLimitsAdmission,
   uniquePrefix,
-  type RedisDeployment,
+  useDeployment,
 } from '../../helpers/redis-targets.js';
 import { MID_MORNING, TARGET, policy } from '../../unit/ratelimit/fixtures.js';
 
@@ -34,30 +31,10 @@ const request = (p: ResolvedKeyPolicy) => ({
 const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(names.length === 0).each(names)('parallel caps on %s Redis', (name) => {
-  let deployment: RedisDeployment;
-  const clients: RedisClient[] = [];
+  const deployment = useDeployment(name);
   const prefix = uniquePrefix('parallel');
-
-  const replica = async (): Promise<LimitsAdmission> => {
-    const redis = connectRedis(deployment.target, { commandTimeoutMs: 2000 });
-    clients.push(redis);
-    expect(await waitUntilReady(redis, 10_000)).toBe(true);
-    const clock = new ManualClock(MID_MORNING);
-    return new LimitsAdmission({
-      clock,
-      store: new RedisCounterStore({ redis, prefix }),
-      spend: new RedisSpendStore({ redis, prefix, reservationTtlMs: 60_000, clock }),
-    });
-  };
-
-  beforeAll(async () => {
-    deployment = await startDeployment(name);
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const redis of clients) redis.disconnect();
-    await deployment?.close();
-  });
+  const replica = async (): Promise<LimitsAdmission> =>
+    redisLimitsAdmission(await deployment.connect(), prefix, new ManualClock(MID_MORNING));
 
   it('200 concurrent requests over two replicas: never more than key cap 3 / team cap 4 in flight; every exit frees its slot', async () => {
     const replicas = [await replica(), await replica()];

@@ -4,19 +4,17 @@
  * manual clock) never let the spend of one UTC day exceed a daily budget, and the next day admits
  * again at the boundary with no admin call (no new policy load).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisSpendStore } from '../../../src/budget/redis-spend-store.js';
 import { ManualClock } from '../../../src/clock.js';
 import type { ResolvedKeyPolicy } from '../../../src/policy/resolved-policy.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
-import { connectRedis, waitUntilReady, type RedisClient } from '../../../src/ratelimit/redis-connection.js';
-import { RedisCounterStore } from '../../../src/ratelimit/redis-counter-store.js';
 import {
   deploymentNames,
   noRedisMessage,
-  startDeployment,
+  redisLimitsAdmission,
   uniquePrefix,
-  type RedisDeployment,
+  useDeployment,
 } from '../../helpers/redis-targets.js';
 import { MID_MORNING, TARGET, policy } from '../../unit/ratelimit/fixtures.js';
 
@@ -33,34 +31,16 @@ const request = (p: ResolvedKeyPolicy) => ({
 });
 
 describe.skipIf(names.length === 0).each(names)('budget periods on %s Redis', (name) => {
-  let deployment: RedisDeployment;
-  const clients: RedisClient[] = [];
+  const deployment = useDeployment(name);
   const prefix = uniquePrefix('period');
   let run = 0;
 
-  const replica = async (clock: ManualClock): Promise<LimitsAdmission> => {
-    const redis = connectRedis(deployment.target, { commandTimeoutMs: 2000 });
-    clients.push(redis);
-    expect(await waitUntilReady(redis, 10_000)).toBe(true);
-    return new LimitsAdmission({
-      clock,
-      store: new RedisCounterStore({ redis, prefix }),
-      spend: new RedisSpendStore({ redis, prefix, reservationTtlMs: 60_000, clock }),
-    });
-  };
+  const replica = async (clock: ManualClock): Promise<LimitsAdmission> =>
+    redisLimitsAdmission(await deployment.connect(), prefix, clock);
   const ids = () => {
     run++;
     return { keyId: `key_${run}`, teamId: `team_${run}`, orgId: `org_${run}` };
   };
-
-  beforeAll(async () => {
-    deployment = await startDeployment(name);
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const redis of clients) redis.disconnect();
-    await deployment?.close();
-  });
 
   it('a daily budget shared by two replicas is never exceeded within a day, and the next UTC day admits again', async () => {
     const clocks = [new ManualClock(MID_MORNING), new ManualClock(MID_MORNING)];
@@ -128,9 +108,7 @@ describe.skipIf(names.length === 0).each(names)('budget periods on %s Redis', (n
 
   it('period counters carry a TTL a little beyond the period end', async () => {
     const clock = new ManualClock(MID_MORNING);
-    const redis = connectRedis(deployment.target, { commandTimeoutMs: 2000 });
-    clients.push(redis);
-    expect(await waitUntilReady(redis, 10_000)).toBe(true);
+    const redis = await deployment.connect();
     const store = new RedisSpendStore({ redis, prefix, reservationTtlMs: 60_000, clock });
     const p = policy({ ...ids(), team: { maxBudgetMicros: 100, budgetPeriod: 'day' } });
     const r = await store.reserve(p, 10);

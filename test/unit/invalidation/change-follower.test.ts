@@ -141,7 +141,7 @@ describe('ChangeFollower', () => {
 });
 
 describe('changeEffect', () => {
-  it('maps each entity type to what a gateway evicts (notes/contract.md)', () => {
+  it('maps each entity type to what a gateway evicts (docs/api.md "Internal API")', () => {
     expect(
       changeEffect({ seq: 1, at: 0, entityType: 'key', entityId: 'key_1', tokenHashes: ['h1', 'h2'] }),
     ).toEqual({

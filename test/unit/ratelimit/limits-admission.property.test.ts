@@ -5,7 +5,7 @@
  * limit changes.
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import type { AdmissionTicket } from '../../../src/policy/admission.js';
 import { SCOPES, type Limits, type Scope } from '../../../src/policy/limits.js';
@@ -16,15 +16,9 @@ import type { SpendStore } from '../../../src/budget/spend-store.js';
 import type { CounterStore } from '../../../src/ratelimit/counter-store.js';
 import { MemoryCounterStore } from '../../../src/ratelimit/memory-counter-store.js';
 import { RedisSpendStore } from '../../../src/budget/redis-spend-store.js';
-import { connectRedis, waitUntilReady, type RedisClient } from '../../../src/ratelimit/redis-connection.js';
+import type { RedisClient } from '../../../src/ratelimit/redis-connection.js';
 import { RedisCounterStore } from '../../../src/ratelimit/redis-counter-store.js';
-import {
-  deploymentNames,
-  noRedisMessage,
-  startDeployment,
-  uniquePrefix,
-  type RedisDeployment,
-} from '../../helpers/redis-targets.js';
+import { deploymentNames, noRedisMessage, uniquePrefix, useDeployment } from '../../helpers/redis-targets.js';
 import { WINDOWS, counterKey, windowStart, type WindowSpec } from '../../../src/ratelimit/windows.js';
 import { policy } from './fixtures.js';
 
@@ -445,7 +439,7 @@ if (redisDeployments.length === 0)
 describe.skipIf(redisDeployments.length === 0).each(redisDeployments)(
   'LimitsAdmission on the Redis stores (%s Redis) against the same model',
   (name) => {
-    let deployment: RedisDeployment;
+    const deployment = useDeployment(name);
     let redis: RedisClient;
     let runs = 0;
     const base = uniquePrefix('property');
@@ -459,14 +453,7 @@ describe.skipIf(redisDeployments.length === 0).each(redisDeployments)(
     };
 
     beforeAll(async () => {
-      deployment = await startDeployment(name);
-      redis = connectRedis(deployment.target, { commandTimeoutMs: 5000 });
-      expect(await waitUntilReady(redis, 10_000)).toBe(true);
-    }, 60_000);
-
-    afterAll(async () => {
-      redis?.disconnect();
-      await deployment?.close();
+      redis = await deployment.connect({ commandTimeoutMs: 5000 });
     });
 
     it('decides like the model (conservative budget refusals in bursts aside); refused charge nothing; tokens reconcile', async () => {
