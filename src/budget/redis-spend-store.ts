@@ -310,6 +310,9 @@ export class RedisSpendStore implements SpendStore {
         ),
         'settling the budgets',
       );
+    } catch (error) {
+      this.leases.retire(reservation.lease!);
+      throw error;
     } finally {
       this.leases.end(reservation.lease!);
     }

@@ -108,6 +108,16 @@ export class ReservationLeases {
     if (this.current.get(lease.org) === lease) this.current.delete(lease.org);
   }
 
+  /**
+   * Something held under `lease` could not be given back (Redis failed while ending it): new
+   * holdings go under a new name, so once the ones still under `lease` end it is no longer
+   * refreshed, expires, and what was left under it is freed by the next admissions, even while
+   * this process stays busy in the org (it would otherwise be held for as long as the process is).
+   */
+  retire(lease: Lease): void {
+    if (this.current.get(lease.org) === lease) this.current.delete(lease.org);
+  }
+
   /** A reservation under `lease` ended (settled, released, refused or failed). */
   end(lease: Lease): void {
     if (--lease.inFlight > 0) return;

@@ -237,6 +237,9 @@ export class RedisCounterStore implements CounterStore {
         this.redis.keygateEndHeld(args.length, ...args, hold.lease.name, ...amounts),
         'giving back the parallel slots',
       );
+    } catch (error) {
+      this.leases.retire(hold.lease);
+      throw error;
     } finally {
       this.leases.end(hold.lease);
     }

@@ -110,6 +110,33 @@ describe.skipIf(names.length === 0).each(names)('parallel-cap leases on %s Redis
     expect(param(await admit(b, key))).toBe('key_parallel');
   });
 
+  it('a slot whose release failed (Redis blip) is freed once the lease it was taken under ends, though the gateway stays busy', async () => {
+    const [a, b] = [await gateway(), await gateway()];
+    const [key, other] = capped();
+    const lost = await admit(a, key);
+    const held = await admit(a, key);
+    if (!lost.ok || !held.ok) throw new Error('expected admissions');
+    // The release of one request fails in Redis (the connection is fine otherwise).
+    const scripted = a.redis as unknown as { keygateEndHeld: (...args: unknown[]) => Promise<number> };
+    const endHeld = scripted.keygateEndHeld;
+    scripted.keygateEndHeld = () => Promise.reject(new Error('connection reset'));
+    await expect(a.admission.release(lost.ticket)).rejects.toThrow('connection reset');
+    scripted.keygateEndHeld = endHeld;
+    // A stays busy in the org for many TTLs: another key of the team always has a request in
+    // flight (each admitted before the previous one ends), so A always holds something there.
+    let previous = held;
+    for (let i = 0; i < 12; i++) {
+      const next = await admit(a, other);
+      if (!next.ok) throw new Error('expected an admission');
+      await a.admission.settle(previous.ticket, { inputTokens: 1, outputTokens: 1 });
+      previous = next;
+      await sleep(LEASE_TTL_MS / 4);
+    }
+    expect(await inFlight(b, key)).toEqual([0, 1]);
+    expect([await admit(b, key), await admit(b, key)].map(param)).toEqual(['ok', 'ok']);
+    await a.admission.settle(previous.ticket, { inputTokens: 1, outputTokens: 1 });
+  });
+
   it('a graceful stop frees the slots the gateway still holds at once', async () => {
     const [a, b] = [await gateway(), await gateway()];
     const [key] = capped();

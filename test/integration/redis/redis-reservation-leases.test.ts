@@ -85,6 +85,31 @@ describe.skipIf(names.length === 0).each(names)('reservation leases on %s Redis'
     expect(await b.redis.hlen(reserved(p))).toBe(2);
   });
 
+  it('a reservation whose settlement failed (Redis blip) is freed once its lease ends, though the gateway stays busy', async () => {
+    const [a, b] = [await newStore(), await newStore()];
+    const p = teamBudget();
+    const lost = await a.store.reserve(p, 300);
+    const held = await a.store.reserve(p, 100);
+    if (!lost.ok || !held.ok) throw new Error('expected reservations');
+    const scripted = a.redis as unknown as { keygateSpendFinish3: (...args: unknown[]) => Promise<number> };
+    const finish = scripted.keygateSpendFinish3;
+    scripted.keygateSpendFinish3 = () => Promise.reject(new Error('connection reset'));
+    await expect(a.store.settle(lost.reservation, 0)).rejects.toThrow('connection reset');
+    scripted.keygateSpendFinish3 = finish;
+    // A always holds a reservation in the org (each taken before the previous one settles).
+    let previous = held;
+    for (let i = 0; i < 12; i++) {
+      const next = await a.store.reserve(p, 100);
+      if (!next.ok) throw new Error('expected a reservation');
+      await a.store.settle(previous.reservation, 0);
+      previous = next;
+      await sleep(LEASE_TTL_MS / 4);
+    }
+    b.store.observe(p);
+    expect(await b.store.spendOf('team', p.team.id)).toEqual({ spendMicros: 0, reservedMicros: 100 });
+    await a.store.settle(previous.reservation, 0);
+  });
+
   it('a graceful stop frees what the gateway still holds at once', async () => {
     const [a, b] = [await newStore(), await newStore()];
     const p = teamBudget();
