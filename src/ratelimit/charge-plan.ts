@@ -12,9 +12,9 @@
  *   unreachable limit, so they can never refuse; `shadowRefusals` reports the ones whose real
  *   limit the request went over.
  */
-import { SCOPES, SHADOW_BITS, type Scope } from '../policy/limits.js';
+import { SCOPES, SHADOW_BITS, windowLimit, type Scope } from '../policy/limits.js';
 import type { RateLimitHeaders } from '../policy/admission.js';
-import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
+import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import type { CounterCharge } from './counter-store.js';
 import { CounterKeys, DAY_MS, ParallelKeys, WINDOWS, windowParam, windowStart } from './windows.js';
 
@@ -36,16 +36,16 @@ const UNREACHABLE = Number.MAX_SAFE_INTEGER;
 export const PARALLEL_RETRY_MS = 1_000;
 
 const WINDOW_BITS = WINDOWS.map((window) => SHADOW_BITS[window.name]);
-const PARAMS: Record<Scope, string[]> = {
-  key: WINDOWS.map((window) => windowParam('key', window.name)),
-  team: WINDOWS.map((window) => windowParam('team', window.name)),
-  org: WINDOWS.map((window) => windowParam('org', window.name)),
-};
+/** Per scope (SCOPES order), per window (WINDOWS order): the param. Arrays, not records: see `scopeState`. */
+const PARAMS: readonly (readonly string[])[] = SCOPES.map((scope) =>
+  WINDOWS.map((window) => windowParam(scope, window.name)),
+);
 export const PARALLEL_PARAM: Record<Scope, string> = {
   key: 'key_parallel',
   team: 'team_parallel',
   org: 'org_parallel',
 };
+const PARALLEL_PARAMS: readonly string[] = SCOPES.map((scope) => PARALLEL_PARAM[scope]);
 
 /** Every configured window of the three scopes in report order (key, team, org × WINDOWS), then parallel caps. */
 const parallelKeys = new ParallelKeys();
@@ -57,13 +57,15 @@ export function plan(
   tokenReservation: number,
 ): PlannedCharge[] {
   const charges: PlannedCharge[] = [];
-  for (const scope of SCOPES) {
-    const state = policy[scope];
+  for (let s = 0; s < SCOPES.length; s++) {
+    const scope = SCOPES[s]!;
+    const state = scopeState(policy, scope);
     const limits = state.limits;
     const shadow = limits.shadow ?? 0;
+    const params = PARAMS[s]!;
     for (let w = 0; w < WINDOWS.length; w++) {
       const window = WINDOWS[w]!;
-      const limit = limits[window.name];
+      const limit = windowLimit(limits, window.name);
       if (limit === null) continue;
       const start = windowStart(window.lengthMs, now);
       const shadowed = shadow !== 0 && (shadow & WINDOW_BITS[w]!) !== 0;
@@ -74,14 +76,15 @@ export function plan(
         ttlMs: window.lengthMs + TTL_SLACK_MS,
         scope,
         unit: window.unit,
-        param: PARAMS[scope][w]!,
+        param: params[w]!,
         endMs: start + window.lengthMs,
         shadowLimit: shadowed ? limit : undefined,
       });
     }
   }
-  for (const scope of SCOPES) {
-    const state = policy[scope];
+  for (let s = 0; s < SCOPES.length; s++) {
+    const scope = SCOPES[s]!;
+    const state = scopeState(policy, scope);
     const max = state.limits.maxParallel;
     if (max === null || max === undefined) continue;
     const shadowed = ((state.limits.shadow ?? 0) & SHADOW_BITS.parallel) !== 0;
@@ -92,7 +95,7 @@ export function plan(
       ttlMs: DAY_MS,
       scope,
       unit: 'in_flight',
-      param: PARALLEL_PARAM[scope],
+      param: PARALLEL_PARAMS[s]!,
       endMs: now + PARALLEL_RETRY_MS,
       shadowLimit: shadowed ? max : undefined,
     });
@@ -117,7 +120,7 @@ export function shadowRefusals(
 export function smallestTokenLimit(policy: ResolvedKeyPolicy): number {
   let smallest = Infinity;
   for (const scope of SCOPES) {
-    const { tpm, tpd, shadow = 0 } = policy[scope].limits;
+    const { tpm, tpd, shadow = 0 } = scopeState(policy, scope).limits;
     if (tpm !== null && tpm < smallest && (shadow & SHADOW_BITS.tpm) === 0) smallest = tpm;
     if (tpd !== null && tpd < smallest && (shadow & SHADOW_BITS.tpd) === 0) smallest = tpd;
   }
