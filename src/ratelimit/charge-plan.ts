@@ -13,7 +13,7 @@
  *   limit the request went over.
  */
 import { SCOPES, SHADOW_BITS, windowLimit, type Scope } from '../policy/limits.js';
-import type { RateLimitHeaders } from '../policy/admission.js';
+import { NO_RATE_LIMIT_HEADERS, type RateLimitHeaders } from '../policy/admission.js';
 import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import type { CounterCharge } from './counter-store.js';
 import { CounterKeys, DAY_MS, ParallelKeys, WINDOWS, windowParam, windowStart } from './windows.js';
@@ -142,20 +142,18 @@ export function failingCharge(charges: readonly PlannedCharge[], values: readonl
   return failing;
 }
 
-/** The enforced window with the smallest remaining fraction, for requests and for tokens separately. */
+/**
+ * The enforced window with the smallest remaining fraction, for requests and for tokens separately
+ * (the first in report order on a tie). The object is built once at the end: numbers stored into
+ * it while searching would each be boxed.
+ */
 export function headersFor(
   charges: readonly PlannedCharge[],
   values: readonly number[],
   now: number,
 ): RateLimitHeaders {
-  const headers: RateLimitHeaders = {
-    limitRequests: null,
-    remainingRequests: null,
-    resetRequestsMs: null,
-    limitTokens: null,
-    remainingTokens: null,
-    resetTokensMs: null,
-  };
+  let requests = -1;
+  let tokens = -1;
   let requestsFraction = Infinity;
   let tokensFraction = Infinity;
   for (let i = 0; i < charges.length; i++) {
@@ -166,16 +164,22 @@ export function headersFor(
     if (charge.unit === 'requests') {
       if (fraction < requestsFraction) {
         requestsFraction = fraction;
-        headers.limitRequests = charge.limit;
-        headers.remainingRequests = remaining;
-        headers.resetRequestsMs = charge.endMs - now;
+        requests = i;
       }
     } else if (fraction < tokensFraction) {
       tokensFraction = fraction;
-      headers.limitTokens = charge.limit;
-      headers.remainingTokens = remaining;
-      headers.resetTokensMs = charge.endMs - now;
+      tokens = i;
     }
   }
-  return headers;
+  if (requests < 0 && tokens < 0) return NO_RATE_LIMIT_HEADERS;
+  const r = requests < 0 ? undefined : charges[requests]!;
+  const t = tokens < 0 ? undefined : charges[tokens]!;
+  return {
+    limitRequests: r === undefined ? null : r.limit,
+    remainingRequests: r === undefined ? null : Math.max(0, r.limit - values[requests]!),
+    resetRequestsMs: r === undefined ? null : r.endMs - now,
+    limitTokens: t === undefined ? null : t.limit,
+    remainingTokens: t === undefined ? null : Math.max(0, t.limit - values[tokens]!),
+    resetTokensMs: t === undefined ? null : t.endMs - now,
+  };
 }

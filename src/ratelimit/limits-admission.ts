@@ -306,19 +306,31 @@ export class LimitsAdmission implements Admission {
    */
   private adjust(state: TicketState, mode: AdjustMode, tokenDelta: number): Promise<void> | undefined {
     const now = this.clock.now();
-    let pending: Promise<void>[] | undefined;
-    for (const charge of state.charges) {
-      const delta =
-        mode === REFUND
-          ? -charge.amount
-          : charge.unit === 'tokens'
-            ? tokenDelta
-            : charge.unit === 'in_flight'
-              ? -1
-              : 0;
+    const { charges } = state;
+    const deltas = new Array<number>(charges.length);
+    for (let i = 0; i < charges.length; i++) {
+      const charge = charges[i]!;
       // A finished window no longer matters; a parallel counter has no window and is always adjusted.
-      if (delta === 0 || (now >= charge.endMs && charge.unit !== 'in_flight')) continue;
-      const answer = this.store.adjust(charge.key, delta, charge.ttlMs, state.group);
+      deltas[i] =
+        now >= charge.endMs && charge.unit !== 'in_flight'
+          ? 0
+          : mode === REFUND
+            ? -charge.amount
+            : charge.unit === 'tokens'
+              ? tokenDelta
+              : charge.unit === 'in_flight'
+                ? -1
+                : 0;
+    }
+    if (this.store.adjustAll !== undefined) {
+      const answer = this.store.adjustAll(charges, deltas, state.group);
+      return isPromise(answer) ? settled(answer, 'adjusting the windows') : undefined;
+    }
+    let pending: Promise<void>[] | undefined;
+    for (let i = 0; i < charges.length; i++) {
+      if (deltas[i] === 0) continue;
+      const charge = charges[i]!;
+      const answer = this.store.adjust(charge.key, deltas[i]!, charge.ttlMs, state.group);
       if (isPromise(answer)) (pending ??= []).push(answer);
     }
     return pending === undefined
