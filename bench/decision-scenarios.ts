@@ -12,7 +12,7 @@ import { NO_LIMITS, SHADOW_BITS, type Limits } from '../src/policy/limits.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
 import { PeriodSpendStore } from '../src/budget/period-spend-store.js';
-import { systemClock } from '../src/clock.js';
+import { systemClock, type Clock } from '../src/clock.js';
 
 export const KEYS = 1_000;
 
@@ -66,15 +66,15 @@ function requests(limits: Limits, team = limits, org = limits): AdmissionRequest
   });
 }
 
-export function decisionScenario(name: DecisionScenarioName): DecisionScenario {
+export function decisionScenario(name: DecisionScenarioName, clock: Clock = systemClock): DecisionScenario {
   switch (name) {
     case 'none':
-      return { admission: new LimitsAdmission(), requests: requests(NO_LIMITS) };
+      return { admission: new LimitsAdmission({ clock }), requests: requests(NO_LIMITS) };
     case 'all':
-      return { admission: new LimitsAdmission(), requests: requests(HUGE) };
+      return { admission: new LimitsAdmission({ clock }), requests: requests(HUGE) };
     case 'full':
       return {
-        admission: new LimitsAdmission({ spend: new PeriodSpendStore(systemClock) }),
+        admission: new LimitsAdmission({ clock, spend: new PeriodSpendStore(clock) }),
         requests: requests(PERIODIC, PERIODIC_TEAM, SHADOW_ORG),
       };
   }
