@@ -100,8 +100,13 @@ export function createDecide(deps: DecideDeps): Decide {
       clock,
     );
     if (!verdict.ok) {
+      // Counted before the answer leaves: with the shared (Redis) limiter, a client that waits
+      // for each answer has its failures counted in order on every replica, so the block comes
+      // at the same failure wherever it lands (not fire-and-forget: two consumes of consecutive
+      // failures could reach Redis swapped, and the replica that got the earlier one would miss
+      // the block). Only failed authentications wait, at most KEYGATE_REDIS_TIMEOUT_MS.
       if (verdict.code === 'invalid_api_key')
-        deps.authThrottle?.recordFailure(request.clientAddress).catch(() => {});
+        await deps.authThrottle?.recordFailure(request.clientAddress).catch(() => {});
       return refusal(verdict.code);
     }
     const policy = verdict.policy;

@@ -73,6 +73,7 @@ export async function startRedisMode(
     prefix: config.redisPrefix,
     reservationTtlMs: config.upstreamTimeoutMs + RESERVATION_TTL_MARGIN_MS,
     clock,
+    owner: gatewayId,
   });
   const shared = new LimitsAdmission({
     clock,
@@ -121,6 +122,8 @@ export async function startRedisMode(
     status: () => ({ up: health.up, subscribed: subscribers.some((subscriber) => subscriber.live) }),
     async close() {
       for (const subscriber of subscribers) subscriber.stop();
+      // After the drain: what this process still holds (settlements that failed) is freed now.
+      await sharedSpend.close();
       commands.disconnect();
     },
   };

@@ -83,11 +83,16 @@ export function replyResponse(reply: Reply): Response {
 /** A Reply written straight to node:http's response (the served hot path). */
 export function writeReply(reply: Reply, res: ServerResponse): void {
   switch (reply.kind) {
-    case 'refusal':
+    case 'refusal': {
+      // A whole answer says its length (writeHead with no content-length would frame it chunked).
+      const json = refusalJson(reply);
+      reply.headers['content-length'] = String(Buffer.byteLength(json));
       res.writeHead(errorSpec(reply.code).status, reply.headers);
-      res.end(refusalJson(reply));
+      res.end(json);
       return;
+    }
     case 'body':
+      reply.headers['content-length'] = String(reply.body.length);
       res.writeHead(reply.status, reply.headers);
       res.end(reply.body);
       return;

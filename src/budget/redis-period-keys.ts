@@ -7,7 +7,8 @@
  *   the persisted period spend only when the admin's `periodStartMs` is that period (else 0),
  *   kept until `PERIOD_TTL_MARGIN_MS` after the period's end. A new period is a new counter, so
  *   every replica starts it at 0 at the boundary on its own clock, with no admin call.
- * Both share the reservation counter `<prefix>{<org>}:r:<scope>:<id>`: a reservation taken just
+ * Both share the reservations hash `<prefix>{<org>}:rl:<scope>:<id>` (lease name → micro-USD held
+ * under it, reservation-leases.ts): a reservation taken just
  * before a boundary still counts in the new period until it ends (conservative), and its cost is
  * settled into the period it was admitted in (the counter it reserved against).
  */
@@ -50,7 +51,7 @@ export class RedisBudgetKeys {
       const max = state.limits.maxBudgetMicros;
       if (max === null) continue;
       const period = state.limits.budgetPeriod ?? null;
-      const reservedKey = this.key('r', org, scope, state.id);
+      const reservedKey = this.key('rl', org, scope, state.id);
       if (period === null) {
         counters.push({
           scope,
@@ -79,7 +80,7 @@ export class RedisBudgetKeys {
 
   /** The spend and reservation counters of one scope now (lifetime, or the current period's). */
   viewKeys(org: string, scope: Scope, id: string, period: BudgetPeriod | null): [string, string] {
-    const reservedKey = this.key('r', org, scope, id);
+    const reservedKey = this.key('rl', org, scope, id);
     if (period === null) return [this.key('s', org, scope, id), reservedKey];
     const { startMs } = this.periods.bounds(period, this.clock.now());
     return [this.periodKey(org, scope, id, startMs), reservedKey];
@@ -91,7 +92,7 @@ export class RedisBudgetKeys {
     return Math.max(1000, expiresAtMs - this.clock.now());
   }
 
-  private key(kind: 's' | 'r', org: string, scope: Scope, id: string): string {
+  private key(kind: 's' | 'rl', org: string, scope: Scope, id: string): string {
     return `${this.prefix}{${org}}:${kind}:${scope}:${id}`;
   }
 

@@ -6,7 +6,8 @@
  * tag of every key of a request, as for the window counters, so one script never crosses slots
  * on Redis Cluster):
  *   `<prefix>{<org id>}:s:<scope>:<id>`  spend in micro-USD (settled, of every replica)
- *   `<prefix>{<org id>}:r:<scope>:<id>`  in-flight reservations in micro-USD
+ *   `<prefix>{<org id>}:rl:<scope>:<id>` in-flight reservations: a hash, lease name → micro-USD
+ *   `<prefix>{<org id>}:lease:<name>`    a gateway process's lease in the org (reservation-leases.ts)
  *
  * Seeding: the spend counter is never below the persisted spend a loaded policy carries (the
  * admin plane's SQLite total of every usage report). `reserve` raises it to that figure when it is
@@ -19,10 +20,16 @@
  * the budget of every scope that has one, and reserves on all of them or on none, so two replicas
  * can never both fit into the last few cents.
  *
+ * Leases (a gateway killed mid-request): every reservation is held under its process's lease in
+ * the org. The reserve script first drops, from each scope's hash, the entries whose lease has
+ * expired, then decides on what is left, so a dead gateway's reservations are freed at the first
+ * admission on the scope after its lease expired (at most RESERVATION_LEASE_TTL_MS after its
+ * death), still in one script call. `spendOf` counts live leases only.
+ *
  * Expiry (nothing grows without bound): spend counters live `SPEND_TTL_MS` after their last use
- * (they are re-seeded from the persisted spend afterwards); reservation counters `reservationTtlMs`
- * after the last reservation (the upstream timeout plus a margin), so the reservations of a
- * gateway killed mid-request vanish once the scope is idle that long.
+ * (they are re-seeded from the persisted spend afterwards); reservation hashes `reservationTtlMs`
+ * after the last reservation (the upstream timeout plus a margin), a backstop for scopes nobody
+ * admits on any more; lease keys `RESERVATION_LEASE_TTL_MS` after their last refresh.
  *
  * Budget periods (`budget_period`): a scope budgeted per period reserves against the spend
  * counter of the current calendar period (redis-period-keys.ts), in the same script and with the
@@ -38,53 +45,87 @@ import type { RedisClient } from '../ratelimit/redis-connection.js';
 import { settled } from '../ratelimit/counter-store.js';
 import type { BudgetPeriod } from './period.js';
 import { RedisBudgetKeys, SPEND_TTL_MS, type BudgetCounter } from './redis-period-keys.js';
+import { ReservationLeases, type Lease, type LeaseRedis } from './reservation-leases.js';
 import type { ScopeSpendView, SpendReservation, SpendReserveResult, SpendStore } from './spend-store.js';
 
 export { SPEND_TTL_MS };
 
 /**
- * KEYS: spend, reserved per budgeted scope. ARGV: micros, reservedTtl, then per scope: max,
- * persisted (seed), spendTtl.
+ * KEYS: spend, reservations per budgeted scope. ARGV: micros, reservedTtl, lease name, lease key
+ * prefix of the org, lease TTL, fresh (1: no reservation under this lease yet), then per scope:
+ * max, persisted (seed), spendTtl. Returns 0 (reserved), the 1-based index of the first scope
+ * that does not fit, or -1 when the lease expired although reservations were made under it.
+ * Lease keys are named from the prefix argument rather than passed in KEYS (which gateways hold
+ * reservations is only known inside the script); they carry the org's hash tag, so they live in
+ * the slot of the request's other keys (tested on a 3-master Cluster).
  */
 const RESERVE = `
 local micros = tonumber(ARGV[1])
+local me = ARGV[3]
+local leases = ARGV[4]
+if ARGV[6] ~= '1' and redis.call('EXISTS', leases .. me) == 0 then return -1 end
 local n = #KEYS / 2
 for i = 1, n do
+  local a = 6 + 3 * (i - 1)
   local spent = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
-  local persisted = tonumber(ARGV[3 * i + 1])
+  local persisted = tonumber(ARGV[a + 2])
   if persisted > spent then
-    redis.call('SET', KEYS[2 * i - 1], ARGV[3 * i + 1], 'PX', ARGV[3 * i + 2])
+    redis.call('SET', KEYS[2 * i - 1], ARGV[a + 2], 'PX', ARGV[a + 3])
     spent = persisted
   end
-  local reserved = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
-  if spent + reserved + micros > tonumber(ARGV[3 * i]) then return i end
+  local reserved = 0
+  local held = redis.call('HGETALL', KEYS[2 * i])
+  for j = 1, #held, 2 do
+    if held[j] ~= me and redis.call('EXISTS', leases .. held[j]) == 0 then
+      redis.call('HDEL', KEYS[2 * i], held[j])
+    else
+      reserved = reserved + tonumber(held[j + 1])
+    end
+  end
+  if spent + reserved + micros > tonumber(ARGV[a + 1]) then return i end
 end
+redis.call('SET', leases .. me, '1', 'PX', ARGV[5])
 for i = 1, n do
-  redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[3 * i + 2])
-  redis.call('INCRBY', KEYS[2 * i], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[6 + 3 * i])
+  redis.call('HINCRBY', KEYS[2 * i], me, ARGV[1])
   redis.call('PEXPIRE', KEYS[2 * i], ARGV[2])
 end
 return 0
 `;
 
-/** KEYS: spend, reserved per scope. ARGV: reserved micros, cost micros, then spendTtl per scope. */
+/**
+ * KEYS: spend, reservations per scope. ARGV: reserved micros, cost micros, lease name, then
+ * spendTtl per scope. A reservation already freed (its lease expired) only adds its cost.
+ */
 const FINISH = `
 for i = 1, #KEYS / 2 do
-  local left = redis.call('DECRBY', KEYS[2 * i], ARGV[1])
-  if left <= 0 then redis.call('DEL', KEYS[2 * i]) end
+  if redis.call('HEXISTS', KEYS[2 * i], ARGV[3]) == 1 then
+    local left = redis.call('HINCRBY', KEYS[2 * i], ARGV[3], -tonumber(ARGV[1]))
+    if left <= 0 then redis.call('HDEL', KEYS[2 * i], ARGV[3]) end
+  end
   if tonumber(ARGV[2]) > 0 then
     redis.call('INCRBY', KEYS[2 * i - 1], ARGV[2])
-    redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[2 + i])
+    redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[3 + i])
   end
 end
 return 0
 `;
 
+/** KEYS: spend, reservations of one scope. ARGV: lease key prefix. Spend and live reservations. */
+const VIEW = `
+local reserved = 0
+local held = redis.call('HGETALL', KEYS[2])
+for j = 1, #held, 2 do
+  if redis.call('EXISTS', ARGV[1] .. held[j]) == 1 then reserved = reserved + tonumber(held[j + 1]) end
+end
+return { redis.call('GET', KEYS[1]) or '0', reserved }
+`;
+
 interface ScriptedRedis {
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
-  mget(keys: string[]): Promise<(string | null)[]>;
-  keygateSpendReserve2(numKeys: number, ...args: (string | number)[]): Promise<number>;
-  keygateSpendFinish2(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  keygateSpendReserve3(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  keygateSpendFinish3(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  keygateSpendView3(numKeys: number, ...args: string[]): Promise<[string, number]>;
 }
 
 interface SeenScope {
@@ -100,6 +141,8 @@ class RedisReservation implements SpendReservation {
     readonly micros: number,
     /** spend, reserved key pairs of the budgeted scopes; undefined once the reservation ended. */
     public keys: string[] | undefined,
+    /** The lease it is held under (none without a budgeted scope). */
+    readonly lease: Lease | undefined,
     /** Per scope: when its spend counter expires (period budgets), null for SPEND_TTL_MS. */
     readonly expiresAt: (number | null)[],
   ) {}
@@ -113,24 +156,43 @@ export interface RedisSpendStoreOptions {
   reservationTtlMs: number;
   /** Decides the current budget period (UTC calendar); the system clock by default. */
   clock?: Clock;
+  /** Shown in this process's lease names (the gateway id). */
+  owner?: string;
+  /** Lease timing (reservation-leases.ts); tests shorten it. */
+  leaseTtlMs?: number;
+  leaseRefreshMs?: number;
 }
 
 export class RedisSpendStore implements SpendStore {
   private readonly redis: ScriptedRedis;
   private readonly keys: RedisBudgetKeys;
   private readonly reservationTtlMs: number;
+  private readonly leases: ReservationLeases;
   /** `scope:id` → where its counters are and their seed, for `spendOf` (diagnostics; bounded). */
   private readonly seen = new Map<string, SeenScope>();
 
   constructor(options: RedisSpendStoreOptions) {
     const redis = options.redis as unknown as ScriptedRedis;
-    if (typeof redis.keygateSpendReserve2 !== 'function') {
-      redis.defineCommand('keygateSpendReserve2', { lua: RESERVE });
-      redis.defineCommand('keygateSpendFinish2', { lua: FINISH });
+    if (typeof redis.keygateSpendReserve3 !== 'function') {
+      redis.defineCommand('keygateSpendReserve3', { lua: RESERVE });
+      redis.defineCommand('keygateSpendFinish3', { lua: FINISH });
+      redis.defineCommand('keygateSpendView3', { lua: VIEW });
     }
     this.redis = redis;
     this.keys = new RedisBudgetKeys(options.prefix, options.clock ?? systemClock);
     this.reservationTtlMs = Math.ceil(options.reservationTtlMs);
+    this.leases = new ReservationLeases({
+      redis: options.redis as unknown as LeaseRedis,
+      prefix: options.prefix,
+      owner: options.owner,
+      ttlMs: options.leaseTtlMs,
+      refreshMs: options.leaseRefreshMs,
+    });
+  }
+
+  /** Graceful stop: this process's leases end, so what it still holds is freed at once. */
+  close(): Promise<void> {
+    return this.leases.close();
   }
 
   /**
@@ -144,7 +206,7 @@ export class RedisSpendStore implements SpendStore {
   reserve(policy: ResolvedKeyPolicy, micros: number): SpendReserveResult | Promise<SpendReserveResult> {
     const counters = this.keys.countersOf(policy);
     if (counters.length === 0)
-      return { ok: true, reservation: new RedisReservation(this, micros, undefined, []) };
+      return { ok: true, reservation: new RedisReservation(this, micros, undefined, undefined, []) };
     const keys: string[] = [];
     const args: (string | number)[] = [];
     for (const counter of counters) {
@@ -153,6 +215,7 @@ export class RedisSpendStore implements SpendStore {
       this.remember(policy, counter);
     }
     return this.reserveIn(
+      policy.org.id,
       keys,
       args,
       counters.map((counter) => counter.scope),
@@ -174,25 +237,62 @@ export class RedisSpendStore implements SpendStore {
     const seen = this.seen.get(`${scope}:${id}`);
     if (seen === undefined) return null;
     const keys = this.keys.viewKeys(seen.org, scope, id, seen.period);
-    const [spent, reserved] = await settled(this.redis.mget(keys), 'reading the spend');
+    const [spent, reserved] = await settled(
+      this.redis.keygateSpendView3(2, ...keys, this.leases.keyPrefix(seen.org)),
+      'reading the spend',
+    );
     // Never below the persisted spend the counter would be seeded from (same period only).
     const seed = keys[0] === seen.spendKey ? seen.seedMicros : 0;
-    return { spendMicros: Math.max(seed, Number(spent ?? 0)), reservedMicros: Number(reserved ?? 0) };
+    return { spendMicros: Math.max(seed, Number(spent)), reservedMicros: Number(reserved) };
   }
 
   private async reserveIn(
+    org: string,
     keys: string[],
     args: (string | number)[],
     scopes: Scope[],
     expiresAt: (number | null)[],
     micros: number,
   ): Promise<SpendReserveResult> {
-    const refused = await settled(
-      this.redis.keygateSpendReserve2(keys.length, ...keys, micros, this.reservationTtlMs, ...args),
+    let lease = this.leases.take(org);
+    let answer: number;
+    try {
+      answer = await this.reserveUnder(lease, keys, args, micros);
+      if (answer === -1) {
+        // This process's lease in the org expired (a stall, or Redis unreachable for longer than
+        // the TTL): its reservations there may be freed, so go on under a new lease.
+        this.leases.lose(lease);
+        this.leases.end(lease);
+        lease = this.leases.take(org);
+        answer = await this.reserveUnder(lease, keys, args, micros);
+      }
+    } catch (error) {
+      this.leases.end(lease);
+      throw error;
+    }
+    if (answer !== 0) {
+      this.leases.end(lease);
+      return { ok: false, scope: scopes[answer - 1]! };
+    }
+    this.leases.confirm(lease);
+    return { ok: true, reservation: new RedisReservation(this, micros, keys, lease, expiresAt) };
+  }
+
+  private reserveUnder(lease: Lease, keys: string[], args: (string | number)[], micros: number) {
+    return settled(
+      this.redis.keygateSpendReserve3(
+        keys.length,
+        ...keys,
+        micros,
+        this.reservationTtlMs,
+        lease.name,
+        this.leases.keyPrefix(lease.org),
+        this.leases.ttlMs,
+        lease.confirmed ? 0 : 1,
+        ...args,
+      ),
       'reserving the budgets',
     );
-    if (refused !== 0) return { ok: false, scope: scopes[refused - 1]! };
-    return { ok: true, reservation: new RedisReservation(this, micros, keys, expiresAt) };
   }
 
   private async finish(reservation: SpendReservation, costMicros: number): Promise<void> {
@@ -200,16 +300,21 @@ export class RedisSpendStore implements SpendStore {
     const keys = reservation.keys;
     reservation.keys = undefined;
     if (keys === undefined) return;
-    await settled(
-      this.redis.keygateSpendFinish2(
-        keys.length,
-        ...keys,
-        reservation.micros,
-        Math.ceil(costMicros),
-        ...reservation.expiresAt.map((at) => this.keys.ttlMs(at)),
-      ),
-      'settling the budgets',
-    );
+    try {
+      await settled(
+        this.redis.keygateSpendFinish3(
+          keys.length,
+          ...keys,
+          reservation.micros,
+          Math.ceil(costMicros),
+          reservation.lease!.name,
+          ...reservation.expiresAt.map((at) => this.keys.ttlMs(at)),
+        ),
+        'settling the budgets',
+      );
+    } finally {
+      this.leases.end(reservation.lease!);
+    }
   }
 
   private remember(policy: ResolvedKeyPolicy, counter: BudgetCounter): void {

@@ -31,7 +31,8 @@ export interface PlannedCharge extends CounterCharge {
 
 /** Counters outlive their window by this much (garbage collection only). */
 const TTL_SLACK_MS = 1_000;
-const UNREACHABLE = Number.MAX_SAFE_INTEGER;
+/** The limit a shadow limit is counted under: it never refuses. */
+export const UNREACHABLE = Number.MAX_SAFE_INTEGER;
 /** Retry hint of a parallel-cap refusal. */
 export const PARALLEL_RETRY_MS = 1_000;
 

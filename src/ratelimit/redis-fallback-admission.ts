@@ -24,7 +24,7 @@ import {
   NO_RATE_LIMIT_HEADERS,
   type Usage,
 } from '../policy/admission.js';
-import { SCOPES } from '../policy/limits.js';
+import { SCOPES, SHADOW_BITS } from '../policy/limits.js';
 import { CounterStoreError } from './counter-store.js';
 import type { RedisHealth } from './redis-health.js';
 
@@ -59,7 +59,11 @@ export class RedisFallbackAdmission implements Admission {
     }
     health.fallbackAdmissions++;
     if (!budgetFailOpen) {
-      const budgeted = SCOPES.find((scope) => request.policy[scope].limits.maxBudgetMicros !== null);
+      // A budget in shadow mode never refuses, not even for want of Redis (issue 14 item 8).
+      const budgeted = SCOPES.find((scope) => {
+        const limits = request.policy[scope].limits;
+        return limits.maxBudgetMicros !== null && ((limits.shadow ?? 0) & SHADOW_BITS.budget) === 0;
+      });
       if (budgeted !== undefined) {
         return {
           ok: false,

@@ -1,16 +1,20 @@
 /**
  * Shadow budgets (issue 14 item 8): a budget in shadow mode is checked against the same spend
- * view as an enforced one and reported when the request would not fit, but it is left out of the
- * reservation, so it can never refuse (nor hold a reservation another request could trip on).
+ * view as an enforced one and reported when the request would not fit, but it is reserved against
+ * an unreachable maximum, so it can never refuse (nor make a reservation refuse another request).
+ * It is still reserved on and settled into like an enforced one, so the view it is checked
+ * against holds the in-flight reservations and the spend of this process and, in Redis mode
+ * (where only scopes with a budget are tracked), of every replica.
  */
 import type { SpendStore } from '../budget/spend-store.js';
 import { isPromise } from '../maybe-promise.js';
 import { SCOPES, SHADOW_BITS } from '../policy/limits.js';
 import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js';
+import { UNREACHABLE } from './charge-plan.js';
 import { settled } from './counter-store.js';
 
 export interface ShadowBudgets {
-  /** The policy with the shadow budgets removed (what is reserved against). */
+  /** The policy with the shadow budgets made unreachable (what is reserved against). */
   enforced: ResolvedKeyPolicy;
   /** `key_budget`, ... for each shadow budget the request would not fit. */
   refusals(spend: SpendStore, estimateMicros: number): Promise<string[] | undefined>;
@@ -36,7 +40,7 @@ function build(policy: ResolvedKeyPolicy): ShadowBudgets | null {
   if (shadowed.length === 0) return null;
   const enforced: ResolvedKeyPolicy = { ...policy };
   for (const scope of shadowed) {
-    enforced[scope] = { ...policy[scope], limits: { ...policy[scope].limits, maxBudgetMicros: null } };
+    enforced[scope] = { ...policy[scope], limits: { ...policy[scope].limits, maxBudgetMicros: UNREACHABLE } };
   }
   return {
     enforced,

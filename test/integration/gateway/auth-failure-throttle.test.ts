@@ -3,6 +3,7 @@
  * (429 too_many_auth_failures with retry-after, before any hashing or admin load), and the
  * admin loads of unknown keys are capped gateway-wide.
  */
+import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
 import { generateSecret, hashSecret } from '../../../src/keys/secret.js';
@@ -36,7 +37,6 @@ describe('gateway: failed key lookups per client address', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await chat(harness.url, generateSecret())).status);
     expect(statuses).toEqual([401, 401, 401, 401, 401]);
-    await new Promise((resolve) => setTimeout(resolve, 20)); // the failure is counted off the reply path
     const loadsBefore = harness.source.loads;
     const blocked = await chat(harness.url, generateSecret());
     const refusedAfter = await chat(harness.url, generateSecret());
@@ -59,6 +59,30 @@ describe('gateway: failed key lookups per client address', () => {
     harness = await startHarness({ deps: (deps) => ({ ...deps, authThrottle: throttle }) });
     const valid = harness.newKey();
     for (let i = 0; i < 50; i++) expect((await chat(harness.url, valid)).status).toBe(200);
+  });
+});
+
+describe('a failed authentication is counted before its answer leaves', () => {
+  it('with a store that answers slowly (Redis under load), the failure is in the shared count when the 401 arrives', async () => {
+    // A shared store 30 ms away: each consume lands 30 ms after it is sent.
+    class SlowStore extends RateLimiterMemory {
+      override async consume(key: string | number, points?: number) {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return super.consume(key, points);
+      }
+    }
+    const store = new SlowStore({ keyPrefix: 'slow', points: 3, duration: 60, blockDuration: 60 });
+    const throttle = new AuthFailureThrottle(
+      { points: 3, durationSec: 60, blockDurationSec: 60 },
+      { keyPrefix: 'slow', createLimiter: () => store },
+    );
+    harness = await startHarness({ deps: (deps) => ({ ...deps, authThrottle: throttle }) });
+    expect((await chat(harness.url, generateSecret())).status).toBe(401);
+    expect((await store.get('127.0.0.1'))?.consumedPoints).toBe(1);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await chat(harness.url, generateSecret())).status);
+    // The 4th failure is refused by the store and blocks at once: the 5th request is refused.
+    expect(statuses).toEqual([401, 401, 401, 429]);
   });
 });
 

@@ -113,6 +113,22 @@ describe('upstream response headers (allow-list)', () => {
   );
 });
 
+describe('framing of whole answers', () => {
+  it('a JSON answer and a refusal carry content-length, not chunked framing', async () => {
+    const key = h.newKey();
+    const body = JSON.stringify({ model: 'hostile', messages: [] });
+    const json = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+    const answered = await send('/v1/chat/completions', json, body);
+    expect(answered.status).toBe(200);
+    expect(answered.headers['transfer-encoding']).toBeUndefined();
+    expect(answered.headers['content-length']).toBe(String(Buffer.byteLength(answered.text)));
+    const refused = await send('/v1/chat/completions', { ...json, authorization: 'Bearer kg_nope' }, body);
+    expect(refused.status).toBe(401);
+    expect(refused.headers['transfer-encoding']).toBeUndefined();
+    expect(refused.headers['content-length']).toBe(String(Buffer.byteLength(refused.text)));
+  });
+});
+
 describe('client request headers (allow-list)', () => {
   it('OpenAI-Organization, OpenAI-Project, X-Forwarded-*, cookies and Connection-named headers stay behind', async () => {
     const key = h.newKey();

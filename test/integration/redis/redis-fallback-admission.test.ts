@@ -11,6 +11,7 @@ import { MemorySpendStore } from '../../../src/budget/memory-spend-store.js';
 import { RedisSpendStore } from '../../../src/budget/redis-spend-store.js';
 import { ManualClock } from '../../../src/clock.js';
 import { loadConfig } from '../../../src/config/config.js';
+import { SHADOW_BITS } from '../../../src/policy/limits.js';
 import { LimitsAdmission } from '../../../src/ratelimit/limits-admission.js';
 import { connectRedis, waitUntilReady, type RedisClient } from '../../../src/ratelimit/redis-connection.js';
 import { RedisCounterStore } from '../../../src/ratelimit/redis-counter-store.js';
@@ -127,6 +128,22 @@ describe.skipIf(!redisAvailable)('Redis mode admission when Redis stops and retu
     // Shared again: the restarted (empty) Redis window admits 3 more, then refuses.
     const after = await Promise.all(Array.from({ length: 4 }, () => admission.admit(request(limited))));
     expect(after.map((o) => o.ok)).toEqual([true, true, true, false]);
+  });
+
+  it('a budget in shadow mode never fails closed: with Redis down its requests are admitted (and it is reported)', async () => {
+    const { admission } = await setup(false);
+    await server.stop(true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const shadowOnly = policy({
+      keyId: 'key_shadow',
+      key: { maxBudgetMicros: 60, shadow: SHADOW_BITS.budget },
+    });
+    const outcomes = [];
+    for (let i = 0; i < 2; i++) outcomes.push(await admission.admit(request(shadowOnly)));
+    // 50 micro-USD each against a shadow budget of 60: both admitted, the second reported.
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
+    expect(outcomes[1]).toMatchObject({ ok: true, shadowRefused: ['key_budget'] });
+    await server.start();
   });
 
   it('KEYGATE_BUDGET_FAIL_OPEN admits budgeted requests against the local spend view', async () => {

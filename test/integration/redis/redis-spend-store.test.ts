@@ -78,7 +78,7 @@ describe.skipIf(names.length === 0).each(names)('RedisSpendStore on %s Redis', (
     const r = await store.reserve(p, 100);
     if (!r.ok) throw new Error('expected a reservation');
     const spendKey = `${prefix}{${p.org.id}}:s:key:${p.key.id}`;
-    const reservedKey = `${prefix}{${p.org.id}}:r:key:${p.key.id}`;
+    const reservedKey = `${prefix}{${p.org.id}}:rl:key:${p.key.id}`;
     expect(await redis.pttl(reservedKey)).toBeGreaterThan(50_000);
     await store.release(r.reservation);
     await store.release(r.reservation);

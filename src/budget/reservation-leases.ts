@@ -1,0 +1,135 @@
+/**
+ * Leases on the budget reservations one gateway process holds in Redis (issue 12): a gateway
+ * killed with kill -9 cannot settle its reservations, so every reservation is recorded under a
+ * lease name of its process, and the lease lives only while the process keeps refreshing it.
+ * Once a lease has expired, the next admission on a scope holding reservations under it removes
+ * them (redis-spend-store.ts, in the same script), so a dead gateway's reservations are freed
+ * at most `RESERVATION_LEASE_TTL_MS` after its death, however busy the scope.
+ *
+ * Lease keys are per org, `<prefix>{<org id>}:lease:<name>`, so the admission script reads them
+ * in the slot of the request's other keys (Redis Cluster). This process refreshes, every
+ * `RESERVATION_LEASE_REFRESH_MS`, the lease of each org where it holds reservations (`SET XX PX`:
+ * one command per such org per second, none when idle).
+ *
+ * A name is `<owner>.<n>`: `owner` is unique per process (a restarted gateway with the same
+ * KEYGATE_GATEWAY_ID never inherits its predecessor's reservations) and `n` changes whenever an
+ * org's reservations all ended, or its lease was lost (this process stalled or lost Redis for
+ * longer than the TTL, and another gateway may have freed its reservations). A reservation taken
+ * after a loss goes under a new name, so late settlements of freed reservations never subtract
+ * from newer ones: they find their entry gone and only add their spend.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** A lease not refreshed for this long has expired: its reservations are freed at the next admission. */
+export const RESERVATION_LEASE_TTL_MS = 5000;
+/** How often a gateway refreshes the leases of the orgs where it holds reservations. */
+export const RESERVATION_LEASE_REFRESH_MS = 1000;
+
+/** The Redis commands the leases need (ioredis Redis or Cluster). */
+export interface LeaseRedis {
+  set(key: string, value: string, px: 'PX', ms: number, xx: 'XX'): Promise<unknown>;
+  del(key: string): Promise<unknown>;
+}
+
+export interface Lease {
+  readonly name: string;
+  /** The lease key, `<prefix>{<org>}:lease:<name>`. */
+  readonly key: string;
+  /** Reservations taken or being taken under it. */
+  inFlight: number;
+  /** A reservation under it was confirmed by Redis: from then on it must still exist. */
+  confirmed: boolean;
+  lost: boolean;
+  readonly org: string;
+}
+
+export interface ReservationLeasesOptions {
+  redis: LeaseRedis;
+  /** KEYGATE_REDIS_PREFIX. */
+  prefix: string;
+  /** Shown in lease names (the gateway id); made unique per process here. */
+  owner?: string;
+  ttlMs?: number;
+  refreshMs?: number;
+}
+
+export class ReservationLeases {
+  readonly ttlMs: number;
+  private readonly owner: string;
+  private next = 0;
+  /** Per org, the lease new reservations go under. */
+  private readonly current = new Map<string, Lease>();
+  /** Every lease with reservations in flight (current ones and lost ones). */
+  private readonly active = new Set<Lease>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ReservationLeasesOptions) {
+    this.ttlMs = options.ttlMs ?? RESERVATION_LEASE_TTL_MS;
+    this.owner = `${options.owner ?? 'gw'}-${randomBytes(4).toString('hex')}`;
+  }
+
+  /** `<prefix>{<org>}:lease:`: the lease keys of an org start with it. */
+  keyPrefix(org: string): string {
+    return `${this.options.prefix}{${org}}:lease:`;
+  }
+
+  /** The lease a new reservation in `org` goes under (counted in flight until `end`). */
+  take(org: string): Lease {
+    let lease = this.current.get(org);
+    if (lease === undefined) {
+      const name = `${this.owner}.${++this.next}`;
+      lease = { name, key: this.keyPrefix(org) + name, inFlight: 0, confirmed: false, lost: false, org };
+      this.current.set(org, lease);
+      this.active.add(lease);
+      this.timer ??= setInterval(
+        () => this.refresh(),
+        this.options.refreshMs ?? RESERVATION_LEASE_REFRESH_MS,
+      );
+      this.timer.unref();
+    }
+    lease.inFlight++;
+    return lease;
+  }
+
+  /** Redis holds a reservation under `lease`. */
+  confirm(lease: Lease): void {
+    lease.confirmed = true;
+  }
+
+  /** Redis no longer has `lease` (expired): its reservations may have been freed by others. */
+  lose(lease: Lease): void {
+    lease.lost = true;
+    if (this.current.get(lease.org) === lease) this.current.delete(lease.org);
+  }
+
+  /** A reservation under `lease` ended (settled, released, refused or failed). */
+  end(lease: Lease): void {
+    if (--lease.inFlight > 0) return;
+    this.active.delete(lease);
+    if (this.current.get(lease.org) === lease) this.current.delete(lease.org);
+  }
+
+  /** Graceful stop: no more refreshes, and this process's leases end now (others free what is left). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const leases = [...this.active];
+    this.active.clear();
+    this.current.clear();
+    await Promise.allSettled(leases.map((lease) => this.options.redis.del(lease.key)));
+  }
+
+  private refresh(): void {
+    for (const lease of this.active) {
+      if (!lease.confirmed || lease.lost) continue;
+      // XX: a lease that expired is not revived (its reservations may be gone); errors (Redis
+      // down) are ignored, the next tick tries again.
+      this.options.redis.set(lease.key, '1', 'PX', this.ttlMs, 'XX').then(
+        (answer) => {
+          if (answer === null) this.lose(lease);
+        },
+        () => {},
+      );
+    }
+  }
+}

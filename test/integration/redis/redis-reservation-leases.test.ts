@@ -1,0 +1,97 @@
+/**
+ * Reservation leases (issue 12): reservations of a gateway process that stops refreshing its
+ * lease (kill -9, here a connection cut) are freed by the next admission on the scope once the
+ * lease expired; a live gateway's never are; a gateway whose lease expired under it (a stall)
+ * goes on under a new lease, and its late settlements never subtract from anyone's reservations;
+ * a graceful stop frees what it still holds at once. On a single Redis and on a 3-master Cluster
+ * (lease keys carry the org's hash tag).
+ */
+import { describe, expect, it } from 'vitest';
+import { RedisSpendStore } from '../../../src/budget/redis-spend-store.js';
+import type { RedisClient } from '../../../src/ratelimit/redis-connection.js';
+import { deploymentNames, noRedisMessage, uniquePrefix, useDeployment } from '../../helpers/redis-targets.js';
+import { policy } from '../../unit/ratelimit/fixtures.js';
+
+const names = deploymentNames();
+if (names.length === 0) console.warn(noRedisMessage('reservation leases'));
+
+const LEASE_TTL_MS = 300;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(names.length === 0).each(names)('reservation leases on %s Redis', (name) => {
+  const { connect } = useDeployment(name);
+  const prefix = uniquePrefix('lease');
+  let run = 0;
+
+  const newStore = async (): Promise<{ store: RedisSpendStore; redis: RedisClient }> => {
+    const redis = await connect();
+    const store = new RedisSpendStore({
+      redis,
+      prefix,
+      reservationTtlMs: 600_000,
+      leaseTtlMs: LEASE_TTL_MS,
+      leaseRefreshMs: 50,
+    });
+    return { store, redis };
+  };
+  const teamBudget = () => {
+    run++;
+    return policy({
+      keyId: `key_${run}`,
+      teamId: `team_${run}`,
+      orgId: `org_${run}`,
+      team: { maxBudgetMicros: 1000 },
+    });
+  };
+  const reserved = (p: ReturnType<typeof policy>) => `${prefix}{${p.org.id}}:rl:team:${p.team.id}`;
+
+  it('a gateway that stops refreshing its lease has its reservations freed by the next admission after the TTL', async () => {
+    const [a, b] = [await newStore(), await newStore()];
+    const p = teamBudget();
+    expect((await a.store.reserve(p, 600)).ok).toBe(true);
+    a.redis.disconnect(); // A is gone: no settlement, no refresh
+    expect(await b.store.reserve(p, 600)).toEqual({ ok: false, scope: 'team' });
+    await sleep(LEASE_TTL_MS + 100);
+    expect((await b.store.reserve(p, 600)).ok).toBe(true);
+    b.store.observe(p);
+    expect(await b.store.spendOf('team', p.team.id)).toEqual({ spendMicros: 0, reservedMicros: 600 });
+    expect(await b.redis.hlen(reserved(p))).toBe(1);
+  });
+
+  it('a live gateway keeps its reservations past many lease TTLs', async () => {
+    const [a, b] = [await newStore(), await newStore()];
+    const p = teamBudget();
+    const held = await a.store.reserve(p, 600);
+    await sleep(LEASE_TTL_MS * 4);
+    expect(await b.store.reserve(p, 600)).toEqual({ ok: false, scope: 'team' });
+    if (held.ok) await a.store.settle(held.reservation, 100);
+    expect((await b.store.reserve(p, 600)).ok).toBe(true);
+  });
+
+  it('after its lease expired under it, a gateway goes on under a new lease and a late settlement only adds spend', async () => {
+    const [a, b] = [await newStore(), await newStore()];
+    const p = teamBudget();
+    const old = await a.store.reserve(p, 600);
+    if (!old.ok) throw new Error('expected a reservation');
+    // A stalls longer than the TTL: its lease expires and B frees its 600.
+    for (const lease of await a.redis.hkeys(reserved(p)))
+      await a.redis.del(`${prefix}{${p.org.id}}:lease:${lease}`);
+    expect((await b.store.reserve(p, 300)).ok).toBe(true);
+    // A comes back: a new reservation goes under a new lease, then the freed one settles late.
+    expect((await a.store.reserve(p, 100)).ok).toBe(true);
+    await a.store.settle(old.reservation, 50);
+    b.store.observe(p);
+    expect(await b.store.spendOf('team', p.team.id)).toEqual({ spendMicros: 50, reservedMicros: 400 });
+    expect(await b.redis.hlen(reserved(p))).toBe(2);
+  });
+
+  it('a graceful stop frees what the gateway still holds at once', async () => {
+    const [a, b] = [await newStore(), await newStore()];
+    const p = teamBudget();
+    expect((await a.store.reserve(p, 600)).ok).toBe(true);
+    await a.store.close();
+    b.store.observe(p);
+    expect(await b.store.spendOf('team', p.team.id)).toEqual({ spendMicros: 0, reservedMicros: 0 });
+    expect((await b.store.reserve(p, 1000)).ok).toBe(true);
+  });
+});
