@@ -7,7 +7,7 @@
  * later load that includes a batch drops it again (see spend-ledger.ts). gateway/main.ts wires it.
  */
 import { SCOPES, type Scope } from '../policy/limits.js';
-import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
+import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import { SpendLedger, spendMicros, type ScopeSpend } from './spend-ledger.js';
 import type { ScopeSpendView, SpendReservation, SpendReserveResult, SpendStore } from './spend-store.js';
 
@@ -31,7 +31,7 @@ export class MemorySpendStore implements SpendStore {
     const entries = this.entries(policy);
     for (let i = 0; i < SCOPES.length; i++) {
       const scope = SCOPES[i]!;
-      const max = policy[scope].limits.maxBudgetMicros;
+      const max = scopeState(policy, scope).limits.maxBudgetMicros;
       if (max !== null && !this.ledger.fits(entries[i]!, max, micros)) return { ok: false, scope };
     }
     for (const entry of entries) this.ledger.reserve(entry, micros);

@@ -17,15 +17,17 @@
  */
 import type { Clock } from '../clock.js';
 import { SCOPES, type Scope } from '../policy/limits.js';
-import type { ResolvedKeyPolicy, ScopeState } from '../policy/resolved-policy.js';
+import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import { MemorySpendStore } from './memory-spend-store.js';
-import { BUDGET_PERIODS, PeriodClock, type BudgetPeriod } from './period.js';
+import { BUDGET_PERIODS, PeriodClock, periodIndex, type BudgetPeriod } from './period.js';
 import { SpendLedger, spendMicros, type ScopeSpend } from './spend-ledger.js';
 import type { ScopeSpendView, SpendReservation, SpendReserveResult, SpendStore } from './spend-store.js';
 
 interface PeriodSlot {
   startMs: number;
   ledger: SpendLedger;
+  /** Distinct for every slot this store ever made (a new period, or a clock set back, makes one). */
+  generation: number;
 }
 
 class PeriodReservation implements SpendReservation {
@@ -47,13 +49,21 @@ interface PolicyViews {
   lifetimeBudgets: boolean;
   /** Scopes with a budget per period, in key, team, org order. */
   periodScopes: Scope[];
-  /** Per scope of periodScopes: its state for the period starting at `startMs`. */
-  periodStates: { startMs: number; state: ScopeState }[];
+  /** Per scope of periodScopes: its budget period. */
+  periods: BudgetPeriod[];
+  /**
+   * Per scope of periodScopes: its entry in the ledger of slot `generation`. Observing that ledger
+   * again with this same (immutable) policy would change nothing, as a ledger only ever accepts
+   * loads at least as new as its entry's baseline, so the entry is looked up once per slot.
+   */
+  periodEntries: ({ generation: number; entry: ScopeSpend } | undefined)[];
 }
 
 export class PeriodSpendStore implements SpendStore {
   private readonly lifetime = new MemorySpendStore();
-  private readonly slots = new Map<BudgetPeriod, PeriodSlot>();
+  /** The current slot of each period, in BUDGET_PERIODS order. */
+  private readonly slots: (PeriodSlot | undefined)[] = [];
+  private generations = 0;
   private readonly periodClock = new PeriodClock();
   private readonly views = new WeakMap<ResolvedKeyPolicy, PolicyViews | null>();
   /** `scope:id` → the budget period it was last seen with (for spendOf). */
@@ -76,7 +86,7 @@ export class PeriodSpendStore implements SpendStore {
     const entries = this.periodEntries(policy, views, this.clock.now(), ledgers);
     for (let i = 0; i < entries.length; i++) {
       const scope = views.periodScopes[i]!;
-      if (!ledgers[i]!.fits(entries[i]!, policy[scope].limits.maxBudgetMicros!, micros))
+      if (!ledgers[i]!.fits(entries[i]!, scopeState(policy, scope).limits.maxBudgetMicros!, micros))
         return { ok: false, scope };
     }
     let lifetime: SpendReservation | undefined;
@@ -110,7 +120,7 @@ export class PeriodSpendStore implements SpendStore {
   /** The usage reporter sealed everything settled so far into usage batch `batchSeq`. */
   seal(batchSeq: number): void {
     this.lifetime.seal(batchSeq);
-    for (const slot of this.slots.values()) slot.ledger.seal(batchSeq);
+    for (const slot of this.slots) slot?.ledger.seal(batchSeq);
   }
 
   /** Lifetime spend, or the current period's for a scope last seen with a budget period. */
@@ -139,18 +149,20 @@ export class PeriodSpendStore implements SpendStore {
   ): ScopeSpend[] {
     const entries: ScopeSpend[] = [];
     for (let i = 0; i < views.periodScopes.length; i++) {
-      const scope = views.periodScopes[i]!;
-      const state = policy[scope];
-      const slot = this.slot(state.limits.budgetPeriod!, now);
-      let cached = views.periodStates[i];
-      if (cached === undefined || cached.startMs !== slot.startMs) {
+      const slot = this.slot(views.periods[i]!, now);
+      let cached = views.periodEntries[i];
+      if (cached === undefined || cached.generation !== slot.generation) {
+        const scope = views.periodScopes[i]!;
+        const state = scopeState(policy, scope);
         // The admin's period spend counts only when it is this period's.
         const spend = state.periodStartMs === slot.startMs ? (state.periodSpendMicros ?? 0) : 0;
-        cached = { startMs: slot.startMs, state: { id: state.id, limits: state.limits, spendMicros: spend } };
-        views.periodStates[i] = cached;
+        const periodState = { id: state.id, limits: state.limits, spendMicros: spend };
+        const entry = slot.ledger.observe(scope, periodState, policy.version, policy.appliedBatchSeq);
+        cached = { generation: slot.generation, entry };
+        views.periodEntries[i] = cached;
       }
       ledgers.push(slot.ledger);
-      entries.push(slot.ledger.observe(scope, cached.state, policy.version, policy.appliedBatchSeq));
+      entries.push(cached.entry);
     }
     return entries;
   }
@@ -158,10 +170,11 @@ export class PeriodSpendStore implements SpendStore {
   /** The ledger of the period containing `now`; a new (empty) one from its first instant. */
   private slot(period: BudgetPeriod, now: number): PeriodSlot {
     const { startMs } = this.periodClock.bounds(period, now);
-    let slot = this.slots.get(period);
+    const index = periodIndex(period);
+    let slot = this.slots[index];
     if (slot === undefined || slot.startMs !== startMs) {
-      slot = { startMs, ledger: new SpendLedger() };
-      this.slots.set(period, slot);
+      slot = { startMs, ledger: new SpendLedger(), generation: ++this.generations };
+      this.slots[index] = slot;
     }
     return slot;
   }
@@ -193,10 +206,14 @@ function buildViews(policy: ResolvedKeyPolicy, periodOf: Map<string, BudgetPerio
     const state = policy[scope];
     if (hasPeriod(scope)) lifetime[scope] = { ...state, limits: { ...state.limits, maxBudgetMicros: null } };
   }
+  const periodScopes = SCOPES.filter(
+    (scope) => hasPeriod(scope) && policy[scope].limits.maxBudgetMicros !== null,
+  );
   return {
     lifetime,
     lifetimeBudgets: SCOPES.some((scope) => lifetime[scope].limits.maxBudgetMicros !== null),
-    periodScopes: SCOPES.filter((scope) => hasPeriod(scope) && policy[scope].limits.maxBudgetMicros !== null),
-    periodStates: [],
+    periodScopes,
+    periods: periodScopes.map((scope) => policy[scope].limits.budgetPeriod!),
+    periodEntries: [],
   };
 }

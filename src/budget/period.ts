@@ -62,18 +62,21 @@ export function currentPeriodSpend(
 
 /** Current period bounds per period, recomputed only at a boundary. */
 export class PeriodClock {
-  private readonly cache: Record<BudgetPeriod, PeriodBounds> = {
-    day: { startMs: 0, endMs: 0 },
-    week: { startMs: 0, endMs: 0 },
-    month: { startMs: 0, endMs: 0 },
-  };
+  /** Per period, in BUDGET_PERIODS order (an array: a load keyed by period name is megamorphic). */
+  private readonly cache: PeriodBounds[] = BUDGET_PERIODS.map(() => ({ startMs: 0, endMs: 0 }));
 
   bounds(period: BudgetPeriod, nowMs: number): PeriodBounds {
-    let bounds = this.cache[period];
+    const index = periodIndex(period);
+    let bounds = this.cache[index]!;
     if (nowMs >= bounds.endMs || nowMs < bounds.startMs) {
       bounds = periodBounds(period, nowMs);
-      this.cache[period] = bounds;
+      this.cache[index] = bounds;
     }
     return bounds;
   }
+}
+
+/** Index of `period` in BUDGET_PERIODS. */
+export function periodIndex(period: BudgetPeriod): number {
+  return period === 'day' ? 0 : period === 'week' ? 1 : 2;
 }

@@ -42,17 +42,14 @@ export interface ScopeSpend {
 }
 
 export class SpendLedger {
-  private readonly scopes: Record<Scope, Map<string, ScopeSpend>> = {
-    key: new Map(),
-    team: new Map(),
-    org: new Map(),
-  };
+  /** Per scope, in SCOPES order (an array: a load keyed by scope name is megamorphic). */
+  private readonly scopes: Map<string, ScopeSpend>[] = [new Map(), new Map(), new Map()];
   /** Scopes holding unsealed spend: `seal` touches only these. */
   private readonly unsealed = new Set<ScopeSpend>();
 
   /** The scope's entry, rebased on `state` when this load is not older than the last accepted one. */
   observe(scope: Scope, state: ScopeState, version: number, appliedBatchSeq: number): ScopeSpend {
-    const scopes = this.scopes[scope];
+    const scopes = this.mapOf(scope);
     let entry = scopes.get(state.id);
     if (entry === undefined) {
       entry = {
@@ -89,7 +86,11 @@ export class SpendLedger {
   }
 
   get(scope: Scope, id: string): ScopeSpend | undefined {
-    return this.scopes[scope].get(id);
+    return this.mapOf(scope).get(id);
+  }
+
+  private mapOf(scope: Scope): Map<string, ScopeSpend> {
+    return this.scopes[scope === 'key' ? 0 : scope === 'team' ? 1 : 2]!;
   }
 
   /** Spend plus reservations plus `estimateMicros` stays within `maxMicros`. */

@@ -43,6 +43,22 @@ export const SHADOW_BIT_OF_FIELD: Readonly<Record<string, number>> = {
 export const WINDOW_NAMES = ['rpm', 'tpm', 'rph', 'rpd', 'tpd'] as const;
 export type WindowName = (typeof WINDOW_NAMES)[number];
 
+/** `limits[name]` as named loads (a load keyed by five names is megamorphic on the hot path). */
+export function windowLimit(limits: Limits, name: WindowName): number | null {
+  switch (name) {
+    case 'rpm':
+      return limits.rpm;
+    case 'tpm':
+      return limits.tpm;
+    case 'rph':
+      return limits.rph;
+    case 'rpd':
+      return limits.rpd;
+    case 'tpd':
+      return limits.tpd;
+  }
+}
+
 /** The same windows as the API names their limits (`rpm_limit`, ...). */
 export type WindowField = `${WindowName}_limit`;
 export const WINDOW_FIELDS: readonly WindowField[] = WINDOW_NAMES.map((name): WindowField => `${name}_limit`);

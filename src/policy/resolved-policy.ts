@@ -3,7 +3,7 @@
  * a decision needs, with no further I/O (DESIGN.md "Gateway hot path", step 3).
  * This is the wire contract between the planes: change it on both sides together.
  */
-import type { Limits } from './limits.js';
+import type { Limits, Scope } from './limits.js';
 
 export interface ScopeState {
   id: string;
@@ -54,6 +54,14 @@ export interface ResolvedKeyPolicy {
    * spend above, so the gateway can add only its own spend that is not yet in it.
    */
   appliedBatchSeq: number;
+}
+
+/**
+ * `policy[scope]` without the keyed load: the hot path reads it for every scope of every decision,
+ * and a load keyed by three names is megamorphic in V8 (a stub-cache probe each time).
+ */
+export function scopeState(policy: ResolvedKeyPolicy, scope: Scope): ScopeState {
+  return scope === 'key' ? policy.key : scope === 'team' ? policy.team : policy.org;
 }
 
 /** A callable target as the gateway needs it (`GET /internal/targets`). */

@@ -13,9 +13,9 @@
  *   unreachable limit, so they can never refuse; `shadowRefusals` reports the ones whose real
  *   limit the request went over.
  */
-import { SCOPES, SHADOW_BITS, type Scope } from '../policy/limits.js';
-import type { RateLimitHeaders } from '../policy/admission.js';
-import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
+import { SCOPES, SHADOW_BITS, windowLimit, type Scope } from '../policy/limits.js';
+import { NO_RATE_LIMIT_HEADERS, type RateLimitHeaders } from '../policy/admission.js';
+import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import type { CounterCharge } from './counter-store.js';
 import { CounterKeys, DAY_MS, ParallelKeys, WINDOWS, windowParam, windowStart } from './windows.js';
 
@@ -38,16 +38,16 @@ export const UNREACHABLE = Number.MAX_SAFE_INTEGER;
 export const PARALLEL_RETRY_MS = 1_000;
 
 const WINDOW_BITS = WINDOWS.map((window) => SHADOW_BITS[window.name]);
-const PARAMS: Record<Scope, string[]> = {
-  key: WINDOWS.map((window) => windowParam('key', window.name)),
-  team: WINDOWS.map((window) => windowParam('team', window.name)),
-  org: WINDOWS.map((window) => windowParam('org', window.name)),
-};
+/** Per scope (SCOPES order), per window (WINDOWS order): the param. Arrays, not records: see `scopeState`. */
+const PARAMS: readonly (readonly string[])[] = SCOPES.map((scope) =>
+  WINDOWS.map((window) => windowParam(scope, window.name)),
+);
 export const PARALLEL_PARAM: Record<Scope, string> = {
   key: 'key_parallel',
   team: 'team_parallel',
   org: 'org_parallel',
 };
+const PARALLEL_PARAMS: readonly string[] = SCOPES.map((scope) => PARALLEL_PARAM[scope]);
 
 /** Every configured window of the three scopes in report order (key, team, org × WINDOWS), then parallel caps. */
 const parallelKeys = new ParallelKeys();
@@ -59,13 +59,15 @@ export function plan(
   tokenReservation: number,
 ): PlannedCharge[] {
   const charges: PlannedCharge[] = [];
-  for (const scope of SCOPES) {
-    const state = policy[scope];
+  for (let s = 0; s < SCOPES.length; s++) {
+    const scope = SCOPES[s]!;
+    const state = scopeState(policy, scope);
     const limits = state.limits;
     const shadow = limits.shadow ?? 0;
+    const params = PARAMS[s]!;
     for (let w = 0; w < WINDOWS.length; w++) {
       const window = WINDOWS[w]!;
-      const limit = limits[window.name];
+      const limit = windowLimit(limits, window.name);
       if (limit === null) continue;
       const start = windowStart(window.lengthMs, now);
       const shadowed = shadow !== 0 && (shadow & WINDOW_BITS[w]!) !== 0;
@@ -76,14 +78,15 @@ export function plan(
         ttlMs: window.lengthMs + TTL_SLACK_MS,
         scope,
         unit: window.unit,
-        param: PARAMS[scope][w]!,
+        param: params[w]!,
         endMs: start + window.lengthMs,
         shadowLimit: shadowed ? limit : undefined,
       });
     }
   }
-  for (const scope of SCOPES) {
-    const state = policy[scope];
+  for (let s = 0; s < SCOPES.length; s++) {
+    const scope = SCOPES[s]!;
+    const state = scopeState(policy, scope);
     const max = state.limits.maxParallel;
     if (max === null || max === undefined) continue;
     const shadowed = ((state.limits.shadow ?? 0) & SHADOW_BITS.parallel) !== 0;
@@ -95,7 +98,7 @@ export function plan(
       held: true,
       scope,
       unit: 'in_flight',
-      param: PARALLEL_PARAM[scope],
+      param: PARALLEL_PARAMS[s]!,
       endMs: now + PARALLEL_RETRY_MS,
       shadowLimit: shadowed ? max : undefined,
     });
@@ -120,7 +123,7 @@ export function shadowRefusals(
 export function smallestTokenLimit(policy: ResolvedKeyPolicy): number {
   let smallest = Infinity;
   for (const scope of SCOPES) {
-    const { tpm, tpd, shadow = 0 } = policy[scope].limits;
+    const { tpm, tpd, shadow = 0 } = scopeState(policy, scope).limits;
     if (tpm !== null && tpm < smallest && (shadow & SHADOW_BITS.tpm) === 0) smallest = tpm;
     if (tpd !== null && tpd < smallest && (shadow & SHADOW_BITS.tpd) === 0) smallest = tpd;
   }
@@ -142,20 +145,18 @@ export function failingCharge(charges: readonly PlannedCharge[], values: readonl
   return failing;
 }
 
-/** The enforced window with the smallest remaining fraction, for requests and for tokens separately. */
+/**
+ * The enforced window with the smallest remaining fraction, for requests and for tokens separately
+ * (the first in report order on a tie). The object is built once at the end: numbers stored into
+ * it while searching would each be boxed.
+ */
 export function headersFor(
   charges: readonly PlannedCharge[],
   values: readonly number[],
   now: number,
 ): RateLimitHeaders {
-  const headers: RateLimitHeaders = {
-    limitRequests: null,
-    remainingRequests: null,
-    resetRequestsMs: null,
-    limitTokens: null,
-    remainingTokens: null,
-    resetTokensMs: null,
-  };
+  let requests = -1;
+  let tokens = -1;
   let requestsFraction = Infinity;
   let tokensFraction = Infinity;
   for (let i = 0; i < charges.length; i++) {
@@ -166,16 +167,22 @@ export function headersFor(
     if (charge.unit === 'requests') {
       if (fraction < requestsFraction) {
         requestsFraction = fraction;
-        headers.limitRequests = charge.limit;
-        headers.remainingRequests = remaining;
-        headers.resetRequestsMs = charge.endMs - now;
+        requests = i;
       }
     } else if (fraction < tokensFraction) {
       tokensFraction = fraction;
-      headers.limitTokens = charge.limit;
-      headers.remainingTokens = remaining;
-      headers.resetTokensMs = charge.endMs - now;
+      tokens = i;
     }
   }
-  return headers;
+  if (requests < 0 && tokens < 0) return NO_RATE_LIMIT_HEADERS;
+  const r = requests < 0 ? undefined : charges[requests]!;
+  const t = tokens < 0 ? undefined : charges[tokens]!;
+  return {
+    limitRequests: r === undefined ? null : r.limit,
+    remainingRequests: r === undefined ? null : Math.max(0, r.limit - values[requests]!),
+    resetRequestsMs: r === undefined ? null : r.endMs - now,
+    limitTokens: t === undefined ? null : t.limit,
+    remainingTokens: t === undefined ? null : Math.max(0, t.limit - values[tokens]!),
+    resetTokensMs: t === undefined ? null : t.endMs - now,
+  };
 }

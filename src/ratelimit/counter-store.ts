@@ -72,6 +72,16 @@ export interface CounterStore {
     hold: CounterHold | undefined,
     group?: string,
   ): MaybePromise<void>;
+  /**
+   * Optional: `adjust(charges[i].key, deltas[i], charges[i].ttlMs)` for every `i` whose delta is
+   * not 0, all at one instant (a store on a clock reads it once). LimitsAdmission settles a
+   * request's charges with it when the store has it, one `adjust` per charge otherwise.
+   */
+  adjustAll?(
+    charges: readonly CounterCharge[],
+    deltas: readonly number[],
+    group?: string,
+  ): MaybePromise<void>;
   /** Current values, 0 for counters that do not exist. */
   read(counters: readonly CounterRef[], group?: string): MaybePromise<number[]>;
 }

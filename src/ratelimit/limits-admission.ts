@@ -42,7 +42,7 @@ import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import { costMicros, tokenCount, type Pricing } from '../budget/cost.js';
 import { MemorySpendStore } from '../budget/memory-spend-store.js';
 import type { SpendReservation, SpendReserveResult, SpendStore } from '../budget/spend-store.js';
-import { isPromise } from '../maybe-promise.js';
+import { isPromise, type MaybePromise } from '../maybe-promise.js';
 import { settled, type ChargeResult, type CounterHold, type CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
 import { CounterKeys } from './windows.js';
@@ -70,6 +70,12 @@ interface TicketState {
   holds: boolean;
   pricing: Pricing;
 }
+
+/** How `adjust` treats a ticket's charges. */
+const REFUND = 0;
+const RECONCILE = 1;
+type AdjustMode = typeof REFUND | typeof RECONCILE;
+const noop = (): void => {};
 
 /** The ticket carries its own state, so ending it costs no lookup; `state` is cleared when it ends. */
 class LimitsTicket implements AdmissionTicket {
@@ -189,7 +195,8 @@ export class LimitsAdmission implements Admission {
     });
     this.openTickets++;
     const windowShadow = shadowRefusals(charges, result.values);
-    if (windowShadow !== undefined) shadowRefused = [...(shadowRefused ?? []), ...windowShadow];
+    if (windowShadow !== undefined)
+      shadowRefused = shadowRefused === undefined ? windowShadow : [...shadowRefused, ...windowShadow];
     const headers = headersFor(charges, result.values, now);
     return shadowRefused === undefined
       ? { ok: true, ticket, headers }
@@ -199,20 +206,23 @@ export class LimitsAdmission implements Admission {
   async settle(ticket: AdmissionTicket, usage: Usage): Promise<{ costMicros: number }> {
     const state = this.take(ticket);
     if (state === undefined) return { costMicros: 0 };
-    return this.finish(state, tokenCount(usage.inputTokens), tokenCount(usage.outputTokens));
+    const done = this.finish(state, tokenCount(usage.inputTokens), tokenCount(usage.outputTokens));
+    return isPromise(done) ? await done : done;
   }
 
   async release(ticket: AdmissionTicket): Promise<void> {
     const state = this.take(ticket);
     if (state === undefined) return;
     await this.releaseSpend(state.reservation);
-    await this.adjust(state, (charge) => -charge.amount);
+    const adjusted = this.adjust(state, REFUND, 0);
+    if (adjusted !== undefined) await adjusted;
   }
 
   async abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
     const state = this.take(ticket);
     if (state === undefined) return { costMicros: 0 };
-    return this.finish(state, state.estimatedInputTokens, 0);
+    const done = this.finish(state, state.estimatedInputTokens, 0);
+    return isPromise(done) ? await done : done;
   }
 
   /** Current counters of every configured window of a policy (diagnostics and tests). */
@@ -266,41 +276,76 @@ export class LimitsAdmission implements Admission {
     return state;
   }
 
-  private async finish(
+  /**
+   * Settle or abort: synchronous with synchronous stores (no promise, no microtask per step),
+   * a promise otherwise.
+   */
+  private finish(
     state: TicketState,
     inputTokens: number,
     outputTokens: number,
-  ): Promise<{ costMicros: number }> {
+  ): MaybePromise<{ costMicros: number }> {
     // Real tokens replace the reservation; the request leaves every parallel cap it was counted in.
-    const delta = inputTokens + outputTokens - state.tokenReservation;
-    await this.adjust(state, (charge) => (charge.unit === 'tokens' ? delta : 0));
+    const adjusted = this.adjust(state, RECONCILE, inputTokens + outputTokens - state.tokenReservation);
+    if (adjusted !== undefined) return adjusted.then(() => this.book(state, inputTokens, outputTokens));
+    return this.book(state, inputTokens, outputTokens);
+  }
+
+  private book(
+    state: TicketState,
+    inputTokens: number,
+    outputTokens: number,
+  ): MaybePromise<{ costMicros: number }> {
     // Spend is booked last: from here to the caller's continuation that records it for the usage
     // reporter only microtasks run, so no timer can seal a batch in between, and the ledger's
     // unsealed spend and the reporter's open batch hold the same requests. (Meanwhile the
     // reservation keeps guarding the budget while an asynchronous store is adjusted.)
     const cost = costMicros(state.pricing, inputTokens, outputTokens);
     const booked = this.spend.settle(state.reservation, cost);
-    if (isPromise(booked)) await settled(booked, 'settling the budgets');
+    if (isPromise(booked)) return settled(booked, 'settling the budgets').then(() => ({ costMicros: cost }));
     return { costMicros: cost };
   }
 
-  /** Adjusts the windows by `deltaOf` and gives back the held charges (parallel caps). */
-  private async adjust(state: TicketState, deltaOf: (charge: PlannedCharge) => number): Promise<void> {
+  /**
+   * Refund every charge of a ticket (REFUND), or replace its token reservation by `tokenDelta` more
+   * (RECONCILE); either way the request leaves its parallel caps (`endHeld`). Undefined when the
+   * store answered synchronously.
+   */
+  private adjust(state: TicketState, mode: AdjustMode, tokenDelta: number): Promise<void> | undefined {
     const now = this.clock.now();
-    const pending: Promise<void>[] = [];
-    for (const charge of state.charges) {
-      if (charge.held === true) continue;
-      const delta = deltaOf(charge);
-      // A finished window no longer matters.
-      if (delta === 0 || now >= charge.endMs) continue;
-      const answer = this.store.adjust(charge.key, delta, charge.ttlMs, state.group);
-      if (isPromise(answer)) pending.push(answer);
+    const { charges } = state;
+    const deltas = new Array<number>(charges.length);
+    for (let i = 0; i < charges.length; i++) {
+      const charge = charges[i]!;
+      // A finished window no longer matters; held charges (parallel caps) end through endHeld.
+      deltas[i] =
+        charge.held === true || now >= charge.endMs
+          ? 0
+          : mode === REFUND
+            ? -charge.amount
+            : charge.unit === 'tokens'
+              ? tokenDelta
+              : 0;
+    }
+    let pending: Promise<void>[] | undefined;
+    if (this.store.adjustAll !== undefined) {
+      const answer = this.store.adjustAll(charges, deltas, state.group);
+      if (isPromise(answer)) (pending ??= []).push(answer);
+    } else {
+      for (let i = 0; i < charges.length; i++) {
+        if (deltas[i] === 0) continue;
+        const charge = charges[i]!;
+        const answer = this.store.adjust(charge.key, deltas[i]!, charge.ttlMs, state.group);
+        if (isPromise(answer)) (pending ??= []).push(answer);
+      }
     }
     if (state.holds) {
-      const answer = this.store.endHeld(state.charges, state.hold, state.group);
-      if (isPromise(answer)) pending.push(answer);
+      const answer = this.store.endHeld(charges, state.hold, state.group);
+      if (isPromise(answer)) (pending ??= []).push(answer);
     }
-    if (pending.length > 0) await settled(Promise.all(pending), 'adjusting the windows');
+    return pending === undefined
+      ? undefined
+      : settled(Promise.all(pending), 'adjusting the windows').then(noop);
   }
 
   private async releaseSpend(reservation: SpendReservation): Promise<void> {

@@ -116,6 +116,25 @@ export class MemoryCounterStore implements CounterStore {
   adjust(key: string, delta: number, ttlMs: number): void {
     const now = this.now();
     if (now >= this.nextExpiry) this.sweep(now);
+    this.add(key, delta, ttlMs, now);
+  }
+
+  /** The adjusts of a settled request at one clock reading (a clock read costs more than a lookup). */
+  adjustAll(charges: readonly CounterCharge[], deltas: readonly number[]): void {
+    let now: number | undefined; // read at the first adjust: no adjust, no write (nor sweep), as with `adjust`
+    for (let i = 0; i < charges.length; i++) {
+      const delta = deltas[i]!;
+      if (delta === 0) continue;
+      if (now === undefined) {
+        now = this.now();
+        if (now >= this.nextExpiry) this.sweep(now);
+      }
+      const charge = charges[i]!;
+      this.add(charge.key, delta, charge.ttlMs, now);
+    }
+  }
+
+  private add(key: string, delta: number, ttlMs: number, now: number): void {
     const slot = this.slotOf.get(key);
     if (slot !== undefined) {
       this.values[slot] = Math.max(0, this.values[slot]! + delta);
@@ -126,10 +145,14 @@ export class MemoryCounterStore implements CounterStore {
     if (delta > 0) this.create(key, delta, ttlMs, now);
   }
 
-  /** Held charges die with this process, so they need no lease: a plain refund. */
+  /** Held charges die with this process, so they need no lease: a plain refund (one clock read). */
   endHeld(charges: readonly CounterCharge[]): void {
-    for (const charge of charges)
-      if (charge.held === true) this.adjust(charge.key, -charge.amount, charge.ttlMs);
+    let now: number | undefined;
+    for (const charge of charges) {
+      if (charge.held !== true) continue;
+      now ??= this.now();
+      this.add(charge.key, -charge.amount, charge.ttlMs, now);
+    }
   }
 
   read(counters: readonly CounterRef[]): number[] {

@@ -9,7 +9,7 @@
 import type { SpendStore } from '../budget/spend-store.js';
 import { isPromise } from '../maybe-promise.js';
 import { SCOPES, SHADOW_BITS } from '../policy/limits.js';
-import type { ResolvedKeyPolicy } from '../policy/resolved-policy.js';
+import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import { UNREACHABLE } from './charge-plan.js';
 import { settled } from './counter-store.js';
 
@@ -49,7 +49,7 @@ function build(policy: ResolvedKeyPolicy): ShadowBudgets | null {
       const observed = spend.observe(policy);
       if (isPromise(observed)) await settled(observed, 'reading the budgets');
       for (const scope of shadowed) {
-        const state = policy[scope];
+        const state = scopeState(policy, scope);
         const answer = spend.spendOf(scope, state.id);
         const view = isPromise(answer) ? await settled(answer, 'reading the budgets') : answer;
         const used = view === null ? state.spendMicros : view.spendMicros + view.reservedMicros;

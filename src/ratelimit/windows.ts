@@ -72,7 +72,7 @@ export class CounterKeys {
 
   /** Key of window `WINDOWS[windowIndex]` of `scope` `scopeId`, starting at `startMs`. */
   get(scope: Scope, scopeId: string, windowIndex: number, startMs: number): string {
-    const slot = this.slots[SCOPE_INDEX[scope] * WINDOWS.length + windowIndex]!;
+    const slot = this.slots[scopeIndex(scope) * WINDOWS.length + windowIndex]!;
     if (slot.startMs !== startMs) {
       // An older start (a clock read before the rollover) gets its key without caching it.
       if (startMs < slot.startMs) return counterKey(scope, scopeId, WINDOWS[windowIndex]!.name, startMs);
@@ -93,16 +93,12 @@ export class CounterKeys {
  * window keys above; cleared when it holds `max` entries (only sharing is lost, never a count).
  */
 export class ParallelKeys {
-  private readonly keys: Record<Scope, Map<string, string>> = {
-    key: new Map(),
-    team: new Map(),
-    org: new Map(),
-  };
+  private readonly keys: Map<string, string>[] = [new Map(), new Map(), new Map()];
 
   constructor(private readonly max = 100_000) {}
 
   get(scope: Scope, scopeId: string): string {
-    const keys = this.keys[scope];
+    const keys = this.keys[scopeIndex(scope)]!;
     let key = keys.get(scopeId);
     if (key === undefined) {
       if (keys.size >= this.max) keys.clear();
@@ -119,4 +115,7 @@ interface WindowKeys {
   keys: Map<string, string>;
 }
 
-const SCOPE_INDEX: Record<Scope, number> = { key: 0, team: 1, org: 2 };
+/** SCOPES order, without a keyed load (megamorphic on the hot path, see `scopeState`). */
+function scopeIndex(scope: Scope): number {
+  return scope === 'key' ? 0 : scope === 'team' ? 1 : 2;
+}

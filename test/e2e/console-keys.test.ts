@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MASTER_KEY, msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
 import { ROOT } from '../helpers/processes.js';
 import {
-  CHROMIUM,
+  SKIP_BROWSER,
   launch,
   monitor,
   newContext,
@@ -43,7 +43,7 @@ async function focusedDialog(page: Page): Promise<string | null> {
   return page.evaluate('document.activeElement?.closest("dialog")?.id ?? null') as Promise<string | null>;
 }
 
-describe.skipIf(CHROMIUM === undefined)('API Keys page in Chromium', () => {
+describe.skipIf(SKIP_BROWSER)('API Keys page in Chromium', () => {
   beforeAll(async () => {
     stack = await startStack({ push: true });
     data = await seed(stack, 'console');

@@ -15,7 +15,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnAdmin, type Spawned } from '../helpers/processes.js';
 import {
-  CHROMIUM,
+  SKIP_BROWSER,
   launch,
   monitor,
   newContext,
@@ -39,7 +39,7 @@ async function api(method: string, path: string, body?: unknown) {
   return { status: response.status, body: text === '' ? null : JSON.parse(text) };
 }
 
-describe.skipIf(CHROMIUM === undefined)('console sign-in in Chromium', () => {
+describe.skipIf(SKIP_BROWSER)('console sign-in in Chromium', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'keygate-console-'));
     admin = await spawnAdmin({

@@ -166,6 +166,57 @@ describe('MemoryCounterStore', () => {
     );
   });
 
+  it('adjustAll is the adjusts of its non-zero deltas one by one at one instant, expiries included (property)', () => {
+    type Op =
+      | { kind: 'charge'; key: number; amount: number; ttl: number }
+      | { kind: 'adjustAll'; entries: { key: number; delta: number; ttl: number }[] }
+      | { kind: 'advance'; ms: number };
+    const ttl = fc.constantFrom(1_000, 61_000, 3_601_000);
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({
+        kind: fc.constant('charge' as const),
+        key: fc.integer({ min: 0, max: 5 }),
+        amount: fc.integer({ min: 0, max: 20 }),
+        ttl,
+      }),
+      fc.record({
+        kind: fc.constant('adjustAll' as const),
+        entries: fc.uniqueArray(
+          fc.record({ key: fc.integer({ min: 0, max: 5 }), delta: fc.integer({ min: -30, max: 30 }), ttl }),
+          { selector: (entry) => entry.key, maxLength: 6 },
+        ),
+      }),
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 70_000 }) }),
+    );
+    const keys = Array.from({ length: 6 }, (_, i) => `k${i}`);
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const batched = setup();
+        const single = setup();
+        for (const o of ops) {
+          if (o.kind === 'advance') {
+            batched.advance(o.ms);
+            single.advance(o.ms);
+          } else if (o.kind === 'charge') {
+            const charge = { key: `k${o.key}`, amount: o.amount, limit: 1_000, ttlMs: o.ttl };
+            batched.store.chargeAll([charge]);
+            single.store.chargeAll([charge]);
+          } else {
+            const charges = o.entries.map((e) => ({ key: `k${e.key}`, amount: 0, limit: 0, ttlMs: e.ttl }));
+            batched.store.adjustAll(
+              charges,
+              o.entries.map((e) => e.delta),
+            );
+            for (const e of o.entries) if (e.delta !== 0) single.store.adjust(`k${e.key}`, e.delta, e.ttl);
+          }
+          expect(batched.store.read(keys)).toEqual(single.store.read(keys));
+          expect(batched.store.size).toBe(single.store.size);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('10,000 keys over 10 minute windows reuse the slots of expired windows: storage stays flat', () => {
     const { store, advance } = setup();
     const keys = (minute: number): string[] =>
