@@ -187,7 +187,8 @@ export class LimitsAdmission implements Admission {
       estimatedInputTokens,
       reservation,
       hold: result.hold,
-      holds: charges.some((charge) => charge.held === true),
+      // Parallel caps (the held charges) come last in a plan.
+      holds: charges.length > 0 && charges[charges.length - 1]!.held === true,
       pricing: {
         inputMicrosPerMtok: target.inputMicrosPerMtok,
         outputMicrosPerMtok: target.outputMicrosPerMtok,

@@ -145,13 +145,15 @@ export class MemoryCounterStore implements CounterStore {
     if (delta > 0) this.create(key, delta, ttlMs, now);
   }
 
-  /** Held charges die with this process, so they need no lease: a plain refund (one clock read). */
+  /**
+   * Held charges die with this process, so they need no lease: a plain refund, which never creates
+   * a counter (so reads no clock; a counter already gone reads as 0 anyway).
+   */
   endHeld(charges: readonly CounterCharge[]): void {
-    let now: number | undefined;
     for (const charge of charges) {
       if (charge.held !== true) continue;
-      now ??= this.now();
-      this.add(charge.key, -charge.amount, charge.ttlMs, now);
+      const slot = this.slotOf.get(charge.key);
+      if (slot !== undefined) this.values[slot] = Math.max(0, this.values[slot]! - charge.amount);
     }
   }
 
