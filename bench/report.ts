@@ -115,7 +115,7 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
       const us = (value: unknown): string =>
         typeof value === 'number' ? `${formatMs(value)} µs` : 'no figure';
       lines.push(
-        `decision path (bench/decision-bench.ts, admit + settle): ${us(extra.usPerDecision)} with all 15 windows + 3 budgets, ${us(extra.usNoLimits)} with no limits`,
+        `decision path (bench/decision-bench.ts, admit + settle): ${us(extra.usPerDecision)} with all 15 windows + 3 budgets, ${us(extra.usFullFeatures)} with those + budget periods, parallel caps and a shadow limit, ${us(extra.usNoLimits)} with no limits`,
       );
     }
     if (row.id === 'streaming-gateway' && row.skipped === undefined) {

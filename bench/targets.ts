@@ -83,6 +83,14 @@ export const RULES: readonly Rule[] = [
   atMost('decision-cpu', 'decision', 'decision path CPU: a few µs (≤ 10 µs)', 10, 'µs', (m) =>
     num(m.extra?.usPerDecision),
   ),
+  atMost(
+    'decision-cpu-full',
+    'decision',
+    'decision with periods, parallel caps and shadow limits too ≤ 5 µs',
+    5,
+    'µs',
+    (m) => num(m.extra?.usFullFeatures),
+  ),
   atLeastRatio('many-keys-vs-hot-key', 'many-keys', 'hot-key-paired', 0.9, 'many-keys rps'),
   atLeastRatio('invalid-keys-vs-hot-key', 'invalid-keys', 'hot-key', 1, 'invalid-keys rps'),
   {

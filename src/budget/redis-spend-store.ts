@@ -96,12 +96,13 @@ return 0
 /**
  * KEYS: spend, reservations per scope. ARGV: reserved micros, cost micros, lease name, then
  * spendTtl per scope. A reservation already freed (its lease expired) only adds its cost.
- * `0 - x`, not `-x`: Lua's -0 reaches Redis as "-0", which HINCRBY refuses (a free reservation).
  */
 const FINISH = `
+local reserved = tonumber(ARGV[1])
 for i = 1, #KEYS / 2 do
-  if redis.call('HEXISTS', KEYS[2 * i], ARGV[3]) == 1 then
-    local left = redis.call('HINCRBY', KEYS[2 * i], ARGV[3], 0 - tonumber(ARGV[1]))
+  -- A free reservation holds nothing (and -tonumber('0') is "-0", which HINCRBY refuses).
+  if reserved > 0 and redis.call('HEXISTS', KEYS[2 * i], ARGV[3]) == 1 then
+    local left = redis.call('HINCRBY', KEYS[2 * i], ARGV[3], 0 - reserved)
     if left <= 0 then redis.call('HDEL', KEYS[2 * i], ARGV[3]) end
   end
   if tonumber(ARGV[2]) > 0 then

@@ -69,11 +69,20 @@ describe('bench scenario helpers', () => {
     expect(parseDecisionOutput('decision: 3.2 µs per request').usPerDecision).toBeCloseTo(3.2);
     expect(parseDecisionOutput('nothing useful').usPerDecision).toBeNull();
     const pretty = JSON.stringify(
-      { decision: 'admit + settle', noLimitsNsPerOp: 900, allLimitsNsPerOp: 2400 },
+      {
+        decision: 'admit + settle',
+        noLimitsNsPerOp: 900,
+        allLimitsNsPerOp: 2400,
+        allPlusPeriodsParallelShadowNsPerOp: 3100,
+      },
       null,
       2,
     );
-    expect(parseDecisionOutput(`${pretty}\n`)).toMatchObject({ usPerDecision: 2.4, usNoLimits: 0.9 });
+    expect(parseDecisionOutput(`${pretty}\n`)).toMatchObject({
+      usPerDecision: 2.4,
+      usNoLimits: 0.9,
+      usFullFeatures: 3.1,
+    });
   });
 
   it('apply-lag percentiles come from the histogram difference between two scrapes', () => {
