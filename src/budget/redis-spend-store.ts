@@ -45,7 +45,7 @@ import type { RedisClient } from '../ratelimit/redis-connection.js';
 import { settled } from '../ratelimit/counter-store.js';
 import type { BudgetPeriod } from './period.js';
 import { RedisBudgetKeys, SPEND_TTL_MS, type BudgetCounter } from './redis-period-keys.js';
-import { ReservationLeases, type Lease, type LeaseRedis } from './reservation-leases.js';
+import { storeLeases, type Lease, type ReservationLeases } from './reservation-leases.js';
 import type { ScopeSpendView, SpendReservation, SpendReserveResult, SpendStore } from './spend-store.js';
 
 export { SPEND_TTL_MS };
@@ -187,16 +187,13 @@ export class RedisSpendStore implements SpendStore {
     this.redis = redis;
     this.keys = new RedisBudgetKeys(options.prefix, options.clock ?? systemClock);
     this.reservationTtlMs = Math.ceil(options.reservationTtlMs);
-    this.ownLeases = options.leases === undefined;
-    this.leases =
-      options.leases ??
-      new ReservationLeases({
-        redis: options.redis as unknown as LeaseRedis,
-        prefix: options.prefix,
-        owner: options.owner,
-        ttlMs: options.leaseTtlMs,
-        refreshMs: options.leaseRefreshMs,
-      });
+    ({ leases: this.leases, own: this.ownLeases } = storeLeases(options.leases, {
+      redis: options.redis,
+      prefix: options.prefix,
+      owner: options.owner,
+      ttlMs: options.leaseTtlMs,
+      refreshMs: options.leaseRefreshMs,
+    }));
   }
 
   /**

@@ -59,6 +59,15 @@ export interface ReservationLeasesOptions {
   refreshMs?: number;
 }
 
+/** The leases a store was handed (shared by the process's stores), or its own, which it ends on close. */
+export function storeLeases(
+  given: ReservationLeases | undefined,
+  options: Omit<ReservationLeasesOptions, 'redis'> & { redis: unknown },
+): { leases: ReservationLeases; own: boolean } {
+  if (given !== undefined) return { leases: given, own: false };
+  return { leases: new ReservationLeases({ ...options, redis: options.redis as LeaseRedis }), own: true };
+}
+
 export class ReservationLeases {
   readonly ttlMs: number;
   private readonly owner: string;

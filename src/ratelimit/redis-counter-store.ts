@@ -28,7 +28,7 @@
  * themselves); it is renewed on every charge or adjustment.
  */
 import type { RedisClient } from './redis-connection.js';
-import { ReservationLeases, type Lease, type LeaseRedis } from '../budget/reservation-leases.js';
+import { storeLeases, type Lease, type ReservationLeases } from '../budget/reservation-leases.js';
 import {
   refKey,
   settled,
@@ -172,15 +172,12 @@ export class RedisCounterStore implements CounterStore {
     }
     this.redis = redis;
     this.prefix = options.prefix;
-    this.ownLeases = options.leases === undefined;
-    this.leases =
-      options.leases ??
-      new ReservationLeases({
-        redis: options.redis as unknown as LeaseRedis,
-        prefix: options.prefix,
-        ttlMs: options.leaseTtlMs,
-        refreshMs: options.leaseRefreshMs,
-      });
+    ({ leases: this.leases, own: this.ownLeases } = storeLeases(options.leases, {
+      redis: options.redis,
+      prefix: options.prefix,
+      ttlMs: options.leaseTtlMs,
+      refreshMs: options.leaseRefreshMs,
+    }));
   }
 
   /** Graceful stop: the store's own leases end, so the slots it still holds are freed at once. */
