@@ -139,7 +139,8 @@ export class ReservationLeases {
    * answer: `held` (it holds something under the lease from now on: `end` the returned lease when
    * that ends), `none` (refused, nothing held), or `lost` (the lease expired although holdings were
    * made under it: they may have been freed by others, so the attempt runs once more under a new
-   * lease, and nothing it changed the first time).
+   * lease, and nothing it changed the first time). An attempt that throws retires the lease
+   * (`retire`): Redis may have run it although its answer never arrived.
    */
   async holdUnder<T>(
     org: string,
@@ -157,6 +158,10 @@ export class ReservationLeases {
         answer = await attempt(lease);
       }
     } catch (error) {
+      // The attempt may have run in Redis with its answer lost (a command timeout): what it took
+      // is then held under `lease` with no one to end it, so the lease is retired like one whose
+      // settlement failed, and the leftover is freed once the lease's other holdings end.
+      this.retire(lease);
       this.end(lease);
       throw error;
     }

@@ -137,6 +137,36 @@ describe.skipIf(names.length === 0).each(names)('parallel-cap leases on %s Redis
     await a.admission.settle(previous.ticket, { inputTokens: 1, outputTokens: 1 });
   });
 
+  it('a slot Redis took although the answer was lost (command timeout) is freed once its lease ends, though the gateway stays busy', async () => {
+    const [a, b] = [await gateway(), await gateway()];
+    const [key, other] = capped();
+    const held = await admit(a, other);
+    if (!held.ok) throw new Error('expected an admission');
+    // Redis runs A's charge (here sent over B's connection), but the answer never reaches A: its
+    // command timeout fired first, so A's admission fails and the request is never served.
+    type Scripted = { keygateChargeAll2: (...args: unknown[]) => Promise<number[]> };
+    const scripted = a.redis as unknown as Scripted;
+    const charge = scripted.keygateChargeAll2;
+    scripted.keygateChargeAll2 = async (...args: unknown[]) => {
+      await (b.redis as unknown as Scripted).keygateChargeAll2(...args);
+      throw new Error('Command timed out');
+    };
+    await expect(admit(a, key)).rejects.toThrow('Command timed out');
+    scripted.keygateChargeAll2 = charge;
+    // A stays busy in the org for many TTLs (each request admitted before the previous one ends).
+    let previous = held;
+    for (let i = 0; i < 12; i++) {
+      const next = await admit(a, other);
+      if (!next.ok) throw new Error('expected an admission');
+      await a.admission.settle(previous.ticket, { inputTokens: 1, outputTokens: 1 });
+      previous = next;
+      await sleep(LEASE_TTL_MS / 4);
+    }
+    expect(await inFlight(b, key)).toEqual([0, 1]);
+    expect([await admit(b, key), await admit(b, key)].map(param)).toEqual(['ok', 'ok']);
+    await a.admission.settle(previous.ticket, { inputTokens: 1, outputTokens: 1 });
+  });
+
   it('a graceful stop frees the slots the gateway still holds at once', async () => {
     const [a, b] = [await gateway(), await gateway()];
     const [key] = capped();

@@ -110,6 +110,36 @@ describe.skipIf(names.length === 0).each(names)('reservation leases on %s Redis'
     await a.store.settle(previous.reservation, 0);
   });
 
+  it('a reservation Redis made although its answer was lost (command timeout) is freed once its lease ends, though the gateway stays busy', async () => {
+    const [a, b] = [await newStore(), await newStore()];
+    const p = teamBudget();
+    const held = await a.store.reserve(p, 100);
+    if (!held.ok) throw new Error('expected a reservation');
+    // Redis runs A's script (here sent over B's connection), but the answer never reaches A: its
+    // command timeout fired first.
+    type Scripted = { keygateSpendReserve3: (...args: unknown[]) => Promise<number> };
+    const scripted = a.redis as unknown as Scripted;
+    const reserve = scripted.keygateSpendReserve3;
+    scripted.keygateSpendReserve3 = async (...args: unknown[]) => {
+      await (b.redis as unknown as Scripted).keygateSpendReserve3(...args);
+      throw new Error('Command timed out');
+    };
+    await expect(a.store.reserve(p, 300)).rejects.toThrow('Command timed out');
+    scripted.keygateSpendReserve3 = reserve;
+    // A always holds a reservation in the org (each taken before the previous one settles).
+    let previous = held;
+    for (let i = 0; i < 12; i++) {
+      const next = await a.store.reserve(p, 100);
+      if (!next.ok) throw new Error('expected a reservation');
+      await a.store.settle(previous.reservation, 0);
+      previous = next;
+      await sleep(LEASE_TTL_MS / 4);
+    }
+    b.store.observe(p);
+    expect(await b.store.spendOf('team', p.team.id)).toEqual({ spendMicros: 0, reservedMicros: 100 });
+    await a.store.settle(previous.reservation, 0);
+  });
+
   it('a graceful stop frees what the gateway still holds at once', async () => {
     const [a, b] = [await newStore(), await newStore()];
     const p = teamBudget();
