@@ -52,7 +52,8 @@ export { SPEND_TTL_MS };
 
 /**
  * KEYS: spend, reservations per budgeted scope. ARGV: micros, reservedTtl, lease name, lease key
- * prefix of the org, lease TTL, fresh (1: no reservation under this lease yet), then per scope:
+ * prefix of the org, lease TTL, fresh (1: the first attempt under this lease, which creates its
+ * key; otherwise the key must exist), then per scope:
  * max, persisted (seed), spendTtl. Returns 0 (reserved), the 1-based index of the first scope
  * that does not fit, or -1 when the lease expired although reservations were made under it.
  * Lease keys are named from the prefix argument rather than passed in KEYS (which gateways hold
@@ -63,7 +64,11 @@ const RESERVE = `
 local micros = tonumber(ARGV[1])
 local me = ARGV[3]
 local leases = ARGV[4]
-if ARGV[6] ~= '1' and redis.call('EXISTS', leases .. me) == 0 then return -1 end
+if ARGV[6] == '1' then
+  redis.call('SET', leases .. me, '1', 'PX', ARGV[5])
+elseif redis.call('EXISTS', leases .. me) == 0 then
+  return -1
+end
 local n = #KEYS / 2
 for i = 1, n do
   local a = 6 + 3 * (i - 1)
@@ -284,7 +289,7 @@ export class RedisSpendStore implements SpendStore {
         lease.name,
         this.leases.keyPrefix(lease.org),
         this.leases.ttlMs,
-        lease.confirmed ? 0 : 1,
+        this.leases.fresh(lease),
         ...args,
       ),
       'reserving the budgets',

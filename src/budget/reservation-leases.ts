@@ -43,6 +43,8 @@ export interface Lease {
   readonly key: string;
   /** Reservations taken or being taken under it. */
   inFlight: number;
+  /** An attempt under it was sent to Redis (see `fresh`). */
+  sent: boolean;
   /** A reservation under it was confirmed by Redis: from then on it must still exist. */
   confirmed: boolean;
   lost: boolean;
@@ -93,7 +95,15 @@ export class ReservationLeases {
     let lease = this.current.get(org);
     if (lease === undefined) {
       const name = `${this.owner}.${++this.next}`;
-      lease = { name, key: this.keyPrefix(org) + name, inFlight: 0, confirmed: false, lost: false, org };
+      lease = {
+        name,
+        key: this.keyPrefix(org) + name,
+        inFlight: 0,
+        sent: false,
+        confirmed: false,
+        lost: false,
+        org,
+      };
       this.current.set(org, lease);
       this.active.add(lease);
       this.timer ??= setInterval(
@@ -104,6 +114,21 @@ export class ReservationLeases {
     }
     lease.inFlight++;
     return lease;
+  }
+
+  /**
+   * The `fresh` argument of an attempt's script, read once per attempt as it is sent: 1 only for
+   * the first attempt under `lease`, which creates the lease key whatever it decides; every later
+   * one (0) must find that key or answers that the lease is lost. Later attempts go out on the same
+   * connection after the first, so Redis runs them after it. Keying this on a confirmed answer
+   * instead let an attempt sent while the first answer was unread (a gateway resuming from a stall
+   * longer than the TTL) revive a lease whose holdings others had freed; a late end of a freed
+   * holding then subtracted from the new one.
+   */
+  fresh(lease: Lease): 0 | 1 {
+    if (lease.sent) return 0;
+    lease.sent = true;
+    return 1;
   }
 
   /** Redis holds a reservation under `lease`. */

@@ -41,13 +41,20 @@ import {
 
 /**
  * KEYS: counters. ARGV: lease name ('' when no charge is held), lease key prefix, lease TTL, fresh
- * (1: nothing held under this lease yet), then per key amount, limit, ttlMs, held (1/0).
+ * (1: the first attempt under this lease, which creates its key; otherwise the key must exist),
+ * then per key amount, limit, ttlMs, held (1/0).
  * Returns {ok, value per key}, or {-1} when the lease expired although slots were held under it.
  */
 const CHARGE_ALL = `
 local me = ARGV[1]
 local leases = ARGV[2]
-if me ~= '' and ARGV[4] ~= '1' and redis.call('EXISTS', leases .. me) == 0 then return {-1} end
+if me ~= '' then
+  if ARGV[4] == '1' then
+    redis.call('SET', leases .. me, '1', 'PX', ARGV[3])
+  elseif redis.call('EXISTS', leases .. me) == 0 then
+    return {-1}
+  end
+end
 local values = {}
 local ok = 1
 for i = 1, #KEYS do
@@ -206,7 +213,7 @@ export class RedisCounterStore implements CounterStore {
       (attempt) =>
         this.charge(
           keys,
-          [attempt.name, this.leases.keyPrefix(attempt.org), this.leases.ttlMs, attempt.confirmed ? 0 : 1],
+          [attempt.name, this.leases.keyPrefix(attempt.org), this.leases.ttlMs, this.leases.fresh(attempt)],
           args,
         ),
       (reply) => (reply[0] === -1 ? 'lost' : reply[0] === 1 ? 'held' : 'none'),

@@ -85,6 +85,42 @@ describe.skipIf(names.length === 0).each(names)('reservation leases on %s Redis'
     expect(await b.redis.hlen(reserved(p))).toBe(2);
   });
 
+  it('a reservation taken while the first one of its lease is unanswered never revives that lease once it expired', async () => {
+    const [a, b] = [await newStore(), await newStore()];
+    const p = teamBudget();
+    // A's first reservation under a new lease runs in Redis (sent here over B's connection), then
+    // A stalls before reading the answer.
+    type Scripted = { keygateSpendReserve3: (...args: unknown[]) => Promise<number> };
+    const scripted = a.redis as unknown as Scripted;
+    const reserve = scripted.keygateSpendReserve3;
+    let ran!: () => void;
+    let answer!: () => void;
+    const hasRun = new Promise<void>((resolve) => (ran = resolve));
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    scripted.keygateSpendReserve3 = async (...args: unknown[]) => {
+      scripted.keygateSpendReserve3 = reserve;
+      const reply = await (b.redis as unknown as Scripted).keygateSpendReserve3(...args);
+      ran();
+      await answered;
+      return reply;
+    };
+    const first = a.store.reserve(p, 600);
+    await hasRun;
+    // The stall outlasts the lease: it expires and B's admission frees the 600.
+    for (const lease of await a.redis.hkeys(reserved(p)))
+      await a.redis.del(`${prefix}{${p.org.id}}:lease:${lease}`);
+    expect((await b.store.reserve(p, 300)).ok).toBe(true);
+    // A resumes: a new request is admitted before the first answer is read, then the first
+    // request (whose reservation was freed) settles.
+    expect((await a.store.reserve(p, 100)).ok).toBe(true);
+    answer();
+    const old = await first;
+    if (!old.ok) throw new Error('expected a reservation');
+    await a.store.settle(old.reservation, 50);
+    b.store.observe(p);
+    expect(await b.store.spendOf('team', p.team.id)).toEqual({ spendMicros: 50, reservedMicros: 400 });
+  });
+
   it('a reservation whose settlement failed (Redis blip) is freed once its lease ends, though the gateway stays busy', async () => {
     const [a, b] = [await newStore(), await newStore()];
     const p = teamBudget();
