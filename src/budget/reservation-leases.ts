@@ -22,6 +22,7 @@
  * from newer ones: they find their entry gone and only add their spend.
  */
 import { randomBytes } from 'node:crypto';
+import { CounterStoreError } from '../ratelimit/counter-store.js';
 
 /** A lease not refreshed for this long has expired: its reservations are freed at the next admission. */
 export const RESERVATION_LEASE_TTL_MS = 5000;
@@ -181,6 +182,9 @@ export class ReservationLeases {
         this.end(lease);
         lease = this.take(org);
         answer = await attempt(lease);
+        // Lost twice in a row (the new lease's first attempt never ran): the callers have no
+        // refusal to report, so it is a store failure (the fallback admission decides).
+        if (outcome(answer) === 'lost') throw new CounterStoreError('the gateway lease was lost twice');
       }
     } catch (error) {
       // The attempt may have run in Redis with its answer lost (a command timeout): what it took
