@@ -20,7 +20,10 @@
  * - `open` takes over the segments of gateways that are no longer running (their pid is gone;
  *   the take-over is an atomic rename, so two starting gateways never both take one) and hands
  *   back their unacknowledged batches for replay; segments whose batches are all acknowledged
- *   are deleted, and the current one is rotated past `maxSegmentBytes`.
+ *   are deleted, and the current one is rotated past `maxSegmentBytes`. A segment named with
+ *   this process's own pid belongs to it only while a spool of this process has it open: a
+ *   restarted gateway in a container usually gets its predecessor's pid, and took that for a
+ *   live owner, so the usage its predecessor left was never replayed.
  */
 import {
   closeSync,
@@ -34,7 +37,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { usageItemId, type UsageItem, type UsageReport } from '../../src/usage/usage-report.js';
 import { readSpoolSegments } from './spool-reader.js';
 
@@ -44,8 +47,11 @@ export interface UsageSpoolOptions {
   writeEveryMs?: number;
   /** A segment larger than this is rotated at the next batch (default 8 MiB). */
   maxSegmentBytes?: number;
-  /** Whether the gateway that owns a segment still runs (default: its pid answers signal 0). */
-  isOwnerAlive?: (pid: number) => boolean;
+  /**
+   * Whether the gateway that owns a segment still runs (default: its pid answers signal 0, and
+   * for this process's own pid, one of its spools has the segment open).
+   */
+  isOwnerAlive?: (pid: number, path: string) => boolean;
 }
 
 export interface SpoolHeader {
@@ -78,11 +84,11 @@ export class UsageSpool {
   /** Opens a new segment in `dir` and returns the unacknowledged batches of dead gateways. */
   static open(options: UsageSpoolOptions): { spool: UsageSpool; recovered: UsageReport[] } {
     mkdirSync(options.dir, { recursive: true });
-    const alive = options.isOwnerAlive ?? pidAlive;
+    const alive = options.isOwnerAlive ?? ownerAlive;
     const claimed: string[] = [];
     for (const name of readdirSync(options.dir)) {
       const match = /^usage-(\d+)-\d+-\w+\.spool$/.exec(name);
-      if (match === null || alive(Number(match[1]))) continue;
+      if (match === null || alive(Number(match[1]), join(options.dir, name))) continue;
       const to = join(options.dir, `usage-${process.pid}-${Date.now()}-r${claimed.length}.spool`);
       try {
         renameSync(join(options.dir, name), to);
@@ -102,6 +108,7 @@ export class UsageSpool {
         recovered.push(batch);
       }
       spool.segments.push({ path, unacked });
+      openHere.add(resolve(path));
     }
     spool.dropDone();
     return { spool, recovered };
@@ -213,6 +220,7 @@ export class UsageSpool {
     fdatasyncSync(this.fd);
     closeSync(this.fd);
     this.closed = true;
+    for (const segment of this.segments) openHere.delete(resolve(segment.path));
     this.dropDone(true);
     return this.unackedBatches;
   }
@@ -224,6 +232,7 @@ export class UsageSpool {
     );
     this.segment = { path, unacked: new Set() };
     this.segments.push(this.segment);
+    openHere.add(resolve(path));
     this.bytes = 0;
     return openSync(path, 'a');
   }
@@ -247,12 +256,16 @@ export class UsageSpool {
         // already gone
       }
       this.segments.splice(i, 1);
+      openHere.delete(resolve(segment.path));
     }
   }
 }
 
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
+/** Segments held by the spools of this process (open, or recovered and not yet sent). */
+const openHere = new Set<string>();
+
+function ownerAlive(pid: number, path: string): boolean {
+  if (pid === process.pid) return openHere.has(resolve(path));
   try {
     process.kill(pid, 0);
     return true;

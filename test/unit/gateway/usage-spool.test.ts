@@ -184,4 +184,32 @@ describe('UsageSpool', () => {
     other.spool.close();
     spool.close();
   });
+
+  it("a predecessor's segment under this process's own pid is replayed (a restarted container gets the same pid)", () => {
+    const dir = spoolDir();
+    // What a gateway killed with kill -9 left, written by an earlier process that had this pid.
+    const header = { gatewayId: 'gw_old', batchId: 'b_old', batchSeq: 4 };
+    appendFileSync(
+      join(dir, `usage-${process.pid}-1000-0000.spool`),
+      `${JSON.stringify({ open: header })}\n${JSON.stringify({ add: 'b_old', items: [['k', 'm', 2, 10, 5, 30, 1500]] })}\n`,
+    );
+    const { spool, recovered } = UsageSpool.open({ dir }); // default owner check
+    expect(recovered).toEqual([
+      {
+        ...header,
+        items: [
+          {
+            keyId: 'k',
+            target: 'm',
+            requests: 2,
+            inputTokens: 10,
+            outputTokens: 5,
+            spendMicros: 30,
+            lastUsedAt: 1500,
+          },
+        ],
+      },
+    ]);
+    spool.close();
+  });
 });
