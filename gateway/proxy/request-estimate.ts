@@ -11,19 +11,32 @@ export function estimateInputTokens(body: Record<string, unknown>): number {
 }
 
 /**
- * `max_tokens` | `max_completion_tokens` | `max_output_tokens` | the default, as a whole number
- * of at most `cap` (KEYGATE_MAX_OUTPUT_TOKENS): `1e308` or `Infinity` never reach a cost estimate.
+ * `max_tokens` | `max_completion_tokens` | `max_output_tokens` | the default, per completion,
+ * times the completions asked for (`n`, or `best_of` of /v1/completions: the upstream bills every
+ * one of them), as a whole number of at most `cap` (KEYGATE_MAX_OUTPUT_TOKENS): `1e308` or
+ * `Infinity` never reach a cost estimate. Without the multiplier, `n: 128` bought 128 times the
+ * output a budget or token window had reserved for.
  */
 export function maxOutputTokens(
   body: Record<string, unknown>,
   defaultMaxTokens: number,
   cap = Number.MAX_SAFE_INTEGER,
 ): number {
+  const completions = completionsAskedFor(body);
   for (const value of [body.max_tokens, body.max_completion_tokens, body.max_output_tokens]) {
     if (typeof value === 'number' && Number.isFinite(value) && value >= 0)
-      return Math.min(Math.floor(value), cap);
+      return Math.min(Math.floor(value) * completions, cap);
   }
-  return Math.min(defaultMaxTokens, cap);
+  return Math.min(defaultMaxTokens * completions, cap);
+}
+
+/** The larger of `n` and `best_of` when a whole number above 1, else 1. */
+function completionsAskedFor(body: Record<string, unknown>): number {
+  let most = 1;
+  for (const value of [body.n, body.best_of]) {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && value > most) most = value;
+  }
+  return most;
 }
 
 const MAX_DEPTH = 4;

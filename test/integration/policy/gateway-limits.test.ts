@@ -150,6 +150,31 @@ describe('budget periods', () => {
   });
 });
 
+describe('estimates', () => {
+  it('a request asking for n completions reserves max_tokens for each: refused when they could overrun the budget', async () => {
+    // "hi" + max_tokens 9 at 1 / 2 µUSD per input / output token: 19 µUSD for one completion,
+    // 181 for ten (the upstream bills all ten).
+    const { secret } = g.newKey({ key: { maxBudgetMicros: 100 } });
+    const ask = (extra: Record<string, unknown>) =>
+      fetch(`${g.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'plain',
+          messages: [{ role: 'user', content: 'hi' }],
+          max_tokens: 9,
+          ...extra,
+        }),
+      });
+    expect(await refusalOf(await ask({ n: 10 }))).toEqual({
+      status: 429,
+      code: 'budget_exceeded',
+      param: 'key_budget',
+    });
+    expect((await ask({ n: 2 })).status).toBe(200);
+  });
+});
+
 describe('shadow limits', () => {
   it('a shadow rpm never refuses; requests over it carry x-keygate-shadow-refused and are counted in metrics', async () => {
     const { secret } = g.newKey({ key: { rpm: 1, shadow: 2 /* SHADOW_BITS.rpm */ } });
