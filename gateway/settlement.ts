@@ -1,9 +1,12 @@
 /**
  * The one owner of an admitted request's ticket: exactly one of its ends runs, once.
  * - `settled(usage)`: the upstream answered; real usage (or, when it gave none, the input
- *   estimate) replaces the reservation and is recorded for the usage report;
+ *   estimate and the output a stream delivered) replaces the reservation and is recorded for the
+ *   usage report;
  * - `failed()`: the upstream failed, nothing was served: the reservation is released;
- * - `aborted()`: the client went away (or the stream broke): the input estimate is charged.
+ * - `aborted()`: the client went away before any output: the input estimate is charged;
+ * - `cut(delivered)`: a stream ended early (the upstream broke it, or the client left): the input
+ *   estimate and the output already delivered are charged.
  * The proxy holds it in a `try/finally`: `close()` releases a ticket that nothing ended and no
  * stream took over, so a thrown error at any step after admission can never leak a reservation
  * (issue 10, item 1). An SSE pipe calls `streamTakesOver()` once its listeners are attached and
@@ -31,9 +34,10 @@ export class Settlement {
     return this.state === 'ended';
   }
 
-  settled(usage: Usage | undefined): void {
+  /** `deliveredOutputTokens`: what a stream delivered, charged when the upstream reported no usage. */
+  settled(usage: Usage | undefined, deliveredOutputTokens = 0): void {
     if (!this.end()) return;
-    const actual = usage ?? { inputTokens: this.estimatedInputTokens, outputTokens: 0 };
+    const actual = usage ?? { inputTokens: this.estimatedInputTokens, outputTokens: deliveredOutputTokens };
     this.book(() => this.deps.admission.settle(this.ticket, actual), actual);
   }
 
@@ -51,8 +55,10 @@ export class Settlement {
   }
 
   /**
-   * The upstream broke mid-stream after part of the answer reached the client: the input
-   * estimate and the output already delivered are charged (issue 13, fault 6).
+   * A stream ended early after part of the answer reached the client: the upstream broke it
+   * (issue 13, fault 6), or the client left. The input estimate and the output already delivered
+   * are charged: a client leaving just before the usage event (which comes last) otherwise got
+   * the whole answer for its input estimate, past its budget and token windows.
    */
   cut(deliveredOutputTokens: number): void {
     if (!this.end()) return;

@@ -1,9 +1,9 @@
 /**
  * An admitted SSE answer on its way to the client, event by event as it arrives (with
  * back-pressure), through the usage filter. It owns the request's Settlement from the moment it
- * is attached: `settled` with the stream's usage at the upstream's end, `cut` (input estimate
- * + output delivered, after an OpenAI-shaped `error` event) when the upstream fails mid-stream,
- * `aborted` when the client goes away first.
+ * is attached: `settled` with the stream's usage at the upstream's end (one output token per
+ * event delivered when it sent none), `cut` (input estimate + output delivered) when the upstream
+ * fails mid-stream (after an OpenAI-shaped `error` event) or the client goes away first.
  */
 import type { ServerResponse } from 'node:http';
 import { errorBody } from '../../src/errors/keygate-error.js';
@@ -37,7 +37,7 @@ export function pipeSse(
     const tail = filter.end();
     if (tail !== undefined) res.end(tail);
     else res.end();
-    settlement.settled(filter.usage);
+    settlement.settled(filter.usage, filter.deliveredEvents);
   });
   source.on('error', (error) => {
     // Upstream cut or timed out mid-stream: the client gets an OpenAI-shaped error event (its
@@ -49,7 +49,7 @@ export function pipeSse(
   res.on('close', () => {
     if (res.writableFinished) return;
     source.destroy();
-    settlement.aborted();
+    settlement.cut(deliveredTokens(filter));
   });
   settlement.streamTakesOver();
 }
@@ -76,7 +76,7 @@ export function sseWebStream(pass: SsePassThrough): ReadableStream<Uint8Array> {
           const tail = filter.end();
           if (tail !== undefined) controller.enqueue(tail);
           controller.close();
-          settlement.settled(filter.usage);
+          settlement.settled(filter.usage, filter.deliveredEvents);
           return;
         }
         const out = filter.push(next.value);
@@ -88,7 +88,7 @@ export function sseWebStream(pass: SsePassThrough): ReadableStream<Uint8Array> {
     },
     cancel() {
       source.destroy();
-      settlement.aborted();
+      settlement.cut(deliveredTokens(filter));
     },
   });
   settlement.streamTakesOver();

@@ -76,9 +76,14 @@ export class SseUsageFilter {
 
 const DATA = Buffer.from('data:');
 
+/** `data:` lines other than the closing `data: [DONE]`, which carries no output. */
 function countData(buffer: Buffer): number {
   let count = 0;
-  for (let at = buffer.indexOf(DATA); at >= 0; at = buffer.indexOf(DATA, at + 5)) count++;
+  for (let at = buffer.indexOf(DATA); at >= 0; at = buffer.indexOf(DATA, at + 5)) {
+    const value = buffer[at + 5] === 0x20 ? at + 6 : at + 5;
+    if (!(buffer[value] === 0x5b /* [ */ && buffer.toString('latin1', value, value + 6) === '[DONE]'))
+      count++;
+  }
   return count;
 }
 

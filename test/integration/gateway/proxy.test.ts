@@ -1,4 +1,6 @@
 /** Proxying over real sockets: gateway (in-process server) → mock upstream. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { targetRoute } from '../../helpers/gateway-fixtures.js';
@@ -6,13 +8,31 @@ import { eventually } from '../../helpers/eventually.js';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 let h: Harness;
-beforeAll(async () => {
-  h = await startHarness({
-    upstreamTimeoutMs: 300,
-    extraTargets: [targetRoute('closed-port', 'http://127.0.0.1:1/v1')],
+/** An OpenAI-compatible upstream that ignores stream_options: three content events, no usage. */
+const noUsage = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const event = (content: string) =>
+      `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }] })}\n\n`;
+    res.end(`${event('one ')}${event('two ')}${event('three')}data: [DONE]\n\n`);
   });
 });
-afterAll(() => h.close());
+beforeAll(async () => {
+  await new Promise<void>((resolve) => noUsage.listen(0, '127.0.0.1', resolve));
+  const port = (noUsage.address() as AddressInfo).port;
+  h = await startHarness({
+    upstreamTimeoutMs: 300,
+    extraTargets: [
+      targetRoute('closed-port', 'http://127.0.0.1:1/v1'),
+      targetRoute('no-usage', `http://127.0.0.1:${port}/v1`),
+    ],
+  });
+});
+afterAll(async () => {
+  await h.close();
+  noUsage.close();
+});
 
 const post = (path: string, key: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${h.url}${path}`, {
@@ -190,7 +210,7 @@ describe('gateway proxy', () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('upstream_error');
   });
 
-  it('a client that disconnects mid-stream aborts the upstream request and the admission', async () => {
+  it('a client that disconnects mid-stream aborts the upstream request and ends the admission with what it received', async () => {
     const key = h.newKey();
     h.admission.calls.length = 0;
     const abortedBefore = h.mock.stats().aborted;
@@ -204,7 +224,44 @@ describe('gateway proxy', () => {
     await reader.read();
     await reader.cancel();
     await until(() => h.mock.stats().aborted === abortedBefore + 1);
-    await until(() => h.admission.calls.some((c) => c.kind === 'abort'));
+    await until(() => h.admission.calls.length === 1);
+    expect(h.admission.calls[0]).toMatchObject({ kind: 'settle', usage: { inputTokens: 0 } });
+    expect(h.admission.calls[0]!.usage!.outputTokens).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a client that leaves after the last content event, before the usage event, is charged the output it got', async () => {
+    const key = h.newKey();
+    h.usage.length = 0;
+    const response = await post(
+      '/v1/chat/completions',
+      key,
+      { model: 'plain', stream: true, messages: [{ role: 'user', content: 'abcdefgh' }] },
+      { 'x-mock-chunks': '5', 'x-mock-chunk-delay-ms': '150' },
+    );
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('tok4')) {
+      const next = await reader.read();
+      if (next.done) break;
+      text += new TextDecoder().decode(next.value);
+    }
+    await reader.cancel(); // the usage event is still 150 ms away
+    expect(text).not.toContain('[DONE]');
+    await until(() => h.usage.length === 1);
+    expect(h.usage[0]).toMatchObject({ inputTokens: 2, outputTokens: 5 });
+  });
+
+  it('a stream that ends without usage (an upstream ignoring stream_options) is charged one output token per event', async () => {
+    const key = h.newKey({ targets: ['no-usage'] });
+    h.usage.length = 0;
+    const response = await post('/v1/chat/completions', key, {
+      model: 'no-usage',
+      stream: true,
+      messages: [{ role: 'user', content: 'abcdefgh' }],
+    });
+    expect(await response.text()).toContain('data: [DONE]');
+    await until(() => h.usage.length === 1);
+    expect(h.usage[0]).toMatchObject({ inputTokens: 2, outputTokens: 3 });
   });
 
   it('a client that disconnects while waiting for a non-streamed answer aborts the upstream request and the admission', async () => {
