@@ -135,6 +135,10 @@ export async function startGateway(
   const reporter = new UsageReporter({
     sink: admin,
     gatewayId,
+    // Above every seq of a predecessor with the same KEYGATE_GATEWAY_ID (at most one batch per
+    // flush, ≥ 10 ms apart): numbered from 1 again, its batches all counted as already applied
+    // and, once applied, were counted twice in this process's budget view.
+    firstBatchSeq: clock.now(),
     journal: spool,
     onSeal: (batchSeq) => spend.seal(batchSeq),
     onError: (error) => logger.warn({ err: error }, 'usage report not accepted; it will be sent again'),

@@ -27,6 +27,13 @@ export interface UsageJournal {
 export interface UsageReporterOptions {
   sink: UsageSink;
   gatewayId: string;
+  /**
+   * The first batch's `batchSeq` (default 1; each next batch adds 1). The admin plane answers a
+   * key load with the highest seq of this gateway id it applied, and the gateway drops its own
+   * batches up to it from its spend view, so a process reusing a predecessor's id
+   * (KEYGATE_GATEWAY_ID) must number above it: gateway/main.ts starts at its start time in ms.
+   */
+  firstBatchSeq?: number;
   /** Called when a batch is sealed, before it is sent (MemorySpendStore.seal). */
   onSeal?: (batchSeq: number) => void;
   onError?: (error: unknown) => void;
@@ -45,14 +52,16 @@ export class UsageReporter {
   private open: { batchId: string; batchSeq: number } | undefined;
   /** Sealed batches not yet accepted, oldest first (recovered ones before this run's). */
   private queue: UsageReport[] = [];
-  private seq = 0;
+  private seq: number;
   private flushing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Reports accepted by the admin plane (applied or already applied). */
   sentBatches = 0;
   failedSends = 0;
 
-  constructor(private readonly options: UsageReporterOptions) {}
+  constructor(private readonly options: UsageReporterOptions) {
+    this.seq = (options.firstBatchSeq ?? 1) - 1;
+  }
 
   record(
     keyId: string,
