@@ -188,6 +188,15 @@ export function loadRow(
     p99Ms: result.latency.p99Ms,
     errors: result.errors,
     expectedStatus,
-    extra: { ...extra, statusCounts: JSON.stringify(result.statusCounts) },
+    extra: { ...extra, ...cpuPerRequest(result), statusCounts: JSON.stringify(result.statusCounts) },
   };
+}
+
+/** `<label>CpuUsPerRequest`: µs of each sampled process's CPU per response of the run. */
+export function cpuPerRequest(result: LoadResult): Record<string, number> {
+  const figures: Record<string, number> = {};
+  if (result.cpuMs === undefined || result.requests === 0) return figures;
+  for (const [label, ms] of Object.entries(result.cpuMs))
+    figures[`${label}CpuUsPerRequest`] = Math.round((ms * 1000) / result.requests);
+  return figures;
 }

@@ -9,6 +9,7 @@
  */
 import autocannon from 'autocannon';
 import { request } from 'undici';
+import { cpuMs } from './processes.js';
 import { Samples, summarize, type LatencySummary } from './stats.js';
 
 export interface LoadSpec {
@@ -26,6 +27,8 @@ export interface LoadSpec {
   expectedStatus: number;
   /** Stop after this many requests even if the duration is not over. */
   amount?: number;
+  /** Processes whose CPU time to sample around the run, by label (e.g. gateway, admin). */
+  cpuPids?: Readonly<Record<string, number>>;
 }
 
 export interface LoadResult {
@@ -38,6 +41,8 @@ export interface LoadResult {
   statusCounts: Record<string, number>;
   /** Raw latencies (ms), to merge rounds. */
   samples: Samples;
+  /** CPU time (ms, user + system) each of `cpuPids` used during the run, by label. */
+  cpuMs?: Record<string, number>;
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
@@ -52,6 +57,7 @@ export function startLoad(spec: LoadSpec): { stop(): void; done: Promise<LoadRes
   const headers = { 'content-type': 'application/json', ...spec.headers };
   const perRequest = spec.perRequest ?? ((): Record<string, string> => ({}));
   const started = process.hrtime.bigint();
+  const cpuBefore = sampleCpu(spec.cpuPids);
   let settle: (error: unknown, result: autocannon.Result) => void = () => undefined;
   const finished = new Promise<autocannon.Result>((resolve, reject) => {
     settle = (error, result) =>
@@ -87,6 +93,7 @@ export function startLoad(spec: LoadSpec): { stop(): void; done: Promise<LoadRes
     spec.amount !== undefined ? setTimeout(() => instance.stop(), spec.durationS * 1000) : undefined;
   const done = finished.then((result): LoadResult => {
     clearTimeout(cap);
+    const cpuAfter = sampleCpu(spec.cpuPids);
     const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
     const durationS = result.duration > 0 ? result.duration : elapsedS;
     return {
@@ -97,9 +104,28 @@ export function startLoad(spec: LoadSpec): { stop(): void; done: Promise<LoadRes
       errors: result.errors + unexpected,
       statusCounts,
       samples,
+      ...(cpuBefore === undefined ? {} : { cpuMs: cpuUsed(cpuBefore, cpuAfter!) }),
     };
   });
   return { stop: () => instance.stop(), done };
+}
+
+function sampleCpu(pids: LoadSpec['cpuPids']): Record<string, number | null> | undefined {
+  if (pids === undefined) return undefined;
+  return Object.fromEntries(Object.entries(pids).map(([label, pid]) => [label, cpuMs(pid)]));
+}
+
+/** CPU used per label between two samples; labels unreadable at either end are left out. */
+function cpuUsed(
+  before: Record<string, number | null>,
+  after: Record<string, number | null>,
+): Record<string, number> {
+  const used: Record<string, number> = {};
+  for (const [label, start] of Object.entries(before)) {
+    const end = after[label];
+    if (start !== null && end !== null && end !== undefined) used[label] = end - start;
+  }
+  return used;
 }
 
 /** Warm up (results discarded), then measure. */
@@ -137,7 +163,12 @@ export function mergeResults(parts: readonly LoadResult[]): LoadResult {
   let requests = 0;
   let durationS = 0;
   let errors = 0;
+  let cpu: Record<string, number> | undefined;
   for (const part of parts) {
+    if (part.cpuMs !== undefined) {
+      cpu ??= {};
+      for (const [label, ms] of Object.entries(part.cpuMs)) cpu[label] = (cpu[label] ?? 0) + ms;
+    }
     for (const value of part.samples.sorted()) samples.push(value);
     for (const [status, count] of Object.entries(part.statusCounts))
       statusCounts[status] = (statusCounts[status] ?? 0) + count;
@@ -153,6 +184,7 @@ export function mergeResults(parts: readonly LoadResult[]): LoadResult {
     errors,
     statusCounts,
     samples,
+    ...(cpu === undefined ? {} : { cpuMs: cpu }),
   };
 }
 

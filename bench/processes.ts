@@ -217,6 +217,29 @@ export function rssMb(pid: number): number | null {
   }
 }
 
+/** Linux clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS_PER_S = 100;
+
+/**
+ * CPU time a process has used so far, user + system, in ms (Linux /proc; null elsewhere or when
+ * the process is gone). Its difference over a load run ÷ requests is the process's CPU per
+ * request: steadier on a shared machine than rps, which other work's share of the cores moves,
+ * though not independent of load (at a few hundred rps each request pays its own wake-ups and
+ * syscalls, which a busy process shares between requests), and it includes the process's timers.
+ */
+export function cpuMs(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), from its closing parenthesis:
+    // state is field 3, utime 14 and stime 15 of the whole line.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_S : null;
+  } catch {
+    return null;
+  }
+}
+
 const tempDirs = new Set<string>();
 
 /** A temporary directory removed by `removeTempDirs()` at the end of the run, whatever happens. */

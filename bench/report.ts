@@ -146,7 +146,28 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
     if (row.note !== undefined && row.skipped === undefined && row.scenario !== 'streaming')
       lines.push(`${row.title}: ${row.note}`);
   }
+  const cpu = cpuLine(rows);
+  if (cpu !== undefined) lines.push(cpu);
   return lines;
+}
+
+/**
+ * CPU per request of the processes sampled around each row's load (`<label>CpuUsPerRequest`,
+ * /proc utime + stime): steadier than rps on a shared machine, since it does not depend on the
+ * share of the cores the process got (it still grows when a starved process serves few requests
+ * per wake-up).
+ */
+function cpuLine(rows: readonly Measurement[]): string | undefined {
+  const parts: string[] = [];
+  for (const row of rows) {
+    const figures = Object.entries(row.extra ?? {})
+      .filter(([name, value]) => name.endsWith('CpuUsPerRequest') && typeof value === 'number')
+      .map(([name, value]) => `${name.slice(0, -'CpuUsPerRequest'.length)} ${String(value)}`);
+    if (figures.length > 0) parts.push(`${row.title}: ${figures.join(', ')}`);
+  }
+  return parts.length === 0
+    ? undefined
+    : `CPU per request in µs (user + system from /proc over the measured load): ${parts.join('; ')}`;
 }
 
 function pad(cells: string[], widths: number[]): string {

@@ -17,7 +17,7 @@ import {
   type LoadSpec,
 } from '../load.js';
 import type { Measurement } from '../measurement.js';
-import { CHAT_BODY, CHAT_PATH } from '../planes.js';
+import { CHAT_BODY, CHAT_PATH, type Planes } from '../planes.js';
 import { isCompletion } from './baselines.js';
 import type { Scenario } from './scenario.js';
 
@@ -33,15 +33,18 @@ export interface KeyedLoad {
 
 export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
-/** The autocannon spec of a keyed chat load on the gateway. */
+/**
+ * The autocannon spec of a keyed chat load on the gateway; the gateway's and the admin plane's
+ * CPU time are sampled around it (rows report µs per request).
+ */
 export function keyedSpec(
   ctx: BenchContext,
-  gatewayUrl: string,
+  planes: Pick<Planes, 'gatewayUrl' | 'gatewayChild' | 'adminChild'>,
   spec: KeyedLoad,
   connections = ctx.options.connections,
 ): LoadSpec {
   return {
-    origin: gatewayUrl,
+    origin: planes.gatewayUrl,
     path: CHAT_PATH,
     method: 'POST',
     body: CHAT_BODY,
@@ -49,6 +52,7 @@ export function keyedSpec(
     connections,
     durationS: ctx.options.durationS,
     expectedStatus: spec.expectedStatus,
+    cpuPids: { gateway: planes.gatewayChild.pid, admin: planes.adminChild.pid },
   };
 }
 
@@ -75,10 +79,7 @@ export async function keyedLoad(
   connections = ctx.options.connections,
 ): Promise<Measurement> {
   const planes = await ctx.planes();
-  const result = await warmAndMeasure(
-    keyedSpec(ctx, planes.gatewayUrl, spec, connections),
-    ctx.options.warmupS,
-  );
+  const result = await warmAndMeasure(keyedSpec(ctx, planes, spec, connections), ctx.options.warmupS);
   return keyedRow(spec, connections, result);
 }
 
@@ -130,9 +131,10 @@ export const hotKeyScenario: Scenario = {
       connections,
       durationS,
       expectedStatus: 200,
+      cpuPids: { proxy: proxy.child.pid },
     };
     const [proxyResult, hotResult] = await measureInterleaved(
-      [proxySpec, keyedSpec(ctx, planes.gatewayUrl, hot)],
+      [proxySpec, keyedSpec(ctx, planes, hot)],
       warmupS,
       durationS,
     );

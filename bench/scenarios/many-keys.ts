@@ -96,7 +96,7 @@ export const manyKeysScenario: Scenario = {
       expectedStatus: 200,
     };
     const [hotResult, manyResult] = await measureInterleaved(
-      [keyedSpec(ctx, planes.gatewayUrl, hot), keyedSpec(ctx, planes.gatewayUrl, many)],
+      [keyedSpec(ctx, planes, hot), keyedSpec(ctx, planes, many)],
       warmupS,
       durationS,
     );
@@ -177,6 +177,7 @@ export const coldMissesScenario: Scenario = {
       perRequest: () => bearer(keys[next++ % keys.length]!.secret),
       connections: ctx.options.connections,
       expectedStatus: 200,
+      cpuPids: { gateway: planes.gatewayChild.pid, admin: planes.adminChild.pid },
     };
     // Short warm-up on the pool itself (these keys are cold too); then measure until the pool
     // runs out or the duration ends, whichever comes first.
