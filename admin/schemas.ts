@@ -85,6 +85,11 @@ export function limitValue(given: Modal): number | null | undefined {
   return given === null || given === undefined || typeof given === 'number' ? given : given.value;
 }
 
+/** Whether a limit was given as `{value, mode: "shadow"}`. */
+export function isShadow(given: Modal): boolean {
+  return given !== null && typeof given === 'object' && given.mode === 'shadow';
+}
+
 /**
  * Column values for the limit fields present in `input` (absent fields are left out). `modes` is
  * the scope's current `limit_modes`: a field given as a plain value (or null) becomes enforced,
@@ -108,7 +113,7 @@ export function limitColumnUpdates(input: LimitInput, modes = '{}'): Record<stri
     const given = input[field];
     if (given === undefined) continue;
     changed = true;
-    if (given !== null && typeof given === 'object' && given.mode === 'shadow') next[field] = 'shadow';
+    if (isShadow(given)) next[field] = 'shadow';
     else delete next[field];
   }
   if (changed) out.limit_modes = JSON.stringify(next);

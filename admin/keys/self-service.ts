@@ -7,7 +7,8 @@
  * Order of the checks (the first failure is reported):
  *  1. self-service disabled                      → 403 self_service_disabled
  *  2. active own keys in the team ≥ max          → 403 max_keys_per_user_reached
- *  3. budget missing (team has a ceiling) or above it → 400 budget_exceeds_team_ceiling (max_budget)
+ *  3. budget missing (team has a ceiling), above it, or given in shadow mode (a shadow budget never
+ *     refuses, so it would bound nothing)       → 400 budget_exceeds_team_ceiling (max_budget)
  *  4. expiry missing while required              → 400 expiry_required (expires_at)
  *  5. expiry beyond max_expiry_days, or missing while a maximum is set
  *                                                → 400 expiry_exceeds_team_max (the expiry field)
@@ -34,6 +35,8 @@ export interface TeamPolicyRow extends LimitColumns {
 
 export interface RequestedKeyBounds {
   maxBudgetMicros: number | null;
+  /** The budget was given as `{value, mode: "shadow"}`: counted, never refusing. */
+  budgetShadow: boolean;
   windows: Record<WindowField, number | null>;
   expiresAt: number | null;
   /** The request field that carried the expiry (for `param`). */
@@ -58,10 +61,13 @@ export function enforceSelfServicePolicy(
   }
 
   const ceiling = team.ss_budget_ceiling_micros;
-  if (ceiling !== null && (bounds.maxBudgetMicros === null || bounds.maxBudgetMicros > ceiling)) {
+  if (
+    ceiling !== null &&
+    (bounds.maxBudgetMicros === null || bounds.maxBudgetMicros > ceiling || bounds.budgetShadow)
+  ) {
     throw new KeygateError('budget_exceeds_team_ceiling', {
       param: 'max_budget',
-      message: `max_budget is required and must be at most ${ceiling / 1_000_000} USD (the team's self-service ceiling).`,
+      message: `max_budget is required, enforced (not shadow) and at most ${ceiling / 1_000_000} USD (the team's self-service ceiling).`,
     });
   }
 

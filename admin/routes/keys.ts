@@ -44,7 +44,7 @@ import { keyListFilter } from '../keys/key-list.js';
 import { enforceSelfServicePolicy, type TeamPolicyRow } from '../keys/self-service.js';
 import { mutate, updateAudited, type AuditSubject, type Journal } from '../mutation.js';
 import { paginate } from '../pagination.js';
-import { idParam, json, limitColumnUpdates, limitValue, ok, security } from '../schemas.js';
+import { idParam, isShadow, json, limitColumnUpdates, limitValue, ok, security } from '../schemas.js';
 import {
   deleteKey,
   insertKey,
@@ -146,7 +146,13 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
             db,
             teamNow,
             selfOwner,
-            { maxBudgetMicros, windows, expiresAt: expiry.value ?? null, expiryParam: expiry.param },
+            {
+              maxBudgetMicros,
+              budgetShadow: isShadow(body.max_budget),
+              windows,
+              expiresAt: expiry.value ?? null,
+              expiryParam: expiry.param,
+            },
             now,
           );
         }

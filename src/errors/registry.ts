@@ -22,7 +22,7 @@ export const ERROR_REGISTRY = {
     status: 400,
     type: 'invalid_request_error',
     retryable: false,
-    message: "The key's budget is missing or above the team's self-service ceiling.",
+    message: "The key's budget is missing, shadow or above the team's self-service ceiling.",
   },
   expiry_required: {
     status: 400,

@@ -94,6 +94,7 @@ describe('self-service policy', () => {
             user,
             {
               maxBudgetMicros: request.budgetMicros,
+              budgetShadow: false,
               windows: request.windows,
               expiresAt: request.expiryDays === null ? null : NOW + request.expiryDays * DAY_MS,
               expiryParam: 'expires_in_days',
