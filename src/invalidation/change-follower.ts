@@ -3,7 +3,8 @@
  * applied as soon as they arrive (every change only evicts, so applying early is always safe);
  * `lastSeq` advances only over a contiguous run, and a gap makes it pull the missing range from
  * the feed. A periodic `pull()` repairs lost pushes. Pulls are serialized; a change is applied
- * at most once.
+ * once: a change whose application throws is released again, so the next pull retries it
+ * (a target change whose catalog reload failed was skipped for good).
  */
 import type { Clock } from '../clock.js';
 import type { Change, ChangeBatch } from './change.js';
@@ -119,7 +120,13 @@ export class ChangeFollower {
   }
 
   private async applyOne(change: Change): Promise<void> {
-    await this.options.apply(change);
+    try {
+      await this.options.apply(change);
+    } catch (error) {
+      // Released: the next pull reads it from the feed again (it is above the cursor).
+      this.started.delete(change.seq);
+      throw error;
+    }
     this.options.onApplied?.(change, this.options.clock.now() - change.at);
   }
 }
