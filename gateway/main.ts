@@ -129,6 +129,17 @@ export async function startGateway(
     // Evicts, then reloads the evicted keys at once (a revoked key's next request finds it refused).
     apply: changeApplier({ keys, reloadTargets: () => catalog.reload() }),
     onApplied: (_change, lagMs) => metrics.invalidationLagMs(lagMs),
+    // The admin's change log went back (restored from a backup, or a new database): no seq can
+    // name what changed, so every cached policy goes (without a seq: even those loaded from the
+    // log's former, higher numbering) and the catalog is read again.
+    onReset: async (head) => {
+      logger.warn(
+        { head, lastSeq: follower.lastSeq },
+        'admin change log is behind this gateway (restored or replaced database): key cache dropped, targets reloaded',
+      );
+      keys.invalidate({ all: true });
+      await catalog.reload();
+    },
   });
   // Usage is journaled as it is recorded; batches a previous run could not send go first.
   const { spool, recovered } = UsageSpool.open({ dir: config.spoolDir });

@@ -5,6 +5,12 @@
  * the feed. A periodic `pull()` repairs lost pushes. Pulls are serialized; a change is applied
  * once: a change whose application throws is released again, so the next pull retries it
  * (a target change whose catalog reload failed was skipped for good).
+ *
+ * A feed whose head is below the seq a pull asked after (the admin plane restored from a backup,
+ * or given a new database) numbers its next changes from below this follower's cursor, and they
+ * would all be taken for changes already applied: the follower calls `onReset` (drop every cached
+ * policy, reload the catalog) and follows the feed from its head. Only `after` counts, not the
+ * cursor at the answer: a push may have moved the cursor while the pull's answer was in flight.
  */
 import type { Clock } from '../clock.js';
 import type { Change, ChangeBatch } from './change.js';
@@ -22,6 +28,12 @@ export interface ChangeFollowerOptions {
   pageSize?: number;
   /** Called with `now - change.at` for every change applied (invalidation lag metric). */
   onApplied?: (change: Change, lagMs: number) => void;
+  /**
+   * The feed's head went below the cursor (its log was restored or replaced): every cached
+   * decision may be wrong and no change seq can be trusted to name it. Awaited before the
+   * follower moves its cursor to `head`.
+   */
+  onReset?: (head: number) => void | Promise<void>;
 }
 
 export class ChangeFollower {
@@ -89,7 +101,12 @@ export class ChangeFollower {
 
   private async pullAll(): Promise<void> {
     for (;;) {
-      const batch = await this.options.feed.changesAfter(this.seq!, this.pageSize);
+      const after = this.seq!;
+      const batch = await this.options.feed.changesAfter(after, this.pageSize);
+      if (batch.changes.length === 0 && batch.seq < after) {
+        await this.reset(batch.seq);
+        return;
+      }
       for (const change of batch.changes) {
         if (this.claim(change.seq)) await this.applyOne(change);
       }
@@ -128,5 +145,12 @@ export class ChangeFollower {
       throw error;
     }
     this.options.onApplied?.(change, this.options.clock.now() - change.at);
+  }
+
+  private async reset(head: number): Promise<void> {
+    await this.options.onReset?.(head);
+    this.seq = head;
+    this.started.clear();
+    this.lastSyncAt = this.options.clock.now();
   }
 }

@@ -1,10 +1,15 @@
 /**
- * The change follower when applying a change fails.
+ * The change follower when applying a change fails, and when the admin plane's change log is
+ * behind the gateway's cursor.
  *
  * - A change whose application throws (a target change whose catalog reload met a busy or
  *   restarting admin plane) was claimed before it was applied and never released: every later
  *   pull skipped it and moved past it, so the gateway kept routing and pricing with the old
  *   catalog until some other target change came along.
+ * - An admin plane restored from a backup (or pointed at a new database) numbers its changes
+ *   from below the gateway's cursor again; the gateway asked for `after=<its cursor>`, got no
+ *   changes and the lower head, and ignored every push and pull until the log passed its old
+ *   cursor (test/integration/attack/admin-restore-feed.test.ts shows it with real planes).
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/clock.js';
@@ -78,6 +83,66 @@ describe('ChangeFollower recovery', () => {
     const [first] = feed.append(1);
     await expect(follower.receive({ seq: 1, changes: [first!] })).rejects.toThrow('injected');
     await follower.pull();
+    expect(applied).toEqual([1]);
+    expect(follower.lastSeq).toBe(1);
+  });
+
+  it('a change log behind the cursor (admin restored from a backup) resets the follower: later changes are applied', async () => {
+    const feed = new AdminLikeFeed();
+    const applied: number[] = [];
+    const resets: number[] = [];
+    const follower = new ChangeFollower({
+      feed,
+      clock: new ManualClock(),
+      apply: (c) => void applied.push(c.seq),
+      onReset: (head) => void resets.push(head),
+    });
+    follower.start(0);
+    feed.append(50);
+    await follower.pull();
+    expect(follower.lastSeq).toBe(50);
+
+    // The restored database holds the log up to seq 40; the next mutation gets seq 41.
+    feed.log = feed.log.slice(0, 40);
+    applied.length = 0;
+    await follower.pull();
+    expect(resets).toEqual([40]);
+    expect(follower.lastSeq).toBe(40);
+    const [revocation] = feed.append(1);
+    // Its push is applied, not taken for a change already seen.
+    await follower.receive({ seq: 41, changes: [revocation!] });
+    expect(applied).toEqual([41]);
+    expect(follower.lastSeq).toBe(41);
+    await follower.pull();
+    expect(applied).toEqual([41]);
+  });
+
+  it('a pull answered before a push advanced the cursor is no reset', async () => {
+    const feed = new AdminLikeFeed();
+    const applied: number[] = [];
+    const resets: number[] = [];
+    let releasePull: (() => void) | undefined;
+    const slowFeed: ChangeFeed = {
+      async changesAfter(after, limit) {
+        const answer = await feed.changesAfter(after, limit);
+        await new Promise<void>((resolve) => (releasePull = resolve));
+        return answer;
+      },
+    };
+    const follower = new ChangeFollower({
+      feed: slowFeed,
+      clock: new ManualClock(),
+      apply: (c) => void applied.push(c.seq),
+      onReset: (head) => void resets.push(head),
+    });
+    follower.start(0);
+    const pulled = follower.pull(); // answered with head 0 ...
+    await new Promise((resolve) => setImmediate(resolve));
+    const [a] = feed.append(1); // ... while seq 1 is committed and pushed
+    await follower.receive({ seq: 1, changes: [a!] }).catch(() => undefined);
+    releasePull!();
+    await pulled;
+    expect(resets).toEqual([]);
     expect(applied).toEqual([1]);
     expect(follower.lastSeq).toBe(1);
   });
