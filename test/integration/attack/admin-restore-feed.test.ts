@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { Agent } from 'undici';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmin, type RunningAdmin } from '../../../admin/main.js';
 import { startMockUpstream, type MockUpstream } from '../../../bench/mock-upstream.js';
@@ -60,13 +60,13 @@ afterAll(async () => {
 });
 
 async function call(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
-  const res = await fetch(`${admin!.url}${path}`, {
+  const res = await undiciFetch(`${admin!.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     // A fresh connection each time: the admin plane restarts on the same port.
     dispatcher: new Agent({ pipelining: 0 }),
-  } as RequestInit);
+  });
   expect(res.status).toBeLessThan(300);
   return (await res.json()) as Record<string, any>;
 }
