@@ -1,22 +1,24 @@
 /**
  * A gateway's subscription to the admin plane's Redis pub/sub invalidations (scale-out mode).
- * Each message is a change batch, handed to the ChangeFollower exactly like an HTTP push
- * (applied at once; a gap makes the follower pull the missing range).
+ * A message only says "the change log moved": the follower pulls the change feed (an
+ * authenticated internal call) and applies what the feed says. The message itself is never
+ * applied: pub/sub is not authenticated, and anyone able to PUBLISH on the Redis server could
+ * otherwise hand the follower a forged change of the next seq, which the real change of that seq
+ * (a revocation) would then be skipped as (seen: a forged message suppressed a revocation for
+ * good). The cost is one feed read per message, coalesced by the follower's serialized pulls.
  *
  * Every time the subscription connects (first start and each reconnection after Redis was
  * unreachable) it subscribes first and then pulls the change feed, and only then counts as live:
  * messages published while it was disconnected are lost for good in pub/sub, and pulling after
  * the subscription is active leaves no gap between what the pull read and what the channel
- * brings. Messages arriving during that pull are applied too (applying early is always safe).
- * The periodic pull stays the backstop either way.
+ * brings. The periodic pull stays the backstop either way.
  */
 import type { Logger } from 'pino';
 import type { RedisClient } from '../ratelimit/redis-connection.js';
-import type { ChangeBatch } from './change.js';
 import { changesChannel } from './redis-invalidation-bus.js';
 
+/** What the subscriber needs of the ChangeFollower. */
 export interface ChangeReceiver {
-  receive(batch: ChangeBatch): Promise<void>;
   pull(): Promise<void>;
 }
 
@@ -44,17 +46,13 @@ export class RedisChangeSubscriber {
   }
 
   start(): void {
-    this.redis.on('message', (channel: string, message: string) => {
+    this.redis.on('message', (channel: string) => {
       if (channel !== this.channel) return;
-      let batch: ChangeBatch;
-      try {
-        batch = JSON.parse(message) as ChangeBatch;
-      } catch (error) {
-        this.logger.warn({ err: error }, 'unreadable invalidation message on Redis; ignored');
-        return;
-      }
-      this.follower.receive(batch).catch((error: unknown) => {
-        this.logger.warn({ err: error }, 'applying a Redis invalidation failed; the feed pull repairs it');
+      this.follower.pull().catch((error: unknown) => {
+        this.logger.warn(
+          { err: error },
+          'change-feed pull after a Redis invalidation failed; the periodic pull repairs it',
+        );
       });
     });
     this.redis.on('ready', () => void this.catchUp());
