@@ -5,12 +5,24 @@
  * it, so its idempotency on (gatewayId, batchId) prevents double counting and nothing recorded
  * is lost. Usage recorded meanwhile waits for the next batch.
  *
+ * A batch holds at most `maxBatchItems` items (key × target × request tag set): the open batch
+ * is sealed when it reaches them. The admin plane refuses a batch of more than 100,000 items,
+ * and a refused batch is sent again for ever with every later one queued behind it; without the
+ * cap, an admin outage (everything recorded meanwhile goes into the one open batch) or one key
+ * sending a new `x-keygate-tags` set per request built such a batch and wedged usage reporting.
+ *
  * With a journal (UsageSpool), a batch's id is fixed when it starts accumulating and all its
  * usage is journaled as it is recorded, so a stop or kill -9 leaves it on disk for the next
  * start, which hands it back through `enqueue` and sends it before anything new.
  */
 import { newId } from '../../src/ids.js';
 import { usageItemId, type UsageItem, type UsageReport } from '../../src/usage/usage-report.js';
+
+/**
+ * Items per batch by default: a tenth of what `POST /internal/usage` accepts (100,000), and the
+ * size issue 15 measured a flush at (10,000 distinct keys).
+ */
+export const MAX_BATCH_ITEMS = 10_000;
 
 export interface UsageSink {
   postUsage(report: UsageReport): Promise<{ applied: boolean }>;
@@ -38,6 +50,8 @@ export interface UsageReporterOptions {
   onSeal?: (batchSeq: number) => void;
   onError?: (error: unknown) => void;
   journal?: UsageJournal;
+  /** Items per batch (default MAX_BATCH_ITEMS); the open batch is sealed when it has them. */
+  maxBatchItems?: number;
 }
 
 /** What a stop left: batches sent during it, and what could not be sent (kept by the journal). */
@@ -99,6 +113,7 @@ export class UsageReporter {
         lastUsedAt: at,
         ...(tags === undefined ? {} : { tags: [...tags] }),
       });
+      if (this.current.size >= (this.options.maxBatchItems ?? MAX_BATCH_ITEMS)) this.seal();
       return;
     }
     item.requests++;
