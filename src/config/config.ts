@@ -226,6 +226,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       'KEYGATE_ALERT_WEBHOOK_SECRET (at least 32 characters) is required with KEYGATE_ALERT_WEBHOOK_URL',
     );
   }
+  // Sent as `gateway_id` with every usage batch, which the admin plane takes up to 200 characters
+  // of: a longer id had every batch refused, and usage never recorded (docs/api.md "Internal API").
+  const gatewayId = optional('KEYGATE_GATEWAY_ID');
+  if (gatewayId !== undefined && gatewayId.length > 200) {
+    problems.push(`KEYGATE_GATEWAY_ID must be at most 200 characters (got ${gatewayId.length})`);
+  }
   const providerEnvPrefix = text('KEYGATE_PROVIDER_ENV_PREFIX');
   const reservedPrefix = Object.keys(CONFIG_VARIABLES).find((name) => name.startsWith(providerEnvPrefix));
   if (providerEnvPrefix.length < 4 || reservedPrefix !== undefined) {
@@ -270,7 +276,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     upstreamTimeoutMs: integer('KEYGATE_UPSTREAM_TIMEOUT_MS', 1, 3_600_000),
     maxBodyBytes: integer('KEYGATE_MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
     defaultMaxTokens: integer('KEYGATE_DEFAULT_MAX_TOKENS', 1, 10_000_000),
-    gatewayId: optional('KEYGATE_GATEWAY_ID'),
+    gatewayId,
     redisUrl,
     redisPrefix: text('KEYGATE_REDIS_PREFIX'),
     budgetFailOpen: boolean('KEYGATE_BUDGET_FAIL_OPEN'),

@@ -12,6 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { UsageReporter, type UsageSink } from '../../../gateway/usage/usage-reporter.js';
+import { ConfigError, loadConfig } from '../../../src/config/config.js';
 import { usageReportToWire, type UsageReport } from '../../../src/usage/usage-report.js';
 import { createTestAdmin } from '../../helpers/admin-harness.js';
 
@@ -50,6 +51,12 @@ describe('usage batches the admin plane would refuse for ever', () => {
     expect(reporter.pendingRequests).toBe(0);
     expect(reporter.unsentBatches).toBe(0);
   }, 120_000);
+
+  it('a KEYGATE_GATEWAY_ID the admin plane cannot accept stops the start with a clear message', () => {
+    expect(() => loadConfig({ KEYGATE_GATEWAY_ID: 'g'.repeat(201) })).toThrow(ConfigError);
+    expect(() => loadConfig({ KEYGATE_GATEWAY_ID: 'g'.repeat(201) })).toThrow(/KEYGATE_GATEWAY_ID/);
+    expect(loadConfig({ KEYGATE_GATEWAY_ID: 'g'.repeat(200) }).gatewayId).toBe('g'.repeat(200));
+  });
 
   it('a gateway id of 200 characters is accepted by the usage route', async () => {
     const sink = adminSink();
