@@ -12,8 +12,8 @@
  * item against ~7 µs row by row (a JSON parameter through json_each was tried first: re-parsing
  * each row's JSON made it no faster).
  *
- * Items of keys deleted meanwhile are skipped (the join finds no key): their team and org are no
- * longer known. Issue 14: the same temp table also feeds usage_hourly (UTC hour, the key's owner,
+ * Items of keys deleted meanwhile still count for their team and org (read from the key's
+ * `key.delete` audit row); items of keys that never existed are skipped. Issue 14: the same temp table also feeds usage_hourly (UTC hour, the key's owner,
  * key tags ∪ the request tags of the item) in one statement, and the period and soft-budget
  * reads of the batch.
  */
@@ -59,18 +59,41 @@ const ITEMS_TABLE = `CREATE TEMP TABLE IF NOT EXISTS usage_batch_items (
 const CHUNK = 512;
 
 /**
+ * A deleted key's `key.delete` audit row (written in the delete's transaction, with the key's
+ * team and org and its last view as `before`): where the items of a key deleted meanwhile find
+ * their team, owner and tags. Evaluated only for items whose key is gone (inside CASE).
+ */
+const DELETED = (column: string) =>
+  `(SELECT ${column} FROM audit_log a WHERE a.entity_type = 'key' AND a.entity_id = v.column1 AND a.action = 'key.delete' LIMIT 1)`;
+
+/**
  * Inserts `rows` items (bound as 8 parameters each: the 7 fields and the request tags as JSON or
  * null) into the temp table, with team, org, owner and tags (the key's, plus the request's).
+ *
+ * The items of a key deleted after the gateway admitted them keep their spend in the key's team
+ * and org (and in usage): the gateway charged both when it admitted the requests, and a team
+ * budget must not forget it (they were skipped, so deleting a key with requests in flight or
+ * unreported spend took that spend off the team's and org's budgets). The key row itself is
+ * gone, so its team, owner and tags come from its `key.delete` audit row.
  */
 function prepareFill(db: Database, rows: number) {
   const values = new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
   return db.prepare(
     `INSERT INTO temp.usage_batch_items
-     SELECT k.id, k.team_id, t.org_id, v.column2, strftime('%Y-%m-%d', v.column7 / 1000, 'unixepoch'),
-            v.column3, v.column4, v.column5, v.column6, v.column7, k.owner_user_id,
-            CASE WHEN v.column8 IS NULL THEN k.tags ELSE (SELECT json_group_array(value) FROM
-              (SELECT value FROM json_each(k.tags) UNION SELECT value FROM json_each(v.column8) ORDER BY value)) END
-     FROM (VALUES ${values}) v JOIN keys k ON k.id = v.column1 JOIN teams t ON t.id = k.team_id`,
+     SELECT x.key_id, x.team_id, t.org_id, x.target, strftime('%Y-%m-%d', x.at / 1000, 'unixepoch'),
+            x.requests, x.input_tokens, x.output_tokens, x.spend, x.at, x.user_id,
+            CASE WHEN x.request_tags IS NULL THEN x.key_tags ELSE (SELECT json_group_array(value) FROM
+              (SELECT value FROM json_each(x.key_tags) UNION SELECT value FROM json_each(x.request_tags) ORDER BY value)) END
+     FROM (
+       SELECT v.column1 AS key_id, v.column2 AS target, v.column3 AS requests, v.column4 AS input_tokens,
+              v.column5 AS output_tokens, v.column6 AS spend, v.column7 AS at, v.column8 AS request_tags,
+              CASE WHEN k.id IS NOT NULL THEN k.team_id ELSE ${DELETED('a.team_id')} END AS team_id,
+              CASE WHEN k.id IS NOT NULL THEN k.owner_user_id ELSE ${DELETED(
+                "CASE WHEN json_extract(a.before, '$.owner.type') = 'user' THEN json_extract(a.before, '$.owner.id') END",
+              )} END AS user_id,
+              CASE WHEN k.id IS NOT NULL THEN k.tags ELSE ${DELETED("IFNULL(json_extract(a.before, '$.tags'), '[]')")} END AS key_tags
+       FROM (VALUES ${values}) v LEFT JOIN keys k ON k.id = v.column1
+     ) x JOIN teams t ON t.id = x.team_id`,
   );
 }
 
@@ -151,7 +174,7 @@ function prepareStatements(db: Database) {
     periodItems: db.prepare<[], PeriodItem>(
       `SELECT i.key_id, i.team_id, i.org_id, i.spend_micros, i.last_used_at, k.budget_period AS key_period,
               t.budget_period AS team_period, o.budget_period AS org_period
-       FROM temp.usage_batch_items i JOIN keys k ON k.id = i.key_id JOIN teams t ON t.id = i.team_id
+       FROM temp.usage_batch_items i LEFT JOIN keys k ON k.id = i.key_id JOIN teams t ON t.id = i.team_id
        JOIN orgs o ON o.id = i.org_id
        WHERE k.budget_period IS NOT NULL OR t.budget_period IS NOT NULL OR o.budget_period IS NOT NULL`,
     ),

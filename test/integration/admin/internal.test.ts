@@ -303,7 +303,7 @@ describe('POST /internal/usage', () => {
     expect((await call('POST', '/internal/usage', wire)).body).toEqual({ applied: false });
   });
 
-  it('accumulates later batches; last_used_at never moves back; items of deleted keys are skipped', async () => {
+  it('accumulates later batches; last_used_at never moves back; a deleted key still charges its team, an unknown one nothing', async () => {
     const a = (await w.createKey({ name: 'a', team_id: w.teamA1 })).body.key;
     const gone = (await w.createKey({ name: 'gone', team_id: w.teamA1 })).body.key;
     await w.admin.call('DELETE', `/v1/keys/${gone.id}`);
@@ -318,14 +318,18 @@ describe('POST /internal/usage', () => {
       gateway_id: 'gw-1',
       batch_id: 'b2',
       batch_seq: 2,
-      items: [usageItem(a.id, 5, late - 60_000), usageItem(gone.id, 1_000_000)],
+      items: [usageItem(a.id, 5, late - 60_000), usageItem(gone.id, 1_000_000), usageItem('key_never', 7)],
     });
     expect(res.body).toEqual({ applied: true });
     const row = w.admin.deps.db.prepare('SELECT spend_micros, last_used_at FROM keys WHERE id = ?').get(a.id);
     expect(row).toEqual({ spend_micros: 15, last_used_at: late });
+    // The deleted key's spend stays in its team's (its key row is gone); the unknown key's goes nowhere.
     expect(
       (w.admin.deps.db.prepare('SELECT spend_micros AS s FROM teams WHERE id = ?').get(w.teamA1) as any).s,
-    ).toBe(15);
+    ).toBe(1_000_015);
+    expect(
+      w.admin.deps.db.prepare("SELECT COUNT(*) AS n FROM usage_daily WHERE key_id = 'key_never'").get(),
+    ).toEqual({ n: 0 });
     const daily = w.admin.deps.db
       .prepare('SELECT requests, spend_micros FROM usage_daily WHERE key_id = ?')
       .get(a.id);
