@@ -18,7 +18,14 @@ export interface Finding {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const SECRETS = new Set(['KEYGATE_MASTER_KEY', 'KEYGATE_JWT_SECRET', 'KEYGATE_INTERNAL_SECRET']);
+/** Every variable holding a secret (the metrics token and the webhook's HMAC key were printed). */
+const SECRETS = new Set([
+  'KEYGATE_MASTER_KEY',
+  'KEYGATE_JWT_SECRET',
+  'KEYGATE_INTERNAL_SECRET',
+  'KEYGATE_METRICS_TOKEN',
+  'KEYGATE_ALERT_WEBHOOK_SECRET',
+]);
 
 /** Secrets show their first 4 characters and their length; URLs (also in comma-separated lists) lose their password. */
 export function maskValue(name: string, value: string): string {
