@@ -3,6 +3,7 @@
  * KEYGATE_PASSWORD_LINK_TTL_MS and works once. A new link for a user voids the older unused ones.
  */
 import { immediate, type Database } from '../../src/storage/database.js';
+import { recordAudit } from '../../src/storage/journal.js';
 import {
   findPasswordLink,
   replacePasswordLink,
@@ -34,13 +35,33 @@ export function peekPasswordLink(
   return { userId: row.user_id, email: row.email };
 }
 
-/** Marks the link used and stores the password hash, in one transaction; false when no longer usable. */
-export function consumePasswordLink(db: Database, token: string, passwordHash: string, now: number): boolean {
+/**
+ * Marks the link used and stores the password hash, in one transaction with its audit entry
+ * (`user.password.set`, the user as actor: a new credential and ended sessions are a mutation
+ * like any other; never the password or the token); false when no longer usable.
+ */
+export function consumePasswordLink(
+  db: Database,
+  token: string,
+  passwordHash: string,
+  now: number,
+  requestId: string | null = null,
+): boolean {
   return immediate(db, () => {
     const link = peekPasswordLink(db, token, now);
     if (link === undefined) return false;
     // A new password ends every session of that user (usePasswordLink deletes them).
     usePasswordLink(db, { tokenHash: sha256Hex(token), userId: link.userId, passwordHash, now });
+    recordAudit(db, {
+      actor: { type: 'user', id: link.userId },
+      via: 'self_service',
+      action: 'user.password.set',
+      entityType: 'user',
+      entityId: link.userId,
+      after: { sessions_ended: true },
+      requestId,
+      at: now,
+    });
     return true;
   });
 }

@@ -154,7 +154,7 @@ export function registerSignInRoutes(app: AdminApp, ctx: ConsoleContext): void {
     if (problem !== null) return again(problem, 400);
     if (password !== fields.confirm) return again('The two passwords differ.', 400);
     const hash = await hashPassword(password);
-    if (!consumePasswordLink(db, token, hash, ctx.deps.clock.now())) {
+    if (!consumePasswordLink(db, token, hash, ctx.deps.clock.now(), c.get('requestId'))) {
       return c.html(<SimpleMessage title="Link not valid" text="This link was used meanwhile." />, 404);
     }
     deleteCookie(c, PRE_COOKIE, { path: '/' });
