@@ -243,6 +243,8 @@ export interface ForcedGcMemory {
   heapTotalMb: number;
   /** False when the process ran without --expose-gc (then the figures are before any GC). */
   forced: boolean;
+  /** The heap snapshot written after the GC (KEYGATE_BENCH_HEAP_SNAPSHOT_DIR set), else null. */
+  snapshotPath: string | null;
 }
 
 /**
@@ -275,6 +277,7 @@ export async function forcedGcMemory(pid: number, timeoutMs = 20_000): Promise<F
         external: number;
         arrayBuffers: number;
         forced: boolean;
+        snapshot?: string;
       };
       rmSync(file, { force: true });
       const mb = (bytes: number): number => bytes / 1024 / 1024;
@@ -287,6 +290,7 @@ export async function forcedGcMemory(pid: number, timeoutMs = 20_000): Promise<F
         immediateRssMb: usage.immediate === undefined ? null : mb(usage.immediate.rss),
         immediateHeapTotalMb: usage.immediate === undefined ? null : mb(usage.immediate.heapTotal),
         forced: usage.forced,
+        snapshotPath: usage.snapshot ?? null,
       };
     } catch {
       continue; // written half way: read again
