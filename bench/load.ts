@@ -26,6 +26,8 @@ export interface LoadSpec {
   expectedStatus: number;
   /** Stop after this many requests even if the duration is not over. */
   amount?: number;
+  /** Per-request timeout in seconds (default 10; a gateway under valgrind needs more). */
+  timeoutS?: number;
 }
 
 export interface LoadResult {
@@ -64,7 +66,7 @@ export function startLoad(spec: LoadSpec): { stop(): void; done: Promise<LoadRes
       pipelining: 1,
       duration: spec.durationS,
       ...(spec.amount !== undefined ? { amount: spec.amount } : {}),
-      timeout: 10,
+      timeout: spec.timeoutS ?? 10,
       requests: [
         {
           method: spec.method,

@@ -33,6 +33,8 @@ export interface StartOptions {
    * runner's own checkout (mock upstream, baselines): they differ in `--compare` runs.
    */
   system?: boolean;
+  /** A command the node process runs under, e.g. `['valgrind', '--tool=callgrind']`. */
+  wrapper?: readonly string[];
 }
 
 /**
@@ -98,15 +100,15 @@ export class ProcessGroup {
     const entrypoints = options.system === true ? this.system : this.tools;
     const script = entrypoints.resolve(entry);
     if (!existsSync(script)) throw new Error(`${name}: ${script} does not exist (did the build run?)`);
-    return this.spawnCommand(
-      name,
+    const command = [
       this.nodeFor(entry),
-      [...entrypoints.nodeArgs(), ...(options.nodeArgs ?? []), script, ...(options.args ?? [])],
-      {
-        cwd: entrypoints.root,
-        ...options,
-      },
-    );
+      ...entrypoints.nodeArgs(),
+      ...(options.nodeArgs ?? []),
+      script,
+      ...(options.args ?? []),
+    ];
+    const [program, ...args] = [...(options.wrapper ?? []), ...command];
+    return this.spawnCommand(name, program!, args, { cwd: entrypoints.root, ...options });
   }
 
   /** Any executable (nginx). */
