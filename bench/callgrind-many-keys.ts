@@ -82,12 +82,16 @@ try {
     },
   );
   const pid = planes.gatewayChild.pid;
-  for (let done = false; !done;) {
+  for (let done = false, polls = 0; !done; polls++) {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const answer = await fetch(`${planes.gatewayUrl}/readyz`);
-    const body = (await answer.json()) as { preload?: { done: boolean; cached: number } };
-    done = body.preload?.done === true;
-    log(`  preload: ${body.preload?.cached ?? 0} keys`);
+    try {
+      const answer = await fetch(`${planes.gatewayUrl}/readyz`);
+      const body = (await answer.json()) as { preload?: { done: boolean; cached: number } };
+      done = body.preload?.done === true;
+      if (done || polls % 15 === 0) log(`  preload: ${body.preload?.cached ?? 0} keys`);
+    } catch {
+      // A slow gateway may drop an idle keep-alive connection: ask again.
+    }
   }
 
   const pick = randomPicker(secrets.length);
