@@ -45,7 +45,6 @@ import type { SpendReservation, SpendReserveResult, SpendStore } from '../budget
 import { isPromise, type MaybePromise } from '../maybe-promise.js';
 import { settled, type ChargeResult, type CounterHold, type CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
-import { CounterKeys } from './windows.js';
 import {
   failingCharge,
   headersFor,
@@ -113,7 +112,6 @@ export class LimitsAdmission implements Admission {
   private readonly spend: SpendStore;
   private readonly clock: Clock;
   private openTickets = 0;
-  private readonly keys = new CounterKeys();
   private nextTicket = 1;
 
   constructor(options: LimitsAdmissionOptions = {}) {
@@ -142,7 +140,7 @@ export class LimitsAdmission implements Admission {
       ? await settled(answer, 'reserving the budgets')
       : answer;
     if (!reserved.ok) {
-      const charges = plan(this.keys, policy, now, 0);
+      const charges = plan(policy, now, 0);
       const values = await this.read(charges, policy.org.id);
       return {
         ok: false,
@@ -159,7 +157,7 @@ export class LimitsAdmission implements Admission {
       1,
       Math.min(estimatedInputTokens + maxOutputTokens, smallestTokenLimit(policy)),
     );
-    const charges = plan(this.keys, policy, now, tokenReservation);
+    const charges = plan(policy, now, tokenReservation);
     let result: ChargeResult;
     try {
       const charged = this.store.chargeAll(charges, policy.org.id);
@@ -229,7 +227,7 @@ export class LimitsAdmission implements Admission {
   /** Current counters of every configured window of a policy (diagnostics and tests). */
   async windowUsage(policy: ResolvedKeyPolicy): Promise<WindowUsage[]> {
     const now = this.clock.now();
-    const charges = plan(this.keys, effectivePolicy(policy, now), now, 0);
+    const charges = plan(effectivePolicy(policy, now), now, 0);
     const values = await this.read(charges, policy.org.id);
     return charges.map((charge, i) => ({
       param: charge.param,
