@@ -29,6 +29,11 @@ export interface RedisConnectOptions {
   name?: string;
 }
 
+/** True for a Redis Cluster client: a script's keys must then share one hash slot. */
+export function isCluster(client: RedisClient): boolean {
+  return client instanceof Cluster;
+}
+
 const retry = (times: number): number => Math.min(50 * times, 1000);
 
 export function connectRedis(target: RedisTarget, options: RedisConnectOptions): RedisClient {

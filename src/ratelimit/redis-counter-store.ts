@@ -28,6 +28,7 @@
  * themselves); it is renewed on every charge or adjustment.
  */
 import type { RedisClient } from './redis-connection.js';
+import { RedisSettleBatcher } from './redis-settle-batcher.js';
 import { storeLeases, type Lease, type ReservationLeases } from '../budget/reservation-leases.js';
 import {
   refKey,
@@ -85,17 +86,6 @@ table.insert(values, 1, ok)
 return values
 `;
 
-/** KEYS: held counters. ARGV: lease name, amount per key. Never below zero, nothing under other leases. */
-const END_HELD = `
-for i = 1, #KEYS do
-  if redis.call('HEXISTS', KEYS[i], ARGV[1]) == 1 then
-    local left = redis.call('HINCRBY', KEYS[i], ARGV[1], 0 - tonumber(ARGV[1 + i]))
-    if left <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end
-  end
-end
-return 0
-`;
-
 /** KEYS: counters. ARGV: lease key prefix, then per key held (1/0). Held ones count live leases only. */
 const READ = `
 local values = {}
@@ -114,26 +104,10 @@ end
 return values
 `;
 
-/** KEYS[1]: counter. ARGV: delta, ttlMs. Never below zero; a refund to a missing counter is dropped. */
-const ADJUST = `
-local current = redis.call('GET', KEYS[1])
-local delta = tonumber(ARGV[1])
-if not current then
-  if delta > 0 then redis.call('SET', KEYS[1], delta, 'PX', ARGV[2]) end
-  return 0
-end
-local value = tonumber(current) + delta
-if value < 0 then value = 0 end
-redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-return value
-`;
-
 interface ScriptedRedis {
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
   mget(keys: string[]): Promise<(string | null)[]>;
   keygateChargeAll2(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-  keygateAdjust(key: string, delta: number, ttlMs: number): Promise<number>;
-  keygateEndHeld(numKeys: number, ...args: (string | number)[]): Promise<number>;
   keygateRead(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
 }
 
@@ -145,6 +119,8 @@ class RedisHold {
   ) {}
 }
 
+const noop = (): void => {};
+
 export interface RedisCounterStoreOptions {
   redis: RedisClient;
   /** Prefix of every key (`KEYGATE_REDIS_PREFIX`), e.g. `keygate:`. */
@@ -154,6 +130,11 @@ export interface RedisCounterStoreOptions {
   /** Lease timing of the store's own leases; tests shorten it. */
   leaseTtlMs?: number;
   leaseRefreshMs?: number;
+  /**
+   * Where adjustments and given-back slots go: this process's batcher, shared with the spend
+   * store (one of the store's own, sending at the end of each event-loop turn, when absent).
+   */
+  settles?: RedisSettleBatcher;
 }
 
 export class RedisCounterStore implements CounterStore {
@@ -161,17 +142,17 @@ export class RedisCounterStore implements CounterStore {
   private readonly prefix: string;
   private readonly leases: ReservationLeases;
   private readonly ownLeases: boolean;
+  private readonly settles: RedisSettleBatcher;
 
   constructor(options: RedisCounterStoreOptions) {
     const redis = options.redis as unknown as ScriptedRedis;
     if (typeof redis.keygateChargeAll2 !== 'function') {
       redis.defineCommand('keygateChargeAll2', { lua: CHARGE_ALL });
-      redis.defineCommand('keygateAdjust', { numberOfKeys: 1, lua: ADJUST });
-      redis.defineCommand('keygateEndHeld', { lua: END_HELD });
       redis.defineCommand('keygateRead', { lua: READ });
     }
     this.redis = redis;
     this.prefix = options.prefix;
+    this.settles = options.settles ?? new RedisSettleBatcher({ redis: options.redis });
     ({ leases: this.leases, own: this.ownLeases } = storeLeases(options.leases, {
       redis: options.redis,
       prefix: options.prefix,
@@ -222,18 +203,15 @@ export class RedisCounterStore implements CounterStore {
     group?: string,
   ): Promise<void> {
     if (!(hold instanceof RedisHold) || hold.owner !== this) return;
-    const args: (string | number)[] = [];
-    const amounts: number[] = [];
+    const given: Promise<void>[] = [];
     for (const charge of charges) {
       if (charge.held !== true) continue;
-      args.push(this.redisKey(charge.key, group, true));
-      amounts.push(charge.amount);
+      given.push(
+        this.settles.endHeld(group, this.redisKey(charge.key, group, true), hold.lease.name, charge.amount),
+      );
     }
     try {
-      await settled(
-        this.redis.keygateEndHeld(args.length, ...args, hold.lease.name, ...amounts),
-        'giving back the parallel slots',
-      );
+      await settled(Promise.all(given), 'giving back the parallel slots');
     } catch (error) {
       this.leases.retire(hold.lease);
       throw error;
@@ -243,9 +221,30 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async adjust(key: string, delta: number, ttlMs: number, group?: string): Promise<void> {
+    await settled(this.settles.adjust(group, this.redisKey(key, group), delta, ttlMs), 'adjusting a window');
+  }
+
+  /** Every non-zero delta in the batch of this event-loop turn (one script call with the others). */
+  async adjustAll(
+    charges: readonly CounterCharge[],
+    deltas: readonly number[],
+    group?: string,
+  ): Promise<void> {
+    let done: Promise<void> | undefined;
+    let more: Promise<void>[] | undefined;
+    for (let i = 0; i < charges.length; i++) {
+      const delta = deltas[i]!;
+      if (delta === 0) continue;
+      const charge = charges[i]!;
+      const answer = this.settles.adjust(group, this.redisKey(charge.key, group), delta, charge.ttlMs);
+      // Usually one batch for all of them; two when the batch filled up in between.
+      if (done === undefined) done = answer;
+      else if (answer !== done) (more ??= []).push(answer);
+    }
+    if (done === undefined) return;
     await settled(
-      this.redis.keygateAdjust(this.redisKey(key, group), delta, Math.ceil(ttlMs)),
-      'adjusting a window',
+      more === undefined ? done : Promise.all([done, ...more]).then(noop),
+      'adjusting the windows',
     );
   }
 
