@@ -21,7 +21,7 @@
  * reserves and settles spend).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runLoad, type LoadSpec } from './load.js';
@@ -74,10 +74,11 @@ async function node(
   url: string,
   args: string[] = [],
 ) {
+  const log = openSync(join(dir, `${entry.replaceAll('/', '-')}-${children.length}.log`), 'w');
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry), ...args], {
     cwd: root,
     env: { ...process.env, KEYGATE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', log, 'inherit'],
   });
   children.push(child);
   await up(url);
@@ -265,7 +266,8 @@ async function main(): Promise<void> {
     const run = await runLoad(spec(gateway.url, secret, requests));
     await sleep(300); // the last settlements land
     const cpu1 = [cpuMicros(gateway.pid), redis === undefined ? 0 : cpuMicros(redis.pid)];
-    if (run.errors > 0) throw new Error(`${label}: ${run.errors} errors ${JSON.stringify(run.statusCounts)}`);
+    if (run.errors > 0)
+      throw new Error(`${label}: ${run.errors} errors ${JSON.stringify(run.statusCounts)} (logs in ${dir})`);
     const n = run.requests;
     const commands = redis === undefined ? new Map() : commandStats(redis.port);
     let scripts = 0;
@@ -350,5 +352,5 @@ main()
   })
   .finally(() => {
     for (const child of children) child.kill('SIGTERM');
-    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500).unref();
+    if (process.exitCode !== 1) setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500).unref();
   });

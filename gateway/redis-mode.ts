@@ -23,7 +23,7 @@ import { redisAuthFailureLimiter } from '../src/ratelimit/redis-auth-failure-lim
 import { CounterStoreError } from '../src/ratelimit/counter-store.js';
 import { connectRedis, waitUntilReady } from '../src/ratelimit/redis-connection.js';
 import { RedisCounterStore } from '../src/ratelimit/redis-counter-store.js';
-import { RedisSettleBatcher } from '../src/ratelimit/redis-settle-batcher.js';
+import { RedisCallBatcher } from '../src/ratelimit/redis-call-batcher.js';
 import { RedisFallbackAdmission } from '../src/ratelimit/redis-fallback-admission.js';
 import { RedisHealth } from '../src/ratelimit/redis-health.js';
 
@@ -79,18 +79,18 @@ export async function startRedisMode(
   const leases = new ReservationLeases({ redis: commands, prefix: config.redisPrefix, owner: gatewayId });
   // One batcher for both stores: a request's window and spend settlements share one call, and so
   // do those of every request ending in the same batch window.
-  const settles = new RedisSettleBatcher({ redis: commands, windowMs: config.redisSettleBatchMs });
+  const batcher = new RedisCallBatcher({ redis: commands, settleWindowMs: config.redisSettleBatchMs });
   const sharedSpend = new RedisSpendStore({
     redis: commands,
     prefix: config.redisPrefix,
     reservationTtlMs: config.upstreamTimeoutMs + RESERVATION_TTL_MARGIN_MS,
     clock,
     leases,
-    settles,
+    batcher,
   });
   const shared = new LimitsAdmission({
     clock,
-    store: new RedisCounterStore({ redis: commands, prefix: config.redisPrefix, leases, settles }),
+    store: new RedisCounterStore({ redis: commands, prefix: config.redisPrefix, leases, batcher }),
     spend: sharedSpend,
   });
   const local = new LimitsAdmission({ clock, spend: deps.localSpend });
@@ -133,7 +133,7 @@ export async function startRedisMode(
       return subscriber;
     },
     async flushSettlements() {
-      await settles.flush();
+      await batcher.flush();
       // The usage records follow the settlements' answers through a few promise steps.
       await new Promise<void>((resolve) => setImmediate(resolve));
     },
@@ -142,7 +142,7 @@ export async function startRedisMode(
       for (const subscriber of subscribers) subscriber.stop();
       // After the drain: settlements still waiting are sent, then what this process still holds
       // (settlements that failed) is freed now.
-      await settles.flush();
+      await batcher.flush();
       await leases.close();
       commands.disconnect();
     },

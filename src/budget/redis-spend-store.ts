@@ -45,7 +45,7 @@ import type { RedisClient } from '../ratelimit/redis-connection.js';
 import { settled } from '../ratelimit/counter-store.js';
 import type { BudgetPeriod } from './period.js';
 import { RedisBudgetKeys, SPEND_TTL_MS, type BudgetCounter } from './redis-period-keys.js';
-import { RedisSettleBatcher } from '../ratelimit/redis-settle-batcher.js';
+import { RedisCallBatcher } from '../ratelimit/redis-call-batcher.js';
 import { storeLeases, type Lease, type ReservationLeases } from './reservation-leases.js';
 import type { ScopeSpendView, SpendReservation, SpendReserveResult, SpendStore } from './spend-store.js';
 
@@ -151,7 +151,7 @@ export interface RedisSpendStoreOptions {
    * Where settlements go: this process's batcher, shared with the counter store (one of the
    * store's own, sending at the end of each event-loop turn, when absent).
    */
-  settles?: RedisSettleBatcher;
+  batcher?: RedisCallBatcher;
 }
 
 export class RedisSpendStore implements SpendStore {
@@ -162,7 +162,7 @@ export class RedisSpendStore implements SpendStore {
   private readonly leases: ReservationLeases;
   /** The leases were created here, so `close` ends them. */
   private readonly ownLeases: boolean;
-  private readonly settles: RedisSettleBatcher;
+  private readonly batcher: RedisCallBatcher;
   /** `scope:id` → where its counters are and their seed, for `spendOf` (diagnostics; bounded). */
   private readonly seen = new Map<string, SeenScope>();
 
@@ -173,7 +173,7 @@ export class RedisSpendStore implements SpendStore {
       redis.defineCommand('keygateSpendView3', { lua: VIEW });
     }
     this.redis = redis;
-    this.settles = options.settles ?? new RedisSettleBatcher({ redis: options.redis });
+    this.batcher = options.batcher ?? new RedisCallBatcher({ redis: options.redis });
     this.keys = new RedisBudgetKeys(options.prefix, options.clock ?? systemClock);
     this.reservationTtlMs = Math.ceil(options.reservationTtlMs);
     ({ leases: this.leases, own: this.ownLeases } = storeLeases(options.leases, {
@@ -296,7 +296,7 @@ export class RedisSpendStore implements SpendStore {
     for (let i = 0; i < keys.length; i += 2) {
       const ttlMs = this.keys.ttlMs(reservation.expiresAt[i / 2]!);
       done.push(
-        this.settles.finishSpend(reservation.org, keys[i]!, keys[i + 1]!, lease.name, micros, cost, ttlMs),
+        this.batcher.finishSpend(reservation.org, keys[i]!, keys[i + 1]!, lease.name, micros, cost, ttlMs),
       );
     }
     try {

@@ -50,7 +50,7 @@ export interface SpendStore {
   /**
    * True for a store whose `settle` answers asynchronously (Redis): LimitsAdmission then settles
    * spend in the same event-loop turn as the window adjustments rather than after them, so stores
-   * that batch their settlements (redis-settle-batcher.ts) send both in one call. A synchronous
+   * that batch their settlements (redis-call-batcher.ts) send both in one call. A synchronous
    * store is settled after the windows (see LimitsAdmission `book`).
    */
   readonly settlesAsynchronously?: boolean;

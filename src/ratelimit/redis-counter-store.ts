@@ -2,11 +2,16 @@
  * Window counters and parallel caps in Redis (scale-out mode): every gateway replica charges the
  * same counters, so windows and in-flight caps stay exact across replicas.
  *
- * Atomicity: `chargeAll` is one Lua script. Redis runs a script to completion with no other
+ * Atomicity: `chargeAll` runs in one Lua script. Redis runs a script to completion with no other
  * command in between, so its check of every window and its commit of every window are one
  * indivisible step for all replicas at once: the same all-or-nothing argument as the memory
  * store's synchronous section. rate-limiter-flexible's Redis limiters are not used for the same
  * reason as in memory: their `consume` charges on refusal, one key at a time.
+ *
+ * Calls: window charges, adjustments and given-back slots go through the process's
+ * RedisCallBatcher (redis-call-batcher.ts), which sends those of one event-loop turn as one script
+ * call per org, each request's charge still all-or-nothing on its own; charges that hold parallel
+ * slots use CHARGE_ALL below, one call each (its lease answer is per call).
  *
  * Redis Cluster: a script may only touch keys of one hash slot. Every counter of a request is
  * named with the request's group (its org id, see CounterStore) as a hash tag,
@@ -25,10 +30,11 @@
  * expired meanwhile has nothing left to give back).
  *
  * Expiry is garbage collection only (window keys carry their window start, held hashes empty
- * themselves); it is renewed on every charge or adjustment.
+ * themselves): a window counter gets it when a charge creates it (window length + 1 s from then,
+ * so past the window's end), and it is renewed by adjustments and by held charges.
  */
 import type { RedisClient } from './redis-connection.js';
-import { RedisSettleBatcher } from './redis-settle-batcher.js';
+import { RedisCallBatcher } from './redis-call-batcher.js';
 import { storeLeases, type Lease, type ReservationLeases } from '../budget/reservation-leases.js';
 import {
   refKey,
@@ -134,7 +140,7 @@ export interface RedisCounterStoreOptions {
    * Where adjustments and given-back slots go: this process's batcher, shared with the spend
    * store (one of the store's own, sending at the end of each event-loop turn, when absent).
    */
-  settles?: RedisSettleBatcher;
+  batcher?: RedisCallBatcher;
 }
 
 export class RedisCounterStore implements CounterStore {
@@ -142,7 +148,7 @@ export class RedisCounterStore implements CounterStore {
   private readonly prefix: string;
   private readonly leases: ReservationLeases;
   private readonly ownLeases: boolean;
-  private readonly settles: RedisSettleBatcher;
+  private readonly batcher: RedisCallBatcher;
 
   constructor(options: RedisCounterStoreOptions) {
     const redis = options.redis as unknown as ScriptedRedis;
@@ -152,7 +158,7 @@ export class RedisCounterStore implements CounterStore {
     }
     this.redis = redis;
     this.prefix = options.prefix;
-    this.settles = options.settles ?? new RedisSettleBatcher({ redis: options.redis });
+    this.batcher = options.batcher ?? new RedisCallBatcher({ redis: options.redis });
     ({ leases: this.leases, own: this.ownLeases } = storeLeases(options.leases, {
       redis: options.redis,
       prefix: options.prefix,
@@ -175,13 +181,23 @@ export class RedisCounterStore implements CounterStore {
   async chargeAll(charges: readonly CounterCharge[], group?: string): Promise<ChargeResult> {
     if (charges.length === 0) return { ok: true, values: [] };
     const keys = charges.map((charge) => this.redisKey(charge.key, group, charge.held === true));
+    if (!charges.some((charge) => charge.held === true)) {
+      // Window charges only: in this turn's batch call (redis-call-batcher.ts).
+      const [ok, ...values] = await settled(
+        this.batcher.charge(
+          group,
+          keys,
+          charges.map((charge) => charge.amount),
+          charges.map((charge) => charge.limit),
+          charges.map((charge) => charge.ttlMs),
+        ),
+        'charging the windows',
+      );
+      return { ok: ok === 1, values };
+    }
     const args: (string | number)[] = [];
     for (const charge of charges)
       args.push(charge.amount, charge.limit, Math.ceil(charge.ttlMs), charge.held === true ? 1 : 0);
-    if (!charges.some((charge) => charge.held === true)) {
-      const [ok, ...values] = await this.charge(keys, ['', '', 0, 0], args);
-      return { ok: ok === 1, values };
-    }
     const { answer, lease } = await this.leases.holdUnder(
       group ?? '',
       (attempt) =>
@@ -207,7 +223,7 @@ export class RedisCounterStore implements CounterStore {
     for (const charge of charges) {
       if (charge.held !== true) continue;
       given.push(
-        this.settles.endHeld(group, this.redisKey(charge.key, group, true), hold.lease.name, charge.amount),
+        this.batcher.endHeld(group, this.redisKey(charge.key, group, true), hold.lease.name, charge.amount),
       );
     }
     try {
@@ -221,7 +237,7 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async adjust(key: string, delta: number, ttlMs: number, group?: string): Promise<void> {
-    await settled(this.settles.adjust(group, this.redisKey(key, group), delta, ttlMs), 'adjusting a window');
+    await settled(this.batcher.adjust(group, this.redisKey(key, group), delta, ttlMs), 'adjusting a window');
   }
 
   /** Every non-zero delta in the batch of this event-loop turn (one script call with the others). */
@@ -236,7 +252,7 @@ export class RedisCounterStore implements CounterStore {
       const delta = deltas[i]!;
       if (delta === 0) continue;
       const charge = charges[i]!;
-      const answer = this.settles.adjust(group, this.redisKey(charge.key, group), delta, charge.ttlMs);
+      const answer = this.batcher.adjust(group, this.redisKey(charge.key, group), delta, charge.ttlMs);
       // Usually one batch for all of them; two when the batch filled up in between.
       if (done === undefined) done = answer;
       else if (answer !== done) (more ??= []).push(answer);
