@@ -1,7 +1,8 @@
 /**
  * What one admitted request costs in Redis mode, measured without relying on throughput (issue 12:
  * the hot key in Redis mode vs memory mode): `node --import tsx bench/redis-cost.ts [--requests N]
- * [--rounds R] [--connections C] [--compare DIR] [--env=NAME=VALUE ...] [--no-strace]`.
+ * [--rounds R] [--connections C] [--compare DIR] [--env=NAME=VALUE ...] [--no-strace]
+ * [--profile DIR]`.
  *
  * Starts the mock upstream, an admin plane, a memory-mode gateway and a Redis-mode gateway, each
  * Redis-mode gateway with a redis-server of its own on a free port (never the shared one). With
@@ -37,6 +38,8 @@ const requests = Number(argValue('--requests') ?? 20_000);
 const rounds = Number(argValue('--rounds') ?? 3);
 const connections = Number(argValue('--connections') ?? 32);
 const compareRoot = argValue('--compare');
+/** Writes a CPU profile of this checkout's Redis-mode gateway into this directory (at its stop). */
+const profileDir = argValue('--profile');
 const withStrace = !process.argv.includes('--no-strace');
 const extraEnv = Object.fromEntries(
   process.argv.filter((arg) => arg.startsWith('--env=')).map((arg) => arg.slice(6).split('=', 2)),
@@ -49,8 +52,14 @@ const TOP_LEVEL = new Set(['mget', 'ping', 'del', 'publish', 'info', 'client|set
 
 /** utime + stime of a process and its threads, in µs. */
 function cpuMicros(pid: number): number {
+  const [user, system] = cpuSplit(pid);
+  return user + system;
+}
+
+/** utime and stime of a process, in µs. */
+function cpuSplit(pid: number): [number, number] {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
+  return [(Number(fields[11]) * 1e6) / ticksPerSecond, (Number(fields[12]) * 1e6) / ticksPerSecond];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -73,9 +82,10 @@ async function node(
   env: Record<string, string>,
   url: string,
   args: string[] = [],
+  nodeArgs: string[] = [],
 ) {
   const log = openSync(join(dir, `${entry.replaceAll('/', '-')}-${children.length}.log`), 'w');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(root, entry), ...args], {
     cwd: root,
     env: { ...process.env, KEYGATE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', log, 'inherit'],
@@ -149,6 +159,8 @@ interface Round {
   usec: number;
   redisCpu: number;
   gatewayCpu: number;
+  /** Of gatewayCpu, in the kernel (stime). */
+  gatewaySystem: number;
   commands: Map<string, { calls: number; usec: number }>;
 }
 
@@ -182,6 +194,7 @@ async function main(): Promise<void> {
     root: string,
     redis: boolean,
     env: Record<string, string> = {},
+    nodeArgs: string[] = [],
   ) => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
@@ -201,6 +214,8 @@ async function main(): Promise<void> {
         ...env,
       },
       `${url}/healthz`,
+      [],
+      nodeArgs,
     );
     const gateway: Gateway = { name, url, pid: child.pid!, redis: server };
     return gateway;
@@ -208,7 +223,8 @@ async function main(): Promise<void> {
   const gateways: Gateway[] = [await startGateway('memory', here, false)];
   if (compareRoot !== undefined)
     gateways.push(await startGateway('redis (compared)', resolve(compareRoot), true));
-  gateways.push(await startGateway('redis (this)', here, true, extraEnv));
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`];
+  gateways.push(await startGateway('redis (this)', here, true, extraEnv, profile));
 
   const api = async (path: string, body: unknown): Promise<{ id: string; secret: string }> => {
     const response = await fetch(`${admin}/v1${path}`, {
@@ -263,9 +279,11 @@ async function main(): Promise<void> {
     const { redis } = gateway;
     if (redis !== undefined) redisCli(redis.port, 'CONFIG', 'RESETSTAT');
     const cpu0 = [cpuMicros(gateway.pid), redis === undefined ? 0 : cpuMicros(redis.pid)];
+    const system0 = cpuSplit(gateway.pid)[1];
     const run = await runLoad(spec(gateway.url, secret, requests));
     await sleep(300); // the last settlements land
     const cpu1 = [cpuMicros(gateway.pid), redis === undefined ? 0 : cpuMicros(redis.pid)];
+    const system1 = cpuSplit(gateway.pid)[1];
     if (run.errors > 0)
       throw new Error(`${label}: ${run.errors} errors ${JSON.stringify(run.statusCounts)} (logs in ${dir})`);
     const n = run.requests;
@@ -286,6 +304,7 @@ async function main(): Promise<void> {
       usec: usec / n,
       redisCpu: (cpu1[1]! - cpu0[1]!) / n,
       gatewayCpu: (cpu1[0]! - cpu0[0]!) / n,
+      gatewaySystem: (system1 - system0) / n,
       commands: new Map(
         [...commands].map(([name, stat]) => [name, { calls: stat.calls / n, usec: stat.usec / stat.calls }]),
       ),
@@ -320,7 +339,7 @@ async function main(): Promise<void> {
       const cpus = all.map((round) => round.gatewayCpu.toFixed(0)).join('/');
       lines.push(
         `| ${scenario} | ${gateway.name} | ${m((r) => r.scripts).toFixed(2)} | ${m((r) => r.inner).toFixed(2)} | ` +
-          `${m((r) => r.usec).toFixed(1)} | ${m((r) => r.redisCpu).toFixed(1)} | ${m((r) => r.gatewayCpu).toFixed(0)} (${cpus}) | ` +
+          `${m((r) => r.usec).toFixed(1)} | ${m((r) => r.redisCpu).toFixed(1)} | ${m((r) => r.gatewayCpu).toFixed(0)} (${cpus}; sys ${m((r) => r.gatewaySystem).toFixed(0)}) | ` +
           `${(syscalls[0]! / requests).toFixed(2)} | ${((syscalls[1] ?? Number.NaN) / requests).toFixed(2)} |`,
       );
       const last = all.at(-1)!;

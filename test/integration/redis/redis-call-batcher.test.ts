@@ -114,6 +114,28 @@ describe.skipIf(names.length === 0).each(names)('batched Redis calls on %s Redis
     expect(await used(g, p)).toEqual({ key_rpm: 3, key_tpm: 240, org_rpm: 3 });
   });
 
+  it('a counter charged under two limits in one call (a key re-limited meanwhile) is checked against each request’s own', async () => {
+    const g = await gateway();
+    const org = `org_${++run}`;
+    const ids = { keyId: `key_${org}`, teamId: `team_${org}`, orgId: org };
+    const [old, relimited] = [
+      policy({ ...ids, key: { rpm: 5 } }),
+      policy({ ...ids, key: { rpm: 2 }, version: 2 }),
+    ];
+    const outcomes = await Promise.all(
+      [old, old, relimited, old].map((p) =>
+        g.admission.admit({ policy: p, target: TARGET, estimatedInputTokens: 1, maxOutputTokens: 1 }),
+      ),
+    );
+    expect(outcomes.map((outcome) => (outcome.ok ? 'ok' : outcome.param))).toEqual([
+      'ok',
+      'ok',
+      'key_rpm',
+      'ok',
+    ]);
+    expect(await used(g, old)).toEqual({ key_rpm: 3 });
+  });
+
   it('a call that fails fails each admission in it with a store error, charging nothing, and hands their budget reservations back', async () => {
     const g = await gateway();
     const p = everything();
