@@ -212,9 +212,10 @@ export class LimitsAdmission implements Admission {
   async release(ticket: AdmissionTicket): Promise<void> {
     const state = this.take(ticket);
     if (state === undefined) return;
-    await this.releaseSpend(state.reservation);
+    // Both in this event-loop turn: stores that batch their settlements send them in one call.
+    const released = this.releaseSpend(state.reservation);
     const adjusted = this.adjust(state, REFUND, 0);
-    if (adjusted !== undefined) await adjusted;
+    await Promise.all([released, adjusted]);
   }
 
   async abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
@@ -286,8 +287,13 @@ export class LimitsAdmission implements Admission {
   ): MaybePromise<{ costMicros: number }> {
     // Real tokens replace the reservation; the request leaves every parallel cap it was counted in.
     const adjusted = this.adjust(state, RECONCILE, inputTokens + outputTokens - state.tokenReservation);
-    if (adjusted !== undefined) return adjusted.then(() => this.book(state, inputTokens, outputTokens));
-    return this.book(state, inputTokens, outputTokens);
+    if (adjusted === undefined) return this.book(state, inputTokens, outputTokens);
+    if (this.spend.settlesAsynchronously === true) {
+      // Spend settles in the same turn as the windows (one call when the stores share a batcher).
+      const booked = this.book(state, inputTokens, outputTokens);
+      return Promise.all([adjusted, booked]).then(([, answer]) => answer);
+    }
+    return adjusted.then(() => this.book(state, inputTokens, outputTokens));
   }
 
   private book(
@@ -295,10 +301,11 @@ export class LimitsAdmission implements Admission {
     inputTokens: number,
     outputTokens: number,
   ): MaybePromise<{ costMicros: number }> {
-    // Spend is booked last: from here to the caller's continuation that records it for the usage
-    // reporter only microtasks run, so no timer can seal a batch in between, and the ledger's
-    // unsealed spend and the reporter's open batch hold the same requests. (Meanwhile the
-    // reservation keeps guarding the budget while an asynchronous store is adjusted.)
+    // Spend is booked last (when the spend store answers synchronously): from here to the
+    // caller's continuation that records it for the usage reporter only microtasks run, so no
+    // timer can seal a batch in between, and the ledger's unsealed spend and the reporter's open
+    // batch hold the same requests. (Meanwhile the reservation keeps guarding the budget while an
+    // asynchronous counter store is adjusted.)
     const cost = costMicros(state.pricing, inputTokens, outputTokens);
     const booked = this.spend.settle(state.reservation, cost);
     if (isPromise(booked)) return settled(booked, 'settling the budgets').then(() => ({ costMicros: cost }));
