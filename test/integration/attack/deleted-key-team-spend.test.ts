@@ -72,7 +72,11 @@ describe('a key deleted with usage not yet reported', () => {
     const org = await api('POST', '/v1/orgs', { name: 'o' });
     const team = await api('POST', '/v1/teams', { org_id: org.id, name: 't', max_budget: 0.05 });
     const pricing = { input_per_mtok: 1000, output_per_mtok: 1000 };
-    await api('POST', '/v1/targets', { name: 'mock-slow-600', upstream: { base_url: `${mock.url}/v1` }, pricing });
+    await api('POST', '/v1/targets', {
+      name: 'mock-slow-600',
+      upstream: { base_url: `${mock.url}/v1` },
+      pricing,
+    });
     await api('POST', '/v1/targets', { name: 'fast', upstream: { base_url: `${mock.url}/v1` }, pricing });
     const newKey = async (name: string) =>
       api('POST', '/v1/keys', {
@@ -113,6 +117,9 @@ describe('a key deleted with usage not yet reported', () => {
     const next = await newKey('next');
     const res = await chat(next.secret as string, 'fast');
     expect(res.status).toBe(429);
-    expect(((await res.json()) as any).error).toMatchObject({ code: 'budget_exceeded', param: 'team_budget' });
+    expect(((await res.json()) as any).error).toMatchObject({
+      code: 'budget_exceeded',
+      param: 'team_budget',
+    });
   });
 });
