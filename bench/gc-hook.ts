@@ -14,11 +14,17 @@
  * filled by a fast all-miss prefill was this). So the hook GCs every `SETTLE_MS` until the heap's
  * committed size stops shrinking (at most `MAX_ROUNDS`), and reports both readings: `immediate`
  * (after the first two GCs) and the settled one.
+ *
+ * With `KEYGATE_BENCH_HEAP_SNAPSHOT_DIR` set (bench/heap-attribution.ts), each measurement also
+ * writes a heap snapshot there after the settled reading, and names it in the answer (`snapshot`).
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
+
+const SNAPSHOT_DIR = process.env.KEYGATE_BENCH_HEAP_SNAPSHOT_DIR;
+let snapshots = 0;
 
 const SETTLE_MS = 500;
 const MAX_ROUNDS = 8;
@@ -53,12 +59,18 @@ async function measure(gc: (() => void) | undefined): Promise<void> {
     }
     await pause(SETTLE_MS); // the last unmapping, off the main thread
   }
+  const usage = process.memoryUsage();
+  const snapshot =
+    SNAPSHOT_DIR === undefined || SNAPSHOT_DIR === ''
+      ? undefined
+      : writeHeapSnapshot(join(SNAPSHOT_DIR, `gateway-${process.pid}-${++snapshots}.heapsnapshot`));
   const file = join(tmpdir(), `keygate-bench-gc-${process.pid}.json`);
   writeFileSync(
     file,
     JSON.stringify({
-      ...process.memoryUsage(),
+      ...usage,
       spaces: spaces(),
+      snapshot,
       immediate,
       settleRounds: rounds,
       forced: gc !== undefined,

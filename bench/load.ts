@@ -29,6 +29,8 @@ export interface LoadSpec {
   amount?: number;
   /** Processes whose CPU time to sample around the run, by label (e.g. gateway, admin). */
   cpuPids?: Readonly<Record<string, number>>;
+  /** Per-request timeout in seconds (default 10; a gateway under valgrind needs more). */
+  timeoutS?: number;
 }
 
 export interface LoadResult {
@@ -70,7 +72,7 @@ export function startLoad(spec: LoadSpec): { stop(): void; done: Promise<LoadRes
       pipelining: 1,
       duration: spec.durationS,
       ...(spec.amount !== undefined ? { amount: spec.amount } : {}),
-      timeout: 10,
+      timeout: spec.timeoutS ?? 10,
       requests: [
         {
           method: spec.method,

@@ -47,6 +47,12 @@ const GC_HOOK = [new URL('./gc-hook.js', import.meta.url), new URL('./gc-hook.ts
   .map((url) => fileURLToPath(url))
   .find((path) => existsSync(path))!;
 
+/** A command the gateway runs under (valgrind: bench/callgrind-many-keys.ts), and how long it may take to start. */
+export interface Wrapper {
+  command: readonly string[];
+  startTimeoutMs: number;
+}
+
 export interface PlanesOptions {
   upstreamUrl: string;
   keys: number;
@@ -229,11 +235,12 @@ export class Planes {
     await this.startGateway();
   }
 
-  private async startGateway(env: Record<string, string> = {}): Promise<void> {
+  private async startGateway(env: Record<string, string> = {}, under?: Wrapper): Promise<void> {
     const profile = this.options.profileDir;
     this.gatewayChild = this.group.start('gateway', 'gateway/main', {
       env: { ...this.gatewayEnv(), ...env },
       system: true,
+      wrapper: under?.command,
       // --expose-gc + the bench's GC hook: memory is read after a forced GC (bench/gc-hook.ts).
       nodeArgs: [
         '--expose-gc',
@@ -242,7 +249,7 @@ export class Planes {
         ...(profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(profile, 'gateway')] : []),
       ],
     });
-    await waitForHttp(`${this.gatewayUrl}/healthz`, this.gatewayChild);
+    await waitForHttp(`${this.gatewayUrl}/healthz`, this.gatewayChild, under?.startTimeoutMs);
   }
 
   /**
@@ -250,9 +257,9 @@ export class Planes {
    * many-keys scenarios measure a gateway that only ever held their keys, not the heap that the
    * earlier load scenarios grew (V8 keeps what it once needed).
    */
-  async restartGateway(env: Record<string, string> = {}): Promise<void> {
-    await this.group.stop(this.gatewayChild);
-    await this.startGateway(env);
+  async restartGateway(env: Record<string, string> = {}, under?: Wrapper): Promise<void> {
+    await this.group.stop(this.gatewayChild, under === undefined ? undefined : 60_000);
+    await this.startGateway(env, under);
   }
 
   /** Stop the admin plane (the single writer), write the seeded keys, start it again. */

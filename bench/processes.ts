@@ -33,6 +33,8 @@ export interface StartOptions {
    * runner's own checkout (mock upstream, baselines): they differ in `--compare` runs.
    */
   system?: boolean;
+  /** A command the node process runs under, e.g. `['valgrind', '--tool=callgrind']`. */
+  wrapper?: readonly string[];
 }
 
 /**
@@ -98,15 +100,15 @@ export class ProcessGroup {
     const entrypoints = options.system === true ? this.system : this.tools;
     const script = entrypoints.resolve(entry);
     if (!existsSync(script)) throw new Error(`${name}: ${script} does not exist (did the build run?)`);
-    return this.spawnCommand(
-      name,
+    const command = [
       this.nodeFor(entry),
-      [...entrypoints.nodeArgs(), ...(options.nodeArgs ?? []), script, ...(options.args ?? [])],
-      {
-        cwd: entrypoints.root,
-        ...options,
-      },
-    );
+      ...entrypoints.nodeArgs(),
+      ...(options.nodeArgs ?? []),
+      script,
+      ...(options.args ?? []),
+    ];
+    const [program, ...args] = [...(options.wrapper ?? []), ...command];
+    return this.spawnCommand(name, program!, args, { cwd: entrypoints.root, ...options });
   }
 
   /** Any executable (nginx). */
@@ -266,6 +268,8 @@ export interface ForcedGcMemory {
   heapTotalMb: number;
   /** False when the process ran without --expose-gc (then the figures are before any GC). */
   forced: boolean;
+  /** The heap snapshot written after the GC (KEYGATE_BENCH_HEAP_SNAPSHOT_DIR set), else null. */
+  snapshotPath: string | null;
 }
 
 /**
@@ -298,6 +302,7 @@ export async function forcedGcMemory(pid: number, timeoutMs = 20_000): Promise<F
         external: number;
         arrayBuffers: number;
         forced: boolean;
+        snapshot?: string;
       };
       rmSync(file, { force: true });
       const mb = (bytes: number): number => bytes / 1024 / 1024;
@@ -310,6 +315,7 @@ export async function forcedGcMemory(pid: number, timeoutMs = 20_000): Promise<F
         immediateRssMb: usage.immediate === undefined ? null : mb(usage.immediate.rss),
         immediateHeapTotalMb: usage.immediate === undefined ? null : mb(usage.immediate.heapTotal),
         forced: usage.forced,
+        snapshotPath: usage.snapshot ?? null,
       };
     } catch {
       continue; // written half way: read again

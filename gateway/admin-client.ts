@@ -5,7 +5,7 @@
  * keep-alive undici Pool, each call signed with a short-lived internal token. Loaded policies
  * share their common parts (team, org, limits, target list) through a PolicyInterner.
  */
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { RecentKeysPage } from '../src/cache/key-preloader.js';
 import type { KeySource } from '../src/cache/key-source.js';
 import { PolicyInterner } from '../src/cache/policy-interner.js';
@@ -105,17 +105,25 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     );
   }
 
-  /** A page of the keys used most recently (`GET /internal/keys`), for the warm start. */
+  /**
+   * A page of the keys used most recently (`GET /internal/keys`), for the warm start. The admin
+   * plane sends the next page's cursor in the `x-keygate-next` header (`none` at the end), so it is
+   * known before the policies have arrived and been parsed (the preloader asks for the next page
+   * meanwhile); from an admin plane without the header, it is read from the body.
+   */
   async recentKeys(after: string | null, limit: number): Promise<RecentKeysPage> {
     const cursor = after === null ? '' : `&after=${encodeURIComponent(after)}`;
-    const { status, body } = await this.call(
-      'GET',
-      `/internal/keys?${this.gatewayQuery}&limit=${limit}${cursor}`,
-    );
-    if (status !== 200) throw new AdminUnavailableError(`GET /internal/keys answered ${status}`);
-    const page = body as RecentKeysPage;
-    for (const policy of page.policies) this.interner.intern(policy);
-    return page;
+    const response = await this.send('GET', `/internal/keys?${this.gatewayQuery}&limit=${limit}${cursor}`);
+    const answer = this.read(response).then(({ status, body }) => {
+      if (status !== 200) throw new AdminUnavailableError(`GET /internal/keys answered ${status}`);
+      const page = body as { policies: ResolvedKeyPolicy[]; next: string | null };
+      for (const policy of page.policies) this.interner.intern(policy);
+      return page;
+    });
+    const header = response.statusCode === 200 ? response.headers['x-keygate-next'] : undefined;
+    if (typeof header === 'string')
+      return { next: header === 'none' ? null : header, policies: answer.then((page) => page.policies) };
+    return answer;
   }
 
   async changesAfter(seq: number, limit: number): Promise<ChangeBatch> {
@@ -150,6 +158,16 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     payload?: string,
     timeoutMs?: number,
   ): Promise<{ status: number; body: unknown }> {
+    return this.read(await this.send(method, path, payload, timeoutMs));
+  }
+
+  /** The answer's status and headers (its body still to read, with `read`). */
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    payload?: string,
+    timeoutMs?: number,
+  ): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { authorization: await this.tokens.authorizationHeader() };
     if (payload !== undefined) headers['content-type'] = 'application/json';
     let response;
@@ -168,9 +186,14 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
       });
     }
     this.lastContactAt = this.clock.now();
+    return response;
+  }
+
+  /** The body of an answer: parsed JSON when 200, nothing otherwise. */
+  private async read(response: Dispatcher.ResponseData): Promise<{ status: number; body: unknown }> {
     let text: string;
     try {
-      text = await response.body.text(); // the signal above bounds this read too
+      text = await response.body.text(); // a call's timeout signal bounds this read too
     } catch (error) {
       throw new AdminUnavailableError(`admin plane answer cut: ${(error as Error).message}`, {
         cause: error,

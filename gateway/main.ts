@@ -276,6 +276,8 @@ export async function startGateway(
         clearInterval(syncTimer);
         preloader.stop();
         const drain = await shutdown.drain(config.shutdownTimeoutMs);
+        // Settlements still batched reach Redis, and their usage the report, before it stops.
+        await redis?.flushSettlements();
         const usage = await reporter.stop();
         const spoolPath = spool.path;
         const spooledBatches = spool.close();

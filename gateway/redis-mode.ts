@@ -23,6 +23,7 @@ import { redisAuthFailureLimiter } from '../src/ratelimit/redis-auth-failure-lim
 import { CounterStoreError } from '../src/ratelimit/counter-store.js';
 import { connectRedis, waitUntilReady } from '../src/ratelimit/redis-connection.js';
 import { RedisCounterStore } from '../src/ratelimit/redis-counter-store.js';
+import { RedisCallBatcher } from '../src/ratelimit/redis-call-batcher.js';
 import { RedisFallbackAdmission } from '../src/ratelimit/redis-fallback-admission.js';
 import { RedisHealth } from '../src/ratelimit/redis-health.js';
 
@@ -43,6 +44,11 @@ export interface RedisMode {
   subscribe(follower: ChangeReceiver): RedisChangeSubscriber;
   /** The failed-auth throttle's limiter: shared through Redis, in-memory insurance while it is down. */
   authLimiter: LimiterFactory;
+  /**
+   * Graceful stop, after the drain: sends the settlements still batched and resolves once they
+   * were answered and their requests' usage recorded (before the usage reporter stops).
+   */
+  flushSettlements(): Promise<void>;
   /** For /readyz: Redis answering, and the pub/sub subscription live (subscribed and caught up). */
   status(): { up: boolean; subscribed: boolean };
   close(): Promise<void>;
@@ -71,16 +77,20 @@ export async function startRedisMode(
   });
   // One lease per org for this process: its budget reservations and its parallel-cap slots.
   const leases = new ReservationLeases({ redis: commands, prefix: config.redisPrefix, owner: gatewayId });
+  // One batcher for both stores: a request's window and spend settlements share one call, and so
+  // do those of every request ending in the same batch window.
+  const batcher = new RedisCallBatcher({ redis: commands, settleWindowMs: config.redisSettleBatchMs });
   const sharedSpend = new RedisSpendStore({
     redis: commands,
     prefix: config.redisPrefix,
     reservationTtlMs: config.upstreamTimeoutMs + RESERVATION_TTL_MARGIN_MS,
     clock,
     leases,
+    batcher,
   });
   const shared = new LimitsAdmission({
     clock,
-    store: new RedisCounterStore({ redis: commands, prefix: config.redisPrefix, leases }),
+    store: new RedisCounterStore({ redis: commands, prefix: config.redisPrefix, leases, batcher }),
     spend: sharedSpend,
   });
   const local = new LimitsAdmission({ clock, spend: deps.localSpend });
@@ -122,10 +132,17 @@ export async function startRedisMode(
       subscribers.push(subscriber);
       return subscriber;
     },
+    async flushSettlements() {
+      await batcher.flush();
+      // The usage records follow the settlements' answers through a few promise steps.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    },
     status: () => ({ up: health.up, subscribed: subscribers.some((subscriber) => subscriber.live) }),
     async close() {
       for (const subscriber of subscribers) subscriber.stop();
-      // After the drain: what this process still holds (settlements that failed) is freed now.
+      // After the drain: settlements still waiting are sent, then what this process still holds
+      // (settlements that failed) is freed now.
+      await batcher.flush();
       await leases.close();
       commands.disconnect();
     },

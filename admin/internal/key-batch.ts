@@ -13,8 +13,7 @@
  */
 import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
-import { recentlyUsedActiveKeys } from '../../src/storage/key-repository.js';
-import { resolveKeyPolicyBatch, type ResolveMemo } from './resolve-key-policy.js';
+import { recentKeyPolicyPage, resolveKeyPolicyBatch, type ResolveMemo } from './resolve-key-policy.js';
 
 /** Most hashes per batch and keys per page the admin plane answers. */
 export const MAX_KEY_BATCH = 1000;
@@ -53,16 +52,11 @@ export function recentKeyPolicies(
   now: number,
 ): RecentKeysPage {
   return db.transaction(() => {
-    const rows = recentlyUsedActiveKeys(db, after, limit);
     const memo: ResolveMemo = { teamTargets: new Map() };
-    const hashes = rows.map((row) => row.token_hash);
-    const policies = resolveKeyPolicyBatch(db, hashes, gatewayId, now, memo).filter(
-      (policy): policy is ResolvedKeyPolicy => policy !== null,
-    );
-    const last = rows[rows.length - 1];
+    const page = recentKeyPolicyPage(db, after, limit, gatewayId, now, memo);
     return {
-      policies,
-      next: rows.length < limit || last === undefined ? null : `${last.last_used_at}:${last.id}`,
+      policies: page.policies,
+      next: page.rows < limit || page.last === undefined ? null : `${page.last.lastUsedAt}:${page.last.id}`,
     };
   })();
 }

@@ -101,6 +101,8 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
       throw new KeygateError('invalid_request', { param: 'after', message: 'after: not a cursor' });
     }
     const page = recentKeyPolicies(db, after, query.limit, c.req.query('gateway_id'), deps.clock.now());
+    // The cursor also in a header: a gateway asks for the next page before this one's body is read.
+    c.header('x-keygate-next', page.next ?? 'none');
     return c.json(page, 200);
   });
 

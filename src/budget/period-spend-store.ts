@@ -16,7 +16,7 @@
  * entries of the scopes budgeted per period, taken in one synchronous section: all or nothing.
  */
 import type { Clock } from '../clock.js';
-import { SCOPES, type Scope } from '../policy/limits.js';
+import { SCOPES, type Limits, type Scope } from '../policy/limits.js';
 import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import { MemorySpendStore } from './memory-spend-store.js';
 import { BUDGET_PERIODS, PeriodClock, periodIndex, type BudgetPeriod } from './period.js';
@@ -180,6 +180,9 @@ export class PeriodSpendStore implements SpendStore {
   }
 
   private viewsOf(policy: ResolvedKeyPolicy): PolicyViews | null {
+    // No budget period anywhere (the common deployment): nothing to remember for this policy, and
+    // no WeakMap entry per cached key (issue 15).
+    if (this.periodOf.size === 0 && !hasBudgetPeriod(policy)) return null;
     let views = this.views.get(policy);
     if (views === undefined) {
       views = buildViews(policy, this.periodOf);
@@ -187,6 +190,12 @@ export class PeriodSpendStore implements SpendStore {
     }
     return views;
   }
+}
+
+function hasBudgetPeriod(policy: ResolvedKeyPolicy): boolean {
+  const period = (limits: Limits): boolean =>
+    limits.budgetPeriod !== null && limits.budgetPeriod !== undefined;
+  return period(policy.key.limits) || period(policy.team.limits) || period(policy.org.limits);
 }
 
 function buildViews(policy: ResolvedKeyPolicy, periodOf: Map<string, BudgetPeriod>): PolicyViews | null {

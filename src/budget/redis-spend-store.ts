@@ -45,6 +45,7 @@ import type { RedisClient } from '../ratelimit/redis-connection.js';
 import { settled } from '../ratelimit/counter-store.js';
 import type { BudgetPeriod } from './period.js';
 import { RedisBudgetKeys, SPEND_TTL_MS, type BudgetCounter } from './redis-period-keys.js';
+import { RedisCallBatcher } from '../ratelimit/redis-call-batcher.js';
 import { storeLeases, type Lease, type ReservationLeases } from './reservation-leases.js';
 import type { ScopeSpendView, SpendReservation, SpendReserveResult, SpendStore } from './spend-store.js';
 
@@ -98,26 +99,6 @@ end
 return 0
 `;
 
-/**
- * KEYS: spend, reservations per scope. ARGV: reserved micros, cost micros, lease name, then
- * spendTtl per scope. A reservation already freed (its lease expired) only adds its cost.
- */
-const FINISH = `
-local reserved = tonumber(ARGV[1])
-for i = 1, #KEYS / 2 do
-  -- A free reservation holds nothing (and -tonumber('0') is "-0", which HINCRBY refuses).
-  if reserved > 0 and redis.call('HEXISTS', KEYS[2 * i], ARGV[3]) == 1 then
-    local left = redis.call('HINCRBY', KEYS[2 * i], ARGV[3], 0 - reserved)
-    if left <= 0 then redis.call('HDEL', KEYS[2 * i], ARGV[3]) end
-  end
-  if tonumber(ARGV[2]) > 0 then
-    redis.call('INCRBY', KEYS[2 * i - 1], ARGV[2])
-    redis.call('PEXPIRE', KEYS[2 * i - 1], ARGV[3 + i])
-  end
-end
-return 0
-`;
-
 /** KEYS: spend, reservations of one scope. ARGV: lease key prefix. Spend and live reservations. */
 const VIEW = `
 local reserved = 0
@@ -131,7 +112,6 @@ return { redis.call('GET', KEYS[1]) or '0', reserved }
 interface ScriptedRedis {
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
   keygateSpendReserve3(numKeys: number, ...args: (string | number)[]): Promise<number>;
-  keygateSpendFinish3(numKeys: number, ...args: (string | number)[]): Promise<number>;
   keygateSpendView3(numKeys: number, ...args: string[]): Promise<[string, number]>;
 }
 
@@ -148,6 +128,8 @@ class RedisReservation implements SpendReservation {
     readonly micros: number,
     /** spend, reserved key pairs of the budgeted scopes; undefined once the reservation ended. */
     public keys: string[] | undefined,
+    /** The org: hash tag of the keys. */
+    readonly org: string,
     /** The lease it is held under (none without a budgeted scope). */
     readonly lease: Lease | undefined,
     /** Per scope: when its spend counter expires (period budgets), null for SPEND_TTL_MS. */
@@ -170,15 +152,22 @@ export interface RedisSpendStoreOptions {
   /** Lease timing of the store's own leases (reservation-leases.ts); tests shorten it. */
   leaseTtlMs?: number;
   leaseRefreshMs?: number;
+  /**
+   * Where settlements go: this process's batcher, shared with the counter store (one of the
+   * store's own, sending at the end of each event-loop turn, when absent).
+   */
+  batcher?: RedisCallBatcher;
 }
 
 export class RedisSpendStore implements SpendStore {
+  readonly settlesAsynchronously = true;
   private readonly redis: ScriptedRedis;
   private readonly keys: RedisBudgetKeys;
   private readonly reservationTtlMs: number;
   private readonly leases: ReservationLeases;
   /** The leases were created here, so `close` ends them. */
   private readonly ownLeases: boolean;
+  private readonly batcher: RedisCallBatcher;
   /** `scope:id` → where its counters are and their seed, for `spendOf` (diagnostics; bounded). */
   private readonly seen = new Map<string, SeenScope>();
 
@@ -186,10 +175,10 @@ export class RedisSpendStore implements SpendStore {
     const redis = options.redis as unknown as ScriptedRedis;
     if (typeof redis.keygateSpendReserve3 !== 'function') {
       redis.defineCommand('keygateSpendReserve3', { lua: RESERVE });
-      redis.defineCommand('keygateSpendFinish3', { lua: FINISH });
       redis.defineCommand('keygateSpendView3', { lua: VIEW });
     }
     this.redis = redis;
+    this.batcher = options.batcher ?? new RedisCallBatcher({ redis: options.redis });
     this.keys = new RedisBudgetKeys(options.prefix, options.clock ?? systemClock);
     this.reservationTtlMs = Math.ceil(options.reservationTtlMs);
     ({ leases: this.leases, own: this.ownLeases } = storeLeases(options.leases, {
@@ -220,7 +209,10 @@ export class RedisSpendStore implements SpendStore {
   reserve(policy: ResolvedKeyPolicy, micros: number): SpendReserveResult | Promise<SpendReserveResult> {
     const counters = this.keys.countersOf(policy);
     if (counters.length === 0)
-      return { ok: true, reservation: new RedisReservation(this, micros, undefined, undefined, []) };
+      return {
+        ok: true,
+        reservation: new RedisReservation(this, micros, undefined, policy.org.id, undefined, []),
+      };
     const keys: string[] = [];
     const args: (string | number)[] = [];
     for (const counter of counters) {
@@ -276,7 +268,7 @@ export class RedisSpendStore implements SpendStore {
       (reply) => (reply === -1 ? 'lost' : reply === 0 ? 'held' : 'none'),
     );
     if (lease === undefined) return { ok: false, scope: scopes[answer - 1]! };
-    return { ok: true, reservation: new RedisReservation(this, micros, keys, lease, expiresAt) };
+    return { ok: true, reservation: new RedisReservation(this, micros, keys, org, lease, expiresAt) };
   }
 
   private reserveUnder(lease: Lease, keys: string[], args: (string | number)[], micros: number) {
@@ -301,18 +293,19 @@ export class RedisSpendStore implements SpendStore {
     const keys = reservation.keys;
     reservation.keys = undefined;
     if (keys === undefined) return;
-    try {
-      await settled(
-        this.redis.keygateSpendFinish3(
-          keys.length,
-          ...keys,
-          reservation.micros,
-          Math.ceil(costMicros),
-          reservation.lease!.name,
-          ...reservation.expiresAt.map((at) => this.keys.ttlMs(at)),
-        ),
-        'settling the budgets',
+    const lease = reservation.lease!;
+    const micros = reservation.micros;
+    const cost = Math.ceil(costMicros);
+    // One operation per scope, all in this event-loop turn's settlement batch (one script call).
+    const done: Promise<void>[] = [];
+    for (let i = 0; i < keys.length; i += 2) {
+      const ttlMs = this.keys.ttlMs(reservation.expiresAt[i / 2]!);
+      done.push(
+        this.batcher.finishSpend(reservation.org, keys[i]!, keys[i + 1]!, lease.name, micros, cost, ttlMs),
       );
+    }
+    try {
+      await settled(Promise.all(done), 'settling the budgets');
     } catch (error) {
       this.leases.retire(reservation.lease!);
       throw error;

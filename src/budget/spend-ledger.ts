@@ -23,7 +23,6 @@ import type { Scope } from '../policy/limits.js';
 import type { ScopeState } from '../policy/resolved-policy.js';
 
 export interface ScopeSpend {
-  readonly id: string;
   baselineMicros: number;
   baselineVersion: number;
   baselineAppliedSeq: number;
@@ -32,13 +31,14 @@ export interface ScopeSpend {
   /** Local settled spend not sealed into a usage batch yet. */
   unsealedMicros: number;
   /**
-   * Local spend per sealed batch the baseline does not include, as pairs `[seq, micros, seq,
-   * micros, ...]`; null when there is none. A scope holds one or two such batches at a time (until
-   * its next load), and every cached key that spent holds one: a flat array of one pair costs
-   * ~64 bytes where a Map costs ~180.
+   * Local spend per sealed batch the baseline does not include. A scope holds one or two such
+   * batches at a time (until its next load), and every cached key that spent holds one, so the
+   * first is kept in two fields (`sealedSeq` 0 = none) and only the others in an array of pairs
+   * `[seq, micros, ...]` (null when there are none): an array of one pair cost ~64 bytes per key.
    */
-  sealed: number[] | null;
-  sealedMicros: number;
+  sealedSeq: number;
+  sealedSeqMicros: number;
+  moreSealed: number[] | null;
 }
 
 export class SpendLedger {
@@ -53,14 +53,14 @@ export class SpendLedger {
     let entry = scopes.get(state.id);
     if (entry === undefined) {
       entry = {
-        id: state.id,
         baselineMicros: state.spendMicros,
         baselineVersion: version,
         baselineAppliedSeq: appliedBatchSeq,
         reservedMicros: 0,
         unsealedMicros: 0,
-        sealed: null,
-        sealedMicros: 0,
+        sealedSeq: 0,
+        sealedSeqMicros: 0,
+        moreSealed: null,
       };
       scopes.set(state.id, entry);
       return entry;
@@ -73,14 +73,16 @@ export class SpendLedger {
     entry.baselineMicros = state.spendMicros;
     entry.baselineVersion = version;
     entry.baselineAppliedSeq = appliedBatchSeq;
-    const sealed = entry.sealed;
-    if (sealed !== null) {
+    if (entry.sealedSeq !== 0) {
       const kept: number[] = [];
-      for (let i = 0; i < sealed.length; i += 2) {
-        if (sealed[i]! <= appliedBatchSeq) entry.sealedMicros -= sealed[i + 1]!;
-        else kept.push(sealed[i]!, sealed[i + 1]!);
-      }
-      entry.sealed = kept.length > 0 ? kept.slice() : null; // slice: exact size
+      if (entry.sealedSeq > appliedBatchSeq) kept.push(entry.sealedSeq, entry.sealedSeqMicros);
+      const more = entry.moreSealed;
+      if (more !== null)
+        for (let i = 0; i < more.length; i += 2)
+          if (more[i]! > appliedBatchSeq) kept.push(more[i]!, more[i + 1]!);
+      entry.sealedSeq = kept.length > 0 ? kept[0]! : 0;
+      entry.sealedSeqMicros = kept.length > 0 ? kept[1]! : 0;
+      entry.moreSealed = kept.length > 2 ? kept.slice(2) : null; // slice: exact size
     }
     return entry;
   }
@@ -117,16 +119,21 @@ export class SpendLedger {
   /** Everything settled so far and not yet sealed now belongs to usage batch `batchSeq`. */
   seal(batchSeq: number): void {
     for (const entry of this.unsealed) {
-      const sealed = entry.sealed;
-      // A literal of exactly one pair (push on an empty array reserves 17 slots).
-      if (sealed === null) entry.sealed = [batchSeq, entry.unsealedMicros];
+      if (entry.sealedSeq === 0) {
+        entry.sealedSeq = batchSeq;
+        entry.sealedSeqMicros = entry.unsealedMicros;
+      } else if (entry.sealedSeq === batchSeq) entry.sealedSeqMicros += entry.unsealedMicros;
       else {
-        let i = 0;
-        while (i < sealed.length && sealed[i] !== batchSeq) i += 2;
-        if (i < sealed.length) sealed[i + 1]! += entry.unsealedMicros;
-        else sealed.push(batchSeq, entry.unsealedMicros);
+        const more = entry.moreSealed;
+        // A literal of exactly one pair (push on an empty array reserves 17 slots).
+        if (more === null) entry.moreSealed = [batchSeq, entry.unsealedMicros];
+        else {
+          let i = 0;
+          while (i < more.length && more[i] !== batchSeq) i += 2;
+          if (i < more.length) more[i + 1]! += entry.unsealedMicros;
+          else more.push(batchSeq, entry.unsealedMicros);
+        }
       }
-      entry.sealedMicros += entry.unsealedMicros;
       entry.unsealedMicros = 0;
     }
     this.unsealed.clear();
@@ -134,5 +141,8 @@ export class SpendLedger {
 }
 
 export function spendMicros(entry: ScopeSpend): number {
-  return entry.baselineMicros + entry.sealedMicros + entry.unsealedMicros;
+  let sealed = entry.sealedSeqMicros;
+  const more = entry.moreSealed;
+  if (more !== null) for (let i = 1; i < more.length; i += 2) sealed += more[i]!;
+  return entry.baselineMicros + sealed + entry.unsealedMicros;
 }

@@ -47,6 +47,13 @@ export interface SpendStore {
   settle(reservation: SpendReservation, costMicros: number): MaybePromise<void>;
   /** The reservation is handed back; nothing was spent. */
   release(reservation: SpendReservation): MaybePromise<void>;
+  /**
+   * True for a store whose `settle` answers asynchronously (Redis): LimitsAdmission then settles
+   * spend in the same event-loop turn as the window adjustments rather than after them, so stores
+   * that batch their settlements (redis-call-batcher.ts) send both in one call. A synchronous
+   * store is settled after the windows (see LimitsAdmission `book`).
+   */
+  readonly settlesAsynchronously?: boolean;
   /** Spend and in-flight reservations of one scope, null when the store has not seen it. */
   spendOf(scope: Scope, id: string): MaybePromise<ScopeSpendView | null>;
 }

@@ -10,6 +10,9 @@
  * again goes within two sweeps. Storage is flat: one Map from key to slot, the keys and values in
  * two arrays, the marks in a Uint8Array, freed slots on a stack; no object per entry.
  *
+ * Each entry may carry a number besides its value (`stamp`: the key cache's freshness deadline), kept
+ * in a Float64Array: an object per entry to pair the two was ~56 bytes with its boxed number.
+ *
  * Differences from an exact LRU: among entries read since the hand's last pass, the order of
  * eviction is slot order, not recency. A new entry starts unmarked (as in SIEVE): one that is
  * never read goes before any entry read since the hand passed, so a stream of one-off keys
@@ -20,12 +23,14 @@ export class BoundedLru<K extends NonNullable<unknown>, V extends NonNullable<un
   private readonly keys: (K | undefined)[] = [];
   private readonly values: (V | undefined)[] = [];
   private readonly used: Uint8Array;
+  private stamps: Float64Array<ArrayBuffer>;
   private readonly free: number[] = [];
   private hand = 0;
 
   constructor(readonly max: number) {
     if (!(max >= 1)) throw new RangeError('max must be at least 1');
     this.used = new Uint8Array(max);
+    this.stamps = new Float64Array(Math.min(max, 1024));
   }
 
   /** Reads and marks the entry as recently used. */
@@ -36,13 +41,32 @@ export class BoundedLru<K extends NonNullable<unknown>, V extends NonNullable<un
     return this.values[slot];
   }
 
+  /**
+   * The entry's slot, marked as recently used, or -1 when there is none: its value and stamp are
+   * `valueAt(slot)` and `stampAt(slot)` until the next write (one lookup for both).
+   */
+  find(key: K): number {
+    const slot = this.slots.get(key);
+    if (slot === undefined) return -1;
+    this.used[slot] = 1;
+    return slot;
+  }
+
+  valueAt(slot: number): V {
+    return this.values[slot]!;
+  }
+
+  stampAt(slot: number): number {
+    return this.stamps[slot]!;
+  }
+
   /** Reads without touching recency (for invalidation scans and tests). */
   peek(key: K): V | undefined {
     const slot = this.slots.get(key);
     return slot === undefined ? undefined : this.values[slot];
   }
 
-  set(key: K, value: V): void {
+  set(key: K, value: V, stamp = 0): void {
     let slot = this.slots.get(key);
     if (slot === undefined) {
       slot = this.free.pop() ?? (this.keys.length < this.max ? this.keys.length : this.evict());
@@ -51,6 +75,14 @@ export class BoundedLru<K extends NonNullable<unknown>, V extends NonNullable<un
       this.used[slot] = 0;
     } else this.used[slot] = 1;
     this.values[slot] = value;
+    if (slot >= this.stamps.length) {
+      const stamps = new Float64Array(
+        Math.min(this.max, Math.max(slot + 1, Math.ceil(this.stamps.length * 1.5))),
+      );
+      stamps.set(this.stamps);
+      this.stamps = stamps;
+    }
+    this.stamps[slot] = stamp;
   }
 
   delete(key: K): boolean {

@@ -69,11 +69,6 @@ export interface KeyCacheStats {
   revalidations: number;
 }
 
-interface Entry {
-  policy: ResolvedKeyPolicy;
-  freshUntil: number;
-}
-
 type LoadResult = { kind: 'found'; policy: ResolvedKeyPolicy } | { kind: 'unknown' } | { kind: 'error' };
 
 const ERROR_RESULT: LoadResult = { kind: 'error' };
@@ -92,7 +87,8 @@ export class KeyPolicyCache {
     discardedLoads: 0,
     revalidations: 0,
   };
-  private readonly entries: BoundedLru<string, Entry>;
+  /** Token hash → policy, each stamped with the epoch ms until which it is fresh. */
+  private readonly entries: BoundedLru<string, ResolvedKeyPolicy>;
   /** Unknown hash → epoch ms until which it stays unknown. */
   private readonly unknown: BoundedLru<string, number>;
   private readonly inflight = new Map<string, Promise<LoadResult>>();
@@ -115,10 +111,10 @@ export class KeyPolicyCache {
 
   /** The hot path: a fresh cached policy, or undefined (then call `resolve`). */
   lookup(tokenHash: string): ResolvedKeyPolicy | undefined {
-    const entry = this.entries.get(tokenHash);
-    if (entry !== undefined && this.options.clock.now() < entry.freshUntil) {
+    const slot = this.entries.find(tokenHash);
+    if (slot >= 0 && this.options.clock.now() < this.entries.stampAt(slot)) {
       this.stats.hits++;
-      return entry.policy;
+      return this.entries.valueAt(slot);
     }
     this.stats.misses++;
     return undefined;
@@ -135,21 +131,23 @@ export class KeyPolicyCache {
       }
       this.unknown.delete(tokenHash);
     }
-    const stale = this.entries.get(tokenHash);
+    const slot = this.entries.find(tokenHash);
+    const stale = slot < 0 ? undefined : this.entries.valueAt(slot);
     if (stale !== undefined) {
-      if (now < stale.freshUntil) return { ok: true, policy: stale.policy };
+      const freshUntil = this.entries.stampAt(slot);
+      if (now < freshUntil) return { ok: true, policy: stale };
       if (now < this.backoffUntil) {
         this.stats.staleServed++;
-        return { ok: true, policy: stale.policy };
+        return { ok: true, policy: stale };
       }
       // Never past the policy's own expiry (key expiry or the end of a regenerate grace period):
       // that answer is due from the source now (an old secret past its grace is unknown there).
-      const pastExpiry = stale.policy.expiresAt !== null && now >= stale.policy.expiresAt;
-      if (!pastExpiry && now < stale.freshUntil + (this.options.staleMs ?? 0)) {
+      const pastExpiry = stale.expiresAt !== null && now >= stale.expiresAt;
+      if (!pastExpiry && now < freshUntil + (this.options.staleMs ?? 0)) {
         this.stats.staleServed++;
         this.stats.revalidations++;
         void this.shared(tokenHash);
-        return { ok: true, policy: stale.policy };
+        return { ok: true, policy: stale };
       }
     }
     const result = await this.shared(tokenHash);
@@ -158,7 +156,7 @@ export class KeyPolicyCache {
     const fallback = this.entries.peek(tokenHash) ?? stale;
     if (fallback !== undefined) {
       this.stats.staleServed++;
-      return { ok: true, policy: fallback.policy };
+      return { ok: true, policy: fallback };
     }
     return UNAVAILABLE;
   }
@@ -182,7 +180,7 @@ export class KeyPolicyCache {
     this.epoch++;
     if (this.loadStarts.size > 0) this.recent.push({ epoch: this.epoch, invalidation });
     const seq = invalidation.seq;
-    const outdated = (entry: Entry): boolean => seq === undefined || entry.policy.version < seq;
+    const outdated = (policy: ResolvedKeyPolicy): boolean => seq === undefined || policy.version < seq;
     if (invalidation.all === true) {
       if (seq === undefined) this.entries.clear();
       else this.entries.deleteWhere(outdated);
@@ -196,7 +194,7 @@ export class KeyPolicyCache {
     }
     const { keyId, teamId, orgId } = invalidation;
     if (keyId !== undefined || teamId !== undefined || orgId !== undefined) {
-      this.entries.deleteWhere((entry) => outdated(entry) && matchesScope(entry.policy, invalidation));
+      this.entries.deleteWhere((policy) => outdated(policy) && matchesScope(policy, invalidation));
     }
   }
 
@@ -221,7 +219,7 @@ export class KeyPolicyCache {
         this.stats.discardedLoads++;
         continue;
       }
-      this.entries.set(hash, { policy, freshUntil: this.freshUntil(policy) });
+      this.entries.set(hash, policy, this.freshUntil(policy));
       this.unknown.delete(hash);
       this.options.onLoaded?.(policy);
       cached++;
@@ -237,7 +235,7 @@ export class KeyPolicyCache {
 
   /** The cached entry without touching recency or freshness (tests, /readyz). */
   peek(tokenHash: string): ResolvedKeyPolicy | undefined {
-    return this.entries.peek(tokenHash)?.policy;
+    return this.entries.peek(tokenHash);
   }
 
   get size(): number {
@@ -277,7 +275,7 @@ export class KeyPolicyCache {
         }
         return UNKNOWN_RESULT;
       }
-      this.entries.set(tokenHash, { policy, freshUntil: this.freshUntil(policy) });
+      this.entries.set(tokenHash, policy, this.freshUntil(policy));
       this.unknown.delete(tokenHash);
       this.options.onLoaded?.(policy);
       return { kind: 'found', policy };

@@ -4,8 +4,8 @@
  *
  * A policy parsed from JSON carries fresh objects and strings everywhere. Most of it is the same
  * from key to key: every key of a team holds an identical team `ScopeState` (same id, limits and
- * spend in one snapshot), an identical org, usually the same `effectiveTargets` and often the same
- * key `Limits`. `intern` rewrites a policy in place so those parts point to one shared, frozen
+ * spend in one snapshot), an identical org, usually the same `effectiveTargets` and `tags` (mostly
+ * none: an empty array per key was 32 bytes) and often the same key `Limits`. `intern` rewrites a policy in place so those parts point to one shared, frozen
  * object per distinct content. Only equal content is shared: a team whose spend or limits differ
  * between two loads keeps two objects, so no policy ever reads another load's values.
  *
@@ -29,8 +29,8 @@ export class PolicyInterner {
   private readonly limits = new Map<string, Readonly<Limits>>();
   /** `team:<id>` / `org:<id>` → the latest interned state of that scope. */
   private readonly scopes = new Map<string, Readonly<ScopeState>>();
-  /** Target names joined by NUL → the shared frozen list. */
-  private readonly targetLists = new Map<string, readonly string[]>();
+  /** Target names (or tags) joined by NUL → the shared frozen list. */
+  private readonly lists = new Map<string, readonly string[]>();
 
   constructor(options: PolicyInternerOptions = {}) {
     this.maxEntries = options.maxEntries ?? 10_000;
@@ -48,7 +48,9 @@ export class PolicyInterner {
     key.limits = this.internLimits(key.limits);
     policy.team = this.internScope('team', policy.team);
     policy.org = this.internScope('org', policy.org);
-    policy.effectiveTargets = this.internTargets(policy.effectiveTargets) as string[];
+    policy.effectiveTargets = this.internList(policy.effectiveTargets) as string[];
+    // The key's tags (usage grouping at the admin plane): mostly none, or the same few lists.
+    if (policy.tags !== undefined) policy.tags = this.internList(policy.tags) as string[];
     return policy;
   }
 
@@ -99,13 +101,13 @@ export class PolicyInterner {
     return fresh as ScopeState;
   }
 
-  private internTargets(targets: readonly string[]): readonly string[] {
-    const id = targets.join('\u0000');
-    const shared = this.targetLists.get(id);
+  private internList(list: readonly string[]): readonly string[] {
+    const id = list.join('\u0000');
+    const shared = this.lists.get(id);
     if (shared !== undefined) return shared;
-    const fresh = Object.freeze(targets.slice());
-    if (this.targetLists.size >= this.maxEntries) this.targetLists.clear();
-    this.targetLists.set(id, fresh);
+    const fresh = Object.freeze(list.slice());
+    if (this.lists.size >= this.maxEntries) this.lists.clear();
+    this.lists.set(id, fresh);
     return fresh;
   }
 }

@@ -42,6 +42,8 @@ export interface Config {
   redis: RedisTarget | undefined;
   /** Per-command Redis timeout; a slower answer counts as Redis being down. */
   redisTimeoutMs: number;
+  /** How long a request's settlement may wait to share one Redis call with others (0: same event-loop turn). */
+  redisSettleBatchMs: number;
   /** Gateway processes on one port (node:cluster); more than 1 needs REDIS_URL. */
   gatewayWorkers: number;
   /** Largest output-token figure a cost estimate uses (a bigger max_tokens is forwarded, not reserved). */
@@ -113,6 +115,7 @@ export const CONFIG_VARIABLES = {
   KEYGATE_ALERT_WEBHOOK_URL: { default: undefined },
   KEYGATE_ALERT_WEBHOOK_SECRET: { default: undefined },
   KEYGATE_REDIS_TIMEOUT_MS: { default: '250' },
+  KEYGATE_REDIS_SETTLE_BATCH_MS: { default: '0' },
   KEYGATE_GATEWAY_WORKERS: { default: '1' },
   KEYGATE_MAX_OUTPUT_TOKENS: { default: '131072' },
   KEYGATE_FORWARD_HEADERS: { default: undefined },
@@ -285,6 +288,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     alertWebhookSecret,
     redis: redisParsed === undefined || 'problem' in redisParsed ? undefined : redisParsed,
     redisTimeoutMs: integer('KEYGATE_REDIS_TIMEOUT_MS', 1, 60_000),
+    redisSettleBatchMs: integer('KEYGATE_REDIS_SETTLE_BATCH_MS', 0, 100),
     gatewayWorkers: integer('KEYGATE_GATEWAY_WORKERS', 1, 256),
     maxOutputTokens: integer('KEYGATE_MAX_OUTPUT_TOKENS', 1, 100_000_000),
     forwardHeaders: (optional('KEYGATE_FORWARD_HEADERS') ?? '')

@@ -66,6 +66,11 @@ export const WINDOW_FIELDS: readonly WindowField[] = WINDOW_NAMES.map((name): Wi
 export type Scope = 'key' | 'team' | 'org';
 export const SCOPES: readonly Scope[] = ['key', 'team', 'org'];
 
+/** Position in SCOPES, without a keyed load (megamorphic on the hot path, see `scopeState`). */
+export function scopeIndex(scope: Scope): number {
+  return scope === 'key' ? 0 : scope === 'team' ? 1 : 2;
+}
+
 export const NO_LIMITS: Readonly<Limits> = Object.freeze({
   maxBudgetMicros: null,
   rpm: null,

@@ -19,15 +19,44 @@ import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js
 import type { CounterCharge } from './counter-store.js';
 import { CounterKeys, DAY_MS, ParallelKeys, WINDOWS, windowParam, windowStart } from './windows.js';
 
-export interface PlannedCharge extends CounterCharge {
-  scope: Scope;
-  unit: 'requests' | 'tokens' | 'in_flight';
-  /** `key_rpm`, `team_parallel`, ...: the public name of the limit. */
-  param: string;
-  /** Epoch ms at which the window resets (parallel caps: a retry hint one second away). */
-  endMs: number;
-  /** Set on shadow charges: the real limit (`limit` is then unreachable). */
-  shadowLimit: number | undefined;
+/** Counter-key strings, for stores keyed by string (Redis): built on first use, shared per window start. */
+const windowKeys = new CounterKeys();
+const parallelKeys = new ParallelKeys();
+
+/**
+ * One charge of a plan. A window counter is named in parts (scope, scope id, window, start), which
+ * is all the memory store reads (window-cells.ts); its `key` string is built only when a store
+ * keyed by string asks for it (issue 15: no string per key and window start in memory mode).
+ */
+export class PlannedCharge implements CounterCharge {
+  private cachedKey: string | undefined = undefined;
+
+  constructor(
+    readonly scope: Scope,
+    readonly scopeId: string,
+    /** Index in WINDOWS; -1 for a parallel cap. */
+    readonly window: number,
+    /** Window start (0 for a parallel cap). */
+    readonly startMs: number,
+    readonly amount: number,
+    readonly limit: number,
+    readonly ttlMs: number,
+    readonly held: boolean,
+    readonly unit: 'requests' | 'tokens' | 'in_flight',
+    /** `key_rpm`, `team_parallel`, ...: the public name of the limit. */
+    readonly param: string,
+    /** Epoch ms at which the window resets (parallel caps: a retry hint one second away). */
+    readonly endMs: number,
+    /** Set on shadow charges: the real limit (`limit` is then unreachable). */
+    readonly shadowLimit: number | undefined,
+  ) {}
+
+  get key(): string {
+    return (this.cachedKey ??=
+      this.window < 0
+        ? parallelKeys.get(this.scope, this.scopeId)
+        : windowKeys.get(this.scope, this.scopeId, this.window, this.startMs));
+  }
 }
 
 /** Counters outlive their window by this much (garbage collection only). */
@@ -50,14 +79,7 @@ export const PARALLEL_PARAM: Record<Scope, string> = {
 const PARALLEL_PARAMS: readonly string[] = SCOPES.map((scope) => PARALLEL_PARAM[scope]);
 
 /** Every configured window of the three scopes in report order (key, team, org × WINDOWS), then parallel caps. */
-const parallelKeys = new ParallelKeys();
-
-export function plan(
-  keys: CounterKeys,
-  policy: ResolvedKeyPolicy,
-  now: number,
-  tokenReservation: number,
-): PlannedCharge[] {
+export function plan(policy: ResolvedKeyPolicy, now: number, tokenReservation: number): PlannedCharge[] {
   const charges: PlannedCharge[] = [];
   for (let s = 0; s < SCOPES.length; s++) {
     const scope = SCOPES[s]!;
@@ -71,17 +93,22 @@ export function plan(
       if (limit === null) continue;
       const start = windowStart(window.lengthMs, now);
       const shadowed = shadow !== 0 && (shadow & WINDOW_BITS[w]!) !== 0;
-      charges.push({
-        key: keys.get(scope, state.id, w, start),
-        amount: window.unit === 'requests' ? 1 : tokenReservation,
-        limit: shadowed ? UNREACHABLE : limit,
-        ttlMs: window.lengthMs + TTL_SLACK_MS,
-        scope,
-        unit: window.unit,
-        param: params[w]!,
-        endMs: start + window.lengthMs,
-        shadowLimit: shadowed ? limit : undefined,
-      });
+      charges.push(
+        new PlannedCharge(
+          scope,
+          state.id,
+          w,
+          start,
+          window.unit === 'requests' ? 1 : tokenReservation,
+          shadowed ? UNREACHABLE : limit,
+          window.lengthMs + TTL_SLACK_MS,
+          false,
+          window.unit,
+          params[w]!,
+          start + window.lengthMs,
+          shadowed ? limit : undefined,
+        ),
+      );
     }
   }
   for (let s = 0; s < SCOPES.length; s++) {
@@ -90,18 +117,22 @@ export function plan(
     const max = state.limits.maxParallel;
     if (max === null || max === undefined) continue;
     const shadowed = ((state.limits.shadow ?? 0) & SHADOW_BITS.parallel) !== 0;
-    charges.push({
-      key: parallelKeys.get(scope, state.id),
-      amount: 1,
-      limit: shadowed ? UNREACHABLE : max,
-      ttlMs: DAY_MS,
-      held: true,
-      scope,
-      unit: 'in_flight',
-      param: PARALLEL_PARAMS[s]!,
-      endMs: now + PARALLEL_RETRY_MS,
-      shadowLimit: shadowed ? max : undefined,
-    });
+    charges.push(
+      new PlannedCharge(
+        scope,
+        state.id,
+        -1,
+        0,
+        1,
+        shadowed ? UNREACHABLE : max,
+        DAY_MS,
+        true,
+        'in_flight',
+        PARALLEL_PARAMS[s]!,
+        now + PARALLEL_RETRY_MS,
+        shadowed ? max : undefined,
+      ),
+    );
   }
   return charges;
 }

@@ -11,6 +11,7 @@
  * whole decision without yielding to the event loop.
  */
 import type { MaybePromise } from '../maybe-promise.js';
+import type { Scope } from '../policy/limits.js';
 
 export type { MaybePromise };
 export { isPromise } from '../maybe-promise.js';
@@ -34,6 +35,16 @@ export interface CounterCharge {
    * dies are freed by themselves (src/budget/reservation-leases.ts).
    */
   held?: boolean;
+  /**
+   * A window counter's identity in parts (issue 15), set when the charge is one: `key` spells
+   * `counterKey(scope, scopeId, WINDOWS[window].name, startMs)` (windows.ts). The memory store keeps
+   * the windows of one scope together by these and never reads `key`; stores keyed by string
+   * ignore them. `window` is the index in WINDOWS, absent or -1 on counters that are no window.
+   */
+  scope?: Scope;
+  scopeId?: string;
+  window?: number;
+  startMs?: number;
 }
 
 /** What a store needs to end one admission's held charges (Redis: their lease); opaque to callers. */
@@ -49,7 +60,8 @@ export interface ChargeResult {
 }
 
 /** A counter to read: a window counter's key, or a charge (held charges are read as held). */
-export type CounterRef = string | Pick<CounterCharge, 'key' | 'held'>;
+export type CounterRef =
+  string | Pick<CounterCharge, 'key' | 'held' | 'scope' | 'scopeId' | 'window' | 'startMs'>;
 
 /**
  * `group` (every method): the counters of one request share one group, the org id. A store that

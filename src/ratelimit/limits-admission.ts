@@ -45,7 +45,6 @@ import type { SpendReservation, SpendReserveResult, SpendStore } from '../budget
 import { isPromise, type MaybePromise } from '../maybe-promise.js';
 import { settled, type ChargeResult, type CounterHold, type CounterStore } from './counter-store.js';
 import { MemoryCounterStore } from './memory-counter-store.js';
-import { CounterKeys } from './windows.js';
 import {
   failingCharge,
   headersFor,
@@ -113,7 +112,6 @@ export class LimitsAdmission implements Admission {
   private readonly spend: SpendStore;
   private readonly clock: Clock;
   private openTickets = 0;
-  private readonly keys = new CounterKeys();
   private nextTicket = 1;
 
   constructor(options: LimitsAdmissionOptions = {}) {
@@ -142,7 +140,7 @@ export class LimitsAdmission implements Admission {
       ? await settled(answer, 'reserving the budgets')
       : answer;
     if (!reserved.ok) {
-      const charges = plan(this.keys, policy, now, 0);
+      const charges = plan(policy, now, 0);
       const values = await this.read(charges, policy.org.id);
       return {
         ok: false,
@@ -159,7 +157,7 @@ export class LimitsAdmission implements Admission {
       1,
       Math.min(estimatedInputTokens + maxOutputTokens, smallestTokenLimit(policy)),
     );
-    const charges = plan(this.keys, policy, now, tokenReservation);
+    const charges = plan(policy, now, tokenReservation);
     let result: ChargeResult;
     try {
       const charged = this.store.chargeAll(charges, policy.org.id);
@@ -214,9 +212,10 @@ export class LimitsAdmission implements Admission {
   async release(ticket: AdmissionTicket): Promise<void> {
     const state = this.take(ticket);
     if (state === undefined) return;
-    await this.releaseSpend(state.reservation);
+    // Both in this event-loop turn: stores that batch their settlements send them in one call.
+    const released = this.releaseSpend(state.reservation);
     const adjusted = this.adjust(state, REFUND, 0);
-    if (adjusted !== undefined) await adjusted;
+    await Promise.all([released, adjusted]);
   }
 
   async abort(ticket: AdmissionTicket): Promise<{ costMicros: number }> {
@@ -229,7 +228,7 @@ export class LimitsAdmission implements Admission {
   /** Current counters of every configured window of a policy (diagnostics and tests). */
   async windowUsage(policy: ResolvedKeyPolicy): Promise<WindowUsage[]> {
     const now = this.clock.now();
-    const charges = plan(this.keys, effectivePolicy(policy, now), now, 0);
+    const charges = plan(effectivePolicy(policy, now), now, 0);
     const values = await this.read(charges, policy.org.id);
     return charges.map((charge, i) => ({
       param: charge.param,
@@ -288,8 +287,13 @@ export class LimitsAdmission implements Admission {
   ): MaybePromise<{ costMicros: number }> {
     // Real tokens replace the reservation; the request leaves every parallel cap it was counted in.
     const adjusted = this.adjust(state, RECONCILE, inputTokens + outputTokens - state.tokenReservation);
-    if (adjusted !== undefined) return adjusted.then(() => this.book(state, inputTokens, outputTokens));
-    return this.book(state, inputTokens, outputTokens);
+    if (adjusted === undefined) return this.book(state, inputTokens, outputTokens);
+    if (this.spend.settlesAsynchronously === true) {
+      // Spend settles in the same turn as the windows (one call when the stores share a batcher).
+      const booked = this.book(state, inputTokens, outputTokens);
+      return Promise.all([adjusted, booked]).then(([, answer]) => answer);
+    }
+    return adjusted.then(() => this.book(state, inputTokens, outputTokens));
   }
 
   private book(
@@ -297,10 +301,11 @@ export class LimitsAdmission implements Admission {
     inputTokens: number,
     outputTokens: number,
   ): MaybePromise<{ costMicros: number }> {
-    // Spend is booked last: from here to the caller's continuation that records it for the usage
-    // reporter only microtasks run, so no timer can seal a batch in between, and the ledger's
-    // unsealed spend and the reporter's open batch hold the same requests. (Meanwhile the
-    // reservation keeps guarding the budget while an asynchronous store is adjusted.)
+    // Spend is booked last (when the spend store answers synchronously): from here to the
+    // caller's continuation that records it for the usage reporter only microtasks run, so no
+    // timer can seal a batch in between, and the ledger's unsealed spend and the reporter's open
+    // batch hold the same requests. (Meanwhile the reservation keeps guarding the budget while an
+    // asynchronous counter store is adjusted.)
     const cost = costMicros(state.pricing, inputTokens, outputTokens);
     const booked = this.spend.settle(state.reservation, cost);
     if (isPromise(booked)) return settled(booked, 'settling the budgets').then(() => ({ costMicros: cost }));

@@ -29,6 +29,14 @@ export interface RedisConnectOptions {
   name?: string;
 }
 
+/** The name RedisCallBatcher defines its script under. */
+export const BATCH_COMMAND = 'keygateBatch1';
+
+/** True for a Redis Cluster client: a script's keys must then share one hash slot. */
+export function isCluster(client: RedisClient): boolean {
+  return client instanceof Cluster;
+}
+
 const retry = (times: number): number => Math.min(50 * times, 1000);
 
 export function connectRedis(target: RedisTarget, options: RedisConnectOptions): RedisClient {
@@ -43,6 +51,9 @@ export function connectRedis(target: RedisTarget, options: RedisConnectOptions):
     // route keygate's scripts by their first argument (the key count, not a key), so a pipeline
     // could mix orgs of different shards and be rejected; scripts go one write each there.
     enableAutoPipelining: !subscriber,
+    // The batch script is already one call per event-loop turn (redis-call-batcher.ts): it is sent
+    // at once rather than held for ioredis's next-turn pipeline, so admissions wait no longer.
+    autoPipeliningIgnoredCommands: [BATCH_COMMAND],
   };
   if (target.mode === 'single') {
     return new Redis(target.url, {

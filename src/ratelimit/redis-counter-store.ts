@@ -2,11 +2,16 @@
  * Window counters and parallel caps in Redis (scale-out mode): every gateway replica charges the
  * same counters, so windows and in-flight caps stay exact across replicas.
  *
- * Atomicity: `chargeAll` is one Lua script. Redis runs a script to completion with no other
+ * Atomicity: `chargeAll` runs in one Lua script. Redis runs a script to completion with no other
  * command in between, so its check of every window and its commit of every window are one
  * indivisible step for all replicas at once: the same all-or-nothing argument as the memory
  * store's synchronous section. rate-limiter-flexible's Redis limiters are not used for the same
  * reason as in memory: their `consume` charges on refusal, one key at a time.
+ *
+ * Calls: window charges, adjustments and given-back slots go through the process's
+ * RedisCallBatcher (redis-call-batcher.ts), which sends those of one event-loop turn as one script
+ * call per org, each request's charge still all-or-nothing on its own; charges that hold parallel
+ * slots use CHARGE_ALL below, one call each (its lease answer is per call).
  *
  * Redis Cluster: a script may only touch keys of one hash slot. Every counter of a request is
  * named with the request's group (its org id, see CounterStore) as a hash tag,
@@ -25,9 +30,11 @@
  * expired meanwhile has nothing left to give back).
  *
  * Expiry is garbage collection only (window keys carry their window start, held hashes empty
- * themselves); it is renewed on every charge or adjustment.
+ * themselves): a window counter gets it when a charge creates it (window length + 1 s from then,
+ * so past the window's end), and it is renewed by adjustments and by held charges.
  */
 import type { RedisClient } from './redis-connection.js';
+import { RedisCallBatcher } from './redis-call-batcher.js';
 import { storeLeases, type Lease, type ReservationLeases } from '../budget/reservation-leases.js';
 import {
   refKey,
@@ -92,17 +99,6 @@ table.insert(values, 1, ok)
 return values
 `;
 
-/** KEYS: held counters. ARGV: lease name, amount per key. Never below zero, nothing under other leases. */
-const END_HELD = `
-for i = 1, #KEYS do
-  if redis.call('HEXISTS', KEYS[i], ARGV[1]) == 1 then
-    local left = redis.call('HINCRBY', KEYS[i], ARGV[1], 0 - tonumber(ARGV[1 + i]))
-    if left <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end
-  end
-end
-return 0
-`;
-
 /** KEYS: counters. ARGV: lease key prefix, then per key held (1/0). Held ones count live leases only. */
 const READ = `
 local values = {}
@@ -121,26 +117,10 @@ end
 return values
 `;
 
-/** KEYS[1]: counter. ARGV: delta, ttlMs. Never below zero; a refund to a missing counter is dropped. */
-const ADJUST = `
-local current = redis.call('GET', KEYS[1])
-local delta = tonumber(ARGV[1])
-if not current then
-  if delta > 0 then redis.call('SET', KEYS[1], delta, 'PX', ARGV[2]) end
-  return 0
-end
-local value = tonumber(current) + delta
-if value < 0 then value = 0 end
-redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-return value
-`;
-
 interface ScriptedRedis {
   defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
   mget(keys: string[]): Promise<(string | null)[]>;
   keygateChargeAll2(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-  keygateAdjust(key: string, delta: number, ttlMs: number): Promise<number>;
-  keygateEndHeld(numKeys: number, ...args: (string | number)[]): Promise<number>;
   keygateRead(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
 }
 
@@ -152,6 +132,8 @@ class RedisHold {
   ) {}
 }
 
+const noop = (): void => {};
+
 export interface RedisCounterStoreOptions {
   redis: RedisClient;
   /** Prefix of every key (`KEYGATE_REDIS_PREFIX`), e.g. `keygate:`. */
@@ -161,6 +143,11 @@ export interface RedisCounterStoreOptions {
   /** Lease timing of the store's own leases; tests shorten it. */
   leaseTtlMs?: number;
   leaseRefreshMs?: number;
+  /**
+   * Where adjustments and given-back slots go: this process's batcher, shared with the spend
+   * store (one of the store's own, sending at the end of each event-loop turn, when absent).
+   */
+  batcher?: RedisCallBatcher;
 }
 
 export class RedisCounterStore implements CounterStore {
@@ -168,17 +155,17 @@ export class RedisCounterStore implements CounterStore {
   private readonly prefix: string;
   private readonly leases: ReservationLeases;
   private readonly ownLeases: boolean;
+  private readonly batcher: RedisCallBatcher;
 
   constructor(options: RedisCounterStoreOptions) {
     const redis = options.redis as unknown as ScriptedRedis;
     if (typeof redis.keygateChargeAll2 !== 'function') {
       redis.defineCommand('keygateChargeAll2', { lua: CHARGE_ALL });
-      redis.defineCommand('keygateAdjust', { numberOfKeys: 1, lua: ADJUST });
-      redis.defineCommand('keygateEndHeld', { lua: END_HELD });
       redis.defineCommand('keygateRead', { lua: READ });
     }
     this.redis = redis;
     this.prefix = options.prefix;
+    this.batcher = options.batcher ?? new RedisCallBatcher({ redis: options.redis });
     ({ leases: this.leases, own: this.ownLeases } = storeLeases(options.leases, {
       redis: options.redis,
       prefix: options.prefix,
@@ -201,13 +188,23 @@ export class RedisCounterStore implements CounterStore {
   async chargeAll(charges: readonly CounterCharge[], group?: string): Promise<ChargeResult> {
     if (charges.length === 0) return { ok: true, values: [] };
     const keys = charges.map((charge) => this.redisKey(charge.key, group, charge.held === true));
+    if (!charges.some((charge) => charge.held === true)) {
+      // Window charges only: in this turn's batch call (redis-call-batcher.ts).
+      const [ok, ...values] = await settled(
+        this.batcher.charge(
+          group,
+          keys,
+          charges.map((charge) => charge.amount),
+          charges.map((charge) => charge.limit),
+          charges.map((charge) => charge.ttlMs),
+        ),
+        'charging the windows',
+      );
+      return { ok: ok === 1, values };
+    }
     const args: (string | number)[] = [];
     for (const charge of charges)
       args.push(charge.amount, charge.limit, Math.ceil(charge.ttlMs), charge.held === true ? 1 : 0);
-    if (!charges.some((charge) => charge.held === true)) {
-      const [ok, ...values] = await this.charge(keys, ['', '', 0, 0], args);
-      return { ok: ok === 1, values };
-    }
     const { answer, lease } = await this.leases.holdUnder(
       group ?? '',
       (attempt) =>
@@ -229,18 +226,15 @@ export class RedisCounterStore implements CounterStore {
     group?: string,
   ): Promise<void> {
     if (!(hold instanceof RedisHold) || hold.owner !== this) return;
-    const args: (string | number)[] = [];
-    const amounts: number[] = [];
+    const given: Promise<void>[] = [];
     for (const charge of charges) {
       if (charge.held !== true) continue;
-      args.push(this.redisKey(charge.key, group, true));
-      amounts.push(charge.amount);
+      given.push(
+        this.batcher.endHeld(group, this.redisKey(charge.key, group, true), hold.lease.name, charge.amount),
+      );
     }
     try {
-      await settled(
-        this.redis.keygateEndHeld(args.length, ...args, hold.lease.name, ...amounts),
-        'giving back the parallel slots',
-      );
+      await settled(Promise.all(given), 'giving back the parallel slots');
     } catch (error) {
       this.leases.retire(hold.lease);
       throw error;
@@ -250,9 +244,30 @@ export class RedisCounterStore implements CounterStore {
   }
 
   async adjust(key: string, delta: number, ttlMs: number, group?: string): Promise<void> {
+    await settled(this.batcher.adjust(group, this.redisKey(key, group), delta, ttlMs), 'adjusting a window');
+  }
+
+  /** Every non-zero delta in the batch of this event-loop turn (one script call with the others). */
+  async adjustAll(
+    charges: readonly CounterCharge[],
+    deltas: readonly number[],
+    group?: string,
+  ): Promise<void> {
+    let done: Promise<void> | undefined;
+    let more: Promise<void>[] | undefined;
+    for (let i = 0; i < charges.length; i++) {
+      const delta = deltas[i]!;
+      if (delta === 0) continue;
+      const charge = charges[i]!;
+      const answer = this.batcher.adjust(group, this.redisKey(charge.key, group), delta, charge.ttlMs);
+      // Usually one batch for all of them; two when the batch filled up in between.
+      if (done === undefined) done = answer;
+      else if (answer !== done) (more ??= []).push(answer);
+    }
+    if (done === undefined) return;
     await settled(
-      this.redis.keygateAdjust(this.redisKey(key, group), delta, Math.ceil(ttlMs)),
-      'adjusting a window',
+      more === undefined ? done : Promise.all([done, ...more]).then(noop),
+      'adjusting the windows',
     );
   }
 

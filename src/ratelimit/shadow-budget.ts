@@ -8,7 +8,7 @@
  */
 import type { SpendStore } from '../budget/spend-store.js';
 import { isPromise } from '../maybe-promise.js';
-import { SCOPES, SHADOW_BITS } from '../policy/limits.js';
+import { SCOPES, SHADOW_BITS, type Limits } from '../policy/limits.js';
 import { scopeState, type ResolvedKeyPolicy } from '../policy/resolved-policy.js';
 import { UNREACHABLE } from './charge-plan.js';
 import { settled } from './counter-store.js';
@@ -20,10 +20,24 @@ export interface ShadowBudgets {
   refusals(spend: SpendStore, estimateMicros: number): Promise<string[] | undefined>;
 }
 
-const VIEWS = new WeakMap<ResolvedKeyPolicy, ShadowBudgets | null>();
+/** Per policy with a shadow budget, its view (policies without one are told apart without a lookup). */
+const VIEWS = new WeakMap<ResolvedKeyPolicy, ShadowBudgets>();
 
-/** null when no scope of the policy has a budget in shadow mode (the common case, one lookup). */
+function shadowBudget(limits: Limits): boolean {
+  return limits.maxBudgetMicros !== null && ((limits.shadow ?? 0) & SHADOW_BITS.budget) !== 0;
+}
+
+/**
+ * null when no scope of the policy has a budget in shadow mode: the common case, decided by three
+ * field reads and keeping no entry per policy (issue 15: a WeakMap entry per cached key was ~26 bytes).
+ */
 export function shadowBudgetPolicy(policy: ResolvedKeyPolicy): ShadowBudgets | null {
+  if (
+    !shadowBudget(policy.key.limits) &&
+    !shadowBudget(policy.team.limits) &&
+    !shadowBudget(policy.org.limits)
+  )
+    return null;
   let answer = VIEWS.get(policy);
   if (answer === undefined) {
     answer = build(policy);
@@ -32,12 +46,8 @@ export function shadowBudgetPolicy(policy: ResolvedKeyPolicy): ShadowBudgets | n
   return answer;
 }
 
-function build(policy: ResolvedKeyPolicy): ShadowBudgets | null {
-  const shadowed = SCOPES.filter((scope) => {
-    const limits = policy[scope].limits;
-    return limits.maxBudgetMicros !== null && ((limits.shadow ?? 0) & SHADOW_BITS.budget) !== 0;
-  });
-  if (shadowed.length === 0) return null;
+function build(policy: ResolvedKeyPolicy): ShadowBudgets {
+  const shadowed = SCOPES.filter((scope) => shadowBudget(policy[scope].limits));
   const enforced: ResolvedKeyPolicy = { ...policy };
   for (const scope of shadowed) {
     enforced[scope] = { ...policy[scope], limits: { ...policy[scope].limits, maxBudgetMicros: UNREACHABLE } };

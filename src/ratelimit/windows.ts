@@ -4,7 +4,7 @@
  * hour window at the top of a clock hour, a day window at 00:00 UTC. Epoch milliseconds have no
  * leap seconds, so `floor(now / length) * length` is exactly that boundary.
  */
-import type { Scope, WindowName } from '../policy/limits.js';
+import { scopeIndex, type Scope, type WindowName } from '../policy/limits.js';
 
 export type { WindowName };
 
@@ -52,6 +52,31 @@ export function counterKey(
 ): string {
   // join builds one flat string (a template literal builds a tree of cons strings).
   return [scope, scopeId, window, startMs].join(':');
+}
+
+/** A window counter's identity in parts (the memory store's cells, window-cells.ts). */
+export interface WindowCounterId {
+  scope: Scope;
+  scopeId: string;
+  /** Index in WINDOWS. */
+  window: number;
+  startMs: number;
+}
+
+/** The parts of a window counter's key (`counterKey(...)` gives it back), undefined for any other string. */
+export function parseCounterKey(key: string): WindowCounterId | undefined {
+  const first = key.indexOf(':');
+  const last = key.lastIndexOf(':');
+  const second = last > 0 ? key.lastIndexOf(':', last - 1) : -1;
+  if (first <= 0 || second <= first) return undefined;
+  const scope = key.slice(0, first);
+  if (scope !== 'key' && scope !== 'team' && scope !== 'org') return undefined;
+  const name = key.slice(second + 1, last);
+  const window = WINDOWS.findIndex((spec) => spec.name === name);
+  const startText = key.slice(last + 1);
+  const startMs = Number(startText);
+  if (window < 0 || !Number.isSafeInteger(startMs) || String(startMs) !== startText) return undefined;
+  return { scope, scopeId: key.slice(first + 1, second), window, startMs };
 }
 
 /**
@@ -113,9 +138,4 @@ interface WindowKeys {
   startMs: number;
   /** Scope id → counter key, for `startMs` only. */
   keys: Map<string, string>;
-}
-
-/** SCOPES order, without a keyed load (megamorphic on the hot path, see `scopeState`). */
-function scopeIndex(scope: Scope): number {
-  return scope === 'key' ? 0 : scope === 'team' ? 1 : 2;
 }

@@ -30,6 +30,18 @@ export interface KeyPolicyReads<Key, Scope> {
   overridesOfKeys(keyIds: readonly string[], now: number): (LiveOverrideRow & { key_id: string })[];
   /** The highest usage batch seq applied for the gateway (0 when none). */
   appliedBatchSeq(gatewayId: string): number;
+  /**
+   * A warm-start page (issue 15): the active keys used most recently, `last_used_at` descending then
+   * id, after the cursor (exclusive), up to `limit`, with the columns a policy needs (and
+   * `last_used_at`, the next cursor): one statement per page instead of a get per key.
+   */
+  recentlyUsed(after: { lastUsedAt: number; id: string } | undefined, limit: number): (Key & RecentKey)[];
+}
+
+/** The cursor columns of a warm-start page row. */
+export interface RecentKey {
+  id: string;
+  last_used_at: number;
 }
 
 /** The key columns a policy needs (not `k.*`: 35 columns, half of them never read). */
@@ -61,6 +73,14 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
     `SELECT key_id, id, limits, expires_at FROM key_overrides WHERE key_id ${each} AND expires_at > ?
      ORDER BY key_id, created_at DESC, id DESC`,
   );
+  const recent = `${select} WHERE k.last_used_at IS NOT NULL AND k.status = 'active'`;
+  const recentOrder = 'ORDER BY k.last_used_at DESC, k.id DESC LIMIT ?';
+  const recentFirst = db.prepare<[number]>(
+    `${recent.replace('SELECT ', 'SELECT k.last_used_at, ')} ${recentOrder}`,
+  );
+  const recentAfter = db.prepare<[number, string, number]>(
+    `${recent.replace('SELECT ', 'SELECT k.last_used_at, ')} AND (k.last_used_at, k.id) < (?, ?) ${recentOrder}`,
+  );
   const batchSeq = db.prepare<[string], { seq: number }>(
     'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
   );
@@ -73,6 +93,10 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
     overrides: (keyId, now) => overrides.all(keyId, now),
     overridesOfKeys: (keyIds, now) => overridesMany.all(JSON.stringify(keyIds), now),
     appliedBatchSeq: (gatewayId) => batchSeq.get(gatewayId)!.seq,
+    recentlyUsed: (after, limit) =>
+      (after === undefined
+        ? recentFirst.all(limit)
+        : recentAfter.all(after.lastUsedAt, after.id, limit)) as (unknown & RecentKey)[],
   };
 }
 

@@ -152,24 +152,3 @@ export function countActiveOwnKeys(db: Database, teamId: string, userId: string,
   ).get(teamId, userId, now) as { n: number };
   return row.n;
 }
-
-/**
- * A page of the active keys used most recently (last_used_at descending, then id), after the
- * `(last_used_at, id)` cursor when given: the gateways' warm start (`GET /internal/keys`).
- */
-export function recentlyUsedActiveKeys(
-  db: Database,
-  after: { lastUsedAt: number; id: string } | undefined,
-  limit: number,
-): { id: string; token_hash: string; last_used_at: number }[] {
-  const columns = 'SELECT id, token_hash, last_used_at FROM keys';
-  const order = 'ORDER BY last_used_at DESC, id DESC LIMIT ?';
-  const rows =
-    after === undefined
-      ? prepared(db, `${columns} WHERE last_used_at IS NOT NULL AND status = 'active' ${order}`).all(limit)
-      : prepared(
-          db,
-          `${columns} WHERE last_used_at IS NOT NULL AND status = 'active' AND (last_used_at, id) < (?, ?) ${order}`,
-        ).all(after.lastUsedAt, after.id, limit);
-  return rows as { id: string; token_hash: string; last_used_at: number }[];
-}

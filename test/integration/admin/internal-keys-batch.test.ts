@@ -140,6 +140,42 @@ describe('GET /internal/keys (most recently used first)', () => {
     expect([...seen].sort()).toEqual(keys.map((key) => key.id).sort());
   });
 
+  it('a page (read with one statement) holds each key as the single route answers it: overrides, a regenerated key, two teams, restricted targets', async () => {
+    const [a, b] = await createKeys(2);
+    const other = (await w.createKey({ name: 'other-team', team_id: w.teamA2, rpm_limit: 7 })).body.key as {
+      id: string;
+    };
+    const narrow = (
+      await w.createKey({
+        name: 'narrow',
+        team_id: w.teamA1,
+        access: { mode: 'restrict', targets: ['gpt-4o-mini'] },
+      })
+    ).body.key as { id: string };
+    const expires = (ms: number) => new Date(w.admin.clock.now() + ms).toISOString();
+    for (const body of [
+      { rpm_limit: 100, expires_at: expires(3_600_000) },
+      { tpm_limit: 5_000, expires_at: expires(7_200_000) },
+    ])
+      expect((await w.admin.call('POST', `/v1/keys/${a!.id}/overrides`, { body })).status).toBe(201);
+    expect(
+      (await w.admin.call('POST', `/v1/keys/${b!.id}/regenerate`, { body: { grace_period_seconds: 600 } }))
+        .status,
+    ).toBe(200);
+    const ids = [a!.id, b!.id, other.id, narrow.id];
+    for (const [i, id] of ids.entries())
+      w.admin.deps.db.prepare('UPDATE keys SET last_used_at = ? WHERE id = ?').run(1000 + i, id);
+    const res = await call('GET', '/internal/keys?gateway_id=gw-1&limit=10');
+    expect(res.status).toBe(200);
+    const policies = res.body.policies as { keyId: string; tokenHash: string; overrides?: unknown[] }[];
+    expect(policies.map((p) => p.keyId)).toEqual([...ids].reverse());
+    expect(policies[3]!.overrides).toHaveLength(2);
+    for (const policy of policies) {
+      const single = await call('GET', `/internal/keys/${policy.tokenHash}?gateway_id=gw-1`);
+      expect(policy).toEqual(single.body);
+    }
+  });
+
   it('refuses a malformed cursor and a limit over 1,000', async () => {
     expect((await call('GET', '/internal/keys?after=nope')).status).toBe(400);
     expect((await call('GET', '/internal/keys?limit=1001')).status).toBe(400);

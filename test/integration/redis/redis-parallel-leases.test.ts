@@ -117,11 +117,11 @@ describe.skipIf(names.length === 0).each(names)('parallel-cap leases on %s Redis
     const held = await admit(a, key);
     if (!lost.ok || !held.ok) throw new Error('expected admissions');
     // The release of one request fails in Redis (the connection is fine otherwise).
-    const scripted = a.redis as unknown as { keygateEndHeld: (...args: unknown[]) => Promise<number> };
-    const endHeld = scripted.keygateEndHeld;
-    scripted.keygateEndHeld = () => Promise.reject(new Error('connection reset'));
+    const scripted = a.redis as unknown as { keygateBatch1: (...args: unknown[]) => Promise<number> };
+    const original = scripted.keygateBatch1;
+    scripted.keygateBatch1 = () => Promise.reject(new Error('connection reset'));
     await expect(a.admission.release(lost.ticket)).rejects.toThrow('connection reset');
-    scripted.keygateEndHeld = endHeld;
+    scripted.keygateBatch1 = original;
     // A stays busy in the org for many TTLs: another key of the team always has a request in
     // flight (each admitted before the previous one ends), so A always holds something there.
     let previous = held;

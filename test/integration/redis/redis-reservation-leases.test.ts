@@ -127,11 +127,11 @@ describe.skipIf(names.length === 0).each(names)('reservation leases on %s Redis'
     const lost = await a.store.reserve(p, 300);
     const held = await a.store.reserve(p, 100);
     if (!lost.ok || !held.ok) throw new Error('expected reservations');
-    const scripted = a.redis as unknown as { keygateSpendFinish3: (...args: unknown[]) => Promise<number> };
-    const finish = scripted.keygateSpendFinish3;
-    scripted.keygateSpendFinish3 = () => Promise.reject(new Error('connection reset'));
+    const scripted = a.redis as unknown as { keygateBatch1: (...args: unknown[]) => Promise<number> };
+    const original = scripted.keygateBatch1;
+    scripted.keygateBatch1 = () => Promise.reject(new Error('connection reset'));
     await expect(a.store.settle(lost.reservation, 0)).rejects.toThrow('connection reset');
-    scripted.keygateSpendFinish3 = finish;
+    scripted.keygateBatch1 = original;
     // A always holds a reservation in the org (each taken before the previous one settles).
     let previous = held;
     for (let i = 0; i < 12; i++) {

@@ -116,6 +116,42 @@ describe('KeyPreloader', () => {
     expect(down.cache.size).toBe(0);
   });
 
+  it('asks for the next page as soon as its cursor is known, before this page has arrived; a page cut while arriving is asked again', async () => {
+    const { cache } = setup(0);
+    const all = Array.from({ length: 2_500 }, (_, i) => policyFor(hash(i), { version: 5 }));
+    const asked: (string | null)[] = [];
+    const arriving: { resolve: () => void; reject: (error: Error) => void }[] = [];
+    // Like the admin client: the cursor comes with the answer's headers, the policies after.
+    const source: RecentKeySource = {
+      recentKeys: (after, limit) => {
+        asked.push(after);
+        const from = after === null ? 0 : Number(after);
+        const policies = new Promise<ResolvedKeyPolicy[]>((resolve, reject) =>
+          arriving.push({ resolve: () => resolve(all.slice(from, from + limit)), reject }),
+        );
+        const next = from + limit < all.length ? String(from + limit) : null;
+        return Promise.resolve({ policies, next });
+      },
+    };
+    const preloader = new KeyPreloader({ source, cache, keys: 2_500, pageSize: 1000, retryDelayMs: 1 });
+    const run = preloader.run();
+    /** Waits (turns of the event loop, the 1 ms retry delay) until `count` pages were asked for. */
+    const askedFor = async (count: number): Promise<(string | null)[]> => {
+      for (let turns = 0; asked.length < count && turns < 1000; turns++)
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      return asked;
+    };
+    expect(await askedFor(2)).toEqual([null, '1000']); // the second page asked while the first is still arriving
+    arriving[0]!.resolve();
+    expect(await askedFor(3)).toEqual([null, '1000', '2000']);
+    arriving[1]!.reject(new Error('admin plane answer cut'));
+    // The cut page asked again (its next one with it); the third page asked before the cut is dropped.
+    expect(await askedFor(5)).toEqual([null, '1000', '2000', '1000', '2000']);
+    for (const page of arriving.slice(2)) page.resolve();
+    expect(await run).toMatchObject({ loaded: 2_500, cached: 2_500, done: true, error: null });
+    expect(cache.size).toBe(2_500);
+  });
+
   it('a preload of 0 keys is done at once', async () => {
     const { preloader, recent } = setup(10, { target: 0 });
     expect(await preloader.run()).toMatchObject({ target: 0, loaded: 0, done: true });

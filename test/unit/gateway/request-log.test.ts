@@ -1,6 +1,7 @@
 /**
- * The per-request line (issue 13): every field of the trace, written through the plane's logger
- * (its level and destination) but without its redaction pass, which nothing in the line needs.
+ * The per-request line (issue 13): every field of the trace, written to the plane logger's
+ * destination at its level, built by hand (no redaction pass, no generic serialization) in
+ * exactly the shape pino gives its own lines.
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -66,5 +67,54 @@ describe('RequestLog', () => {
     expect(lines).toEqual([]);
     logger.warn({ secret: 'kg_abc' }, 'other line');
     expect(lines[0]).toMatchObject({ secret: '[redacted]' });
+  });
+
+  it('has the shape pino gives the same fields: the same keys in the same order, the same prefix', () => {
+    const { logger, lines } = capture('info');
+    const log = new RequestLog(logger, undefined);
+    const trace = Object.assign(log.begin('req-3', 'embeddings'), {
+      keyId: 'key_3',
+      code: 'ok',
+      upstreamMs: 4,
+    });
+    log.end(trace, 200);
+    logger.child({}, { redact: [] }).info(
+      {
+        requestId: 'req-3',
+        endpoint: 'embeddings',
+        keyId: 'key_3',
+        status: 200,
+        code: 'ok',
+        latencyMs: 0,
+        upstreamMs: 4,
+      },
+      'request',
+    );
+    const [mine, pinos] = lines as [Record<string, unknown>, Record<string, unknown>];
+    expect(Object.keys(mine)).toEqual(Object.keys(pinos));
+    expect({ ...mine, time: 0, latencyMs: 0 }).toEqual({ ...pinos, time: 0, latencyMs: 0 });
+    expect(Math.abs((mine.time as number) - Date.now())).toBeLessThan(5000);
+  });
+
+  it('leaves out what a refused request never had, escapes names, and writes non-finite figures as null', () => {
+    const { logger, lines } = capture('info');
+    const log = new RequestLog(logger, undefined);
+    log.end(Object.assign(log.begin('req-4', 'chat'), { code: 'invalid_api_key' }), 401);
+    const named = Object.assign(log.begin('req-5', 'chat'), {
+      keyName: 'team "a"\nback\\slash ünï',
+      upstreamMs: Number.NaN,
+      costMicros: Number.POSITIVE_INFINITY,
+    });
+    log.end(named, 200);
+    expect(lines).toHaveLength(2); // both parsed as JSON by capture()
+    expect(lines[0]).toMatchObject({ requestId: 'req-4', status: 401, code: 'invalid_api_key' });
+    expect(
+      ['keyId', 'keyName', 'teamId', 'target', 'upstreamMs', 'inputTokens'].some((k) => k in lines[0]!),
+    ).toBe(false);
+    expect(lines[1]).toMatchObject({
+      keyName: 'team "a"\nback\\slash ünï',
+      upstreamMs: null,
+      costMicros: null,
+    });
   });
 });
