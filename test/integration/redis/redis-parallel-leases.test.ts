@@ -22,7 +22,8 @@ import { MID_MORNING, TARGET, policy } from '../../unit/ratelimit/fixtures.js';
 const names = deploymentNames();
 if (names.length === 0) console.warn(noRedisMessage('parallel-cap leases'));
 
-const LEASE_TTL_MS = 300;
+/** Long enough that a loaded machine delaying the 50 ms refresh timer does not expire a live lease. */
+const LEASE_TTL_MS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Gateway {
