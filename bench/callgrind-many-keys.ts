@@ -13,7 +13,7 @@
  * speed (a few hundred requests per second) nearly every random request meets a key with no
  * counter in the current minute yet, as at high rates over 100,000 keys.
  *
- * Run: npm run build && node dist/bench/callgrind-many-keys.js [keys=100000] [requests=3000]
+ * Run: npm run build && node dist/bench/callgrind-many-keys.js [keys=100000] [requests=1000] [warmup=1000]
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -27,8 +27,9 @@ import { findRoot } from './run.js';
 import { bearer } from './scenarios/gateway-load.js';
 
 const KEYS = Number(process.argv[2] ?? 100_000);
-const REQUESTS = Number(process.argv[3] ?? 3_000);
-const WARMUP = 2_000;
+const REQUESTS = Number(process.argv[3] ?? 1_000);
+/** Requests of each kind before the first phase (JIT warm-up). */
+const WARMUP = Number(process.argv[4] ?? 1_000);
 const CONNECTIONS = 10;
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 

@@ -44,8 +44,11 @@ export interface ScopeSpend {
 export class SpendLedger {
   /** Per scope, in SCOPES order (an array: a load keyed by scope name is megamorphic). */
   private readonly scopes: Map<string, ScopeSpend>[] = [new Map(), new Map(), new Map()];
-  /** Scopes holding unsealed spend: `seal` touches only these. */
-  private readonly unsealed = new Set<ScopeSpend>();
+  /**
+   * Scopes holding unsealed spend, each once: `seal` touches only these. An entry joins when its
+   * unsealed spend leaves 0 (it only grows until `seal` sets it back to 0), so no Set is needed.
+   */
+  private unsealed: ScopeSpend[] = [];
 
   /** The scope's entry, rebased on `state` when this load is not older than the last accepted one. */
   observe(scope: Scope, state: ScopeState, version: number, appliedBatchSeq: number): ScopeSpend {
@@ -112,8 +115,8 @@ export class SpendLedger {
   settle(entry: ScopeSpend, reservedMicros: number, costMicros: number): void {
     entry.reservedMicros -= reservedMicros;
     if (costMicros === 0) return;
+    if (entry.unsealedMicros === 0) this.unsealed.push(entry);
     entry.unsealedMicros += costMicros;
-    this.unsealed.add(entry);
   }
 
   /** Everything settled so far and not yet sealed now belongs to usage batch `batchSeq`. */
@@ -136,7 +139,7 @@ export class SpendLedger {
       }
       entry.unsealedMicros = 0;
     }
-    this.unsealed.clear();
+    this.unsealed = [];
   }
 }
 

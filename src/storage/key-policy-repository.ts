@@ -6,6 +6,7 @@
  * miss costs one pass of SQLite reads, no SQL parsing and no lookup by SQL text.
  * Row types stay with the resolver; the readers are generic over them.
  */
+import type { Statement } from 'better-sqlite3';
 import type { Database } from './database.js';
 
 /** A live override of the key: its limits JSON and expiry. */
@@ -51,18 +52,42 @@ const KEY_COLUMNS = `k.id, k.name, k.team_id, k.status, k.blocked, k.tags, k.all
   k.soft_budget_micros, k.period_spend_micros, k.period_start, k.max_parallel_requests, k.limit_modes,
   t.org_id AS org_id, u.blocked AS owner_blocked`;
 
+/**
+ * Key rows built in JS from a raw statement's arrays (issue 15): better-sqlite3 builds each row
+ * object through the V8 API, ~9 µs for these 28 columns, against ~7 µs for its arrays plus a loop
+ * that gives every row the same hidden class (warm-start pages and key batches read thousands).
+ */
+function keyRows<P extends unknown[]>(statement: Statement<P>) {
+  const raw = statement.raw(true);
+  const names = raw.columns().map((column) => column.name);
+  const toRow = (values: unknown[]): Record<string, unknown> => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) row[names[i]!] = values[i];
+    return row;
+  };
+  return {
+    get: (...params: P): Record<string, unknown> | undefined => {
+      const values = raw.get(...params) as unknown[] | undefined;
+      return values === undefined ? undefined : toRow(values);
+    },
+    all: (...params: P): Record<string, unknown>[] => (raw.all(...params) as unknown[][]).map(toRow),
+  };
+}
+
 function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
   const select = `SELECT ${KEY_COLUMNS}
     FROM keys k JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.owner_user_id`;
   // Batches (issue 15): the hashes or ids passed as one JSON array. The key rows themselves are
   // read with one indexed get per hash: measured cheaper than one `IN (json_each)` statement.
   const each = 'IN (SELECT value FROM json_each(?))';
-  const current = db.prepare<[string]>(`${select} WHERE k.token_hash = ?`);
-  const previous = db.prepare<[string, number]>(
-    `${select} WHERE k.previous_token_hash = ? AND k.previous_valid_until > ?`,
+  const current = keyRows(db.prepare<[string]>(`${select} WHERE k.token_hash = ?`));
+  const previous = keyRows(
+    db.prepare<[string, number]>(`${select} WHERE k.previous_token_hash = ? AND k.previous_valid_until > ?`),
   );
-  const previousMany = db.prepare<[string, number]>(
-    `${select} WHERE k.previous_token_hash ${each} AND k.previous_valid_until > ?`,
+  const previousMany = keyRows(
+    db.prepare<[string, number]>(
+      `${select} WHERE k.previous_token_hash ${each} AND k.previous_valid_until > ?`,
+    ),
   );
   const team = db.prepare<[string]>('SELECT * FROM teams WHERE id = ?');
   const org = db.prepare<[string]>('SELECT * FROM orgs WHERE id = ?');

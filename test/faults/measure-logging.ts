@@ -6,6 +6,8 @@
  * throughput ratio counts the log consumer's work too, the CPU figure only the gateway's.
  * Run by hand: `node --import tsx test/faults/measure-logging.ts [seconds]`.
  * Not part of test:faults (a throughput figure on a shared machine is a measurement, not a test).
+ * Load-independent figures (instructions, CPU time and system calls per request over a fixed
+ * request count, stdout a file or a pipe): bench/logging-cost.ts.
  */
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
