@@ -73,7 +73,7 @@ describe('a key deleted with usage not yet reported', () => {
     const team = await api('POST', '/v1/teams', { org_id: org.id, name: 't', max_budget: 0.05 });
     const pricing = { input_per_mtok: 1000, output_per_mtok: 1000 };
     await api('POST', '/v1/targets', {
-      name: 'mock-slow-600',
+      name: 'mock-slow-1500',
       upstream: { base_url: `${mock.url}/v1` },
       pricing,
     });
@@ -99,8 +99,9 @@ describe('a key deleted with usage not yet reported', () => {
     );
 
     // Four slow requests in flight (8,000 µUSD reserved each: 32,000 ≤ 50,000), then the delete.
-    const inFlight = [0, 1, 2, 3].map(() => chat(doomed.secret as string, 'mock-slow-600'));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const inFlight = [0, 1, 2, 3].map(() => chat(doomed.secret as string, 'mock-slow-1500'));
+    const before = mock.stats().requests;
+    await eventually(() => mock.stats().requests - before === 4, { what: 'the four requests upstream' });
     await api('DELETE', `/v1/keys/${doomed.key.id}`);
     const statuses = await Promise.all(inFlight.map(async (p) => (await p).status));
     expect(statuses).toEqual([200, 200, 200, 200]);
