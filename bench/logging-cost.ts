@@ -165,8 +165,11 @@ async function main(): Promise<void> {
           // runs (valgrind: ~50× slower): once an hour, so per request only per-request work counts.
           KEYGATE_RESYNC_INTERVAL_MS: '3600000',
           KEYGATE_USAGE_FLUSH_MS: '3600000',
-          // The key stays fresh in the cache for the whole run (no reload from the admin plane).
+          // The key stays fresh in the cache for the whole run (no reload from the admin plane), and
+          // no request waiting behind a slow (valgrind) gateway is cut by the slow-client deadlines.
           KEYGATE_CACHE_TTL_MS: '3600000',
+          KEYGATE_HEADERS_TIMEOUT_MS: '3600000',
+          KEYGATE_REQUEST_TIMEOUT_MS: '3600000',
           KEYGATE_LOG_LEVEL: level,
           ...extraEnv,
         });
