@@ -50,6 +50,7 @@ import {
  * KEYS: counters. ARGV: lease name ('' when no charge is held), lease key prefix, lease TTL, fresh
  * (1: nothing held under this lease yet), then per key amount, limit, ttlMs, held (1/0).
  * Returns {ok, value per key}, or {-1} when the lease expired although slots were held under it.
+ * A lease's liveness is looked up once per call, however many held counters name it.
  */
 const CHARGE_ALL = `
 local me = ARGV[1]
@@ -57,16 +58,20 @@ local leases = ARGV[2]
 if me ~= '' and ARGV[4] ~= '1' and redis.call('EXISTS', leases .. me) == 0 then return {-1} end
 local values = {}
 local ok = 1
+local live = {}
+live[me] = true
 for i = 1, #KEYS do
   local a = 4 * i
   local v = 0
   if ARGV[a + 4] == '1' then
     local held = redis.call('HGETALL', KEYS[i])
     for j = 1, #held, 2 do
-      if held[j] ~= me and redis.call('EXISTS', leases .. held[j]) == 0 then
-        redis.call('HDEL', KEYS[i], held[j])
-      else
+      local name = held[j]
+      if live[name] == nil then live[name] = redis.call('EXISTS', leases .. name) == 1 end
+      if live[name] then
         v = v + tonumber(held[j + 1])
+      else
+        redis.call('HDEL', KEYS[i], name)
       end
     end
   else
