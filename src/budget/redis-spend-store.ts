@@ -57,6 +57,7 @@ export { SPEND_TTL_MS };
  * key; otherwise the key must exist), then per scope:
  * max, persisted (seed), spendTtl. Returns 0 (reserved), the 1-based index of the first scope
  * that does not fit, or -1 when the lease expired although reservations were made under it.
+ * A lease's liveness is looked up once per call, however many scopes name it.
  * Lease keys are named from the prefix argument rather than passed in KEYS (which gateways hold
  * reservations is only known inside the script); they carry the org's hash tag, so they live in
  * the slot of the request's other keys (tested on a 3-master Cluster).
@@ -71,6 +72,8 @@ elseif redis.call('EXISTS', leases .. me) == 0 then
   return -1
 end
 local n = #KEYS / 2
+local live = {}
+live[me] = true
 for i = 1, n do
   local a = 6 + 3 * (i - 1)
   local spent = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
@@ -82,10 +85,12 @@ for i = 1, n do
   local reserved = 0
   local held = redis.call('HGETALL', KEYS[2 * i])
   for j = 1, #held, 2 do
-    if held[j] ~= me and redis.call('EXISTS', leases .. held[j]) == 0 then
-      redis.call('HDEL', KEYS[2 * i], held[j])
-    else
+    local name = held[j]
+    if live[name] == nil then live[name] = redis.call('EXISTS', leases .. name) == 1 end
+    if live[name] then
       reserved = reserved + tonumber(held[j + 1])
+    else
+      redis.call('HDEL', KEYS[2 * i], name)
     end
   end
   if spent + reserved + micros > tonumber(ARGV[a + 1]) then return i end

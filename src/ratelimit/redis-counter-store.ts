@@ -51,6 +51,7 @@ import {
  * (1: the first attempt under this lease, which creates its key; otherwise the key must exist),
  * then per key amount, limit, ttlMs, held (1/0).
  * Returns {ok, value per key}, or {-1} when the lease expired although slots were held under it.
+ * A lease's liveness is looked up once per call, however many held counters name it.
  */
 const CHARGE_ALL = `
 local me = ARGV[1]
@@ -64,16 +65,20 @@ if me ~= '' then
 end
 local values = {}
 local ok = 1
+local live = {}
+live[me] = true
 for i = 1, #KEYS do
   local a = 4 * i
   local v = 0
   if ARGV[a + 4] == '1' then
     local held = redis.call('HGETALL', KEYS[i])
     for j = 1, #held, 2 do
-      if held[j] ~= me and redis.call('EXISTS', leases .. held[j]) == 0 then
-        redis.call('HDEL', KEYS[i], held[j])
-      else
+      local name = held[j]
+      if live[name] == nil then live[name] = redis.call('EXISTS', leases .. name) == 1 end
+      if live[name] then
         v = v + tonumber(held[j + 1])
+      else
+        redis.call('HDEL', KEYS[i], name)
       end
     end
   else
