@@ -57,7 +57,7 @@ export async function startAdmin(
   options: { logger?: Logger; clock?: Clock } = {},
 ): Promise<RunningAdmin> {
   const logger = options.logger ?? createLogger(config.logLevel, 'keygate-admin');
-  const db = openDatabase(config.dbPath);
+  const db = openDatabase(config.dbPath, { cacheMb: config.dbCacheMb });
   const credentials = new Credentials(db, config);
   const internalTokens = new InternalTokens(ensureInternalSecret(db, config.internalSecret, config.dbPath));
   const pushes = new HttpInvalidationBus(config.gatewayUrls ?? [], internalTokens, logger);

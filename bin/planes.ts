@@ -94,7 +94,7 @@ export async function startPlanes(
     { name: 'admin plane', host: config.adminHost, port: config.adminPort, variable: 'KEYGATE_ADMIN_PORT' },
     { name: 'gateway', host: config.gatewayHost, port: config.gatewayPort, variable: 'KEYGATE_GATEWAY_PORT' },
   ]);
-  const db = openDatabase(config.dbPath);
+  const db = openDatabase(config.dbPath, { cacheMb: config.dbCacheMb });
   const internalSecret = ensureInternalSecret(db, config.internalSecret, config.dbPath);
   db.close();
   // A wildcard listen host (0.0.0.0 in the Docker image) is reached through the loopback address.

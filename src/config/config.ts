@@ -10,6 +10,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 export interface Config {
   dbPath: string;
+  /** SQLite page cache of the admin plane, MiB. */
+  dbCacheMb: number;
   adminHost: string;
   adminPort: number;
   gatewayHost: string;
@@ -87,6 +89,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 /** Every variable and its default, as written in the README's configuration table (docs-sync test). */
 export const CONFIG_VARIABLES = {
   KEYGATE_DB_PATH: { default: './data/keygate.db' },
+  KEYGATE_DB_CACHE_MB: { default: '64' },
   KEYGATE_ADMIN_HOST: { default: '127.0.0.1' },
   KEYGATE_ADMIN_PORT: { default: '4100' },
   KEYGATE_GATEWAY_HOST: { default: '127.0.0.1' },
@@ -259,6 +262,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
   const config: Config = {
     dbPath: text('KEYGATE_DB_PATH'),
+    dbCacheMb: integer('KEYGATE_DB_CACHE_MB', 1, 65_536),
     adminHost: text('KEYGATE_ADMIN_HOST'),
     adminPort: integer('KEYGATE_ADMIN_PORT', 0, 65535),
     gatewayHost: text('KEYGATE_GATEWAY_HOST'),

@@ -5,6 +5,7 @@ describe('config loader', () => {
   it('applies the documented defaults when nothing is set', () => {
     const config = loadConfig({});
     expect(config.dbPath).toBe('./data/keygate.db');
+    expect(config.dbCacheMb).toBe(64);
     expect(config.adminPort).toBe(4100);
     expect(config.gatewayPort).toBe(4000);
     expect(config.adminUrl).toBe('http://127.0.0.1:4100');
