@@ -1,6 +1,7 @@
 /** pino logger of both planes. Secrets never reach it: keys are logged only as hashes or display forms. */
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from './config/config.js';
+import { BufferedWriter } from './buffered-stdout.js';
 
 /**
  * The gateway's buffered stdout (issue 13, item 13: one line per request must cost ≤ 5 % of
@@ -31,7 +32,9 @@ export function createLogger(level: LogLevel, name: string, options: { buffered?
     },
   };
   if (options.buffered === true) {
-    return pino(settings, pino.destination({ dest: 1, sync: false, ...BUFFERED_STDOUT }));
+    const stdout = new BufferedWriter(1, BUFFERED_STDOUT);
+    process.once('exit', () => stdout.flushSync());
+    return pino(settings, stdout);
   }
   return pino(settings);
 }
