@@ -7,10 +7,22 @@
  * figures vary by more than a line's cost on a loaded machine (TurboFan and major GCs landing in
  * the window). Run after `npm run build`:
  *
- *   node dist/bench/request-line-cost.js [--sink file|pipe|both] [--warmup 20000] [--lines 20000]
+ *   node dist/bench/request-line-cost.js [--sink file|pipe|both] [--warmup 20000] [--lines 20000] [--keep DIR]
+ *
+ * `--keep DIR` keeps the callgrind dumps there (callgrind_annotate reads them).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +38,7 @@ const flag = (name: string, fallback: string): string => {
 };
 const warmup = Number(flag('warmup', '20000'));
 const lines = Number(flag('lines', '20000'));
+const keep = flag('keep', '');
 
 /** The measured process: `lines` requests after `warmup`, told when to start over stdin. */
 async function child(level: 'warn' | 'info'): Promise<void> {
@@ -111,6 +124,7 @@ async function measure(sink: 'file' | 'pipe', level: 'warn' | 'info', dir: strin
     dir,
     readdirSync(dir).find((f) => f.startsWith(`cg.${sink}.${level}.${pid}.`))!,
   );
+  if (keep !== '') copyFileSync(dump, join(keep, `${sink}-${level}.callgrind`));
   const total = Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(dump, 'utf8'))![1]);
   const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', dump], {
     encoding: 'utf8',
@@ -125,6 +139,7 @@ async function measure(sink: 'file' | 'pipe', level: 'warn' | 'info', dir: strin
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-line-'));
+  if (keep !== '') mkdirSync(keep, { recursive: true });
   const sinks =
     flag('sink', 'both') === 'both' ? (['file', 'pipe'] as const) : [flag('sink', 'file') as 'file'];
   try {

@@ -45,6 +45,9 @@ export class RequestLog {
   /** `,"pid":…,"hostname":…,"name":…` as pino writes it for this logger. */
   private readonly bindings: string;
   private readonly infoLevel: number;
+  /** Few distinct values, mostly the same one: the field text of the last value is reused. */
+  private readonly endpointText = new LastField('endpoint');
+  private readonly codeText = new LastField('code');
   private headTime = -1;
   private headText = '';
   private lastKey: Pick<RequestTrace, 'keyId' | 'keyName' | 'teamId' | 'target'> & { text: string } = {
@@ -72,12 +75,11 @@ export class RequestLog {
     this.out.write(
       this.head() +
         quote(trace.requestId) +
-        ',"endpoint":' +
-        quote(trace.endpoint) +
+        this.endpointText.of(trace.endpoint) +
         this.keyFields(trace) +
         ',"status":' +
         status +
-        text('code', trace.code) +
+        this.codeText.of(trace.code) +
         figure('latencyMs', latencyMs) +
         figure('upstreamMs', trace.upstreamMs) +
         figure('inputTokens', trace.inputTokens) +
@@ -119,6 +121,21 @@ export class RequestLog {
       };
     }
     return this.lastKey.text;
+  }
+}
+
+/** `,"name":"value"` of a string field, kept for the last value (no regular expression test per line). */
+class LastField {
+  private value: string | undefined;
+  private text = '';
+  constructor(private readonly name: string) {}
+
+  of(value: string | undefined): string {
+    if (value !== this.value || this.text === '') {
+      this.value = value;
+      this.text = text(this.name, value);
+    }
+    return this.text;
   }
 }
 

@@ -61,15 +61,23 @@ export class BufferedWriter {
       return false;
     }
     let chunk = this.chunks.at(-1);
-    // A UTF-16 unit is at most 3 UTF-8 bytes: measured only when it might not fit.
-    if (chunk === undefined || line.length * 3 > chunk.bytes.length - chunk.length) {
-      const size = Buffer.byteLength(line);
-      if (chunk === undefined || size > chunk.bytes.length - chunk.length) {
-        chunk = this.newChunk(size);
+    if (chunk === undefined || chunk.bytes.length - chunk.length < 4) {
+      chunk = this.newChunk(line.length);
+      this.chunks.push(chunk);
+    }
+    // Encoded where it goes, not measured first (Buffer.byteLength: ~1,400 instructions a line).
+    // The encoder stops before a character that does not fit, so a line that ends more than
+    // 3 bytes before the chunk's end fitted whole; only near the end is it measured.
+    const room = chunk.bytes.length - chunk.length;
+    let size = chunk.bytes.write(line, chunk.length);
+    if (size > room - 4) {
+      const whole = Buffer.byteLength(line);
+      if (whole > size) {
+        chunk = this.newChunk(whole); // the partial copy in the old chunk is left unused
         this.chunks.push(chunk);
+        size = chunk.bytes.write(line, 0);
       }
     }
-    const size = chunk.bytes.write(line, chunk.length);
     chunk.length += size;
     this.buffered += size;
     if (this.inFlight === undefined && this.buffered >= this.options.minLength) this.startWrite();
@@ -121,7 +129,9 @@ export class BufferedWriter {
   /** Starts writing the oldest chunk, unless a write is in flight or nothing is buffered. */
   private startWrite(): void {
     if (this.inFlight !== undefined || this.failed) return;
-    const chunk = this.chunks.shift();
+    let chunk = this.chunks.shift();
+    // An empty chunk ahead of others was left by a line that did not fit in it.
+    while (chunk !== undefined && chunk.length === 0 && this.chunks.length > 0) chunk = this.chunks.shift();
     if (chunk === undefined || chunk.length === 0) {
       if (chunk !== undefined) this.chunks.unshift(chunk);
       this.settleFlushes();

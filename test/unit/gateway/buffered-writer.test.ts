@@ -84,6 +84,16 @@ describe('BufferedWriter', () => {
     expect(pending.map(({ bytes }) => bytes.toString())).toContain(long);
   });
 
+  it('keeps a first line of multi-byte characters that outgrows a chunk whole (its chunk left empty)', async () => {
+    const writer = new BufferedWriter(fd, options);
+    const long = `{"name":"${'ü'.repeat(3000)}"}\n`; // 3,012 characters, 6,012 bytes
+    writer.write(long);
+    writer.write('{"b":2}\n');
+    await new Promise<void>((resolve) => writer.flush(() => resolve()));
+    writer.close();
+    expect(written()).toBe(`${long}{"b":2}\n`);
+  });
+
   it('drops lines beyond maxLength while the reader does not read, and writes the rest after', async () => {
     hold = true; // no write completes
     const writer = new BufferedWriter(fd, options);
