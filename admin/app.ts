@@ -20,6 +20,7 @@ import { registerInternalRoutes } from './routes/internal.js';
 import { describeIssues, strictRoutes } from './strict-input.js';
 import { registerConsole } from './console/register-console.js';
 import { requestIdOf } from '../src/request-id.js';
+import { sameSecret, secretDigest } from '../src/same-secret.js';
 
 export type AdminApp = OpenAPIHono<AdminEnv>;
 
@@ -71,9 +72,12 @@ export function createAdminApp(deps: AdminDeps): AdminApp {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   const metricsAuthorization =
-    deps.config.metricsToken === undefined ? undefined : `Bearer ${deps.config.metricsToken}`;
+    deps.config.metricsToken === undefined ? undefined : secretDigest(`Bearer ${deps.config.metricsToken}`);
   app.get('/metrics', async (c) => {
-    if (metricsAuthorization !== undefined && c.req.header('authorization') !== metricsAuthorization)
+    if (
+      metricsAuthorization !== undefined &&
+      !sameSecret(c.req.header('authorization'), metricsAuthorization)
+    )
       return errorResponse(c, 'unauthenticated');
     return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
   });

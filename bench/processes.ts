@@ -266,6 +266,11 @@ export interface ForcedGcMemory {
   immediateRssMb: number | null;
   immediateHeapTotalMb: number | null;
   heapTotalMb: number;
+  /**
+   * After the `gc()` phase alone, before the memory-reducing GCs (bench/gc-hook.ts): the figures
+   * the bench reported before those existed. Null from a hook without that phase.
+   */
+  forcedOnly: { rssMb: number; heapUsedMb: number; heapTotalMb: number } | null;
   /** False when the process ran without --expose-gc (then the figures are before any GC). */
   forced: boolean;
   /** The heap snapshot written after the GC (KEYGATE_BENCH_HEAP_SNAPSHOT_DIR set), else null. */
@@ -276,7 +281,7 @@ export interface ForcedGcMemory {
  * Memory of a process started with bench/gc-hook.ts after a forced full GC: signals it, waits
  * for its answer file (up to `timeoutMs`). Null when it does not answer (no hook, not Linux).
  */
-export async function forcedGcMemory(pid: number, timeoutMs = 20_000): Promise<ForcedGcMemory | null> {
+export async function forcedGcMemory(pid: number, timeoutMs = 60_000): Promise<ForcedGcMemory | null> {
   const file = join(tmpdir(), `keygate-bench-gc-${pid}.json`);
   rmSync(file, { force: true });
   try {
@@ -299,6 +304,7 @@ export async function forcedGcMemory(pid: number, timeoutMs = 20_000): Promise<F
         heapUsed: number;
         heapTotal: number;
         immediate?: { rss: number; heapTotal: number };
+        forcedOnly?: { rss: number; heapUsed: number; heapTotal: number };
         external: number;
         arrayBuffers: number;
         forced: boolean;
@@ -314,6 +320,14 @@ export async function forcedGcMemory(pid: number, timeoutMs = 20_000): Promise<F
         heapTotalMb: mb(usage.heapTotal),
         immediateRssMb: usage.immediate === undefined ? null : mb(usage.immediate.rss),
         immediateHeapTotalMb: usage.immediate === undefined ? null : mb(usage.immediate.heapTotal),
+        forcedOnly:
+          usage.forcedOnly === undefined
+            ? null
+            : {
+                rssMb: mb(usage.forcedOnly.rss),
+                heapUsedMb: mb(usage.forcedOnly.heapUsed),
+                heapTotalMb: mb(usage.forcedOnly.heapTotal),
+              },
         forced: usage.forced,
         snapshotPath: usage.snapshot ?? null,
       };

@@ -99,6 +99,7 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
             ? `, both after a forced full GC; ${formatMs(extra.rssWithoutGcMb as number | null)} MB before it; ` +
               `heap ${formatMs(extra.heapUsedMb as number | null)} MB used of ${formatMs(extra.heapTotalMb as number | null)} MB committed, ${String(extra.heapPerKeyBytes ?? '–')} bytes per key; ` +
               `RSS right after the first GC (before V8 gave freed pages back) ${formatMs(extra.rssRightAfterGcMb as number | null)} MB; ` +
+              `after gc() alone, without the memory-reducing GCs, ${formatMs(extra.rssGcOnlyMb as number | null)} MB (heap ${formatMs(extra.heapTotalGcOnlyMb as number | null)} MB committed; ${formatMs(extra.rssBeforePrefillGcOnlyMb as number | null)} MB before the keys); ` +
               `external ${formatMs(extra.externalMb as number | null)} MB (arrayBuffers ${formatMs(extra.arrayBuffersMb as number | null)} MB)`
             : ''),
       );
@@ -108,7 +109,7 @@ export function otherFigures(rows: readonly Measurement[]): string[] {
         `preload (KEYGATE_PRELOAD_KEYS=${String(extra.keys)}): ${String(extra.cached)} keys cached in ${formatMs(extra.preloadSeconds as number | null)} s ` +
           `(${formatRps(extra.keysPerSecond as number | null)} keys/s; ${formatMs(extra.wallSeconds as number | null)} s from process start), ` +
           `RSS after a forced GC ${formatMs(extra.rssAfterGcMb as number | null)} MB (heap ${formatMs(extra.heapUsedAfterGcMb as number | null)} MB used of ${formatMs(extra.heapTotalAfterGcMb as number | null)} MB; ` +
-          `${formatMs(extra.rssRightAfterGcMb as number | null)} MB right after the first GC)`,
+          `${formatMs(extra.rssRightAfterGcMb as number | null)} MB right after the first GC; ${formatMs(extra.rssGcOnlyMb as number | null)} MB after gc() alone, heap ${formatMs(extra.heapTotalGcOnlyMb as number | null)} MB committed)`,
       );
     }
     if (row.id === 'decision' && row.skipped === undefined) {

@@ -5,7 +5,7 @@
  * gateway/main.ts wires the real ones.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { sameSecret, secretDigest } from '../src/same-secret.js';
 import { getRequestListener } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import type { ErrorCode } from '../src/errors/registry.js';
@@ -106,10 +106,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
     return c.json(state, state.ready ? 200 : 503, { 'x-request-id': idOf(c) });
   });
   const metricsAuthorization =
-    deps.metricsToken === undefined ? undefined : Buffer.from(`Bearer ${deps.metricsToken}`);
+    deps.metricsToken === undefined ? undefined : secretDigest(`Bearer ${deps.metricsToken}`);
   app.get('/metrics', async (c) => {
     const requestId = idOf(c);
-    if (metricsAuthorization !== undefined && !sameBytes(c.req.header('authorization'), metricsAuthorization))
+    if (
+      metricsAuthorization !== undefined &&
+      !sameSecret(c.req.header('authorization'), metricsAuthorization)
+    )
       return refusalResponse('unauthenticated', requestId);
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { 'content-type': metrics.registry.contentType, 'x-request-id': requestId });
@@ -170,12 +173,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
     void honoListener(req, res);
   };
   return { app, listener };
-}
-
-function sameBytes(sent: string | undefined, expected: Buffer): boolean {
-  if (sent === undefined) return false;
-  const bytes = Buffer.from(sent);
-  return bytes.length === expected.length && timingSafeEqual(bytes, expected);
 }
 
 function parseChangeBatch(value: unknown, now: number): ChangeBatch {

@@ -68,6 +68,8 @@ export const preloadScenario: Scenario = {
             heapUsedAfterGcMb: gc?.heapUsedMb ?? null,
             heapTotalAfterGcMb: gc?.heapTotalMb ?? null,
             rssRightAfterGcMb: gc?.immediateRssMb ?? null,
+            rssGcOnlyMb: gc?.forcedOnly?.rssMb ?? null,
+            heapTotalGcOnlyMb: gc?.forcedOnly?.heapTotalMb ?? null,
             externalAfterGcMb: gc?.externalMb ?? null,
             arrayBuffersAfterGcMb: gc?.arrayBuffersMb ?? null,
           },

@@ -83,7 +83,7 @@ export class UsageSpool {
 
   /** Opens a new segment in `dir` and returns the unacknowledged batches of dead gateways. */
   static open(options: UsageSpoolOptions): { spool: UsageSpool; recovered: UsageReport[] } {
-    mkdirSync(options.dir, { recursive: true });
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const alive = options.isOwnerAlive ?? ownerAlive;
     const claimed: string[] = [];
     for (const name of readdirSync(options.dir)) {
@@ -234,7 +234,8 @@ export class UsageSpool {
     this.segments.push(this.segment);
     openHere.add(resolve(path));
     this.bytes = 0;
-    return openSync(path, 'a');
+    // 0600 like the database: usage names keys, teams and spend.
+    return openSync(path, 'a', 0o600);
   }
 
   private rotate(): void {

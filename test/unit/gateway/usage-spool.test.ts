@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -165,6 +165,18 @@ describe('UsageSpool', () => {
         ],
       },
     ]);
+  });
+
+  it('spool files are readable by the owner only (0600, like the database), in a 0700 directory it creates', () => {
+    const dir = join(spoolDir(), 'spool');
+    const { spool } = UsageSpool.open({ dir, ...mine });
+    spool.begin({ gatewayId: 'gw', batchId: 'b1', batchSeq: 1 });
+    spool.writeNow();
+    const files = readdirSync(dir);
+    expect(files.length).toBeGreaterThan(0);
+    for (const name of files) expect(statSync(join(dir, name)).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    spool.close();
   });
 
   it("a running gateway's segment is never taken over", () => {
