@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { RequestLog } from '../../../gateway/request-log.js';
+import { RequestLog, decimal, quote } from '../../../gateway/request-log.js';
 
 function capture(level: pino.Level) {
   const lines: Record<string, unknown>[] = [];
@@ -116,5 +116,31 @@ describe('RequestLog', () => {
       upstreamMs: null,
       costMicros: null,
     });
+  });
+});
+
+describe('JSON pieces of the line', () => {
+  it('decimal writes a number exactly as JSON.stringify does (hundredths, integers, others)', () => {
+    const values = [0, -0, 1, 0.01, 0.1, 0.5, 2.57, 10.1, 12.3, 99.99, 100, -0.05, -12.34, 1234567.89];
+    for (let i = 0; i < 20_000; i++) values.push(i / 100, (i * 7919) / 100, i * 1_000_003, i / 3, i * 1e15);
+    values.push(Date.now(), 2 ** 31, 2 ** 53, 1e21, 1.5e-7, Number.MAX_VALUE);
+    const wrong = values.filter((value) => decimal(value) !== JSON.stringify(value));
+    expect(wrong).toEqual([]);
+  });
+
+  it('quote writes a string exactly as JSON.stringify does (escapes, control characters, surrogates)', () => {
+    const texts = [
+      '',
+      'key_1',
+      'team "a"',
+      'back\\slash',
+      'line\nfeed',
+      '\u0000\u001f\u007f',
+      'ünï 😀',
+      '\u2028',
+    ];
+    texts.push('lone \ud800 high', 'lone \udc00 low', '\udc00\ud800');
+    const wrong = texts.filter((text) => quote(text) !== JSON.stringify(text));
+    expect(wrong).toEqual([]);
   });
 });
