@@ -8,7 +8,7 @@
  * it, so they spill to the WAL mid-transaction and are written again at commit. A cache of
  * KEYGATE_DB_CACHE_MB (64 by default; it only grows as pages are read) and temp tables in memory
  * (the batch's temp table and GROUP BY sorts) took the admin's CPU per usage item of 100,000
- * random keys from ~66-75 to ~45-48 µs (bench/usage-apply-cost.ts, process.cpuUsage) and the
+ * random keys from ~64-75 to ~48-60 µs (bench/usage-apply-cost.ts, process.cpuUsage) and the
  * bytes it reads per item from ~25 KB to ~8 KB.
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
@@ -18,11 +18,6 @@ import { MIGRATIONS } from './migrations.js';
 
 export type Database = BetterSqlite3.Database;
 
-/**
- * Opens (creating when missing) the database. A data directory keygate creates is 0700 and the
- * database file 0600 (SQLite gives its -wal and -shm files the same mode): the file holds key
- * hashes, users and audit history (issue 10 item 7).
- */
 /** SQLite page cache of the admin plane by default (KEYGATE_DB_CACHE_MB). */
 export const DEFAULT_DB_CACHE_MB = 64;
 
@@ -31,6 +26,11 @@ export interface DatabaseOptions {
   cacheMb?: number;
 }
 
+/**
+ * Opens (creating when missing) the database. A data directory keygate creates is 0700 and the
+ * database file 0600 (SQLite gives its -wal and -shm files the same mode): the file holds key
+ * hashes, users and audit history (issue 10 item 7).
+ */
 export function openDatabase(path: string, options: DatabaseOptions = {}): Database {
   if (path !== ':memory:' && path !== '') {
     const dir = dirname(path);
