@@ -6,57 +6,15 @@
  * bytes per key, over rounds.
  * Run: node --import tsx bench/key-batch-bench.ts [keys] [batch]
  */
-import { join } from 'node:path';
-import pino from 'pino';
-import { createAdminApp } from '../admin/app.js';
-import { Credentials } from '../admin/auth/credentials.js';
-import type { AdminDeps } from '../admin/context.js';
-import { systemClock } from '../src/clock.js';
-import { loadConfig } from '../src/config/config.js';
-import { InternalTokens } from '../src/invalidation/internal-token.js';
 import { hashSecret } from '../src/keys/secret.js';
-import { openDatabase } from '../src/storage/database.js';
-import { makeTempDir, removeTempDirs } from './processes.js';
+import { inProcessAdmin } from './in-process-admin.js';
+import { removeTempDirs } from './processes.js';
 import { seedKeys } from './seed.js';
 
 const KEYS = Number(process.argv[2] ?? 20_000);
 const BATCH = Number(process.argv[3] ?? 50);
 const ROUNDS = 5;
-const MASTER = 'bench-master-key-0123456789';
-const SECRET = 'bench-internal-secret-0123456789-abcdef';
-
-const dir = makeTempDir('keygate-batch-bench-');
-const dbPath = join(dir, 'keygate.db');
-const config = loadConfig({
-  KEYGATE_DB_PATH: dbPath,
-  KEYGATE_MASTER_KEY: MASTER,
-  KEYGATE_INTERNAL_SECRET: SECRET,
-  KEYGATE_LOG_LEVEL: 'silent',
-});
-const db = openDatabase(dbPath);
-if (process.env.PRAGMA) for (const p of process.env.PRAGMA.split(';')) db.pragma(p);
-const tokens = new InternalTokens(SECRET);
-const deps: AdminDeps = {
-  db,
-  config,
-  clock: systemClock,
-  credentials: new Credentials(db, config),
-  internalTokens: tokens,
-  invalidation: { publish: () => undefined, close: () => Promise.resolve() },
-  logger: pino({ level: 'silent' }),
-};
-const app = createAdminApp(deps);
-
-async function admin<T>(path: string, body: unknown, authorization = `Bearer ${MASTER}`): Promise<T> {
-  const response = await app.request(path, {
-    method: 'POST',
-    headers: { authorization, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${path}: ${response.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
-}
+const { dbPath, db, app, tokens, post: admin } = inProcessAdmin('keygate-batch-bench-');
 
 try {
   await admin('/v1/targets', { name: 'bench-model', upstream: { base_url: 'http://127.0.0.1:1/v1' } });

@@ -9,59 +9,19 @@
  * the other) plus the HTTP transfer.
  * Run: node --import tsx bench/preload-bench.ts [keys=100000] [page=1000]
  */
-import { join } from 'node:path';
-import pino from 'pino';
-import { createAdminApp } from '../admin/app.js';
-import { Credentials } from '../admin/auth/credentials.js';
-import type { AdminDeps } from '../admin/context.js';
 import { PeriodSpendStore } from '../src/budget/period-spend-store.js';
 import { KeyPolicyCache } from '../src/cache/key-policy-cache.js';
 import { PolicyInterner } from '../src/cache/policy-interner.js';
 import { systemClock } from '../src/clock.js';
-import { loadConfig } from '../src/config/config.js';
-import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { ResolvedKeyPolicy } from '../src/policy/resolved-policy.js';
-import { openDatabase } from '../src/storage/database.js';
-import { makeTempDir, removeTempDirs } from './processes.js';
+import { inProcessAdmin } from './in-process-admin.js';
+import { removeTempDirs } from './processes.js';
 import { seedKeys } from './seed.js';
 
 const KEYS = Number(process.argv[2] ?? 100_000);
 const PAGE = Number(process.argv[3] ?? 1_000);
 const ROUNDS = 3;
-const MASTER = 'bench-master-key-0123456789';
-const SECRET = 'bench-internal-secret-0123456789-abcdef';
-
-const dir = makeTempDir('keygate-preload-bench-');
-const dbPath = join(dir, 'keygate.db');
-const config = loadConfig({
-  KEYGATE_DB_PATH: dbPath,
-  KEYGATE_MASTER_KEY: MASTER,
-  KEYGATE_INTERNAL_SECRET: SECRET,
-  KEYGATE_LOG_LEVEL: 'silent',
-});
-const db = openDatabase(dbPath);
-const tokens = new InternalTokens(SECRET);
-const deps: AdminDeps = {
-  db,
-  config,
-  clock: systemClock,
-  credentials: new Credentials(db, config),
-  internalTokens: tokens,
-  invalidation: { publish: () => undefined, close: () => Promise.resolve() },
-  logger: pino({ level: 'silent' }),
-};
-const app = createAdminApp(deps);
-
-async function admin<T>(path: string, body: unknown): Promise<T> {
-  const response = await app.request(path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${path}: ${response.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
-}
+const { dbPath, db, app, tokens, post: admin } = inProcessAdmin('keygate-preload-bench-');
 
 const cpuMicros = (since: NodeJS.CpuUsage): number => {
   const used = process.cpuUsage(since);

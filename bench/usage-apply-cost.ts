@@ -11,63 +11,22 @@
  *   DIRECT=1 calls applyUsage without the HTTP route (SQLite work only).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pino from 'pino';
-import { createAdminApp } from '../admin/app.js';
-import { Credentials } from '../admin/auth/credentials.js';
-import type { AdminDeps } from '../admin/context.js';
 import { applyUsage } from '../admin/internal/apply-usage.js';
-import { systemClock } from '../src/clock.js';
-import { loadConfig } from '../src/config/config.js';
-import { InternalTokens } from '../src/invalidation/internal-token.js';
-import { openDatabase } from '../src/storage/database.js';
 import { usageReportToWire, type UsageReport } from '../src/usage/usage-report.js';
-import { makeTempDir, removeTempDirs } from './processes.js';
+import { inProcessAdmin } from './in-process-admin.js';
+import { removeTempDirs } from './processes.js';
 import { seedKeys } from './seed.js';
 
 const KEYS = Number(process.argv[2] ?? 100_000);
 const BATCH = Number(process.argv[3] ?? 3_400);
 const ROUNDS = Number(process.argv[4] ?? 12);
 const DIRECT = process.env.DIRECT === '1';
-const MASTER = 'bench-master-key-0123456789';
-const SECRET = 'bench-internal-secret-0123456789-abcdef';
-
-const dir = makeTempDir('keygate-usage-bench-');
-const dbPath = join(dir, 'keygate.db');
-const env: Record<string, string> = {
-  KEYGATE_DB_PATH: dbPath,
-  KEYGATE_MASTER_KEY: MASTER,
-  KEYGATE_INTERNAL_SECRET: SECRET,
-  KEYGATE_LOG_LEVEL: 'silent',
-};
+/** KEYGATE_* variables of the bench's environment apply (KEYGATE_DB_CACHE_MB for the A/B). */
+const env: Record<string, string> = {};
 for (const [name, value] of Object.entries(process.env)) {
   if (name.startsWith('KEYGATE_') && value !== undefined) env[name] = value;
 }
-const config = loadConfig(env);
-const db = openDatabase(dbPath, { cacheMb: config.dbCacheMb });
-if (process.env.PRAGMA) for (const p of process.env.PRAGMA.split(';')) db.pragma(p);
-const tokens = new InternalTokens(SECRET);
-const deps: AdminDeps = {
-  db,
-  config,
-  clock: systemClock,
-  credentials: new Credentials(db, config),
-  internalTokens: tokens,
-  invalidation: { publish: () => undefined, close: () => Promise.resolve() },
-  logger: pino({ level: 'silent' }),
-};
-const app = createAdminApp(deps);
-
-async function admin<T>(path: string, body: unknown): Promise<T> {
-  const response = await app.request(path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${path}: ${response.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
-}
+const { dbPath, db, app, tokens, post: admin } = inProcessAdmin('keygate-usage-bench-', env);
 
 /** syscr, syscw, rchar, wchar of this process. */
 function io(): Record<string, number> {
