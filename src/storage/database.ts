@@ -2,8 +2,9 @@
  * The SQLite store of the admin plane (better-sqlite3 lives behind this module).
  * WAL + synchronous=FULL: an acknowledged write survives kill -9 of the process.
  *
- * Page cache (issue 15, many keys): a usage flush of random keys touches a random page of
- * `keys`, of its `keys_last_used` index, of usage_daily and of usage_hourly per item. SQLite's
+ * Page cache (issue 15, many keys): a usage flush of random keys touched a random page of
+ * `keys`, of its `keys_last_used` index, of usage_daily and of usage_hourly per item (since
+ * migration 7: of key_usage, its last-use index and usage_hourly). SQLite's
  * default cache (2 MB) holds none of them across flushes, and a flush's own dirty pages overflow
  * it, so they spill to the WAL mid-transaction and are written again at commit. A cache of
  * KEYGATE_DB_CACHE_MB (64 by default; it only grows as pages are read) and temp tables in memory

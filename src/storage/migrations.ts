@@ -333,7 +333,7 @@ INSERT INTO usage_hourly (key_id, team_id, org_id, user_id, target, hour, reques
   },
   {
     version: 7,
-    name: 'key usage apart from key policy',
+    name: 'key usage apart from key policy; daily usage as a view',
     // Issue 15: a usage flush of random-key traffic updates thousands of distinct keys. Their
     // spend, last use and period spend lived in the wide keys row (35 columns, tags, metadata):
     // each item dirtied a page holding ~4 keys, plus the last-use index. Here a key's usage state
@@ -358,6 +358,15 @@ ALTER TABLE keys DROP COLUMN spend_micros;
 ALTER TABLE keys DROP COLUMN last_used_at;
 ALTER TABLE keys DROP COLUMN period_spend_micros;
 ALTER TABLE keys DROP COLUMN period_start;
+
+-- usage_hourly has held everything usage_daily did since migration 5 (which copied it over), and
+-- every read is of usage_hourly: usage_daily becomes a view instead of a second upsert per item.
+DROP TABLE usage_daily;
+CREATE VIEW usage_daily AS
+  SELECT key_id, team_id, org_id, target, strftime('%Y-%m-%d', hour / 1000, 'unixepoch') AS day,
+         SUM(requests) AS requests, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+         SUM(spend_micros) AS spend_micros
+  FROM usage_hourly GROUP BY key_id, target, day;
 `,
   },
 ];

@@ -6,7 +6,8 @@
  * keys. The items go into a temp table in prepared batches of 512 (one multi-row statement per
  * batch, joined with keys and teams there), then ONE statement per table applies them: key_usage
  * (a key's spend and last use, migration 7: the wide keys row is not written by usage), teams,
- * orgs, usage_daily, each summing the batch per row with GROUP BY. The former loop ran
+ * orgs, usage_hourly, each summing the batch per row with GROUP BY (usage_daily, which nothing
+ * read, is a view over usage_hourly since migration 7). The former loop ran
  * four statements per item (a lookup, the key, the daily row, plus team/org sums); now a flush
  * of 10,000 items runs 20 fill statements and 4 updates, and what is left per item is SQLite's
  * own b-tree work. Measured (10,000 distinct keys, in-memory db, loaded machine): ~4.5-6 µs per
@@ -161,17 +162,6 @@ function prepareStatements(db: Database) {
        FROM (SELECT org_id, SUM(spend_micros) AS spend FROM temp.usage_batch_items GROUP BY org_id) s
        WHERE orgs.id = s.org_id AND s.spend <> 0`,
     ),
-    addDaily: db.prepare(
-      `INSERT INTO usage_daily (key_id, team_id, org_id, target, day, requests, input_tokens, output_tokens, spend_micros)
-       SELECT key_id, team_id, org_id, target, day,
-              SUM(requests), SUM(input_tokens), SUM(output_tokens), SUM(spend_micros)
-       FROM temp.usage_batch_items WHERE true GROUP BY key_id, target, day
-       ON CONFLICT (key_id, target, day) DO UPDATE SET
-         requests = requests + excluded.requests,
-         input_tokens = input_tokens + excluded.input_tokens,
-         output_tokens = output_tokens + excluded.output_tokens,
-         spend_micros = spend_micros + excluded.spend_micros`,
-    ),
     addHourly: db.prepare(
       `INSERT INTO usage_hourly (key_id, team_id, org_id, user_id, target, hour, tags, requests, input_tokens, output_tokens, spend_micros)
        SELECT key_id, team_id, org_id, user_id, target, (last_used_at / ${HOUR_MS}) * ${HOUR_MS} AS h, tags,
@@ -242,7 +232,7 @@ export class UsageBatchWriter {
     return this.s.recordBatch.run(gatewayId, batchId, batchSeq, now).changes > 0;
   }
 
-  /** Adds the items' spend and counts to keys, teams, orgs, usage_daily and usage_hourly. */
+  /** Adds the items' spend and counts to keys' usage rows, teams, orgs and usage_hourly. */
   addItems(items: readonly UsageItem[]): void {
     const s = this.s;
     s.clear.run();
@@ -253,7 +243,6 @@ export class UsageBatchWriter {
     s.addKeys.run();
     s.addTeams.run();
     s.addOrgs.run();
-    s.addDaily.run();
     s.addHourly.run();
   }
 

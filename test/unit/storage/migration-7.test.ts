@@ -84,4 +84,21 @@ describe('migration 7: key usage apart from key policy', () => {
     });
     expect(db.pragma('foreign_key_check')).toEqual([]);
   });
+
+  it('usage_daily becomes a view over usage_hourly with the same rows the table held', () => {
+    const db = databaseAtVersion6();
+    const hour = Date.UTC(2026, 4, 17, 10);
+    db.exec(`
+      INSERT INTO usage_daily VALUES ('key_used', 'team_a', 'org_a', 'm', '2026-05-17', 3, 30, 60, 900);
+      INSERT INTO usage_hourly (key_id, team_id, org_id, target, hour, tags, requests, input_tokens, output_tokens, spend_micros)
+        VALUES ('key_used', 'team_a', 'org_a', 'm', ${hour}, '[]', 1, 10, 20, 300),
+               ('key_used', 'team_a', 'org_a', 'm', ${hour + 3_600_000}, '["x"]', 2, 20, 40, 600);
+    `);
+    const before = db.prepare('SELECT * FROM usage_daily').all();
+    migrate(db);
+    expect(db.prepare("SELECT type FROM sqlite_master WHERE name = 'usage_daily'").get()).toEqual({
+      type: 'view',
+    });
+    expect(db.prepare('SELECT * FROM usage_daily').all()).toEqual(before);
+  });
 });
