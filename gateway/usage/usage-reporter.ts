@@ -6,15 +6,15 @@
  * is lost. Usage recorded meanwhile waits for the next batch.
  *
  * A batch holds at most `maxBatchItems` items (key × target × request tag set): the open batch
- * is sealed when it reaches them. The admin plane refuses a batch of more than 100,000 items,
- * and a refused batch is sent again for ever with every later one queued behind it; without the
- * cap, an admin outage (everything recorded meanwhile goes into the one open batch) or one key
- * sending a new `x-keygate-tags` set per request built such a batch and wedged usage reporting.
+ * is sealed when it reaches them. The admin plane refuses a batch of more than 100,000 items;
+ * without the cap, an admin outage (everything recorded meanwhile goes into the one open batch)
+ * or one key sending a new `x-keygate-tags` set per request built such a batch.
  *
  * A batch the admin plane refuses for good (usage-refusal.ts: a 4xx that sending it again cannot
- * change) would wedge reporting the same way, whatever the next cause: it is handed to
- * `setAside` (written to the spool's `refused/` area, or logged in full) and the next batch
- * goes. Transient failures (network, 5xx, 429, 401/403) still stop the flush, to retry in order.
+ * change), whatever the cause, would otherwise be sent again for ever with every later batch
+ * queued behind it: it is handed to `setAside` (written to the spool's `refused/` area, or logged
+ * in full) and the next batch goes. Transient failures (network, 5xx, 429, 401/403) still stop
+ * the flush, to retry in order.
  *
  * With a journal (UsageSpool), a batch's id is fixed when it starts accumulating and all its
  * usage is journaled as it is recorded, so a stop or kill -9 leaves it on disk for the next
