@@ -46,7 +46,14 @@ export async function runUsageCommand(
   const counts = { accepted: 0, duplicate: 0, refused: 0, unsent: 0 };
   try {
     for (const path of refused.list()) {
-      const { report } = refused.read(path);
+      let report;
+      try {
+        ({ report } = refused.read(path));
+      } catch (error) {
+        counts.unsent++;
+        out.write(`unreadable ${path}: ${(error as Error).message}\n`);
+        continue;
+      }
       const batch = `${report.batch_id} (${report.items.length} items)`;
       try {
         const { applied } = await client.postUsage(usageReportFromWire(report));
