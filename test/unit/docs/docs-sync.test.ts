@@ -58,10 +58,15 @@ describe('README ↔ code', () => {
     }
   });
 
-  it('documents every metric of the gateway request metrics (usage delivery included)', () => {
-    const code = readFileSync(new URL('../../../gateway/request-metrics.ts', import.meta.url), 'utf8');
-    const names = [...code.matchAll(/'(keygate_gateway_[a-z_]+)'/g)].map((match) => match[1]!);
+  it('documents every metric of both planes (usage delivery and the key cache included)', () => {
+    const files = ['gateway/request-metrics.ts', 'gateway/metrics.ts', 'admin/admin-metrics.ts'];
+    const names = files.flatMap((file) => {
+      const code = readFileSync(new URL(`../../../${file}`, import.meta.url), 'utf8');
+      return [...code.matchAll(/'(keygate_(?:gateway|admin)_[a-z_]+)'/g)].map((match) => match[1]!);
+    });
     expect(names).toContain('keygate_gateway_usage_refused_batches_total');
+    expect(names).toContain('keygate_gateway_change_seq');
+    expect(names).toContain('keygate_admin_usage_batches_total');
     for (const name of names) expect(readme, name).toContain(`| \`${name}\``);
   });
 
