@@ -78,8 +78,12 @@ export class RefusedBatches {
       .map((name) => join(this.dir, name));
   }
 
+  /** The kept batch; throws when the file is not one (any JSON can land in the area by hand). */
   read(path: string): RefusedBatchFile {
-    return JSON.parse(readFileSync(path, 'utf8')) as RefusedBatchFile;
+    const record = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    if (!isRefusedBatchFile(record))
+      throw new Error('not a set-aside usage batch (no report with batch_id and items)');
+    return record;
   }
 
   remove(path: string): void {
@@ -90,4 +94,18 @@ export class RefusedBatches {
 /** Batch ids are the gateway's own (`batch_…`), but a recovered spool could hold anything. */
 function fileName(batchId: string): string {
   return `usage-${batchId.replace(/[^\w.-]/g, '_')}.json`;
+}
+
+/** The shape `read` relies on: a report with its ids and an items array (items are checked by the admin plane). */
+function isRefusedBatchFile(record: unknown): record is RefusedBatchFile {
+  if (typeof record !== 'object' || record === null) return false;
+  const report = (record as { report?: unknown }).report;
+  if (typeof report !== 'object' || report === null) return false;
+  const wire = report as Partial<Record<keyof UsageReportWire, unknown>>;
+  return (
+    typeof wire.gateway_id === 'string' &&
+    typeof wire.batch_id === 'string' &&
+    typeof wire.batch_seq === 'number' &&
+    Array.isArray(wire.items)
+  );
 }

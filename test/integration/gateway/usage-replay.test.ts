@@ -6,7 +6,7 @@
  * admin plane (here: a server answering 422 to every usage batch).
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -75,6 +75,7 @@ async function setAsideBatch(key: string, spend: number, refuser: string): Promi
 }
 
 let refuser: Server;
+let refuserUrl: string;
 
 beforeAll(async () => {
   w = await keysWorld();
@@ -84,7 +85,7 @@ beforeAll(async () => {
     res.writeHead(422, { 'content-type': 'application/json' }).end('{"error":{"code":"invalid_request"}}'),
   );
   await new Promise<void>((resolve) => refuser.listen(0, '127.0.0.1', resolve));
-  const refuserUrl = `http://127.0.0.1:${(refuser.address() as AddressInfo).port}`;
+  refuserUrl = `http://127.0.0.1:${(refuser.address() as AddressInfo).port}`;
   await setAsideBatch(keyId, 300, refuserUrl);
   await setAsideBatch(keyId, 40, refuserUrl);
 });
@@ -117,6 +118,24 @@ describe('keygate usage replay', () => {
     expect(second.output).toMatch(/0 applied, 2 already applied/);
     expect(readdirSync(area)).toEqual([]);
     expect(await spendMicros()).toBe(340);
+  }, 60_000);
+
+  it('a file of valid JSON but not a set-aside batch is reported and kept; the others still go', async () => {
+    const before = await spendMicros();
+    const garbage = ['usage-a-empty.json', 'usage-b-noitems.json', 'usage-c-array.json'];
+    writeFileSync(join(area, garbage[0]!), '{}\n');
+    writeFileSync(join(area, garbage[1]!), '{"report":{"batch_id":"x","gateway_id":"g","batch_seq":1}}\n');
+    writeFileSync(join(area, garbage[2]!), '[1,2]\n');
+    await setAsideBatch(keyId, 7, refuserUrl);
+
+    const result = await replay(spoolDir);
+    const kept = readdirSync(area).sort();
+    for (const name of garbage) rmSync(join(area, name), { force: true });
+    expect(result.output).toMatch(/1 applied, 0 already applied, 0 refused again, 3 not sent; 3 kept/);
+    for (const name of garbage) expect(result.output).toContain(`unreadable ${join(area, name)}`);
+    expect(result.code).toBe(1);
+    expect(kept).toEqual(garbage);
+    expect(await spendMicros()).toBe(before + 7);
   }, 60_000);
 
   it('a batch refused again stays, with a non-zero exit', async () => {
