@@ -64,14 +64,17 @@ function applyPeriodsAndSoftBudgets(
   now: number,
   alerts: SoftBudgetAlert[],
 ): void {
-  const totals = new Map<string, { scope: Scope; id: string; start: number; micros: number }>();
+  const totals = new Map<string, { scope: Scope; id: string; start: number; micros: number; at: number }>();
   const add = (scope: Scope, id: string, period: BudgetPeriod | null, at: number, micros: number) => {
     if (period === null || micros === 0) return;
     const start = periodStart(period, at);
     const key = `${scope}\u0000${id}\u0000${start}`;
     const entry = totals.get(key);
-    if (entry === undefined) totals.set(key, { scope, id, start, micros });
-    else entry.micros += micros;
+    if (entry === undefined) totals.set(key, { scope, id, start, micros, at });
+    else {
+      entry.micros += micros;
+      entry.at = Math.max(entry.at, at);
+    }
   };
   for (const item of writer.periodItems()) {
     add('key', item.key_id, item.key_period, item.last_used_at, item.spend_micros);
@@ -80,7 +83,7 @@ function applyPeriodsAndSoftBudgets(
   }
   // Earlier periods first, so a batch spanning a boundary ends on the later one.
   for (const entry of [...totals.values()].sort((a, b) => a.start - b.start)) {
-    writer.addPeriodSpend(entry.scope, entry.id, entry.start, entry.micros);
+    writer.addPeriodSpend(entry.scope, entry.id, entry.start, entry.micros, entry.at);
   }
   for (const { scope, id } of writer.softBudgetScopes()) checkSoftBudget(db, writer, scope, id, now, alerts);
 }

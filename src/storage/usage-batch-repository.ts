@@ -108,10 +108,14 @@ function prepareStatements(db: Database) {
     db.exec('DROP TABLE temp.usage_batch_items');
   db.exec(ITEMS_TABLE);
   const fills = new Map<number, Statement>();
+  // A later period starts the spend over; so does a stored start that is no start of this
+  // period (the budget period was switched to a longer one: items at or after it, @at, belong to
+  // an earlier start); a late item of an earlier period (@at before the stored start) changes nothing.
+  const restart = 'period_start IS NULL OR period_start < @start OR period_start <= @at';
   const addPeriod = `SET
     period_spend_micros = CASE WHEN period_start = @start THEN period_spend_micros + @micros
-      WHEN period_start IS NULL OR period_start < @start THEN @micros ELSE period_spend_micros END,
-    period_start = CASE WHEN period_start IS NULL OR period_start < @start THEN @start ELSE period_start END`;
+      WHEN ${restart} THEN @micros ELSE period_spend_micros END,
+    period_start = CASE WHEN ${restart} THEN @start ELSE period_start END`;
   const period = (table: 'teams' | 'orgs') =>
     db.prepare(`UPDATE ${table} ${addPeriod} WHERE id = @id AND budget_period IS NOT NULL`);
   const soft = (table: 'teams' | 'orgs') =>
@@ -256,9 +260,12 @@ export class UsageBatchWriter {
     return this.s.periodItems.all();
   }
 
-  /** Adds `micros` to the period starting at `start` (a later period starts the spend over). */
-  addPeriodSpend(scope: Scope, id: string, start: number, micros: number): void {
-    this.s.addPeriod[scope].run({ id, start, micros });
+  /**
+   * Adds `micros` to the period starting at `start`, whose last item is at `at` (a later period,
+   * or a stored start that is no start of this period, starts the spend over).
+   */
+  addPeriodSpend(scope: Scope, id: string, start: number, micros: number, at: number): void {
+    this.s.addPeriod[scope].run({ id, start, micros, at });
   }
 
   /** The batch's keys, teams and orgs that have a soft budget. */

@@ -128,6 +128,34 @@ describe('applyUsage with thousands of keys', () => {
     );
   });
 
+  it('a budget period switched to a longer one (day to month) mid-period keeps counting period spend', () => {
+    const { db } = world(1);
+    db.prepare("UPDATE keys SET budget_period = 'day' WHERE id = 'key_0'").run();
+    applyUsage(db, report(1, [{ ...item('key_0', 1), spendMicros: 100 }]), DAY);
+    db.prepare("UPDATE keys SET budget_period = 'month' WHERE id = 'key_0'").run();
+    applyUsage(db, report(2, [{ ...item('key_0', 2, 'model-a', DAY + 3_600_000), spendMicros: 50 }]), DAY);
+    applyUsage(db, report(3, [{ ...item('key_0', 3, 'model-a', DAY + 7_200_000), spendMicros: 20 }]), DAY);
+    const row = db
+      .prepare("SELECT period_start, period_spend_micros FROM key_usage WHERE key_id = 'key_0'")
+      .get() as {
+      period_start: number;
+      period_spend_micros: number;
+    };
+    // The month's start (the day's start stored before the switch is no start of a month): the
+    // period spend was frozen until June, so the key's max_budget limited nothing meanwhile.
+    expect(row.period_start).toBe(Date.UTC(2026, 4, 1));
+    expect(row.period_spend_micros).toBeGreaterThanOrEqual(70);
+    // A late item of an earlier period still changes nothing.
+    applyUsage(
+      db,
+      report(4, [{ ...item('key_0', 4, 'model-a', Date.UTC(2026, 3, 30, 23)), spendMicros: 9 }]),
+      DAY,
+    );
+    expect(
+      db.prepare("SELECT period_start, period_spend_micros FROM key_usage WHERE key_id = 'key_0'").get(),
+    ).toEqual(row);
+  });
+
   it('the cost per item stays flat from 1,000 to 10,000 distinct keys per flush', () => {
     const { db, keyIds } = world(10_000);
     const perItemUs = (seq: number, n: number): number => {
