@@ -86,8 +86,13 @@ export class RefusedBatches {
     return record;
   }
 
+  /** Removes an applied batch; already gone is fine (two replays racing over the same area). */
   remove(path: string): void {
-    unlinkSync(path);
+    try {
+      unlinkSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
 }
 

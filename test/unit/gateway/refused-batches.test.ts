@@ -1,0 +1,36 @@
+/**
+ * RefusedBatches (gateway/usage/refused-batches.ts) on a real directory: what two replays racing
+ * over the same area, or a hand-edited area, leave it to meet.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { RefusedBatches } from '../../../gateway/usage/refused-batches.js';
+
+const report = { gatewayId: 'gw', batchId: 'batch_1', batchSeq: 1, items: [] };
+
+describe('RefusedBatches', () => {
+  it('removing a batch another replay removed first is no error (the batch is applied either way)', () => {
+    const area = new RefusedBatches(join(mkdtempSync(join(tmpdir(), 'keygate-refused-')), 'refused'));
+    const path = area.keep(report, { status: 422, body: '{}' }, 1);
+    area.remove(path);
+    expect(() => area.remove(path)).not.toThrow();
+    expect(area.list()).toEqual([]);
+  });
+
+  it('reading JSON that is not a set-aside batch throws (the replay reports the file and keeps it)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-refused-'));
+    const area = new RefusedBatches(dir);
+    for (const [name, text] of [
+      ['usage-a.json', '{}'],
+      ['usage-b.json', 'null'],
+      ['usage-c.json', '{"report":{"gateway_id":"g","batch_id":"b","batch_seq":1,"items":{}}}'],
+    ] as const) {
+      writeFileSync(join(dir, name), text);
+      expect(() => area.read(join(dir, name))).toThrow(/not a set-aside usage batch/);
+    }
+    const kept = area.keep(report, { status: 422, body: '{}' }, 1);
+    expect(area.read(kept).report.batch_id).toBe('batch_1');
+  });
+});
