@@ -35,7 +35,7 @@ export function seedKeys(options: SeedKeysOptions): SeededKey[] {
        VALUES (?, ?, ?, 'service_account', ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, 'inherit', '{}', 'bench-seed', ?, ?)`,
     );
     // A key's last use is in its usage row (migration 7).
-    const used = db.prepare('INSERT INTO key_usage (key_id, last_used_at) VALUES (?, ?)');
+    const used = db.prepare('INSERT INTO key_usage (key_num, last_used_at) VALUES (?, ?)');
     const limits = options.limits ?? {};
     const now = Date.now();
     const keys: SeededKey[] = new Array<SeededKey>(options.count);
@@ -43,7 +43,7 @@ export function seedKeys(options: SeedKeysOptions): SeededKey[] {
       for (let i = 0; i < options.count; i++) {
         const secret = generateSecret();
         const id = newId('key');
-        insert.run(
+        const { lastInsertRowid } = insert.run(
           id,
           `${options.namePrefix}-${i}`,
           options.teamId,
@@ -59,7 +59,7 @@ export function seedKeys(options: SeedKeysOptions): SeededKey[] {
           now,
           now,
         );
-        if (options.lastUsed === true) used.run(id, now - i);
+        if (options.lastUsed === true) used.run(lastInsertRowid, now - i);
         keys[i] = { id, secret };
       }
     })();

@@ -3,7 +3,7 @@
  * - `resolveKeyPolicies`: `POST /internal/keys` `{hashes}` → one policy (or null) per hash, in
  *   order; a gateway's concurrent cache misses travel as one such batch (src/cache/batch-loader.ts).
  * - `recentKeyPolicies`: `GET /internal/keys?after=&limit=` → a page of the active keys used most
- *   recently (last_used_at descending, then id), for a gateway's warm start
+ *   recently (last_used_at descending, then key num), for a gateway's warm start
  *   (src/cache/key-preloader.ts). `next` is the cursor of the following page, null at the end.
  *
  * Both resolve their keys with resolveKeyPolicyBatch inside one read transaction, so the whole
@@ -13,6 +13,7 @@
  */
 import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
 import type { Database } from '../../src/storage/database.js';
+import type { RecentCursor } from '../../src/storage/key-policy-repository.js';
 import { recentKeyPolicyPage, resolveKeyPolicyBatch, type ResolveMemo } from './resolve-key-policy.js';
 
 /** Most hashes per batch and keys per page the admin plane answers. */
@@ -20,7 +21,7 @@ export const MAX_KEY_BATCH = 1000;
 
 export interface RecentKeysPage {
   policies: ResolvedKeyPolicy[];
-  /** `<last_used_at>:<key id>` of the last key of this page; null when there are no more. */
+  /** `<last_used_at>:<key num>` of the last key of this page; null when there are no more. */
   next: string | null;
 }
 
@@ -36,17 +37,20 @@ export function resolveKeyPolicies(
   })();
 }
 
-/** Parses `<last_used_at>:<id>`; undefined when malformed. */
-export function parseCursor(cursor: string): { lastUsedAt: number; id: string } | undefined {
+/** Parses `<last_used_at>:<key num>` (migration 7's integer key number); undefined when malformed. */
+export function parseCursor(cursor: string): RecentCursor | undefined {
   const colon = cursor.indexOf(':');
+  if (colon <= 0) return undefined;
   const lastUsedAt = Number(cursor.slice(0, colon));
-  if (colon <= 0 || !Number.isSafeInteger(lastUsedAt)) return undefined;
-  return { lastUsedAt, id: cursor.slice(colon + 1) };
+  const rest = cursor.slice(colon + 1);
+  const num = /^\d{1,15}$/.test(rest) ? Number(rest) : NaN;
+  if (!Number.isSafeInteger(lastUsedAt) || !Number.isSafeInteger(num)) return undefined;
+  return { lastUsedAt, num };
 }
 
 export function recentKeyPolicies(
   db: Database,
-  after: { lastUsedAt: number; id: string } | undefined,
+  after: RecentCursor | undefined,
   limit: number,
   gatewayId: string | undefined,
   now: number,
@@ -56,7 +60,7 @@ export function recentKeyPolicies(
     const page = recentKeyPolicyPage(db, after, limit, gatewayId, now, memo);
     return {
       policies: page.policies,
-      next: page.rows < limit || page.last === undefined ? null : `${page.last.lastUsedAt}:${page.last.id}`,
+      next: page.rows < limit || page.last === undefined ? null : `${page.last.lastUsedAt}:${page.last.num}`,
     };
   })();
 }

@@ -15,6 +15,7 @@ import {
   keyPolicyReads,
   type KeyPolicyReads,
   type LiveOverrideRow,
+  type RecentCursor,
 } from '../../src/storage/key-policy-repository.js';
 import type { LimitColumns } from '../schemas.js';
 
@@ -207,12 +208,12 @@ export function resolveKeyPolicyBatch(
  */
 export function recentKeyPolicyPage(
   db: Database,
-  after: { lastUsedAt: number; id: string } | undefined,
+  after: RecentCursor | undefined,
   limit: number,
   gatewayId: string | undefined,
   now: number,
   memo: ResolveMemo,
-): { policies: ResolvedKeyPolicy[]; rows: number; last: { lastUsedAt: number; id: string } | undefined } {
+): { policies: ResolvedKeyPolicy[]; rows: number; last: RecentCursor | undefined } {
   const rows = readsOf(db).recentlyUsed(after, limit);
   const overrides = overridesOf(db, rows, now);
   const policies = rows.map((row) =>
@@ -222,7 +223,7 @@ export function recentKeyPolicyPage(
   return {
     policies,
     rows: rows.length,
-    last: last === undefined ? undefined : { lastUsedAt: last.last_used_at, id: last.id },
+    last: last === undefined ? undefined : { lastUsedAt: last.last_used_at, num: last.key_num },
   };
 }
 

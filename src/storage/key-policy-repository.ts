@@ -33,16 +33,22 @@ export interface KeyPolicyReads<Key, Scope> {
   appliedBatchSeq(gatewayId: string): number;
   /**
    * A warm-start page (issue 15): the active keys used most recently, `last_used_at` descending then
-   * id, after the cursor (exclusive), up to `limit`, with the columns a policy needs (and
-   * `last_used_at`, the next cursor): one statement per page instead of a get per key.
+   * key num, after the cursor (exclusive), up to `limit`, with the columns a policy needs (and
+   * `last_used_at` and `key_num`, the next cursor): one statement per page instead of a get per key.
    */
-  recentlyUsed(after: { lastUsedAt: number; id: string } | undefined, limit: number): (Key & RecentKey)[];
+  recentlyUsed(after: RecentCursor | undefined, limit: number): (Key & RecentKey)[];
 }
 
 /** The cursor columns of a warm-start page row. */
 export interface RecentKey {
-  id: string;
   last_used_at: number;
+  key_num: number;
+}
+
+/** Where a warm-start page starts: after this key (its last use and `num`, migration 7). */
+export interface RecentCursor {
+  lastUsedAt: number;
+  num: number;
 }
 
 /** The key columns a policy needs (not `k.*`: 35 columns, half of them never read). */
@@ -79,21 +85,21 @@ const KEY_JOINS = 'JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = 
 /**
  * Warm-start pages: walk key_usage's last-use index (migration 7) backwards (keys never used have
  * no usage row). CROSS JOIN fixes key_usage as the outer loop: without statistics SQLite would
- * scan keys and sort every page. Parameters: the limit, or the cursor's (time, id) and the limit.
+ * scan keys and sort every page. Parameters: the limit, or the cursor's (time, key num) and the limit.
  */
 export const RECENT_KEYS_SQL = (() => {
-  const recent = `SELECT ku.last_used_at, ${KEY_COLUMNS}
+  const recent = `SELECT ku.last_used_at, ku.key_num, ${KEY_COLUMNS}
     FROM key_usage ku INDEXED BY key_usage_last_used CROSS JOIN keys k ${KEY_JOINS}
-    WHERE k.id = ku.key_id AND ku.last_used_at IS NOT NULL AND k.status = 'active'`;
-  const order = 'ORDER BY ku.last_used_at DESC, ku.key_id DESC LIMIT ?';
+    WHERE k.num = ku.key_num AND ku.last_used_at IS NOT NULL AND k.status = 'active'`;
+  const order = 'ORDER BY ku.last_used_at DESC, ku.key_num DESC LIMIT ?';
   return {
     first: `${recent} ${order}`,
-    after: `${recent} AND (ku.last_used_at, ku.key_id) < (?, ?) ${order}`,
+    after: `${recent} AND (ku.last_used_at, ku.key_num) < (?, ?) ${order}`,
   };
 })();
 
 function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
-  const select = `SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN key_usage ku ON ku.key_id = k.id ${KEY_JOINS}`;
+  const select = `SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN key_usage ku ON ku.key_num = k.num ${KEY_JOINS}`;
   // Batches (issue 15): the hashes or ids passed as one JSON array. The key rows themselves are
   // read with one indexed get per hash: measured cheaper than one `IN (json_each)` statement.
   const each = 'IN (SELECT value FROM json_each(?))';
@@ -116,7 +122,7 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
      ORDER BY key_id, created_at DESC, id DESC`,
   );
   const recentFirst = db.prepare<[number]>(RECENT_KEYS_SQL.first);
-  const recentAfter = db.prepare<[number, string, number]>(RECENT_KEYS_SQL.after);
+  const recentAfter = db.prepare<[number, number, number]>(RECENT_KEYS_SQL.after);
   const batchSeq = db.prepare<[string], { seq: number }>(
     'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
   );
@@ -132,7 +138,7 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
     recentlyUsed: (after, limit) =>
       (after === undefined
         ? recentFirst.all(limit)
-        : recentAfter.all(after.lastUsedAt, after.id, limit)) as (unknown & RecentKey)[],
+        : recentAfter.all(after.lastUsedAt, after.num, limit)) as (unknown & RecentKey)[],
   };
 }
 

@@ -17,7 +17,7 @@ export const KEY_RECORD_SELECT = `
          u.name AS owner_user_name, u.email AS owner_user_email, sa.name AS owner_sa_name,
          u.blocked AS owner_blocked
   FROM keys k
-  LEFT JOIN key_usage ku ON ku.key_id = k.id
+  LEFT JOIN key_usage ku ON ku.key_num = k.num
   JOIN teams t ON t.id = k.team_id
   LEFT JOIN users u ON u.id = k.owner_user_id
   LEFT JOIN service_accounts sa ON sa.id = k.owner_service_account_id`;

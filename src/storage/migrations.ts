@@ -19,6 +19,12 @@ const LIMIT_COLUMNS = `
   rpm_limit INTEGER, tpm_limit INTEGER, rph_limit INTEGER, rpd_limit INTEGER, tpd_limit INTEGER,
   spend_micros INTEGER NOT NULL DEFAULT 0`;
 
+/** The keys columns migration 7 keeps (all but the usage state it moves to key_usage). */
+const KEY_POLICY_COLUMNS = `id, name, team_id, owner_type, owner_user_id, owner_service_account_id, status, token_hash, display,
+  previous_token_hash, previous_valid_until, max_budget_micros, rpm_limit, tpm_limit, rph_limit, rpd_limit,
+  tpd_limit, expires_at, access_mode, metadata, self_service, created_by, created_at, updated_at,
+  budget_period, soft_budget_micros, max_parallel_requests, limit_modes, blocked, tags, allow_request_tags`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -336,28 +342,63 @@ INSERT INTO usage_hourly (key_id, team_id, org_id, user_id, target, hour, reques
     name: 'key usage apart from key policy; daily usage as a view',
     // Issue 15: a usage flush of random-key traffic updates thousands of distinct keys. Their
     // spend, last use and period spend lived in the wide keys row (35 columns, tags, metadata):
-    // each item dirtied a page holding ~4 keys, plus the last-use index. Here a key's usage state
-    // is a narrow row (~60 B) of its own, written by usage alone; keys holds policy, written by
-    // the admin API alone. A key without a row has no spend and was never used; the row goes
-    // with its key (ON DELETE CASCADE).
+    // each item dirtied a page holding ~15 keys, plus a (last_used_at, id) index entry. Here a
+    // key's usage state is a narrow row of its own (~20 B), written by usage alone; keys holds
+    // policy, written by the admin API alone. A key without a usage row has no spend and was
+    // never used; the row goes with its key (ON DELETE CASCADE).
+    // The usage row is keyed by the key's `num`, an INTEGER PRIMARY KEY (the rowid, which VACUUM
+    // keeps only when a column aliases it): keys is rebuilt with it, ids unchanged and unique.
+    rebuildsTables: true,
     sql: `
+CREATE TABLE keys_new (
+  num INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  team_id TEXT NOT NULL REFERENCES teams(id) ON DELETE RESTRICT,
+  owner_type TEXT NOT NULL CHECK (owner_type IN ('user', 'service_account')),
+  owner_user_id TEXT REFERENCES users(id) ON DELETE SET NULL,
+  owner_service_account_id TEXT REFERENCES service_accounts(id) ON DELETE RESTRICT,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'revoked')),
+  token_hash TEXT NOT NULL UNIQUE,
+  display TEXT NOT NULL,
+  previous_token_hash TEXT UNIQUE,
+  previous_valid_until INTEGER,
+  max_budget_micros INTEGER,
+  rpm_limit INTEGER, tpm_limit INTEGER, rph_limit INTEGER, rpd_limit INTEGER, tpd_limit INTEGER,
+  expires_at INTEGER,
+  access_mode TEXT NOT NULL DEFAULT 'inherit' CHECK (access_mode IN ('inherit', 'restrict')),
+  metadata TEXT NOT NULL DEFAULT '{}',
+  self_service INTEGER NOT NULL DEFAULT 0,
+  created_by TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  budget_period TEXT CHECK (budget_period IN ('day', 'week', 'month')),
+  soft_budget_micros INTEGER,
+  max_parallel_requests INTEGER,
+  limit_modes TEXT NOT NULL DEFAULT '{}',
+  blocked INTEGER NOT NULL DEFAULT 0,
+  tags TEXT NOT NULL DEFAULT '[]',
+  allow_request_tags INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO keys_new (num, ${KEY_POLICY_COLUMNS})
+  SELECT rowid, ${KEY_POLICY_COLUMNS} FROM keys;
 CREATE TABLE key_usage (
-  key_id TEXT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE,
+  key_num INTEGER PRIMARY KEY REFERENCES keys(num) ON DELETE CASCADE,
   spend_micros INTEGER NOT NULL DEFAULT 0,
   last_used_at INTEGER,
   period_spend_micros INTEGER NOT NULL DEFAULT 0,
   period_start INTEGER
-) WITHOUT ROWID;
-INSERT INTO key_usage (key_id, spend_micros, last_used_at, period_spend_micros, period_start)
-  SELECT id, spend_micros, last_used_at, period_spend_micros, period_start FROM keys
+);
+INSERT INTO key_usage (key_num, spend_micros, last_used_at, period_spend_micros, period_start)
+  SELECT rowid, spend_micros, last_used_at, period_spend_micros, period_start FROM keys
   WHERE spend_micros <> 0 OR last_used_at IS NOT NULL OR period_spend_micros <> 0 OR period_start IS NOT NULL;
+DROP TABLE keys;
+ALTER TABLE keys_new RENAME TO keys;
+CREATE INDEX keys_team ON keys(team_id);
+CREATE INDEX keys_owner_user ON keys(owner_user_id);
+CREATE INDEX keys_budget_policy ON keys(id) WHERE budget_period IS NOT NULL OR soft_budget_micros IS NOT NULL;
 -- GET /internal/keys pages the active keys by most recent use (a gateway's warm start).
-CREATE INDEX key_usage_last_used ON key_usage(last_used_at, key_id);
-DROP INDEX keys_last_used;
-ALTER TABLE keys DROP COLUMN spend_micros;
-ALTER TABLE keys DROP COLUMN last_used_at;
-ALTER TABLE keys DROP COLUMN period_spend_micros;
-ALTER TABLE keys DROP COLUMN period_start;
+CREATE INDEX key_usage_last_used ON key_usage(last_used_at, key_num);
 
 -- usage_hourly has held everything usage_daily did since migration 5 (which copied it over), and
 -- every read is of usage_hourly: usage_daily becomes a view instead of a second upsert per item.

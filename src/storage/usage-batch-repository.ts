@@ -55,7 +55,7 @@ const ITEMS_TABLE = `CREATE TEMP TABLE IF NOT EXISTS usage_batch_items (
   key_id TEXT NOT NULL, team_id TEXT NOT NULL, org_id TEXT NOT NULL, target TEXT NOT NULL,
   day TEXT NOT NULL, requests INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
   output_tokens INTEGER NOT NULL, spend_micros INTEGER NOT NULL, last_used_at INTEGER NOT NULL,
-  user_id TEXT, tags TEXT NOT NULL)`;
+  user_id TEXT, tags TEXT NOT NULL, key_num INTEGER)`;
 
 /** Items bound per fill statement (8 parameters each, well under SQLite's 32,766). */
 const CHUNK = 512;
@@ -85,7 +85,8 @@ function prepareFill(db: Database, rows: number) {
      SELECT x.key_id, x.team_id, t.org_id, x.target, strftime('%Y-%m-%d', x.at / 1000, 'unixepoch'),
             x.requests, x.input_tokens, x.output_tokens, x.spend, x.at, x.user_id,
             CASE WHEN x.request_tags IS NULL THEN x.key_tags ELSE (SELECT json_group_array(value) FROM
-              (SELECT value FROM json_each(x.key_tags) UNION SELECT value FROM json_each(x.request_tags) ORDER BY value)) END
+              (SELECT value FROM json_each(x.key_tags) UNION SELECT value FROM json_each(x.request_tags) ORDER BY value)) END,
+            x.key_num
      FROM (
        SELECT v.column1 AS key_id, v.column2 AS target, v.column3 AS requests, v.column4 AS input_tokens,
               v.column5 AS output_tokens, v.column6 AS spend, v.column7 AS at, v.column8 AS request_tags,
@@ -93,18 +94,19 @@ function prepareFill(db: Database, rows: number) {
               CASE WHEN k.id IS NOT NULL THEN k.owner_user_id ELSE ${DELETED(
                 "CASE WHEN json_extract(a.before, '$.owner.type') = 'user' THEN json_extract(a.before, '$.owner.id') END",
               )} END AS user_id,
-              CASE WHEN k.id IS NOT NULL THEN k.tags ELSE ${DELETED("IFNULL(json_extract(a.before, '$.tags'), '[]')")} END AS key_tags
+              CASE WHEN k.id IS NOT NULL THEN k.tags ELSE ${DELETED("IFNULL(json_extract(a.before, '$.tags'), '[]')")} END AS key_tags,
+              k.num AS key_num
        FROM (VALUES ${values}) v LEFT JOIN keys k ON k.id = v.column1
      ) x JOIN teams t ON t.id = x.team_id`,
   );
 }
 
 function prepareStatements(db: Database) {
-  // A temp table of an older shape (before issue 14's columns) is replaced.
+  // A temp table of an older shape (before migration 7's key_num) is replaced.
   const columns = db.prepare("SELECT name FROM temp.pragma_table_info('usage_batch_items')").all() as {
     name: string;
   }[];
-  if (columns.length > 0 && !columns.some((column) => column.name === 'tags'))
+  if (columns.length > 0 && !columns.some((column) => column.name === 'key_num'))
     db.exec('DROP TABLE temp.usage_batch_items');
   db.exec(ITEMS_TABLE);
   const fills = new Map<number, Statement>();
@@ -126,12 +128,12 @@ function prepareStatements(db: Database) {
   // A key's spend and period spend are in its usage row (migration 7; addKeys wrote it in this batch).
   const keyPeriod = db.prepare(
     `UPDATE key_usage ${addPeriod}
-     WHERE key_id = @id AND EXISTS (SELECT 1 FROM keys WHERE id = @id AND budget_period IS NOT NULL)`,
+     WHERE key_num = (SELECT num FROM keys WHERE id = @id AND budget_period IS NOT NULL)`,
   );
   const keySoft = db.prepare<[string], SoftBudgetRow>(
     `SELECT k.id, k.budget_period, k.soft_budget_micros, k.max_budget_micros, IFNULL(u.spend_micros, 0) AS spend_micros,
        IFNULL(u.period_spend_micros, 0) AS period_spend_micros, u.period_start
-     FROM keys k LEFT JOIN key_usage u ON u.key_id = k.id WHERE k.id = ? AND k.soft_budget_micros IS NOT NULL`,
+     FROM keys k LEFT JOIN key_usage u ON u.key_num = k.num WHERE k.id = ? AND k.soft_budget_micros IS NOT NULL`,
   );
   return {
     /** The fill statement for `rows` items: one per chunk size met, prepared once. */
@@ -146,14 +148,13 @@ function prepareStatements(db: Database) {
     recordBatch: db.prepare(
       'INSERT OR IGNORE INTO usage_batches (gateway_id, batch_id, batch_seq, received_at) VALUES (?, ?, ?, ?)',
     ),
-    // Keys' usage rows (migration 7), created on a key's first use; items of deleted keys have none.
+    // Keys' usage rows (migration 7), created on a key's first use; items of deleted keys
+    // (no key_num) have none.
     addKeys: db.prepare(
-      `INSERT INTO key_usage (key_id, spend_micros, last_used_at)
-       SELECT s.key_id, s.spend, s.last
-       FROM (SELECT key_id, SUM(spend_micros) AS spend, MAX(last_used_at) AS last
-             FROM temp.usage_batch_items GROUP BY key_id) s
-       WHERE EXISTS (SELECT 1 FROM keys k WHERE k.id = s.key_id)
-       ON CONFLICT (key_id) DO UPDATE SET spend_micros = spend_micros + excluded.spend_micros,
+      `INSERT INTO key_usage (key_num, spend_micros, last_used_at)
+       SELECT key_num, SUM(spend_micros), MAX(last_used_at)
+       FROM temp.usage_batch_items WHERE key_num IS NOT NULL GROUP BY key_num
+       ON CONFLICT (key_num) DO UPDATE SET spend_micros = spend_micros + excluded.spend_micros,
          last_used_at = MAX(IFNULL(last_used_at, 0), excluded.last_used_at)`,
     ),
     addTeams: db.prepare(

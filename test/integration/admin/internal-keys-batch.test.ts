@@ -106,7 +106,8 @@ describe('POST /internal/keys', () => {
 function usedAt(keyId: string, at: number): void {
   w.admin.deps.db
     .prepare(
-      'INSERT INTO key_usage (key_id, last_used_at) VALUES (?, ?) ON CONFLICT (key_id) DO UPDATE SET last_used_at = excluded.last_used_at',
+      `INSERT INTO key_usage (key_num, last_used_at) VALUES ((SELECT num FROM keys WHERE id = ?), ?)
+       ON CONFLICT (key_num) DO UPDATE SET last_used_at = excluded.last_used_at`,
     )
     .run(keyId, at);
 }

@@ -226,7 +226,7 @@ describe('POST /internal/usage', () => {
       (
         db
           .prepare(
-            `SELECT spend_micros AS s FROM ${table === 'keys' ? 'key_usage WHERE key_id' : `${table} WHERE id`} = ?`,
+            `SELECT spend_micros AS s FROM ${table === 'keys' ? 'key_usage u JOIN keys k ON k.num = u.key_num WHERE k.id' : `${table} WHERE id`} = ?`,
           )
           .get(id) as { s: number }
       ).s;
@@ -284,12 +284,16 @@ describe('POST /internal/usage', () => {
     });
     expect((await call('POST', '/internal/usage', wire)).body).toEqual({ applied: true });
     const db = w.admin.deps.db;
-    expect(db.prepare('SELECT spend_micros, last_used_at FROM key_usage WHERE key_id = ?').get(a.id)).toEqual(
-      {
-        spend_micros: 777,
-        last_used_at: at,
-      },
-    );
+    expect(
+      db
+        .prepare(
+          'SELECT spend_micros, last_used_at FROM key_usage u JOIN keys k ON k.num = u.key_num WHERE k.id = ?',
+        )
+        .get(a.id),
+    ).toEqual({
+      spend_micros: 777,
+      last_used_at: at,
+    });
     expect(
       db
         .prepare(
@@ -330,7 +334,9 @@ describe('POST /internal/usage', () => {
     });
     expect(res.body).toEqual({ applied: true });
     const row = w.admin.deps.db
-      .prepare('SELECT spend_micros, last_used_at FROM key_usage WHERE key_id = ?')
+      .prepare(
+        'SELECT spend_micros, last_used_at FROM key_usage u JOIN keys k ON k.num = u.key_num WHERE k.id = ?',
+      )
       .get(a.id);
     expect(row).toEqual({ spend_micros: 15, last_used_at: late });
     // The deleted key's spend stays in its team's (its key row is gone); the unknown key's goes nowhere.

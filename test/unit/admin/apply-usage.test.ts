@@ -69,7 +69,7 @@ describe('applyUsage with thousands of keys', () => {
       (
         db
           .prepare(
-            `SELECT spend_micros AS s FROM ${table === 'keys' ? 'key_usage WHERE key_id' : `${table} WHERE id`} = ?`,
+            `SELECT spend_micros AS s FROM ${table === 'keys' ? 'key_usage u JOIN keys k ON k.num = u.key_num WHERE k.id' : `${table} WHERE id`} = ?`,
           )
           .get(id) as { s: number }
       ).s;
@@ -78,7 +78,11 @@ describe('applyUsage with thousands of keys', () => {
     expect(spend('orgs', 'org_b')).toBe(sum((it) => teamOf(it.keyId) === 'team_b'));
     expect(spend('keys', 'key_1')).toBe(sum((it) => it.keyId === 'key_1'));
     expect(spend('keys', 'key_4999')).toBe(sum((it) => it.keyId === 'key_4999'));
-    expect(db.prepare('SELECT last_used_at AS t FROM key_usage WHERE key_id = ?').get('key_2')).toEqual({
+    expect(
+      db
+        .prepare('SELECT last_used_at AS t FROM key_usage u JOIN keys k ON k.num = u.key_num WHERE k.id = ?')
+        .get('key_2'),
+    ).toEqual({
       t: DAY + 86_400_000,
     });
     const daily = db

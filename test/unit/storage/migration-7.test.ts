@@ -35,7 +35,13 @@ describe('migration 7: key usage apart from key policy', () => {
   it('copies every used key’s spend, last use and period spend; never-used keys get no row', () => {
     const db = databaseAtVersion6();
     migrate(db);
-    expect(db.prepare('SELECT * FROM key_usage ORDER BY key_id').all()).toEqual([
+    const rows = db
+      .prepare(
+        `SELECT k.id AS key_id, u.spend_micros, u.last_used_at, u.period_spend_micros, u.period_start
+         FROM key_usage u JOIN keys k ON k.num = u.key_num ORDER BY k.id`,
+      )
+      .all();
+    expect(rows).toEqual([
       {
         key_id: 'key_spent',
         spend_micros: 40,
@@ -64,7 +70,7 @@ describe('migration 7: key usage apart from key policy', () => {
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'keys_last_used'").get()).toBeUndefined();
     const pages: [string, unknown[]][] = [
       [RECENT_KEYS_SQL.first, [5]],
-      [RECENT_KEYS_SQL.after, [5_000, 'key_z', 5]],
+      [RECENT_KEYS_SQL.after, [5_000, 7, 5]],
     ];
     for (const [sql, params] of pages) {
       const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[])
@@ -78,10 +84,10 @@ describe('migration 7: key usage apart from key policy', () => {
   it('deleting a key deletes its usage row (foreign key, on delete cascade)', () => {
     const db = databaseAtVersion6();
     migrate(db);
+    const { num } = db.prepare("SELECT num FROM keys WHERE id = 'key_used'").get() as { num: number };
+    expect(db.prepare('SELECT COUNT(*) AS n FROM key_usage WHERE key_num = ?').get(num)).toEqual({ n: 1 });
     db.prepare("DELETE FROM keys WHERE id = 'key_used'").run();
-    expect(db.prepare("SELECT COUNT(*) AS n FROM key_usage WHERE key_id = 'key_used'").get()).toEqual({
-      n: 0,
-    });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM key_usage WHERE key_num = ?').get(num)).toEqual({ n: 0 });
     expect(db.pragma('foreign_key_check')).toEqual([]);
   });
 
@@ -100,5 +106,34 @@ describe('migration 7: key usage apart from key policy', () => {
       type: 'view',
     });
     expect(db.prepare('SELECT * FROM usage_daily').all()).toEqual(before);
+  });
+
+  it('keys keep their ids, and their numbers are the old rowids, which VACUUM now keeps', () => {
+    const db = databaseAtVersion6();
+    const before = db.prepare('SELECT rowid, id FROM keys ORDER BY rowid').all() as {
+      rowid: number;
+      id: string;
+    }[];
+    migrate(db);
+    expect(db.prepare('SELECT num AS rowid, id FROM keys ORDER BY num').all()).toEqual(before);
+    db.prepare("DELETE FROM keys WHERE id = 'key_used'").run();
+    db.exec('VACUUM');
+    expect(db.prepare("SELECT num FROM keys WHERE id = 'key_new'").get()).toEqual({
+      num: before.find((row) => row.id === 'key_new')!.rowid,
+    });
+  });
+
+  it('other tables still reference keys by id: an override cascades with its key, a missing key is refused', () => {
+    const db = databaseAtVersion6();
+    migrate(db);
+    const override = db.prepare(
+      "INSERT INTO key_overrides (id, key_id, limits, expires_at, created_at) VALUES (?, ?, '{}', 9, 0)",
+    );
+    override.run('ovr_1', 'key_spent');
+    expect(() => override.run('ovr_2', 'key_missing')).toThrow(/FOREIGN KEY/);
+    db.prepare("DELETE FROM keys WHERE id = 'key_spent'").run();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM key_overrides').get()).toEqual({ n: 0 });
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
   });
 });
