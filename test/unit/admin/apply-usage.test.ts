@@ -140,7 +140,9 @@ describe('applyUsage with thousands of keys', () => {
     applyUsage(db, report(2, [{ ...item('key_0', 2, 'model-a', DAY + 3_600_000), spendMicros: 50 }]), DAY);
     applyUsage(db, report(3, [{ ...item('key_0', 3, 'model-a', DAY + 7_200_000), spendMicros: 20 }]), DAY);
     const row = db
-      .prepare("SELECT period_start, period_spend_micros FROM key_usage WHERE key_id = 'key_0'")
+      .prepare(
+        "SELECT period_start, period_spend_micros FROM key_usage u JOIN keys k ON k.num = u.key_num WHERE k.id = 'key_0'",
+      )
       .get() as {
       period_start: number;
       period_spend_micros: number;
@@ -156,7 +158,11 @@ describe('applyUsage with thousands of keys', () => {
       DAY,
     );
     expect(
-      db.prepare("SELECT period_start, period_spend_micros FROM key_usage WHERE key_id = 'key_0'").get(),
+      db
+        .prepare(
+          "SELECT period_start, period_spend_micros FROM key_usage u JOIN keys k ON k.num = u.key_num WHERE k.id = 'key_0'",
+        )
+        .get(),
     ).toEqual(row);
   });
 
