@@ -133,12 +133,14 @@ export async function startGateway(
     onApplied: (_change, lagMs) => metrics.invalidationLagMs(lagMs),
     // The admin's change log went back (restored from a backup, or a new database): no seq can
     // name what changed, so every cached policy goes (without a seq: even those loaded from the
-    // log's former, higher numbering) and the catalog is read again.
+    // log's former, higher numbering) and the catalog is read again. The spend view takes the
+    // restored store's next loads although their version and batch numbers went down.
     onReset: async (head) => {
       logger.warn(
         { head, lastSeq: follower.lastSeq },
         'admin change log is behind this gateway (restored or replaced database): key cache dropped, targets reloaded',
       );
+      spend.forgetLoadOrder();
       keys.invalidate({ all: true });
       await catalog.reload();
     },

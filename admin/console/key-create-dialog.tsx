@@ -26,7 +26,9 @@ function PolicyCard(props: { team: TeamView }) {
   const items: string[] = [];
   if (!p.enabled) items.push('Self-service key creation is disabled for this team.');
   if (p.max_keys_per_user !== null) items.push(`At most ${p.max_keys_per_user} active keys per developer.`);
-  if (p.budget_ceiling !== null) items.push(`A budget is required, at most $${p.budget_ceiling}.`);
+  if (p.budget_ceiling !== null) {
+    items.push(`A lifetime budget is required, at most $${p.budget_ceiling} (no budget period).`);
+  }
   if (p.require_expiry) items.push('An expiry is required.');
   if (p.max_expiry_days !== null) items.push(`Keys must expire within ${p.max_expiry_days} days.`);
   for (const [field, label] of WINDOW_LIMITS) {

@@ -9,6 +9,8 @@
  *  2. active own keys in the team ≥ max          → 403 max_keys_per_user_reached
  *  3. budget missing (team has a ceiling), above it, or given in shadow mode (a shadow budget never
  *     refuses, so it would bound nothing)       → 400 budget_exceeds_team_ceiling (max_budget)
+ *     a budget period under a ceiling (the ceiling bounds the key's lifetime spend, not one day's)
+ *                                                → 400 budget_period_not_allowed (budget_period)
  *  4. expiry missing while required              → 400 expiry_required (expires_at)
  *  5. expiry beyond max_expiry_days, or missing while a maximum is set
  *                                                → 400 expiry_exceeds_team_max (the expiry field)
@@ -37,6 +39,8 @@ export interface RequestedKeyBounds {
   maxBudgetMicros: number | null;
   /** The budget was given as `{value, mode: "shadow"}`: counted, never refusing. */
   budgetShadow: boolean;
+  /** The requested `budget_period` (`null` or absent = lifetime). */
+  budgetPeriod: string | null;
   windows: Record<WindowField, number | null>;
   expiresAt: number | null;
   /** The request field that carried the expiry (for `param`). */
@@ -68,6 +72,12 @@ export function enforceSelfServicePolicy(
     throw new KeygateError('budget_exceeds_team_ceiling', {
       param: 'max_budget',
       message: `max_budget is required, enforced (not shadow) and at most ${ceiling / 1_000_000} USD (the team's self-service ceiling).`,
+    });
+  }
+  if (ceiling !== null && bounds.budgetPeriod !== null) {
+    throw new KeygateError('budget_period_not_allowed', {
+      param: 'budget_period',
+      message: `Under the team's self-service ceiling of ${ceiling / 1_000_000} USD a key's budget is a lifetime budget: leave budget_period out.`,
     });
   }
 

@@ -149,6 +149,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
             {
               maxBudgetMicros,
               budgetShadow: isShadow(body.max_budget),
+              budgetPeriod: body.budget_period ?? null,
               windows,
               expiresAt: expiry.value ?? null,
               expiryParam: expiry.param,

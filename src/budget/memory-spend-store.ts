@@ -55,6 +55,11 @@ export class MemorySpendStore implements SpendStore {
     this.ledger.seal(batchSeq);
   }
 
+  /** The admin's store went back (restored): the next load of each scope is its new baseline. */
+  forgetLoadOrder(): void {
+    this.ledger.forgetLoadOrder();
+  }
+
   spendOf(scope: Scope, id: string): ScopeSpendView | null {
     const entry = this.ledger.get(scope, id);
     return entry === undefined

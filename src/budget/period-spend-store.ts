@@ -117,6 +117,12 @@ export class PeriodSpendStore implements SpendStore {
       reservation.ledgers[i]!.unreserve(entries[i]!, reservation.micros);
   }
 
+  /** The admin's store went back (restored): every ledger takes each scope's next load. */
+  forgetLoadOrder(): void {
+    this.lifetime.forgetLoadOrder();
+    for (const slot of this.slots) slot?.ledger.forgetLoadOrder();
+  }
+
   /** The usage reporter sealed everything settled so far into usage batch `batchSeq`. */
   seal(batchSeq: number): void {
     this.lifetime.seal(batchSeq);

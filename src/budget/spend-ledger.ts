@@ -18,6 +18,11 @@
  * loads agree on this gateway's batches and differ at most by other gateways' spend applied in
  * between, which only grows, so the larger baseline is the newer one. A spend reset through the
  * admin API bumps `version`, so it is accepted even though the number goes down.
+ *
+ * Both numberings belong to one database. When the admin plane's store goes back (restored from a
+ * backup: its change log's head falls below the gateway's cursor, change-follower.ts `onReset`),
+ * its loads carry lower numbers than every baseline here and would all be ignored until the
+ * numbering caught up: `forgetLoadOrder` makes the next load of every scope the new baseline.
  */
 import type { Scope } from '../policy/limits.js';
 import type { ScopeState } from '../policy/resolved-policy.js';
@@ -88,6 +93,19 @@ export class SpendLedger {
       entry.moreSealed = kept.length > 2 ? kept.slice(2) : null; // slice: exact size
     }
     return entry;
+  }
+
+  /**
+   * The loads' source went back: accept the next load of every scope whatever its numbers. Local
+   * spend, sealed batches and reservations stay (a load drops only the batches it includes).
+   */
+  forgetLoadOrder(): void {
+    for (const scopes of this.scopes) {
+      for (const entry of scopes.values()) {
+        entry.baselineVersion = -1;
+        entry.baselineAppliedSeq = -1;
+      }
+    }
   }
 
   get(scope: Scope, id: string): ScopeSpend | undefined {

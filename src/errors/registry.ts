@@ -24,6 +24,12 @@ export const ERROR_REGISTRY = {
     retryable: false,
     message: "The key's budget is missing, shadow or above the team's self-service ceiling.",
   },
+  budget_period_not_allowed: {
+    status: 400,
+    type: 'invalid_request_error',
+    retryable: false,
+    message: "A self-service key under the team's budget ceiling may not set a budget period.",
+  },
   expiry_required: {
     status: 400,
     type: 'invalid_request_error',

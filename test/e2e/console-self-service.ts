@@ -68,7 +68,9 @@ export async function developerChecks(
   const dialog = page.getByRole('dialog', { name: 'Create Key' });
   await dialog.getByLabel('Team', { exact: true }).selectOption({ label: 'dev-team' });
   expect(await dialog.getByText('Team policy (dev-team)').isVisible()).toBe(true);
-  expect(await dialog.getByText('A budget is required, at most $10.').isVisible()).toBe(true);
+  expect(
+    await dialog.getByText('A lifetime budget is required, at most $10 (no budget period).').isVisible(),
+  ).toBe(true);
   expect(await dialog.getByRole('group', { name: 'Owned by' }).isVisible()).toBe(false);
   expect(await dialog.getByRole('group', { name: 'Asset access' }).isVisible()).toBe(false);
   expect(await unlabeled(page)).toEqual([]);

@@ -44,6 +44,19 @@ describe('SpendLedger rebase', () => {
     expect(spendMicros(entry)).toBe(100);
   });
 
+  it('after forgetLoadOrder (the admin store was restored) a load with lower numbers is the new baseline', () => {
+    const ledger = new SpendLedger();
+    const entry = settled(ledger, 40, 0, 0, 900);
+    ledger.seal(7);
+    ledger.observe('team', team(900), 40, 7); // the admin applied batch 7
+    settled(ledger, 40, 7, 900, 50); // unsealed, not in any load yet
+    ledger.observe('team', team(0), 12, 0); // the restored store: older numbering
+    expect(spendMicros(entry)).toBe(950);
+    ledger.forgetLoadOrder();
+    ledger.observe('team', team(0), 12, 0);
+    expect(spendMicros(entry)).toBe(50); // the restored spend plus the local spend it lacks
+  });
+
   it('on a tie of version and applied batch the larger baseline wins (other gateways only add spend)', () => {
     const ledger = new SpendLedger();
     const entry = ledger.observe('team', team(700), 3, 2);

@@ -95,6 +95,7 @@ describe('self-service policy', () => {
             {
               maxBudgetMicros: request.budgetMicros,
               budgetShadow: false,
+              budgetPeriod: null,
               windows: request.windows,
               expiresAt: request.expiryDays === null ? null : NOW + request.expiryDays * DAY_MS,
               expiryParam: 'expires_in_days',
