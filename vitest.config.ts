@@ -1,9 +1,37 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two groups, run one after the other: unit + integration files in parallel, then the
- * end-to-end files (real processes, latency bounds) one at a time so that their timing
- * assertions do not compete with other test files for the machine's two cores.
+ * End-to-end files that assert a timing or latency bound (a change effective within N ms, a
+ * lease freed within its TTL, a stop within seconds, a server deadline, real-clock windows, a
+ * stream's first chunk before the upstream finishes): they run one at a time, last, so that
+ * their bounds do not compete with other test files for the machine's two cores. A new e2e file
+ * that asserts such a bound belongs in this list.
+ */
+export const TIMED_E2E = [
+  'test/e2e/access-models-agree.test.ts',
+  'test/e2e/access-propagation.test.ts',
+  'test/e2e/admin-identity.test.ts',
+  'test/e2e/admin-keys-process.test.ts',
+  'test/e2e/cli-lifecycle.test.ts',
+  'test/e2e/gateway-invalidation.test.ts',
+  'test/e2e/gateway-proxy.test.ts',
+  'test/e2e/gateway-server-limits.test.ts',
+  'test/e2e/limits-http.test.ts',
+  'test/e2e/policy-processes.test.ts',
+  'test/e2e/redis-failure.test.ts',
+  'test/e2e/redis-gateway-kill.test.ts',
+  'test/e2e/redis-scale-out.test.ts',
+];
+
+/**
+ * Three groups, run one after the other:
+ * 0. unit + integration files in parallel;
+ * 1. the end-to-end files without a timing bound (real processes, Chromium; their waits are
+ *    polls with generous timeouts), two at a time;
+ * 2. the timed end-to-end files above, one at a time.
+ * maxWorkers is explicit: vitest's default (cores - 1) is one worker on a 2-core machine, which
+ * ran every file serially.
  */
 export default defineConfig({
   test: {
@@ -16,6 +44,7 @@ export default defineConfig({
         test: {
           name: 'unit+integration',
           include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+          maxWorkers: Math.max(2, availableParallelism() - 1),
           sequence: { groupOrder: 0 },
         },
       },
@@ -24,8 +53,18 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          fileParallelism: false,
+          exclude: TIMED_E2E,
+          maxWorkers: 2,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e-timed',
+          include: TIMED_E2E,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],
