@@ -31,9 +31,11 @@ export function seedKeys(options: SeedKeysOptions): SeededKey[] {
     const insert = db.prepare(
       `INSERT INTO keys (id, name, team_id, owner_type, owner_service_account_id, status, token_hash, display,
          max_budget_micros, rpm_limit, tpm_limit, rph_limit, rpd_limit, tpd_limit,
-         access_mode, metadata, created_by, created_at, updated_at, last_used_at)
-       VALUES (?, ?, ?, 'service_account', ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, 'inherit', '{}', 'bench-seed', ?, ?, ?)`,
+         access_mode, metadata, created_by, created_at, updated_at)
+       VALUES (?, ?, ?, 'service_account', ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, 'inherit', '{}', 'bench-seed', ?, ?)`,
     );
+    // A key's last use is in its usage row (migration 7).
+    const used = db.prepare('INSERT INTO key_usage (key_id, last_used_at) VALUES (?, ?)');
     const limits = options.limits ?? {};
     const now = Date.now();
     const keys: SeededKey[] = new Array<SeededKey>(options.count);
@@ -56,8 +58,8 @@ export function seedKeys(options: SeedKeysOptions): SeededKey[] {
           limits.tpd ?? null,
           now,
           now,
-          options.lastUsed === true ? now - i : null,
         );
+        if (options.lastUsed === true) used.run(id, now - i);
         keys[i] = { id, secret };
       }
     })();

@@ -7,6 +7,7 @@
  * counts, independent of the machine's load) and the admin's RSS.
  * Run: node --import tsx bench/usage-apply-cost.ts [keys] [batch] [rounds]
  *   KEYGATE_DB_CACHE_MB=2 PRAGMA='temp_store=DEFAULT' gives the settings before issue 15's change;
+ *   PRAGMA='wal_autocheckpoint=1000' SQLite's default checkpoint (before migration 7's stop);
  *   PRAGMA (';'-separated) applies any pragmas after the open (A/B).
  *   DIRECT=1 calls applyUsage without the HTTP route (SQLite work only).
  */

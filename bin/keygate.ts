@@ -7,15 +7,17 @@
  *   keygate demo     start + a local mock upstream, a demo org/team/target/key and a ready curl line
  *   keygate doctor   effective configuration (secrets masked) and checks; non-zero on problems
  *   keygate health   exit 0 when both planes answer /healthz (the Docker HEALTHCHECK)
+ *   keygate usage replay [spool-dir]  send the usage batches the admin plane refused for good again
  */
 import { ConfigError, loadConfig, type Config } from '../src/config/config.js';
 import { runDemo } from './demo.js';
 import { runDoctor } from './doctor.js';
 import { runHealth } from './health.js';
+import { runUsageCommand } from './usage-replay.js';
 import { entry, launch, onSignals, startPlanes, stopChild } from './planes.js';
 import { PortInUseError } from './ports.js';
 
-const USAGE = `usage: keygate <start|admin|gateway|demo|doctor|health>
+const USAGE = `usage: keygate <start|admin|gateway|demo|doctor|health|usage>
 
   start    admin plane + gateway (SQLite at KEYGATE_DB_PATH, in-memory counters)
   admin    the admin plane only
@@ -24,6 +26,9 @@ const USAGE = `usage: keygate <start|admin|gateway|demo|doctor|health>
   demo     start + mock upstream + demo org, team, target and key (in a temporary database)
   doctor   print the effective configuration (secrets masked) and check DB, admin, Redis, upstreams
   health   exit 0 when the admin plane and the gateway answer /healthz
+  usage replay [spool-dir]
+           send the usage batches set aside in <spool-dir>/refused (refused for good by the
+           admin plane) to KEYGATE_ADMIN_URL again; 1 when some stay refused
 `;
 
 async function runStart(config: Readonly<Config>): Promise<void> {
@@ -72,6 +77,9 @@ async function main(): Promise<void> {
       return;
     case 'health':
       process.exitCode = await runHealth(config);
+      return;
+    case 'usage':
+      process.exitCode = await runUsageCommand(config, process.argv.slice(3));
       return;
     case undefined:
     default:

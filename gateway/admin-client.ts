@@ -17,6 +17,7 @@ import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-poli
 import { usageReportToWire, type UsageReport } from '../src/usage/usage-report.js';
 import type { UsageSink } from './usage/usage-reporter.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { MAX_REFUSAL_BODY, refusedForGood, UsageRefusedError } from './usage/usage-refusal.js';
 
 export interface TargetSource {
   targets(): Promise<{ seq: number; targets: TargetRoute[] }>;
@@ -139,11 +140,14 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
   }
 
   async postUsage(report: UsageReport): Promise<{ applied: boolean }> {
-    const { status, body } = await this.call(
+    const { status, body, text } = await this.call(
       'POST',
       '/internal/usage',
       JSON.stringify(usageReportToWire(report)),
     );
+    // A refusal for good (a 4xx retrying cannot change) is told apart: the reporter sets the
+    // batch aside; anything else is retried in order.
+    if (refusedForGood(status)) throw new UsageRefusedError(status, text.slice(0, MAX_REFUSAL_BODY));
     if (status !== 200) throw new AdminUnavailableError(`POST /internal/usage answered ${status}`);
     return body as { applied: boolean };
   }
@@ -157,7 +161,7 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     path: string,
     payload?: string,
     timeoutMs?: number,
-  ): Promise<{ status: number; body: unknown }> {
+  ): Promise<{ status: number; body: unknown; text: string }> {
     return this.read(await this.send(method, path, payload, timeoutMs));
   }
 
@@ -189,8 +193,10 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     return response;
   }
 
-  /** The body of an answer: parsed JSON when 200, nothing otherwise. */
-  private async read(response: Dispatcher.ResponseData): Promise<{ status: number; body: unknown }> {
+  /** The body of an answer: parsed JSON when 200, nothing otherwise; its text either way. */
+  private async read(
+    response: Dispatcher.ResponseData,
+  ): Promise<{ status: number; body: unknown; text: string }> {
     let text: string;
     try {
       text = await response.body.text(); // a call's timeout signal bounds this read too
@@ -199,9 +205,9 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
         cause: error,
       });
     }
-    if (response.statusCode !== 200) return { status: response.statusCode, body: undefined };
+    if (response.statusCode !== 200) return { status: response.statusCode, body: undefined, text };
     try {
-      return { status: 200, body: JSON.parse(text) as unknown };
+      return { status: 200, body: JSON.parse(text) as unknown, text };
     } catch (error) {
       throw new AdminUnavailableError('admin plane answered invalid JSON', { cause: error });
     }

@@ -38,6 +38,8 @@ import { RequestMetrics } from './request-metrics.js';
 import { ShutdownController, type DrainResult } from './shutdown.js';
 import { UsageReporter, type UsageStopSummary } from './usage/usage-reporter.js';
 import { UsageSpool } from './usage/usage-spool.js';
+import { RefusedBatches } from './usage/refused-batches.js';
+import { usageSetAside } from './usage/set-aside.js';
 
 export interface StartedGateway {
   url: string;
@@ -153,6 +155,8 @@ export async function startGateway(
     journal: spool,
     onSeal: (batchSeq) => spend.seal(batchSeq),
     onError: (error) => logger.warn({ err: error }, 'usage report not accepted; it will be sent again'),
+    // Refused for good (a 4xx retrying cannot change): kept for `keygate usage replay`.
+    setAside: usageSetAside(RefusedBatches.inSpool(config.spoolDir), logger, clock),
   });
   reporter.enqueue(recovered);
   const upstream = new UpstreamClient({
@@ -166,7 +170,11 @@ export async function startGateway(
   const requestMetrics = new RequestMetrics(metrics.registry, {
     inFlight: () => inFlight(),
     breaker: () => admin.breaker,
-    spool: () => ({ bytes: spool.sizeBytes, unsentBatches: reporter.unsentBatches }),
+    spool: () => ({
+      bytes: spool.sizeBytes,
+      unsentBatches: reporter.unsentBatches,
+      refusedBatches: reporter.refusedBatches,
+    }),
     revalidations: () => keys.stats.revalidations,
   });
   const gateway = createGateway({
@@ -193,6 +201,7 @@ export async function startGateway(
         targets: catalog.size,
         changeFeed: { lastSeq: follower.lastSeq ?? null, lagMs: feedLagMs() },
         pendingUsageItems: reporter.pendingItems,
+        refusedUsageBatches: reporter.refusedBatches,
         preload: preloader.progress,
         redis: redis?.status(),
         worker: workerId(),

@@ -12,7 +12,7 @@ import type { RequestMetricsSink, RequestTrace } from './request-log.js';
 export interface RequestMetricsSources {
   inFlight: () => number;
   breaker: () => { state: BreakerState; failures: number; rejected: number };
-  spool: () => { bytes: number; unsentBatches: number };
+  spool: () => { bytes: number; unsentBatches: number; refusedBatches: number };
   revalidations: () => number;
 }
 
@@ -127,6 +127,11 @@ export class RequestMetrics implements RequestMetricsSink {
       'keygate_gateway_usage_unsent_batches',
       'Usage batches not yet accepted by the admin plane',
       () => sources.spool().unsentBatches,
+    );
+    counter(
+      'keygate_gateway_usage_refused_batches_total',
+      'Usage batches the admin plane refused for good, set aside for keygate usage replay',
+      () => sources.spool().refusedBatches,
     );
     counter(
       'keygate_gateway_key_cache_revalidations_total',

@@ -1,8 +1,8 @@
 /**
  * `POST /internal/usage`: applies a gateway's usage batch exactly once.
  * One `BEGIN IMMEDIATE` transaction records (gatewayId, batchId) and adds the batch's spend to
- * key, team and org, its counts to usage_daily (UTC day of each item's last request) and
- * usage_hourly, and moves `last_used_at` forward; a batch already recorded changes nothing
+ * key (its key_usage row), team and org, its counts to usage_hourly (UTC hour of each item's last
+ * request), and moves the key's `last_used_at` forward; a batch already recorded changes nothing
  * (`applied: false`), so a gateway may resend a batch whose answer it lost without double
  * counting. The statements (set-based, issue 15) are src/storage/usage-batch-repository.ts.
  *

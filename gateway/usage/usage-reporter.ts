@@ -6,16 +6,22 @@
  * is lost. Usage recorded meanwhile waits for the next batch.
  *
  * A batch holds at most `maxBatchItems` items (key × target × request tag set): the open batch
- * is sealed when it reaches them. The admin plane refuses a batch of more than 100,000 items,
- * and a refused batch is sent again for ever with every later one queued behind it; without the
- * cap, an admin outage (everything recorded meanwhile goes into the one open batch) or one key
- * sending a new `x-keygate-tags` set per request built such a batch and wedged usage reporting.
+ * is sealed when it reaches them. The admin plane refuses a batch of more than 100,000 items;
+ * without the cap, an admin outage (everything recorded meanwhile goes into the one open batch)
+ * or one key sending a new `x-keygate-tags` set per request built such a batch.
+ *
+ * A batch the admin plane refuses for good (usage-refusal.ts: a 4xx that sending it again cannot
+ * change), whatever the cause, would otherwise be sent again for ever with every later batch
+ * queued behind it: it is handed to `setAside` (written to the spool's `refused/` area, or logged
+ * in full) and the next batch goes. Transient failures (network, 5xx, 429, 401/403) still stop
+ * the flush, to retry in order.
  *
  * With a journal (UsageSpool), a batch's id is fixed when it starts accumulating and all its
  * usage is journaled as it is recorded, so a stop or kill -9 leaves it on disk for the next
  * start, which hands it back through `enqueue` and sends it before anything new.
  */
 import { newId } from '../../src/ids.js';
+import { UsageRefusedError } from './usage-refusal.js';
 import { usageItemId, type UsageItem, type UsageReport } from '../../src/usage/usage-report.js';
 
 /**
@@ -49,6 +55,12 @@ export interface UsageReporterOptions {
   /** Called when a batch is sealed, before it is sent (MemorySpendStore.seal). */
   onSeal?: (batchSeq: number) => void;
   onError?: (error: unknown) => void;
+  /**
+   * Keeps a batch the admin plane refused for good (refused-batches.ts, or a full log line), so
+   * the reporter can go on without losing it. When it throws, or is not given, the batch stays
+   * first in the queue and is sent again at the next flush (nothing is dropped).
+   */
+  setAside?: (report: UsageReport, refusal: UsageRefusedError) => void;
   journal?: UsageJournal;
   /** Items per batch (default MAX_BATCH_ITEMS); the open batch is sealed when it has them. */
   maxBatchItems?: number;
@@ -72,6 +84,8 @@ export class UsageReporter {
   /** Reports accepted by the admin plane (applied or already applied). */
   sentBatches = 0;
   failedSends = 0;
+  /** Batches refused for good and handed to `setAside` (metrics, /readyz). */
+  refusedBatches = 0;
 
   constructor(private readonly options: UsageReporterOptions) {
     this.seq = (options.firstBatchSeq ?? 1) - 1;
@@ -204,12 +218,31 @@ export class UsageReporter {
         await this.options.sink.postUsage(report);
       } catch (error) {
         this.failedSends++;
-        this.options.onError?.(error);
-        return;
+        const kept = error instanceof UsageRefusedError ? this.setAside(report, error) : error;
+        if (kept !== undefined) {
+          this.options.onError?.(kept);
+          return;
+        }
+        continue;
       }
       this.queue.shift();
       this.sentBatches++;
       this.options.journal?.acked(report.batchId);
     }
+  }
+
+  /** Hands the refused batch (first in the queue) to `setAside`; what failed, if it could not. */
+  private setAside(report: UsageReport, refusal: UsageRefusedError): unknown {
+    if (this.options.setAside === undefined) return refusal;
+    try {
+      this.options.setAside(report, refusal);
+    } catch (error) {
+      return error;
+    }
+    this.queue.shift();
+    this.refusedBatches++;
+    // Kept elsewhere now: the journal need not replay it at the next start.
+    this.options.journal?.acked(report.batchId);
+    return undefined;
   }
 }

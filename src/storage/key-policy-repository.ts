@@ -48,9 +48,9 @@ export interface RecentKey {
 /** The key columns a policy needs (not `k.*`: 35 columns, half of them never read). */
 const KEY_COLUMNS = `k.id, k.name, k.team_id, k.status, k.blocked, k.tags, k.allow_request_tags, k.token_hash,
   k.previous_token_hash, k.previous_valid_until, k.expires_at, k.access_mode, k.max_budget_micros,
-  k.rpm_limit, k.tpm_limit, k.rph_limit, k.rpd_limit, k.tpd_limit, k.spend_micros, k.budget_period,
-  k.soft_budget_micros, k.period_spend_micros, k.period_start, k.max_parallel_requests, k.limit_modes,
-  t.org_id AS org_id, u.blocked AS owner_blocked`;
+  k.rpm_limit, k.tpm_limit, k.rph_limit, k.rpd_limit, k.tpd_limit, IFNULL(ku.spend_micros, 0) AS spend_micros,
+  k.budget_period, k.soft_budget_micros, IFNULL(ku.period_spend_micros, 0) AS period_spend_micros,
+  ku.period_start, k.max_parallel_requests, k.limit_modes, t.org_id AS org_id, u.blocked AS owner_blocked`;
 
 /**
  * Key rows built in JS from a raw statement's arrays (issue 15): better-sqlite3 builds each row
@@ -74,9 +74,26 @@ function keyRows<P extends unknown[]>(statement: Statement<P>) {
   };
 }
 
+const KEY_JOINS = 'JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.owner_user_id';
+
+/**
+ * Warm-start pages: walk key_usage's last-use index (migration 7) backwards (keys never used have
+ * no usage row). CROSS JOIN fixes key_usage as the outer loop: without statistics SQLite would
+ * scan keys and sort every page. Parameters: the limit, or the cursor's (time, id) and the limit.
+ */
+export const RECENT_KEYS_SQL = (() => {
+  const recent = `SELECT ku.last_used_at, ${KEY_COLUMNS}
+    FROM key_usage ku INDEXED BY key_usage_last_used CROSS JOIN keys k ${KEY_JOINS}
+    WHERE k.id = ku.key_id AND ku.last_used_at IS NOT NULL AND k.status = 'active'`;
+  const order = 'ORDER BY ku.last_used_at DESC, ku.key_id DESC LIMIT ?';
+  return {
+    first: `${recent} ${order}`,
+    after: `${recent} AND (ku.last_used_at, ku.key_id) < (?, ?) ${order}`,
+  };
+})();
+
 function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
-  const select = `SELECT ${KEY_COLUMNS}
-    FROM keys k JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.owner_user_id`;
+  const select = `SELECT ${KEY_COLUMNS} FROM keys k LEFT JOIN key_usage ku ON ku.key_id = k.id ${KEY_JOINS}`;
   // Batches (issue 15): the hashes or ids passed as one JSON array. The key rows themselves are
   // read with one indexed get per hash: measured cheaper than one `IN (json_each)` statement.
   const each = 'IN (SELECT value FROM json_each(?))';
@@ -98,14 +115,8 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
     `SELECT key_id, id, limits, expires_at FROM key_overrides WHERE key_id ${each} AND expires_at > ?
      ORDER BY key_id, created_at DESC, id DESC`,
   );
-  const recent = `${select} WHERE k.last_used_at IS NOT NULL AND k.status = 'active'`;
-  const recentOrder = 'ORDER BY k.last_used_at DESC, k.id DESC LIMIT ?';
-  const recentFirst = db.prepare<[number]>(
-    `${recent.replace('SELECT ', 'SELECT k.last_used_at, ')} ${recentOrder}`,
-  );
-  const recentAfter = db.prepare<[number, string, number]>(
-    `${recent.replace('SELECT ', 'SELECT k.last_used_at, ')} AND (k.last_used_at, k.id) < (?, ?) ${recentOrder}`,
-  );
+  const recentFirst = db.prepare<[number]>(RECENT_KEYS_SQL.first);
+  const recentAfter = db.prepare<[number, string, number]>(RECENT_KEYS_SQL.after);
   const batchSeq = db.prepare<[string], { seq: number }>(
     'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
   );

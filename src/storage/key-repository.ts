@@ -6,12 +6,18 @@
 import type { Database } from './database.js';
 import { prepared } from './statements.js';
 
-/** `SELECT` of key records; the key table is aliased `k`, teams `t`, owning users `u`. Append `WHERE ...`. */
+/**
+ * `SELECT` of key records; the key table is aliased `k`, its usage row (migration 7) `ku`, teams
+ * `t`, owning users `u`. Append `WHERE ...`.
+ */
 export const KEY_RECORD_SELECT = `
-  SELECT k.*, t.name AS team_name, t.org_id AS org_id,
+  SELECT k.*, IFNULL(ku.spend_micros, 0) AS spend_micros, ku.last_used_at,
+         IFNULL(ku.period_spend_micros, 0) AS period_spend_micros, ku.period_start,
+         t.name AS team_name, t.org_id AS org_id,
          u.name AS owner_user_name, u.email AS owner_user_email, sa.name AS owner_sa_name,
          u.blocked AS owner_blocked
   FROM keys k
+  LEFT JOIN key_usage ku ON ku.key_id = k.id
   JOIN teams t ON t.id = k.team_id
   LEFT JOIN users u ON u.id = k.owner_user_id
   LEFT JOIN service_accounts sa ON sa.id = k.owner_service_account_id`;

@@ -331,4 +331,42 @@ INSERT INTO usage_hourly (key_id, team_id, org_id, user_id, target, hour, reques
     // GET /internal/keys pages the active keys by most recent use (a gateway's warm start).
     sql: 'CREATE INDEX keys_last_used ON keys(last_used_at, id);',
   },
+  {
+    version: 7,
+    name: 'key usage apart from key policy; daily usage as a view',
+    // Issue 15: a usage flush of random-key traffic updates thousands of distinct keys. Their
+    // spend, last use and period spend lived in the wide keys row (35 columns, tags, metadata):
+    // each item dirtied a page holding ~4 keys, plus the last-use index. Here a key's usage state
+    // is a narrow row (~60 B) of its own, written by usage alone; keys holds policy, written by
+    // the admin API alone. A key without a row has no spend and was never used; the row goes
+    // with its key (ON DELETE CASCADE).
+    sql: `
+CREATE TABLE key_usage (
+  key_id TEXT PRIMARY KEY REFERENCES keys(id) ON DELETE CASCADE,
+  spend_micros INTEGER NOT NULL DEFAULT 0,
+  last_used_at INTEGER,
+  period_spend_micros INTEGER NOT NULL DEFAULT 0,
+  period_start INTEGER
+) WITHOUT ROWID;
+INSERT INTO key_usage (key_id, spend_micros, last_used_at, period_spend_micros, period_start)
+  SELECT id, spend_micros, last_used_at, period_spend_micros, period_start FROM keys
+  WHERE spend_micros <> 0 OR last_used_at IS NOT NULL OR period_spend_micros <> 0 OR period_start IS NOT NULL;
+-- GET /internal/keys pages the active keys by most recent use (a gateway's warm start).
+CREATE INDEX key_usage_last_used ON key_usage(last_used_at, key_id);
+DROP INDEX keys_last_used;
+ALTER TABLE keys DROP COLUMN spend_micros;
+ALTER TABLE keys DROP COLUMN last_used_at;
+ALTER TABLE keys DROP COLUMN period_spend_micros;
+ALTER TABLE keys DROP COLUMN period_start;
+
+-- usage_hourly has held everything usage_daily did since migration 5 (which copied it over), and
+-- every read is of usage_hourly: usage_daily becomes a view instead of a second upsert per item.
+DROP TABLE usage_daily;
+CREATE VIEW usage_daily AS
+  SELECT key_id, team_id, org_id, target, strftime('%Y-%m-%d', hour / 1000, 'unixepoch') AS day,
+         SUM(requests) AS requests, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens,
+         SUM(spend_micros) AS spend_micros
+  FROM usage_hourly GROUP BY key_id, target, day;
+`,
+  },
 ];

@@ -4,8 +4,10 @@
  *
  * Set-based (issue 15): a flush of a gateway serving 100,000 keys carries thousands of distinct
  * keys. The items go into a temp table in prepared batches of 512 (one multi-row statement per
- * batch, joined with keys and teams there), then ONE statement per table applies them: keys,
- * teams, orgs, usage_daily, each summing the batch per row with GROUP BY. The former loop ran
+ * batch, joined with keys and teams there), then ONE statement per table applies them: key_usage
+ * (a key's spend and last use, migration 7: the wide keys row is not written by usage), teams,
+ * orgs, usage_hourly, each summing the batch per row with GROUP BY (usage_daily, which nothing
+ * read, is a view over usage_hourly since migration 7). The former loop ran
  * four statements per item (a lookup, the key, the daily row, plus team/org sums); now a flush
  * of 10,000 items runs 20 fill statements and 4 updates, and what is left per item is SQLite's
  * own b-tree work. Measured (10,000 distinct keys, in-memory db, loaded machine): ~4.5-6 µs per
@@ -106,19 +108,27 @@ function prepareStatements(db: Database) {
     db.exec('DROP TABLE temp.usage_batch_items');
   db.exec(ITEMS_TABLE);
   const fills = new Map<number, Statement>();
-  const period = (table: string) =>
-    db.prepare(
-      `UPDATE ${table} SET
-         period_spend_micros = CASE WHEN period_start = @start THEN period_spend_micros + @micros
-           WHEN period_start IS NULL OR period_start < @start THEN @micros ELSE period_spend_micros END,
-         period_start = CASE WHEN period_start IS NULL OR period_start < @start THEN @start ELSE period_start END
-       WHERE id = @id AND budget_period IS NOT NULL`,
-    );
-  const soft = (table: string) =>
+  const addPeriod = `SET
+    period_spend_micros = CASE WHEN period_start = @start THEN period_spend_micros + @micros
+      WHEN period_start IS NULL OR period_start < @start THEN @micros ELSE period_spend_micros END,
+    period_start = CASE WHEN period_start IS NULL OR period_start < @start THEN @start ELSE period_start END`;
+  const period = (table: 'teams' | 'orgs') =>
+    db.prepare(`UPDATE ${table} ${addPeriod} WHERE id = @id AND budget_period IS NOT NULL`);
+  const soft = (table: 'teams' | 'orgs') =>
     db.prepare<[string], SoftBudgetRow>(
       `SELECT id, budget_period, soft_budget_micros, max_budget_micros, spend_micros, period_spend_micros, period_start
        FROM ${table} WHERE id = ? AND soft_budget_micros IS NOT NULL`,
     );
+  // A key's spend and period spend are in its usage row (migration 7; addKeys wrote it in this batch).
+  const keyPeriod = db.prepare(
+    `UPDATE key_usage ${addPeriod}
+     WHERE key_id = @id AND EXISTS (SELECT 1 FROM keys WHERE id = @id AND budget_period IS NOT NULL)`,
+  );
+  const keySoft = db.prepare<[string], SoftBudgetRow>(
+    `SELECT k.id, k.budget_period, k.soft_budget_micros, k.max_budget_micros, IFNULL(u.spend_micros, 0) AS spend_micros,
+       IFNULL(u.period_spend_micros, 0) AS period_spend_micros, u.period_start
+     FROM keys k LEFT JOIN key_usage u ON u.key_id = k.id WHERE k.id = ? AND k.soft_budget_micros IS NOT NULL`,
+  );
   return {
     /** The fill statement for `rows` items: one per chunk size met, prepared once. */
     fill(rows: number): Statement {
@@ -132,12 +142,15 @@ function prepareStatements(db: Database) {
     recordBatch: db.prepare(
       'INSERT OR IGNORE INTO usage_batches (gateway_id, batch_id, batch_seq, received_at) VALUES (?, ?, ?, ?)',
     ),
+    // Keys' usage rows (migration 7), created on a key's first use; items of deleted keys have none.
     addKeys: db.prepare(
-      `UPDATE keys SET spend_micros = spend_micros + s.spend,
-         last_used_at = MAX(IFNULL(last_used_at, 0), s.last)
+      `INSERT INTO key_usage (key_id, spend_micros, last_used_at)
+       SELECT s.key_id, s.spend, s.last
        FROM (SELECT key_id, SUM(spend_micros) AS spend, MAX(last_used_at) AS last
              FROM temp.usage_batch_items GROUP BY key_id) s
-       WHERE keys.id = s.key_id`,
+       WHERE EXISTS (SELECT 1 FROM keys k WHERE k.id = s.key_id)
+       ON CONFLICT (key_id) DO UPDATE SET spend_micros = spend_micros + excluded.spend_micros,
+         last_used_at = MAX(IFNULL(last_used_at, 0), excluded.last_used_at)`,
     ),
     addTeams: db.prepare(
       `UPDATE teams SET spend_micros = spend_micros + s.spend
@@ -148,17 +161,6 @@ function prepareStatements(db: Database) {
       `UPDATE orgs SET spend_micros = spend_micros + s.spend
        FROM (SELECT org_id, SUM(spend_micros) AS spend FROM temp.usage_batch_items GROUP BY org_id) s
        WHERE orgs.id = s.org_id AND s.spend <> 0`,
-    ),
-    addDaily: db.prepare(
-      `INSERT INTO usage_daily (key_id, team_id, org_id, target, day, requests, input_tokens, output_tokens, spend_micros)
-       SELECT key_id, team_id, org_id, target, day,
-              SUM(requests), SUM(input_tokens), SUM(output_tokens), SUM(spend_micros)
-       FROM temp.usage_batch_items WHERE true GROUP BY key_id, target, day
-       ON CONFLICT (key_id, target, day) DO UPDATE SET
-         requests = requests + excluded.requests,
-         input_tokens = input_tokens + excluded.input_tokens,
-         output_tokens = output_tokens + excluded.output_tokens,
-         spend_micros = spend_micros + excluded.spend_micros`,
     ),
     addHourly: db.prepare(
       `INSERT INTO usage_hourly (key_id, team_id, org_id, user_id, target, hour, tags, requests, input_tokens, output_tokens, spend_micros)
@@ -188,8 +190,8 @@ function prepareStatements(db: Database) {
            OR EXISTS (SELECT 1 FROM teams WHERE budget_period IS NOT NULL OR soft_budget_micros IS NOT NULL)
            OR EXISTS (SELECT 1 FROM orgs WHERE budget_period IS NOT NULL OR soft_budget_micros IS NOT NULL) AS any`,
     ),
-    addPeriod: { key: period('keys'), team: period('teams'), org: period('orgs') },
-    soft: { key: soft('keys'), team: soft('teams'), org: soft('orgs') },
+    addPeriod: { key: keyPeriod, team: period('teams'), org: period('orgs') },
+    soft: { key: keySoft, team: soft('teams'), org: soft('orgs') },
     recordAlert: db.prepare(
       'INSERT OR IGNORE INTO budget_alerts (scope_type, scope_id, period_start, at) VALUES (?, ?, ?, ?)',
     ),
@@ -230,7 +232,7 @@ export class UsageBatchWriter {
     return this.s.recordBatch.run(gatewayId, batchId, batchSeq, now).changes > 0;
   }
 
-  /** Adds the items' spend and counts to keys, teams, orgs, usage_daily and usage_hourly. */
+  /** Adds the items' spend and counts to keys' usage rows, teams, orgs and usage_hourly. */
   addItems(items: readonly UsageItem[]): void {
     const s = this.s;
     s.clear.run();
@@ -241,7 +243,6 @@ export class UsageBatchWriter {
     s.addKeys.run();
     s.addTeams.run();
     s.addOrgs.run();
-    s.addDaily.run();
     s.addHourly.run();
   }
 

@@ -1,7 +1,7 @@
 /**
  * Real processes for the fault tests: an admin plane and a gateway (restartable on the same
  * port and spool directory), with an in-process fault upstream (fault-upstream.ts), plus the
- * figures the tests compare: requests served (200 answers) and requests recorded (usage_daily
+ * figures the tests compare: requests served (200 answers) and requests recorded (usage_hourly
  * in the admin's SQLite file).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -85,7 +85,7 @@ export async function startFaultStack(gatewayEnv: Record<string, string> = {}): 
   const sum = (column: string): number => {
     const db = new Database(dbPath, { readonly: true });
     try {
-      return (db.prepare(`SELECT IFNULL(SUM(${column}), 0) AS n FROM usage_daily`).get() as { n: number }).n;
+      return (db.prepare(`SELECT IFNULL(SUM(${column}), 0) AS n FROM usage_hourly`).get() as { n: number }).n;
     } finally {
       db.close();
     }

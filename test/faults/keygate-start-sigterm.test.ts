@@ -82,7 +82,7 @@ describe('keygate start under SIGTERM', () => {
     expect(await exited, output).toBe(0);
     const db = new Database(dbPath, { readonly: true });
     const recorded = (
-      db.prepare('SELECT IFNULL(SUM(requests), 0) AS n FROM usage_daily').get() as { n: number }
+      db.prepare('SELECT IFNULL(SUM(requests), 0) AS n FROM usage_hourly').get() as { n: number }
     ).n;
     db.close();
     console.log(`[figure] keygate start SIGTERM: served ${served}, recorded ${recorded}`);

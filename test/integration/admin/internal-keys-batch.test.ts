@@ -102,14 +102,23 @@ describe('POST /internal/keys', () => {
   });
 });
 
+/** Sets the key's last use (its key_usage row, migration 7) as a usage batch would. */
+function usedAt(keyId: string, at: number): void {
+  w.admin.deps.db
+    .prepare(
+      'INSERT INTO key_usage (key_id, last_used_at) VALUES (?, ?) ON CONFLICT (key_id) DO UPDATE SET last_used_at = excluded.last_used_at',
+    )
+    .run(keyId, at);
+}
+
 describe('GET /internal/keys (most recently used first)', () => {
   it('pages the active used keys by last_used_at descending; never-used and revoked keys stay out', async () => {
     const keys = await createKeys(7);
     const db = w.admin.deps.db;
     // keys[0..4] used at t+0..4 (keys[4] most recent); keys[5] never used; keys[6] used but revoked.
-    for (let i = 0; i < 5; i++)
-      db.prepare('UPDATE keys SET last_used_at = ? WHERE id = ?').run(1000 + i, keys[i]!.id);
-    db.prepare("UPDATE keys SET last_used_at = 5000, status = 'revoked' WHERE id = ?").run(keys[6]!.id);
+    for (let i = 0; i < 5; i++) usedAt(keys[i]!.id, 1000 + i);
+    usedAt(keys[6]!.id, 5000);
+    db.prepare("UPDATE keys SET status = 'revoked' WHERE id = ?").run(keys[6]!.id);
     const seen: string[] = [];
     let after: string | null = null;
     let pages = 0;
@@ -127,7 +136,7 @@ describe('GET /internal/keys (most recently used first)', () => {
 
   it('keys used at the same millisecond are paged without loss or repetition (cursor = time and id)', async () => {
     const keys = await createKeys(5);
-    w.admin.deps.db.prepare('UPDATE keys SET last_used_at = 42').run();
+    for (const key of keys) usedAt(key.id, 42);
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 5; page++) {
@@ -163,8 +172,7 @@ describe('GET /internal/keys (most recently used first)', () => {
         .status,
     ).toBe(200);
     const ids = [a!.id, b!.id, other.id, narrow.id];
-    for (const [i, id] of ids.entries())
-      w.admin.deps.db.prepare('UPDATE keys SET last_used_at = ? WHERE id = ?').run(1000 + i, id);
+    for (const [i, id] of ids.entries()) usedAt(id, 1000 + i);
     const res = await call('GET', '/internal/keys?gateway_id=gw-1&limit=10');
     expect(res.status).toBe(200);
     const policies = res.body.policies as { keyId: string; tokenHash: string; overrides?: unknown[] }[];

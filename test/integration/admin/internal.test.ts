@@ -223,7 +223,13 @@ describe('POST /internal/usage', () => {
     expect((await call('POST', '/internal/usage', report)).body).toEqual({ applied: false });
     const db = w.admin.deps.db;
     const spend = (table: string, id: string) =>
-      (db.prepare(`SELECT spend_micros AS s FROM ${table} WHERE id = ?`).get(id) as { s: number }).s;
+      (
+        db
+          .prepare(
+            `SELECT spend_micros AS s FROM ${table === 'keys' ? 'key_usage WHERE key_id' : `${table} WHERE id`} = ?`,
+          )
+          .get(id) as { s: number }
+      ).s;
     expect(spend('keys', a.id)).toBe(1_250);
     expect(spend('teams', w.teamA1)).toBe(1_250);
     expect(spend('teams', w.teamA2)).toBe(40);
@@ -278,10 +284,12 @@ describe('POST /internal/usage', () => {
     });
     expect((await call('POST', '/internal/usage', wire)).body).toEqual({ applied: true });
     const db = w.admin.deps.db;
-    expect(db.prepare('SELECT spend_micros, last_used_at FROM keys WHERE id = ?').get(a.id)).toEqual({
-      spend_micros: 777,
-      last_used_at: at,
-    });
+    expect(db.prepare('SELECT spend_micros, last_used_at FROM key_usage WHERE key_id = ?').get(a.id)).toEqual(
+      {
+        spend_micros: 777,
+        last_used_at: at,
+      },
+    );
     expect(
       db
         .prepare(
@@ -321,7 +329,9 @@ describe('POST /internal/usage', () => {
       items: [usageItem(a.id, 5, late - 60_000), usageItem(gone.id, 1_000_000), usageItem('key_never', 7)],
     });
     expect(res.body).toEqual({ applied: true });
-    const row = w.admin.deps.db.prepare('SELECT spend_micros, last_used_at FROM keys WHERE id = ?').get(a.id);
+    const row = w.admin.deps.db
+      .prepare('SELECT spend_micros, last_used_at FROM key_usage WHERE key_id = ?')
+      .get(a.id);
     expect(row).toEqual({ spend_micros: 15, last_used_at: late });
     // The deleted key's spend stays in its team's (its key row is gone); the unknown key's goes nowhere.
     expect(

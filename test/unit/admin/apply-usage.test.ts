@@ -66,13 +66,19 @@ describe('applyUsage with thousands of keys', () => {
     const sum = (pick: (it: UsageItem) => boolean): number =>
       known.filter(pick).reduce((total, it) => total + it.spendMicros, 0);
     const spend = (table: string, id: string): number =>
-      (db.prepare(`SELECT spend_micros AS s FROM ${table} WHERE id = ?`).get(id) as { s: number }).s;
+      (
+        db
+          .prepare(
+            `SELECT spend_micros AS s FROM ${table === 'keys' ? 'key_usage WHERE key_id' : `${table} WHERE id`} = ?`,
+          )
+          .get(id) as { s: number }
+      ).s;
     expect(spend('teams', 'team_a2')).toBe(sum((it) => teamOf(it.keyId) === 'team_a2'));
     expect(spend('orgs', 'org_a')).toBe(sum((it) => teamOf(it.keyId) !== 'team_b'));
     expect(spend('orgs', 'org_b')).toBe(sum((it) => teamOf(it.keyId) === 'team_b'));
     expect(spend('keys', 'key_1')).toBe(sum((it) => it.keyId === 'key_1'));
     expect(spend('keys', 'key_4999')).toBe(sum((it) => it.keyId === 'key_4999'));
-    expect(db.prepare('SELECT last_used_at AS t FROM keys WHERE id = ?').get('key_2')).toEqual({
+    expect(db.prepare('SELECT last_used_at AS t FROM key_usage WHERE key_id = ?').get('key_2')).toEqual({
       t: DAY + 86_400_000,
     });
     const daily = db

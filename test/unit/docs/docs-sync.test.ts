@@ -58,6 +58,32 @@ describe('README ↔ code', () => {
     }
   });
 
+  it('documents every metric of both planes (usage delivery and the key cache included)', () => {
+    const files = ['gateway/request-metrics.ts', 'gateway/metrics.ts', 'admin/admin-metrics.ts'];
+    const names = files.flatMap((file) => {
+      const code = readFileSync(new URL(`../../../${file}`, import.meta.url), 'utf8');
+      return [...code.matchAll(/'(keygate_(?:gateway|admin)_[a-z_]+)'/g)].map((match) => match[1]!);
+    });
+    expect(names).toContain('keygate_gateway_usage_refused_batches_total');
+    expect(names).toContain('keygate_gateway_change_seq');
+    expect(names).toContain('keygate_admin_usage_batches_total');
+    for (const name of names) expect(readme, name).toContain(`| \`${name}\``);
+  });
+
+  it('documents every keygate command in the README and docs/api.md', () => {
+    const cli = readFileSync(new URL('../../../bin/keygate.ts', import.meta.url), 'utf8');
+    const api = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
+    const commands = [...cli.matchAll(/case '([a-z]+)':/g)].map((match) => match[1]!);
+    expect(commands).toContain('usage');
+    // `keygate gateway` also appears as "`npx keygate admin` / `gateway`".
+    const mentions = (text: string, command: string) =>
+      text.includes(`keygate ${command}`) || text.includes(`/ \`${command}\``);
+    for (const command of commands) {
+      expect(mentions(readme, command), `README mentions keygate ${command}`).toBe(true);
+      expect(mentions(api, command), `docs/api.md mentions keygate ${command}`).toBe(true);
+    }
+  });
+
   it('shows the two front-door commands', () => {
     expect(readme).toContain('npm ci && npm start');
     expect(readme).toContain('npm ci && npm test');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { UsageReport } from '../../../src/usage/usage-report.js';
 import { UsageReporter, type UsageSink } from '../../../gateway/usage/usage-reporter.js';
+import { UsageRefusedError, refusedForGood } from '../../../gateway/usage/usage-refusal.js';
 
 /** Applies each batch id once, like the admin plane; can fail before or after applying. */
 class RecordingSink implements UsageSink {
@@ -75,5 +76,49 @@ describe('UsageReporter', () => {
     reporter.record('key_a', 'm', 1, 1, 1, 1);
     await reporter.stop();
     expect(sink.totalRequests()).toBe(1);
+  });
+
+  it('a batch refused for good that cannot be set aside stays first in line: nothing is dropped', async () => {
+    const sent: string[] = [];
+    let refuse = true;
+    const sink: UsageSink = {
+      postUsage: async (report) => {
+        if (refuse) throw new UsageRefusedError(400, '{"error":{"code":"invalid_request"}}');
+        sent.push(report.batchId);
+        return { applied: true };
+      },
+    };
+    let diskFull = true;
+    const setAside: string[] = [];
+    const errors: unknown[] = [];
+    const reporter = new UsageReporter({
+      sink,
+      gatewayId: 'gw_1',
+      onError: (error) => errors.push(error),
+      setAside: (report) => {
+        if (diskFull) throw new Error('ENOSPC');
+        setAside.push(report.batchId);
+      },
+    });
+    reporter.record('key_a', 'm', 1, 1, 1, 1);
+    await reporter.flush();
+    expect(reporter.unsentBatches).toBe(1);
+    expect(reporter.refusedBatches).toBe(0);
+    expect((errors[0] as Error).message).toBe('ENOSPC');
+    diskFull = false;
+    reporter.record('key_b', 'm', 1, 1, 1, 2);
+    await reporter.flush(); // the first is set aside now; the second is refused and set aside too
+    expect(setAside).toHaveLength(2);
+    refuse = false;
+    reporter.record('key_c', 'm', 1, 1, 1, 3);
+    await reporter.flush();
+    expect(sent).toHaveLength(1);
+    expect(reporter.refusedBatches).toBe(2);
+    expect(reporter.unsentBatches).toBe(0);
+  });
+
+  it('refused for good: 4xx other than 401, 403, 404, 408, 425 and 429', () => {
+    expect([400, 409, 413, 415, 422].every(refusedForGood)).toBe(true);
+    expect([200, 401, 403, 404, 408, 425, 429, 500, 502, 503, 504].some(refusedForGood)).toBe(false);
   });
 });
