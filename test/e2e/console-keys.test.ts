@@ -13,6 +13,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
 import { MASTER_KEY, msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
 import { ROOT } from '../helpers/processes.js';
 import {
@@ -105,7 +106,14 @@ describe.skipIf(SKIP_BROWSER)('API Keys page in Chromium', () => {
 
     const used = await chat(secret);
     expect(used.status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 1500)); // usage report flush + apply
+    // The usage report is flushed (KEYGATE_USAGE_FLUSH_MS 100 in the stack) and applied by the admin plane.
+    const usedId = (await page.getByRole('link', { name: 'checkout-service' }).getAttribute('href'))!.slice(
+      6,
+    );
+    await eventually(async () => (await stack.api('GET', `/v1/keys/${usedId}`)).body.period_spend > 0, {
+      timeoutMs: 10_000,
+      what: 'the usage applied to the key',
+    });
     await page.reload();
     const row = page.locator('tr', { has: page.getByRole('link', { name: 'checkout-service' }) });
     expect(await row.getByText('checkout-bot').count()).toBe(1);

@@ -2,8 +2,9 @@
  * Exact limits through real processes (admin plane, gateway, mock upstream on 127.0.0.1): what a
  * client sees over HTTP. Windows here run on the real clock, so each test keeps its requests
  * inside one minute (see `awayFromMinuteBoundary`); boundary resets with a moved clock are unit
- * tests (test/unit/ratelimit). It lives with the end-to-end files (run one at a time, after the
- * parallel unit + integration group) because real processes on the real clock are timing-bound.
+ * tests (test/unit/ratelimit). It is one of the timed end-to-end files (TIMED_E2E in
+ * vitest.config.ts: run one at a time, last) because real processes on the real clock are
+ * timing-bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, spawnTs, type Spawned } from '../helpers/processes.js';

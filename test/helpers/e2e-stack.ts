@@ -40,12 +40,6 @@ export async function startStack(options: {
   const mockUrl = `http://127.0.0.1:${mockPort}`;
   const started: Spawned[] = [];
   try {
-    const mock = await spawnTs('bench/mock-upstream.ts', {
-      url: mockUrl,
-      env: {},
-      args: ['--port', String(mockPort)],
-    });
-    started.push(mock);
     const adminEnv = {
       KEYGATE_DB_PATH: join(dir, 'keygate.db'),
       KEYGATE_ADMIN_PORT: String(adminPort),
@@ -53,8 +47,18 @@ export async function startStack(options: {
       KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
       KEYGATE_GATEWAY_URLS: options.push ? gatewayUrl : '',
     };
-    let admin = await spawnTs('admin/main.ts', { url: adminUrl, env: adminEnv });
-    started.push(admin);
+    // The mock upstream and the admin plane do not depend on each other: both start at once
+    // (each start is seconds of tsx under load); the gateway needs the admin plane up.
+    const [mockStart, adminStart] = await Promise.allSettled([
+      spawnTs('bench/mock-upstream.ts', { url: mockUrl, env: {}, args: ['--port', String(mockPort)] }),
+      spawnTs('admin/main.ts', { url: adminUrl, env: adminEnv }),
+    ]);
+    if (mockStart.status === 'fulfilled') started.push(mockStart.value);
+    if (adminStart.status === 'fulfilled') started.push(adminStart.value);
+    if (mockStart.status === 'rejected') throw mockStart.reason;
+    if (adminStart.status === 'rejected') throw adminStart.reason;
+    const mock = mockStart.value;
+    let admin = adminStart.value;
     const gateway = await spawnTs('gateway/main.ts', {
       url: gatewayUrl,
       readyPath: '/readyz',

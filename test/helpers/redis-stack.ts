@@ -45,25 +45,28 @@ export async function startRedisStack(options: RedisStackOptions): Promise<Redis
   const started: Spawned[] = [];
   const shared = { REDIS_URL: options.redisUrl, KEYGATE_REDIS_PREFIX: options.prefix };
   try {
-    const mockPort = await freePort();
+    const [mockPort, adminPort] = await Promise.all([freePort(), freePort()]);
     const mockUrl = `http://127.0.0.1:${mockPort}`;
-    started.push(
-      await spawnTs('bench/mock-upstream.ts', { url: mockUrl, env: {}, args: ['--port', String(mockPort)] }),
-    );
-    const adminPort = await freePort();
     const adminUrl = `http://127.0.0.1:${adminPort}`;
-    const admin = await spawnTs('admin/main.ts', {
-      url: adminUrl,
-      env: {
-        ...shared,
-        KEYGATE_DB_PATH: join(dir, 'keygate.db'),
-        KEYGATE_ADMIN_PORT: String(adminPort),
-        KEYGATE_MASTER_KEY: MASTER_KEY,
-        KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
-        KEYGATE_GATEWAY_URLS: '',
-      },
-    });
-    started.push(admin);
+    // The mock upstream and the admin plane start at once; the gateways need the admin plane up.
+    const [mockStart, adminStart] = await Promise.allSettled([
+      spawnTs('bench/mock-upstream.ts', { url: mockUrl, env: {}, args: ['--port', String(mockPort)] }),
+      spawnTs('admin/main.ts', {
+        url: adminUrl,
+        env: {
+          ...shared,
+          KEYGATE_DB_PATH: join(dir, 'keygate.db'),
+          KEYGATE_ADMIN_PORT: String(adminPort),
+          KEYGATE_MASTER_KEY: MASTER_KEY,
+          KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
+          KEYGATE_GATEWAY_URLS: '',
+        },
+      }),
+    ]);
+    for (const start of [mockStart, adminStart]) if (start.status === 'fulfilled') started.push(start.value);
+    if (mockStart.status === 'rejected') throw mockStart.reason;
+    if (adminStart.status === 'rejected') throw adminStart.reason;
+    const admin = adminStart.value;
     const gateways = await Promise.all(
       Array.from({ length: options.gateways }, async () => {
         const port = await freePort();
