@@ -12,6 +12,7 @@
 import {
   closeSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -78,9 +79,22 @@ export class RefusedBatches {
       .map((name) => join(this.dir, name));
   }
 
-  /** The kept batch; throws when the file is not one (any JSON can land in the area by hand). */
+  /**
+   * The kept batch; throws when the file is not one (any file can land in the area by hand). Only
+   * a regular file of at most MAX_FILE_BYTES is read, never through a symlink (the area is the
+   * gateway's own; a link could point anywhere the replaying user can read), and a parse error
+   * says what is wrong without quoting the file.
+   */
   read(path: string): RefusedBatchFile {
-    const record = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    const info = lstatSync(path);
+    if (!info.isFile()) throw new Error('not a regular file (symlinks and directories are not read)');
+    if (info.size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+    let record: unknown;
+    try {
+      record = JSON.parse(readFileSync(path, 'utf8'));
+    } catch {
+      throw new Error('not JSON');
+    }
     if (!isRefusedBatchFile(record))
       throw new Error('not a set-aside usage batch (no report with batch_id and items)');
     return record;
@@ -95,6 +109,12 @@ export class RefusedBatches {
     }
   }
 }
+
+/**
+ * The largest set-aside file read: a batch holds at most 100,000 items (what the admin plane
+ * accepts), well under 64 MiB of JSON.
+ */
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 /** Batch ids are the gateway's own (`batch_…`), but a recovered spool could hold anything. */
 function fileName(batchId: string): string {

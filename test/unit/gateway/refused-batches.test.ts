@@ -2,7 +2,7 @@
  * RefusedBatches (gateway/usage/refused-batches.ts) on a real directory: what two replays racing
  * over the same area, or a hand-edited area, leave it to meet.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,5 +32,24 @@ describe('RefusedBatches', () => {
     }
     const kept = area.keep(report, { status: 422, body: '{}' }, 1);
     expect(area.read(kept).report.batch_id).toBe('batch_1');
+  });
+
+  it('reads neither through a symlink nor a directory, and a parse error does not quote the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-refused-'));
+    const area = new RefusedBatches(dir);
+    const secret = join(dir, 'outside.txt');
+    writeFileSync(secret, 'SECRET-CONTENT that is not JSON');
+    symlinkSync(secret, join(dir, 'usage-link.json'));
+    expect(() => area.read(join(dir, 'usage-link.json'))).toThrow(/not a regular file/);
+    mkdirSync(join(dir, 'usage-dir.json'));
+    expect(() => area.read(join(dir, 'usage-dir.json'))).toThrow(/not a regular file/);
+    writeFileSync(join(dir, 'usage-text.json'), 'SECRET-CONTENT that is not JSON');
+    let message = '';
+    try {
+      area.read(join(dir, 'usage-text.json'));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe('not JSON');
   });
 });
