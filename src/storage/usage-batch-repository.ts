@@ -53,7 +53,7 @@ export interface SoftBudgetRow {
 
 const ITEMS_TABLE = `CREATE TEMP TABLE IF NOT EXISTS usage_batch_items (
   key_id TEXT NOT NULL, team_id TEXT NOT NULL, org_id TEXT NOT NULL, target TEXT NOT NULL,
-  day TEXT NOT NULL, requests INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
+  requests INTEGER NOT NULL, input_tokens INTEGER NOT NULL,
   output_tokens INTEGER NOT NULL, spend_micros INTEGER NOT NULL, last_used_at INTEGER NOT NULL,
   user_id TEXT, tags TEXT NOT NULL, key_num INTEGER)`;
 
@@ -82,8 +82,7 @@ function prepareFill(db: Database, rows: number) {
   const values = new Array<string>(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
   return db.prepare(
     `INSERT INTO temp.usage_batch_items
-     SELECT x.key_id, x.team_id, t.org_id, x.target, strftime('%Y-%m-%d', x.at / 1000, 'unixepoch'),
-            x.requests, x.input_tokens, x.output_tokens, x.spend, x.at, x.user_id,
+     SELECT x.key_id, x.team_id, t.org_id, x.target, x.requests, x.input_tokens, x.output_tokens, x.spend, x.at, x.user_id,
             CASE WHEN x.request_tags IS NULL THEN x.key_tags ELSE (SELECT json_group_array(value) FROM
               (SELECT value FROM json_each(x.key_tags) UNION SELECT value FROM json_each(x.request_tags) ORDER BY value)) END,
             x.key_num
