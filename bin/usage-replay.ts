@@ -4,8 +4,10 @@
  * KEYGATE_ADMIN_URL again, once the cause is fixed (an admin plane upgraded, a limit raised).
  * Each batch keeps its gatewayId and batchId: the admin plane applies a (gatewayId, batchId) at
  * most once, so replaying a batch twice never counts it twice. A file the admin plane accepts is
- * removed; one it refuses again, or that cannot be sent, stays. Exit 0 when none is left, 1 when
- * some are, 2 on a usage or configuration problem.
+ * removed; one it refuses again, or that cannot be sent, stays. A batch that cannot be sent
+ * (network, 5xx, 401/403: the admin plane is away or misconfigured) ends the run: the rest stay
+ * untried rather than each waiting out the same failure. Exit 0 when none is left, 1 when some
+ * are, 2 on a usage or configuration problem.
  */
 import { basename } from 'node:path';
 import { AdminClient } from '../gateway/admin-client.js';
@@ -44,8 +46,9 @@ export async function runUsageCommand(
     clock: systemClock,
   });
   const counts = { accepted: 0, duplicate: 0, refused: 0, unsent: 0 };
+  const paths = refused.list();
   try {
-    for (const path of refused.list()) {
+    for (const [index, path] of paths.entries()) {
       let report;
       try {
         ({ report } = refused.read(path));
@@ -65,6 +68,12 @@ export async function runUsageCommand(
         counts[again ? 'refused' : 'unsent']++;
         const why = again ? `${error.status} ${error.body}` : (error as Error).message;
         out.write(`${again ? 'refused again' : 'not sent'} ${batch}: ${why}\n`);
+        const untried = paths.length - index - 1;
+        if (!again && untried > 0) {
+          counts.unsent += untried;
+          out.write(`not tried: ${untried} more batches (the admin plane did not take the last one)\n`);
+          break;
+        }
       }
     }
   } finally {

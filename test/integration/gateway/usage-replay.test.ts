@@ -30,10 +30,10 @@ let keyId: string;
 const spoolDir = mkdtempSync(join(tmpdir(), 'keygate-replay-'));
 
 /** Runs `keygate usage replay <dir>` against the admin plane on the socket. */
-async function replay(dir: string): Promise<{ code: number; output: string }> {
+async function replay(dir: string, adminUrl = http.url): Promise<{ code: number; output: string }> {
   const env = {
     ...process.env,
-    KEYGATE_ADMIN_URL: http.url,
+    KEYGATE_ADMIN_URL: adminUrl,
     KEYGATE_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
     KEYGATE_LOG_LEVEL: 'silent',
   };
@@ -161,5 +161,21 @@ describe('keygate usage replay', () => {
     expect(result.output).toMatch(/refused again .*: 400 .*invalid_request/);
     expect(result.output).toMatch(/1 refused again, 0 not sent; 1 kept/);
     expect(readdirSync(area)).toHaveLength(1);
+  }, 60_000);
+
+  it('stops at the first batch it cannot send (admin plane away): the rest stay, untried', async () => {
+    for (const name of readdirSync(area)) rmSync(join(area, name));
+    for (const spend of [1, 2, 3]) await setAsideBatch(keyId, spend, refuserUrl);
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const away = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+
+    const result = await replay(spoolDir, away);
+    expect(result.code).toBe(1);
+    expect(result.output.match(/^not sent /gm)).toHaveLength(1);
+    expect(result.output).toContain('not tried: 2 more batches');
+    expect(result.output).toMatch(/0 applied, 0 already applied, 0 refused again, 3 not sent; 3 kept/);
+    expect(readdirSync(area)).toHaveLength(3);
   }, 60_000);
 });
