@@ -7,7 +7,12 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CONFIG_VARIABLES, type Config } from '../src/config/config.js';
 import { connectRedis, waitUntilReady } from '../src/ratelimit/redis-connection.js';
-import { openDatabaseReadOnly, type Database } from '../src/storage/database.js';
+import {
+  appliedSchemaVersion,
+  openDatabaseReadOnly,
+  SCHEMA_VERSION,
+  type Database,
+} from '../src/storage/database.js';
 import { allTargets, type TargetRow } from '../src/storage/target-repository.js';
 
 export type Level = 'ok' | 'warn' | 'fail';
@@ -58,7 +63,25 @@ export function effectiveConfig(env: Env): string[] {
 /** What the doctor checks of a target: its upstream and the variable holding its credential. */
 export type DoctorTarget = Pick<TargetRow, 'name' | 'base_url' | 'api_key_env'>;
 
-/** Integrity, journal mode and permissions of the database; the targets it holds. */
+/** The file's schema against this code's: older migrates at the next start (forward only). */
+export function schemaFinding(applied: number): Finding {
+  if (applied === SCHEMA_VERSION)
+    return { level: 'ok', message: `database schema version ${applied} (current)` };
+  if (applied < SCHEMA_VERSION) {
+    return {
+      level: 'warn',
+      message:
+        `database schema version ${applied}: the admin plane migrates it to ${SCHEMA_VERSION} at its next start ` +
+        '(forward only: keep a copy to go back)',
+    };
+  }
+  return {
+    level: 'fail',
+    message: `database schema version ${applied} is newer than this keygate's (${SCHEMA_VERSION}): run the release that wrote it`,
+  };
+}
+
+/** Integrity, journal mode, schema version and permissions of the database; the targets it holds. */
 export function checkDatabase(path: string): { findings: Finding[]; targets: DoctorTarget[] } {
   const findings: Finding[] = [];
   if (!existsSync(path)) {
@@ -109,6 +132,7 @@ export function checkDatabase(path: string): { findings: Finding[]; targets: Doc
         ? { level: 'ok', message: 'database journal_mode: wal' }
         : { level: 'fail', message: `database journal_mode is ${journal}, expected wal` },
     );
+    findings.push(schemaFinding(appliedSchemaVersion(db)));
     const wal = `${path}-wal`;
     if (existsSync(wal)) {
       const mb = statSync(wal).size / 1e6;

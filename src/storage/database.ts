@@ -66,6 +66,18 @@ export function openDatabaseReadOnly(path: string): Database {
   return new BetterSqlite3(path, { readonly: true, fileMustExist: true });
 }
 
+/** The schema version this code migrates to (its last migration). */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The highest migration applied to the database (0 for one keygate never opened). */
+export function appliedSchemaVersion(db: Database): number {
+  const table = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+    .get();
+  if (table === undefined) return 0;
+  return (db.prepare('SELECT IFNULL(MAX(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
+}
+
 export function migrate(db: Database): void {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',

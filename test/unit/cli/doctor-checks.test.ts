@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { effectiveConfig, maskValue } from '../../../bin/doctor-checks.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { checkDatabase, effectiveConfig, maskValue } from '../../../bin/doctor-checks.js';
+import { openDatabase, SCHEMA_VERSION } from '../../../src/storage/database.js';
 import { localUrl } from '../../../bin/health.js';
 
 describe('keygate doctor: configuration display', () => {
@@ -23,5 +28,22 @@ describe('keygate doctor: configuration display', () => {
     expect(localUrl('::', 4000)).toBe('http://[::1]:4000');
     expect(localUrl('::1', 4000)).toBe('http://[::1]:4000');
     expect(localUrl('10.0.0.5', 4100)).toBe('http://10.0.0.5:4100');
+  });
+
+  it('says the schema version: current, older (migrated at the next start), or newer than the code', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-doctor-schema-'));
+    const path = join(dir, 'keygate.db');
+    openDatabase(path).close();
+    const schema = () => checkDatabase(path).findings.find((f) => f.message.includes('schema version'));
+    expect(schema()).toEqual({ level: 'ok', message: `database schema version ${SCHEMA_VERSION} (current)` });
+    const raw = new BetterSqlite3(path);
+    raw.prepare('DELETE FROM schema_migrations WHERE version = ?').run(SCHEMA_VERSION);
+    expect(schema()).toMatchObject({ level: 'warn' });
+    expect(schema()!.message).toContain(`migrates it to ${SCHEMA_VERSION} at its next start`);
+    raw
+      .prepare("INSERT INTO schema_migrations VALUES (?, 'later', 0), (?, 'later', 0)")
+      .run(SCHEMA_VERSION, SCHEMA_VERSION + 1);
+    raw.close();
+    expect(schema()).toMatchObject({ level: 'fail' });
   });
 });
