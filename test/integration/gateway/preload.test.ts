@@ -53,6 +53,7 @@ describe('gateway warm start (KEYGATE_PRELOAD_KEYS)', () => {
           KEYGATE_ADMIN_URL: admin.url,
           KEYGATE_INTERNAL_SECRET: SECRET,
           KEYGATE_PRELOAD_KEYS: '2000',
+          KEYGATE_SPOOL_DIR: join(dir, 'spool'),
           KEYGATE_LOG_LEVEL: 'silent',
         }),
         { logger },
