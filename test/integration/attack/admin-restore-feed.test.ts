@@ -7,78 +7,30 @@
  * lower seq; the cached policy (loaded at the log's former head) would not even have been
  * evicted by a change of a lower seq. The promise is a refusal within 1 s.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAdmin, type RunningAdmin } from '../../../admin/main.js';
-import { startMockUpstream, type MockUpstream } from '../../../bench/mock-upstream.js';
 import { startGateway } from '../../../gateway/main.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { eventually } from '../../helpers/eventually.js';
-import { freePort } from '../../helpers/processes.js';
+import { RESTORE_SECRET, RestoreStack } from './restore-stack.js';
 
-const SECRET = 'admin-restore-internal-secret-0123456789';
-const MASTER = 'admin-restore-master-key-0123456789';
-const dir = mkdtempSync(join(tmpdir(), 'keygate-restore-'));
-const dbPath = join(dir, 'keygate.db');
-const backupPath = join(dir, 'backup.db');
-const logger = pino({ level: 'silent' });
-
-let adminPort: number;
-let gatewayPort: number;
-let admin: RunningAdmin | undefined;
-let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
-let mock: MockUpstream;
-
-const startAdminPlane = () =>
-  startAdmin(
-    loadConfig({
-      KEYGATE_DB_PATH: dbPath,
-      KEYGATE_ADMIN_PORT: String(adminPort),
-      KEYGATE_MASTER_KEY: MASTER,
-      KEYGATE_INTERNAL_SECRET: SECRET,
-      KEYGATE_GATEWAY_URLS: `http://127.0.0.1:${gatewayPort}`,
-      KEYGATE_LOG_LEVEL: 'silent',
-    }),
-    { logger },
-  );
+let s: RestoreStack;
+const call = (method: string, path: string, body?: unknown) => s.call(method, path, body);
 
 beforeAll(async () => {
-  mock = await startMockUpstream();
-  adminPort = await freePort();
-  gatewayPort = await freePort();
-  admin = await startAdminPlane();
+  s = await RestoreStack.start('keygate-restore-');
 });
-afterAll(async () => {
-  await gateway?.close();
-  await admin?.close();
-  await mock.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function call(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
-  const res = await undiciFetch(`${admin!.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    // A fresh connection each time: the admin plane restarts on the same port.
-    dispatcher: new Agent({ pipelining: 0 }),
-  });
-  expect(res.status).toBeLessThan(300);
-  return (await res.json()) as Record<string, any>;
-}
+afterAll(() => s.close());
 
 const models = (key: string) =>
-  fetch(`http://127.0.0.1:${gatewayPort}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+  fetch(`http://127.0.0.1:${s.gatewayPort}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
 
 describe('an admin plane restored from a backup', () => {
   it('a key revoked after the restore is refused by a gateway that followed the log past the backup', async () => {
     const org = await call('POST', '/v1/orgs', { name: 'o' });
     const team = await call('POST', '/v1/teams', { org_id: org.id, name: 't' });
-    await call('POST', '/v1/targets', { name: 'm', upstream: { base_url: `${mock.url}/v1` } });
+    await call('POST', '/v1/targets', { name: 'm', upstream: { base_url: `${s.mock.url}/v1` } });
     const created = await call('POST', '/v1/keys', {
       name: 'k',
       team_id: team.id,
@@ -88,37 +40,33 @@ describe('an admin plane restored from a backup', () => {
     const keyId = created.key.id as string;
 
     // The backup: the database as it is now (closed cleanly, so the file holds everything).
-    await admin!.close();
-    copyFileSync(dbPath, backupPath);
-    admin = await startAdminPlane();
+    await s.backUp();
 
-    gateway = await startGateway(
+    s.gateway = await startGateway(
       loadConfig({
-        KEYGATE_GATEWAY_PORT: String(gatewayPort),
-        KEYGATE_ADMIN_URL: admin.url,
-        KEYGATE_INTERNAL_SECRET: SECRET,
-        KEYGATE_SPOOL_DIR: join(dir, 'spool'),
+        KEYGATE_GATEWAY_PORT: String(s.gatewayPort),
+        KEYGATE_ADMIN_URL: s.admin.url,
+        KEYGATE_INTERNAL_SECRET: RESTORE_SECRET,
+        KEYGATE_SPOOL_DIR: join(s.dir, 'spool'),
         KEYGATE_LOG_LEVEL: 'silent',
       }),
-      { logger },
+      { logger: s.logger },
     );
     // Life goes on after the backup: 20 more changes, which the gateway follows.
     for (let i = 0; i < 20; i++) await call('PATCH', `/v1/teams/${team.id}`, { rpm_limit: 1000 + i });
     expect((await models(secret)).status).toBe(200);
     await eventually(
       async () => {
-        const ready = (await (await fetch(`${gateway!.url}/readyz`)).json()) as any;
+        const ready = (await (await fetch(`${s.gateway!.url}/readyz`)).json()) as any;
         return ready.changeFeed.lastSeq >= 20;
       },
       { what: 'the gateway following the log' },
     );
 
     // The admin plane's disk is lost; the backup is restored.
-    await admin.close();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
-    copyFileSync(backupPath, dbPath);
-    expect(existsSync(`${dbPath}-wal`)).toBe(false);
-    admin = await startAdminPlane();
+    await s.putBackupInPlace();
+    expect(existsSync(`${s.dbPath}-wal`)).toBe(false);
+    await s.startAdmin();
 
     await call('POST', `/v1/keys/${keyId}/revoke`);
     await eventually(

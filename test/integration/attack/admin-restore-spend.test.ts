@@ -8,72 +8,23 @@
  * policy was dropped and reloaded (admin-restore-feed.test.ts). The gateway must decide on the
  * restored store's spend once it notices the log went back.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAdmin, type RunningAdmin } from '../../../admin/main.js';
-import { startMockUpstream, type MockUpstream } from '../../../bench/mock-upstream.js';
 import { startGateway } from '../../../gateway/main.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { eventually } from '../../helpers/eventually.js';
-import { freePort } from '../../helpers/processes.js';
+import { RESTORE_SECRET, RestoreStack } from './restore-stack.js';
 
-const SECRET = 'admin-restore-spend-secret-0123456789';
-const MASTER = 'admin-restore-spend-master-0123456789';
-const dir = mkdtempSync(join(tmpdir(), 'keygate-restore-spend-'));
-const dbPath = join(dir, 'keygate.db');
-const backupPath = join(dir, 'backup.db');
-const logger = pino({ level: 'silent' });
-
-let adminPort: number;
-let gatewayPort: number;
-let admin: RunningAdmin | undefined;
-let gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
-let mock: MockUpstream;
-
-const startAdminPlane = () =>
-  startAdmin(
-    loadConfig({
-      KEYGATE_DB_PATH: dbPath,
-      KEYGATE_ADMIN_PORT: String(adminPort),
-      KEYGATE_MASTER_KEY: MASTER,
-      KEYGATE_INTERNAL_SECRET: SECRET,
-      KEYGATE_GATEWAY_URLS: `http://127.0.0.1:${gatewayPort}`,
-      KEYGATE_LOG_LEVEL: 'silent',
-    }),
-    { logger },
-  );
+let s: RestoreStack;
+const call = (method: string, path: string, body?: unknown) => s.call(method, path, body);
 
 beforeAll(async () => {
-  mock = await startMockUpstream();
-  adminPort = await freePort();
-  gatewayPort = await freePort();
-  admin = await startAdminPlane();
+  s = await RestoreStack.start('keygate-restore-spend-');
 });
-afterAll(async () => {
-  await gateway?.close();
-  await admin?.close();
-  await mock.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function call(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
-  const res = await undiciFetch(`${admin!.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    // A fresh connection each time: the admin plane restarts on the same port.
-    dispatcher: new Agent({ pipelining: 0 }),
-  });
-  expect(res.status).toBeLessThan(300);
-  return (await res.json()) as Record<string, any>;
-}
+afterAll(() => s.close());
 
 const chat = (key: string) =>
-  fetch(`http://127.0.0.1:${gatewayPort}/v1/chat/completions`, {
+  fetch(`http://127.0.0.1:${s.gatewayPort}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify({
@@ -89,7 +40,7 @@ describe('an admin plane restored from a backup, and the gateway spend view', ()
     const team = await call('POST', '/v1/teams', { org_id: org.id, name: 't' });
     await call('POST', '/v1/targets', {
       name: 'm',
-      upstream: { base_url: `${mock.url}/v1` },
+      upstream: { base_url: `${s.mock.url}/v1` },
       // $0.01 a token: one request of ~100 prompt tokens costs about $1.
       pricing: { input_per_mtok: 10_000, output_per_mtok: 10_000 },
     });
@@ -103,19 +54,17 @@ describe('an admin plane restored from a backup, and the gateway spend view', ()
     const keyId = created.key.id as string;
 
     // The backup: the key has spent nothing yet.
-    await admin!.close();
-    copyFileSync(dbPath, backupPath);
-    admin = await startAdminPlane();
-    gateway = await startGateway(
+    await s.backUp();
+    s.gateway = await startGateway(
       loadConfig({
-        KEYGATE_GATEWAY_PORT: String(gatewayPort),
-        KEYGATE_ADMIN_URL: admin.url,
-        KEYGATE_INTERNAL_SECRET: SECRET,
-        KEYGATE_SPOOL_DIR: join(dir, 'spool'),
+        KEYGATE_GATEWAY_PORT: String(s.gatewayPort),
+        KEYGATE_ADMIN_URL: s.admin.url,
+        KEYGATE_INTERNAL_SECRET: RESTORE_SECRET,
+        KEYGATE_SPOOL_DIR: join(s.dir, 'spool'),
         KEYGATE_USAGE_FLUSH_MS: '50',
         KEYGATE_LOG_LEVEL: 'silent',
       }),
-      { logger },
+      { logger: s.logger },
     );
 
     // Life goes on: the key spends its budget (reported to the admin), then 20 changes follow.
@@ -131,16 +80,14 @@ describe('an admin plane restored from a backup, and the gateway spend view', ()
     });
     for (let i = 0; i < 20; i++) await call('PATCH', `/v1/teams/${team.id}`, { rpm_limit: 1000 + i });
     await eventually(
-      async () => ((await (await fetch(`${gateway!.url}/readyz`)).json()) as any).changeFeed.lastSeq >= 20,
+      async () => ((await (await fetch(`${s.gateway!.url}/readyz`)).json()) as any).changeFeed.lastSeq >= 20,
       { what: 'the gateway following the log' },
     );
     expect((await chat(secret)).status).toBe(429);
 
     // The admin plane's disk is lost; the backup (spend $0) is restored.
-    await admin.close();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
-    copyFileSync(backupPath, dbPath);
-    admin = await startAdminPlane();
+    await s.putBackupInPlace();
+    await s.startAdmin();
     expect((await call('GET', `/v1/keys/${keyId}`)).spend).toBe(0);
     await call('PATCH', `/v1/keys/${keyId}`, { name: 'k-restored' });
 

@@ -140,20 +140,7 @@ describe('keygate usage replay', () => {
 
   it('a batch refused again stays, with a non-zero exit', async () => {
     // A key id the admin plane refuses (400), whatever its version.
-    const client = new AdminClient({
-      adminUrl: http.url,
-      internalSecret: TEST_INTERNAL_SECRET,
-      gatewayId: 'gw-replay',
-      clock: systemClock,
-    });
-    const reporter = new UsageReporter({
-      sink: client,
-      gatewayId: 'gw-replay',
-      setAside: usageSetAside(RefusedBatches.inSpool(spoolDir), pino({ level: 'silent' }), systemClock),
-    });
-    reporter.record('k'.repeat(129), 'gpt-4o-mini', 1, 1, 5, Date.now());
-    await reporter.flush();
-    await client.close();
+    await setAsideBatch('k'.repeat(129), 5, http.url);
     expect(readdirSync(area)).toHaveLength(1);
 
     const result = await replay(spoolDir);

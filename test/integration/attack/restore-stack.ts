@@ -1,0 +1,96 @@
+/**
+ * An admin plane on a database file that the test backs up and later restores, a mock upstream,
+ * and room for a gateway that keeps running across the restore (admin-restore-feed and
+ * admin-restore-spend). The admin plane restarts on the same port, so calls use a fresh
+ * connection each time.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { expect } from 'vitest';
+import { startAdmin, type RunningAdmin } from '../../../admin/main.js';
+import { startMockUpstream, type MockUpstream } from '../../../bench/mock-upstream.js';
+import type { startGateway } from '../../../gateway/main.js';
+import { loadConfig } from '../../../src/config/config.js';
+import { freePort } from '../../helpers/processes.js';
+
+export const RESTORE_SECRET = 'admin-restore-internal-secret-0123456789';
+const MASTER = 'admin-restore-master-key-0123456789';
+
+export class RestoreStack {
+  readonly dbPath: string;
+  private readonly backupPath: string;
+  readonly logger = pino({ level: 'silent' });
+  admin!: RunningAdmin;
+  gateway: Awaited<ReturnType<typeof startGateway>> | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly adminPort: number,
+    readonly gatewayPort: number,
+    readonly mock: MockUpstream,
+  ) {
+    this.dbPath = join(dir, 'keygate.db');
+    this.backupPath = join(dir, 'backup.db');
+  }
+
+  static async start(prefix: string): Promise<RestoreStack> {
+    const stack = new RestoreStack(
+      mkdtempSync(join(tmpdir(), prefix)),
+      await freePort(),
+      await freePort(),
+      await startMockUpstream(),
+    );
+    await stack.startAdmin();
+    return stack;
+  }
+
+  async startAdmin(): Promise<void> {
+    this.admin = await startAdmin(
+      loadConfig({
+        KEYGATE_DB_PATH: this.dbPath,
+        KEYGATE_ADMIN_PORT: String(this.adminPort),
+        KEYGATE_MASTER_KEY: MASTER,
+        KEYGATE_INTERNAL_SECRET: RESTORE_SECRET,
+        KEYGATE_GATEWAY_URLS: `http://127.0.0.1:${this.gatewayPort}`,
+        KEYGATE_LOG_LEVEL: 'silent',
+      }),
+      { logger: this.logger },
+    );
+  }
+
+  /** Stops the admin plane, copies its database file, starts it again. */
+  async backUp(): Promise<void> {
+    await this.admin.close();
+    copyFileSync(this.dbPath, this.backupPath);
+    await this.startAdmin();
+  }
+
+  /** Stops the admin plane and puts the backup in place of its database (not started again). */
+  async putBackupInPlace(): Promise<void> {
+    await this.admin.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${this.dbPath}${suffix}`, { force: true });
+    copyFileSync(this.backupPath, this.dbPath);
+  }
+
+  /** An admin API call with the master key; expects a 2xx and returns the JSON body. */
+  async call(method: string, path: string, body?: unknown): Promise<Record<string, any>> {
+    const res = await undiciFetch(`${this.admin.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      dispatcher: new Agent({ pipelining: 0 }),
+    });
+    expect(res.status).toBeLessThan(300);
+    return (await res.json()) as Record<string, any>;
+  }
+
+  async close(): Promise<void> {
+    await this.gateway?.close();
+    await this.admin?.close();
+    await this.mock.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
