@@ -96,6 +96,7 @@ function limitsOf(row: LimitColumns): Limits {
 }
 
 function shadowBits(modes: string): number {
+  if (modes === '{}') return 0; // most keys: no JSON.parse per key of a page
   let bits = 0;
   for (const [field, mode] of Object.entries(JSON.parse(modes) as Record<string, string>)) {
     if (mode === 'shadow') bits |= SHADOW_BIT_OF_FIELD[field] ?? 0;
@@ -272,7 +273,7 @@ function policyOf(
     expiresAt,
     key,
     ...(overrides.length > 0 ? { overrides } : {}),
-    tags: JSON.parse(row.tags) as string[],
+    tags: row.tags === '[]' ? [] : (JSON.parse(row.tags) as string[]),
     allowRequestTags: row.allow_request_tags === 1,
     team: stateOf(memo, reads.team, row.team_id),
     org: stateOf(memo, reads.org, row.org_id),

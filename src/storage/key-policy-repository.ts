@@ -51,26 +51,103 @@ export interface RecentCursor {
   num: number;
 }
 
-/** The key columns a policy needs (not `k.*`: 35 columns, half of them never read). */
-const KEY_COLUMNS = `k.id, k.name, k.team_id, k.status, k.blocked, k.tags, k.allow_request_tags, k.token_hash,
-  k.previous_token_hash, k.previous_valid_until, k.expires_at, k.access_mode, k.max_budget_micros,
-  k.rpm_limit, k.tpm_limit, k.rph_limit, k.rpd_limit, k.tpd_limit, IFNULL(ku.spend_micros, 0) AS spend_micros,
-  k.budget_period, k.soft_budget_micros, IFNULL(ku.period_spend_micros, 0) AS period_spend_micros,
-  ku.period_start, k.max_parallel_requests, k.limit_modes, t.org_id AS org_id, u.blocked AS owner_blocked`;
+/**
+ * The key columns a policy needs (not `k.*`: 35 columns, half of them never read), as
+ * `[result name, SQL expression]`, in the order `keyRowOf` reads them.
+ */
+const KEY_SELECT: readonly (readonly [string, string])[] = [
+  ['id', 'k.id'],
+  ['name', 'k.name'],
+  ['team_id', 'k.team_id'],
+  ['status', 'k.status'],
+  ['blocked', 'k.blocked'],
+  ['tags', 'k.tags'],
+  ['allow_request_tags', 'k.allow_request_tags'],
+  ['token_hash', 'k.token_hash'],
+  ['previous_token_hash', 'k.previous_token_hash'],
+  ['previous_valid_until', 'k.previous_valid_until'],
+  ['expires_at', 'k.expires_at'],
+  ['access_mode', 'k.access_mode'],
+  ['max_budget_micros', 'k.max_budget_micros'],
+  ['rpm_limit', 'k.rpm_limit'],
+  ['tpm_limit', 'k.tpm_limit'],
+  ['rph_limit', 'k.rph_limit'],
+  ['rpd_limit', 'k.rpd_limit'],
+  ['tpd_limit', 'k.tpd_limit'],
+  ['spend_micros', 'IFNULL(ku.spend_micros, 0)'],
+  ['budget_period', 'k.budget_period'],
+  ['soft_budget_micros', 'k.soft_budget_micros'],
+  ['period_spend_micros', 'IFNULL(ku.period_spend_micros, 0)'],
+  ['period_start', 'ku.period_start'],
+  ['max_parallel_requests', 'k.max_parallel_requests'],
+  ['limit_modes', 'k.limit_modes'],
+  ['org_id', 't.org_id'],
+  ['owner_blocked', 'u.blocked'],
+];
+const KEY_COLUMNS = KEY_SELECT.map(([name, sql]) =>
+  sql.endsWith(`.${name}`) ? sql : `${sql} AS ${name}`,
+).join(', ');
 
 /**
- * Key rows built in JS from a raw statement's arrays (issue 15): better-sqlite3 builds each row
- * object through the V8 API, ~9 µs for these 28 columns, against ~7 µs for its arrays plus a loop
- * that gives every row the same hidden class (warm-start pages and key batches read thousands).
+ * A key row from a raw statement's values, `offset` columns in (issue 15). better-sqlite3 builds
+ * each row object through the V8 API (~9 µs for these 27 columns), and a loop assigning the
+ * names one by one measured ~8 µs more per row than the raw arrays (keyed stores growing the
+ * object); one object literal is one hidden class allocated at once (warm-start pages and key
+ * batches read thousands of rows). `keyRows` checks at prepare time that the statement's columns
+ * are KEY_SELECT's, in this order.
  */
-function keyRows<P extends unknown[]>(statement: Statement<P>) {
+function keyRowOf(v: readonly unknown[], o: number): Record<string, unknown> {
+  return {
+    id: v[o],
+    name: v[o + 1],
+    team_id: v[o + 2],
+    status: v[o + 3],
+    blocked: v[o + 4],
+    tags: v[o + 5],
+    allow_request_tags: v[o + 6],
+    token_hash: v[o + 7],
+    previous_token_hash: v[o + 8],
+    previous_valid_until: v[o + 9],
+    expires_at: v[o + 10],
+    access_mode: v[o + 11],
+    max_budget_micros: v[o + 12],
+    rpm_limit: v[o + 13],
+    tpm_limit: v[o + 14],
+    rph_limit: v[o + 15],
+    rpd_limit: v[o + 16],
+    tpd_limit: v[o + 17],
+    spend_micros: v[o + 18],
+    budget_period: v[o + 19],
+    soft_budget_micros: v[o + 20],
+    period_spend_micros: v[o + 21],
+    period_start: v[o + 22],
+    max_parallel_requests: v[o + 23],
+    limit_modes: v[o + 24],
+    org_id: v[o + 25],
+    owner_blocked: v[o + 26],
+  };
+}
+
+/** A warm-start page row: its cursor columns first, then the key's (RECENT_KEYS_SQL). */
+function recentRowOf(v: readonly unknown[]): Record<string, unknown> {
+  const row = keyRowOf(v, 2);
+  row.last_used_at = v[0];
+  row.key_num = v[1];
+  return row;
+}
+
+/** Key rows of a statement selecting `lead` columns and then KEY_SELECT's, built by `toRow`. */
+function keyRows<P extends unknown[]>(
+  statement: Statement<P>,
+  lead: readonly string[],
+  toRow: (values: readonly unknown[]) => Record<string, unknown>,
+) {
   const raw = statement.raw(true);
   const names = raw.columns().map((column) => column.name);
-  const toRow = (values: unknown[]): Record<string, unknown> => {
-    const row: Record<string, unknown> = {};
-    for (let i = 0; i < names.length; i++) row[names[i]!] = values[i];
-    return row;
-  };
+  const expected = [...lead, ...KEY_SELECT.map(([name]) => name)];
+  if (names.join() !== expected.join()) {
+    throw new Error(`key row columns ${names.join()} are not ${expected.join()}`);
+  }
   return {
     get: (...params: P): Record<string, unknown> | undefined => {
       const values = raw.get(...params) as unknown[] | undefined;
@@ -103,14 +180,19 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
   // Batches (issue 15): the hashes or ids passed as one JSON array. The key rows themselves are
   // read with one indexed get per hash: measured cheaper than one `IN (json_each)` statement.
   const each = 'IN (SELECT value FROM json_each(?))';
-  const current = keyRows(db.prepare<[string]>(`${select} WHERE k.token_hash = ?`));
+  const keyRow = (values: readonly unknown[]) => keyRowOf(values, 0);
+  const current = keyRows(db.prepare<[string]>(`${select} WHERE k.token_hash = ?`), [], keyRow);
   const previous = keyRows(
     db.prepare<[string, number]>(`${select} WHERE k.previous_token_hash = ? AND k.previous_valid_until > ?`),
+    [],
+    keyRow,
   );
   const previousMany = keyRows(
     db.prepare<[string, number]>(
       `${select} WHERE k.previous_token_hash ${each} AND k.previous_valid_until > ?`,
     ),
+    [],
+    keyRow,
   );
   const team = db.prepare<[string]>('SELECT * FROM teams WHERE id = ?');
   const org = db.prepare<[string]>('SELECT * FROM orgs WHERE id = ?');
@@ -121,8 +203,13 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
     `SELECT key_id, id, limits, expires_at FROM key_overrides WHERE key_id ${each} AND expires_at > ?
      ORDER BY key_id, created_at DESC, id DESC`,
   );
-  const recentFirst = db.prepare<[number]>(RECENT_KEYS_SQL.first);
-  const recentAfter = db.prepare<[number, number, number]>(RECENT_KEYS_SQL.after);
+  const cursor = ['last_used_at', 'key_num'];
+  const recentFirst = keyRows(db.prepare<[number]>(RECENT_KEYS_SQL.first), cursor, recentRowOf);
+  const recentAfter = keyRows(
+    db.prepare<[number, number, number]>(RECENT_KEYS_SQL.after),
+    cursor,
+    recentRowOf,
+  );
   const batchSeq = db.prepare<[string], { seq: number }>(
     'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
   );
@@ -138,7 +225,7 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
     recentlyUsed: (after, limit) =>
       (after === undefined
         ? recentFirst.all(limit)
-        : recentAfter.all(after.lastUsedAt, after.num, limit)) as (unknown & RecentKey)[],
+        : recentAfter.all(after.lastUsedAt, after.num, limit)) as unknown as RecentKey[],
   };
 }
 
