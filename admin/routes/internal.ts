@@ -13,37 +13,13 @@ import type { TargetRoute } from '../../src/policy/resolved-policy.js';
 import { issueDetails } from '../zod-issue.js';
 import { changeLogHead, readChangesAfter } from '../../src/storage/change-log.js';
 import { allTargets } from '../../src/storage/target-repository.js';
-import { usageReportFromWire, type UsageReportWire } from '../../src/usage/usage-report.js';
+import { usageReportFromWire } from '../../src/usage/usage-report.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { applyUsage, type SoftBudgetAlert } from '../internal/apply-usage.js';
-import { TAG } from '../keys/key-input.js';
-import { MAX_REQUEST_TAGS } from '../../src/usage/request-tags.js';
+import { isValidUsageReport, UsageReportSchema } from '../internal/usage-report-schema.js';
 import { MAX_KEY_BATCH, parseCursor, recentKeyPolicies, resolveKeyPolicies } from '../internal/key-batch.js';
 import { resolveKeyPolicy } from '../internal/resolve-key-policy.js';
-
-const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-
-/** The snake_case wire body; `param` in a refusal names the wire field (`items.0.spend_micros`). */
-const UsageReportSchema = z.object({
-  gateway_id: z.string().min(1).max(200),
-  batch_id: z.string().min(1).max(200),
-  batch_seq: count,
-  items: z
-    .array(
-      z.object({
-        key_id: z.string().min(1).max(128),
-        target: z.string().min(1).max(200),
-        requests: count,
-        input_tokens: count,
-        output_tokens: count,
-        spend_micros: count,
-        last_used_at: count,
-        tags: z.array(z.string().regex(TAG)).max(MAX_REQUEST_TAGS).optional(),
-      }),
-    )
-    .max(100_000),
-}) satisfies z.ZodType<UsageReportWire>;
 
 const KeyBatchSchema = z.object({ hashes: z.array(z.string().max(128)).min(1).max(MAX_KEY_BATCH) });
 
@@ -128,7 +104,10 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
   });
 
   app.post('/internal/usage', async (c) => {
-    const report = usageReportFromWire(parsed(UsageReportSchema, await jsonBody(c)));
+    // The hand check first (thousands of items per flush); zod for anything it refuses, so a
+    // malformed body gets the schema's own error (admin/internal/usage-report-schema.ts).
+    const body = await jsonBody(c);
+    const report = usageReportFromWire(isValidUsageReport(body) ? body : parsed(UsageReportSchema, body));
     const alerts: SoftBudgetAlert[] = [];
     const applied = applyUsage(db, report, deps.clock.now(), alerts);
     for (const alert of alerts) deps.alerts?.send(alert);
