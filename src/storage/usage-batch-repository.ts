@@ -5,15 +5,16 @@
  * Set-based (issue 15): a flush of a gateway serving 100,000 keys carries thousands of distinct
  * keys. The items go into a temp table in prepared batches of 512 (one multi-row statement per
  * batch, joined with keys and teams there), then ONE statement per table applies them: key_usage
- * (a key's spend and last use, migration 7: the wide keys row is not written by usage), teams,
- * orgs, usage_hourly, each summing the batch per row with GROUP BY (usage_daily, which nothing
- * read, is a view over usage_hourly since migration 7). The former loop ran
- * four statements per item (a lookup, the key, the daily row, plus team/org sums); now a flush
- * of 10,000 items runs 20 fill statements and 4 updates, and what is left per item is SQLite's
- * own b-tree work. The items are filled in key-id order, and usage_hourly takes them one upsert
- * each in that order (no GROUP BY sorter): ~2 µs per item less (bench/README.md, usage-apply). Measured (10,000 distinct keys, in-memory db, loaded machine): ~4.5-6 µs per
- * item against ~7 µs row by row (a JSON parameter through json_each was tried first: re-parsing
- * each row's JSON made it no faster).
+ * (a key's spend and last use, migration 7: the wide keys row is not written by usage), teams and
+ * orgs, each summing the batch per row with GROUP BY, and usage_hourly (usage_daily, which nothing
+ * read, is a view over usage_hourly since migration 7). The former loop ran four statements per
+ * item (a lookup, the key, the daily row, plus team/org sums); now a flush of 10,000 items runs 20
+ * fill statements and 4 updates, and what is left per item is SQLite's own b-tree work. Measured
+ * (10,000 distinct keys, in-memory db, loaded machine): ~4.5-6 µs per item against ~7 µs row by
+ * row (a JSON parameter through json_each was tried first: re-parsing each row's JSON made it no
+ * faster). Since then the items are filled in key-id order and usage_hourly takes them one upsert
+ * each in that order, without a GROUP BY sorter: ~3 µs per item less with 3,400 random keys of
+ * 100,000 per flush (bench/README.md, usage-apply section).
  *
  * Items of keys deleted meanwhile still count for their team and org (read from the key's
  * `key.delete` audit row); items of keys that never existed are skipped. Issue 14: the same temp table also feeds usage_hourly (UTC hour, the key's owner,
