@@ -81,15 +81,8 @@ export class RefusedBatches {
    * temporaries either way.
    */
   removeStaleTemporaries(now: number, olderThanMs = STALE_TEMPORARY_MS): string[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
     const removed: string[] = [];
-    for (const name of names) {
+    for (const name of this.names()) {
       if (!/^usage-.+\.json\.tmp$/.test(name)) continue;
       const path = join(this.dir, name);
       let info;
@@ -105,16 +98,19 @@ export class RefusedBatches {
     return removed.sort();
   }
 
-  /** The kept batches' paths, in name order (none when the area does not exist). */
-  list(): string[] {
-    let names: string[];
+  /** The names in the area (none when it does not exist). */
+  private names(): string[] {
     try {
-      names = readdirSync(this.dir);
+      return readdirSync(this.dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
-    return names
+  }
+
+  /** The kept batches' paths, in name order (none when the area does not exist). */
+  list(): string[] {
+    return this.names()
       .filter((name) => /^usage-.+\.json$/.test(name))
       .sort()
       .map((name) => join(this.dir, name));
