@@ -6,7 +6,8 @@
  * most once, so replaying a batch twice never counts it twice. A file the admin plane accepts is
  * removed; one it refuses again, or that cannot be sent, stays. A batch that cannot be sent
  * (network, 5xx, 401/403: the admin plane is away or misconfigured) ends the run: the rest stay
- * untried rather than each waiting out the same failure. Exit 0 when none is left, 1 when some
+ * untried rather than each waiting out the same failure. Temporary files (`*.json.tmp`) older than
+ * a minute, left by a gateway killed mid-write, are removed first and named. Exit 0 when none is left, 1 when some
  * are, 2 on a usage or configuration problem.
  */
 import { basename } from 'node:path';
@@ -45,6 +46,9 @@ export async function runUsageCommand(
     gatewayId: config.gatewayId ?? 'keygate-usage-replay',
     clock: systemClock,
   });
+  // Temporaries a killed gateway left between write and rename: never a batch (see RefusedBatches).
+  for (const path of refused.removeStaleTemporaries(systemClock.now()))
+    out.write(`removed stale temporary ${path}\n`);
   const counts = { accepted: 0, duplicate: 0, refused: 0, unsent: 0 };
   const paths = refused.list();
   try {

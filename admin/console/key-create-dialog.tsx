@@ -70,6 +70,9 @@ function NumberField(props: { id: string; name: string; label: string; step?: st
 export function CreateKeyDialog(props: { options: CreateKeyOptions }) {
   const { me, teams, targets, groups } = props.options;
   const modeOf = (t: TeamView) => (canOnTeam(me, 'key.create', t.id) ? 'admin' : 'self');
+  // Self-service under a budget ceiling: the API refuses budget_period (budget_period_not_allowed),
+  // so the page hides the Budget period control for such a team (console.js `sync`).
+  const periodAllowed = (t: TeamView) => modeOf(t) === 'admin' || t.self_service.budget_ceiling === null;
   return (
     <dialog id="create-key-dialog" aria-labelledby="create-key-title" class="wide">
       <form id="create-key-form" novalidate>
@@ -87,6 +90,7 @@ export function CreateKeyDialog(props: { options: CreateKeyOptions }) {
               <option
                 value={t.id}
                 data-mode={modeOf(t)}
+                data-budget-period={periodAllowed(t) ? 'allowed' : 'lifetime-only'}
                 data-allowed-targets={
                   t.access.mode === 'restrict' ? JSON.stringify(t.access.targets) : undefined
                 }
@@ -141,12 +145,12 @@ export function CreateKeyDialog(props: { options: CreateKeyOptions }) {
         </fieldset>
         <fieldset>
           <legend>Limits (empty = no limit)</legend>
-          <p class="hint">
+          <p class="hint" data-budget-period-control>
             Budget periods follow the UTC calendar: days, weeks from Monday, months from the 1st.
           </p>
           <div class="grid">
             <NumberField id="ck-budget" name="max_budget" label="Max budget (USD)" step="0.01" />
-            <div class="field">
+            <div class="field" data-budget-period-control>
               <label for="ck-budget-period">Budget period</label>
               <select id="ck-budget-period" name="budget_period" aria-describedby="err-budget_period">
                 <option value="">Lifetime</option>

@@ -6,7 +6,8 @@
  * One file per batch, `usage-<batchId>.json`: `{ refusedAt, status, error, report }` where
  * `report` is the wire body of `POST /internal/usage` (same gatewayId, batchId and batchSeq, so
  * a replay the admin plane already applied is not counted twice). Written to a temporary name,
- * fsync'ed, then renamed: a file there is always whole. 0600 in a 0700 directory, like the
+ * fsync'ed, then renamed: a file there is always whole. A failed write removes its temporary; one
+ * left by a killed gateway is never listed, and `keygate usage replay` removes it once stale. 0600 in a 0700 directory, like the
  * spool: usage names keys, teams and spend.
  */
 import {
@@ -52,28 +53,64 @@ export class RefusedBatches {
       report: usageReportToWire(report),
     };
     const path = join(this.dir, fileName(report.batchId));
-    const temporary = `${path}.tmp`;
+    const temporary = `${path}${TEMPORARY_SUFFIX}`;
     const fd = openSync(temporary, 'w', 0o600);
     try {
-      writeSync(fd, JSON.stringify(record) + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      try {
+        writeSync(fd, JSON.stringify(record) + '\n');
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temporary, path);
+    } catch (error) {
+      // A write that failed part-way (disk full, EIO, the final name taken by a directory) leaves
+      // no half-written temporary behind: the caller logs the whole batch instead.
+      this.remove(temporary);
+      throw error;
     }
-    renameSync(temporary, path);
     return path;
   }
 
-  /** The kept batches' paths, in name order (none when the area does not exist). */
-  list(): string[] {
-    let names: string[];
+  /**
+   * Removes the temporary files (`usage-….json.tmp`) last modified more than `olderThanMs` before
+   * `now`, and returns their paths. Such a file is what a gateway killed between its write and
+   * its rename left: never a whole batch to replay (the batch was still unacknowledged in the
+   * spool journal, so the next start sends it again and sets it aside again). A younger one may be
+   * a running gateway's write in flight (milliseconds), so it is left alone. `list` never returns
+   * temporaries either way.
+   */
+  removeStaleTemporaries(now: number, olderThanMs = STALE_TEMPORARY_MS): string[] {
+    const removed: string[] = [];
+    for (const name of this.names()) {
+      if (!/^usage-.+\.json\.tmp$/.test(name)) continue;
+      const path = join(this.dir, name);
+      let info;
+      try {
+        info = lstatSync(path);
+      } catch {
+        continue; // renamed or removed meanwhile
+      }
+      if (!info.isFile() || info.mtimeMs > now - olderThanMs) continue;
+      this.remove(path);
+      removed.push(path);
+    }
+    return removed.sort();
+  }
+
+  /** The names in the area (none when it does not exist). */
+  private names(): string[] {
     try {
-      names = readdirSync(this.dir);
+      return readdirSync(this.dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
-    return names
+  }
+
+  /** The kept batches' paths, in name order (none when the area does not exist). */
+  list(): string[] {
+    return this.names()
       .filter((name) => /^usage-.+\.json$/.test(name))
       .sort()
       .map((name) => join(this.dir, name));
@@ -109,6 +146,11 @@ export class RefusedBatches {
     }
   }
 }
+
+const TEMPORARY_SUFFIX = '.tmp';
+
+/** A temporary older than this is no write in flight (a write takes milliseconds). */
+export const STALE_TEMPORARY_MS = 60_000;
 
 /**
  * The largest set-aside file read: a batch holds at most 100,000 items (what the admin plane

@@ -4,14 +4,14 @@
  * and each target's upstream answer; exit 0 on a healthy setup, 1 with the problem named when an
  * upstream is down, a credential variable is missing, or nothing is running.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.js';
-import { ROOT, freePort, waitForHttp } from '../helpers/processes.js';
+import { ROOT, freePort, startCli, type CliPorts } from '../helpers/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-doctor-'));
 const MASTER_KEY = 'kgm_doctor_test_master_key_0123456789';
@@ -40,28 +40,21 @@ async function doctor(extra: Record<string, string> = {}): Promise<{ code: numbe
 beforeAll(async () => {
   const upstream = await startMockUpstream({ port: 0, host: '127.0.0.1' });
   cleanups.push(() => upstream.close());
-  const adminPort = await freePort();
-  const gatewayPort = await freePort();
-  env = {
-    KEYGATE_DB_PATH: join(dir, 'keygate.db'),
-    KEYGATE_ADMIN_PORT: String(adminPort),
-    KEYGATE_GATEWAY_PORT: String(gatewayPort),
-    KEYGATE_ADMIN_URL: `http://127.0.0.1:${adminPort}`,
-    KEYGATE_MASTER_KEY: MASTER_KEY,
-    KEYGATE_LOG_LEVEL: 'warn',
-    KEYGATE_PROVIDER_KEY_UPSTREAM: 'sk-upstream',
-  };
-  const keygate = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'start'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: 'ignore',
-  });
-  const exited = new Promise((resolve) => keygate.once('exit', resolve));
+  const configure = ({ adminPort, gatewayPort }: CliPorts) =>
+    (env = {
+      KEYGATE_DB_PATH: join(dir, 'keygate.db'),
+      KEYGATE_ADMIN_PORT: String(adminPort),
+      KEYGATE_GATEWAY_PORT: String(gatewayPort),
+      KEYGATE_ADMIN_URL: `http://127.0.0.1:${adminPort}`,
+      KEYGATE_MASTER_KEY: MASTER_KEY,
+      KEYGATE_LOG_LEVEL: 'warn',
+      KEYGATE_PROVIDER_KEY_UPSTREAM: 'sk-upstream',
+    });
+  const keygate = await startCli('start', configure);
   cleanups.push(async () => {
-    keygate.kill('SIGTERM');
-    await exited;
+    keygate.child.kill('SIGTERM');
+    await keygate.exited;
   });
-  await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 30_000);
   chmodSync(env.KEYGATE_DB_PATH!, 0o600);
   const response = await fetch(`${env.KEYGATE_ADMIN_URL}/v1/targets`, {
     method: 'POST',

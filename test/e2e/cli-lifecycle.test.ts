@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, runCli, waitForHttp } from '../helpers/processes.js';
+import { freePort, runCli, startCli, waitForHttp } from '../helpers/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-cli-life-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,13 +40,12 @@ async function timeUntilGone(urls: string[], timeoutMs = 15_000): Promise<number
 
 describe('kill -9 of the keygate wrapper', () => {
   it('start: both planes stop within seconds and free their ports', async () => {
-    const adminPort = await freePort();
-    const gatewayPort = await freePort();
-    const run = runCli('start', {
+    const run = await startCli('start', ({ adminPort, gatewayPort }) => ({
       KEYGATE_DB_PATH: join(dir, 'start.db'),
       KEYGATE_ADMIN_PORT: String(adminPort),
       KEYGATE_GATEWAY_PORT: String(gatewayPort),
-    });
+    }));
+    const { adminPort, gatewayPort } = run;
     const urls = [`http://127.0.0.1:${adminPort}/healthz`, `http://127.0.0.1:${gatewayPort}/healthz`];
     try {
       for (const url of urls) await waitForHttp(url, 30_000);

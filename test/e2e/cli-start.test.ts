@@ -6,22 +6,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, runCli, waitForHttp } from '../helpers/processes.js';
+import { runCli, startCli, waitForHttp, type CliPorts } from '../helpers/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('keygate start', () => {
   it('runs both planes, prints the generated master key once, and stops both on SIGTERM', async () => {
-    const adminPort = await freePort();
-    const gatewayPort = await freePort();
-    const env = {
+    const env = ({ adminPort, gatewayPort }: CliPorts) => ({
       KEYGATE_DB_PATH: join(dir, 'keygate.db'),
       KEYGATE_ADMIN_PORT: String(adminPort),
       KEYGATE_GATEWAY_PORT: String(gatewayPort),
-    };
-    const first = runCli('start', env);
-    await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 30_000);
+    });
+    const first = await startCli('start', env);
+    const { adminPort, gatewayPort } = first;
     await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, 30_000);
     const masterKey = /master key \(shown once, store it now\): (\S+)/.exec(first.output())?.[1];
     expect(masterKey).toBeDefined();
@@ -34,11 +32,10 @@ describe('keygate start', () => {
     await expect(fetch(`http://127.0.0.1:${gatewayPort}/healthz`)).rejects.toThrow();
     await expect(fetch(`http://127.0.0.1:${adminPort}/healthz`)).rejects.toThrow();
 
-    // Second start on the same database: the key is not printed again and still works.
-    const second = runCli('start', env);
-    await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 30_000);
+    // Second start on the same database (new ports): the key is not printed again and still works.
+    const second = await startCli('start', env);
     expect(second.output()).not.toContain('master key (shown once');
-    const again = await fetch(`http://127.0.0.1:${adminPort}/v1/orgs`, {
+    const again = await fetch(`http://127.0.0.1:${second.adminPort}/v1/orgs`, {
       headers: { authorization: `Bearer ${masterKey}` },
     });
     expect(again.status).toBe(200);

@@ -71,6 +71,9 @@ export async function developerChecks(
   expect(
     await dialog.getByText('A lifetime budget is required, at most $10 (no budget period).').isVisible(),
   ).toBe(true);
+  // Under the ceiling the API refuses budget_period (budget_period_not_allowed): no such control.
+  expect(await dialog.getByLabel('Budget period').isVisible()).toBe(false);
+  expect(await dialog.getByText('Budget periods follow the UTC calendar').isVisible()).toBe(false);
   expect(await dialog.getByRole('group', { name: 'Owned by' }).isVisible()).toBe(false);
   expect(await dialog.getByRole('group', { name: 'Asset access' }).isVisible()).toBe(false);
   expect(await unlabeled(page)).toEqual([]);
@@ -111,6 +114,8 @@ export async function developerChecks(
   expect(
     await dialog.getByText('Self-service key creation is disabled for this team.').first().isVisible(),
   ).toBe(true);
+  // No ceiling on this team: a budget period is allowed, so the control is back.
+  expect(await dialog.getByLabel('Budget period').isVisible()).toBe(true);
   await submit();
   expect(await errorAt(page, 'team_id')).toContain('disabled');
   expect(watch.problems).toEqual([]);

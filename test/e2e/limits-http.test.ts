@@ -7,6 +7,7 @@
  * timing-bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { retryIfPortTaken } from '../helpers/free-ports.js';
 import { freePort, spawnTs, type Spawned } from '../helpers/processes.js';
 import { INTERNAL_SECRET, msUntil, seed, startStack, type Stack } from '../helpers/e2e-stack.js';
 
@@ -220,19 +221,22 @@ describe('limits over HTTP', () => {
     );
 
     // A gateway started now loads the key with its persisted spend and refuses as well.
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
+    let url = '';
     let fresh: Spawned | undefined;
     try {
-      fresh = await spawnTs('gateway/main.ts', {
-        url,
-        readyPath: '/readyz',
-        env: {
-          KEYGATE_GATEWAY_PORT: String(port),
-          KEYGATE_ADMIN_URL: stack.adminUrl,
-          KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
-          E2E_PROVIDER_KEY: 'sk-e2e-provider',
-        },
+      fresh = await retryIfPortTaken(async () => {
+        const port = await freePort();
+        url = `http://127.0.0.1:${port}`;
+        return spawnTs('gateway/main.ts', {
+          url,
+          readyPath: '/readyz',
+          env: {
+            KEYGATE_GATEWAY_PORT: String(port),
+            KEYGATE_ADMIN_URL: stack.adminUrl,
+            KEYGATE_INTERNAL_SECRET: INTERNAL_SECRET,
+            E2E_PROVIDER_KEY: 'sk-e2e-provider',
+          },
+        });
       });
       await msUntil(
         Date.now(),

@@ -6,14 +6,14 @@
  * (no 409 on the second run), the openai snippet included; the README's word on an old secret
  * after a regenerate grace period is what the gateway answers.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.js';
-import { ROOT, freePort, waitForHttp } from '../helpers/processes.js';
+import { ROOT, startCli } from '../helpers/processes.js';
 import { childEnv } from '../helpers/child-env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-readme-'));
@@ -56,31 +56,23 @@ async function bash(script: string): Promise<{ code: number; stdout: string; std
 }
 
 beforeAll(async () => {
-  const adminPort = await freePort();
-  const gatewayPort = await freePort();
   const upstream = await startMockUpstream({ port: 0, host: '127.0.0.1' });
   cleanups.push(() => upstream.close());
-  env = {
-    KEYGATE_ADMIN_PORT: String(adminPort),
-    KEYGATE_GATEWAY_PORT: String(gatewayPort),
-    MOCK_PORT: new URL(upstream.url).port,
-  };
-  adminUrl = `http://127.0.0.1:${adminPort}`;
-  gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  let output = '';
-  const keygate = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'start'], {
-    cwd: ROOT,
-    env: childEnv({ ...env, KEYGATE_LOG_LEVEL: 'warn', KEYGATE_DB_PATH: join(dir, 'keygate.db') }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const keygate = await startCli('start', ({ adminPort, gatewayPort }) => {
+    env = {
+      KEYGATE_ADMIN_PORT: String(adminPort),
+      KEYGATE_GATEWAY_PORT: String(gatewayPort),
+      MOCK_PORT: new URL(upstream.url).port,
+    };
+    adminUrl = `http://127.0.0.1:${adminPort}`;
+    gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    return { ...env, KEYGATE_DB_PATH: join(dir, 'keygate.db') };
   });
-  keygate.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  keygate.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise((resolve) => keygate.once('exit', resolve));
   cleanups.push(async () => {
-    keygate.kill('SIGTERM');
-    await exited;
+    keygate.child.kill('SIGTERM');
+    await keygate.exited;
   });
-  await waitForHttp(`${gatewayUrl}/healthz`, 30_000);
+  const output = keygate.output();
   masterKey = /master key \(shown once, store it now\): (\S+)/.exec(output)?.[1] ?? '';
   expect(masterKey, output).not.toBe('');
 }, 60_000);

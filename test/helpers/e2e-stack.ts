@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPricedTarget, expectStatus, keyCreator, masterKeyApi, type AdminApi } from './admin-api.js';
+import { retryIfPortTaken } from './free-ports.js';
 import { freePort, spawnTs, type Spawned } from './processes.js';
 
 export const MASTER_KEY = 'e2e-master-key-0123456789abcdef';
@@ -29,10 +30,17 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(options: {
+export interface StackOptions {
   push: boolean;
   gatewayEnv?: Record<string, string>;
-}): Promise<Stack> {
+}
+
+/** Starts the stack on free ports, all of it again on new ones if one was taken meanwhile. */
+export function startStack(options: StackOptions): Promise<Stack> {
+  return retryIfPortTaken(() => startStackOnce(options));
+}
+
+async function startStackOnce(options: StackOptions): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-gw-e2e-'));
   const [adminPort, gatewayPort, mockPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const adminUrl = `http://127.0.0.1:${adminPort}`;

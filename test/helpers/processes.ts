@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../bench/processes.js';
 import { eventually } from './eventually.js';
+import { retryIfPortTaken } from './free-ports.js';
 import { childEnv } from './child-env.js';
 
 export { freePort };
@@ -73,12 +74,14 @@ export async function spawnTs(
   };
 }
 
-/** Starts the admin plane as a process on a free port with a fresh database file. */
+/** Starts the admin plane as a process on a free port (another one if that is taken meanwhile). */
 export async function spawnAdmin(env: Record<string, string>): Promise<Spawned> {
-  const port = await freePort();
-  return spawnTs('admin/main.ts', {
-    url: `http://127.0.0.1:${port}`,
-    env: { KEYGATE_ADMIN_PORT: String(port), ...env },
+  return retryIfPortTaken(async () => {
+    const port = await freePort();
+    return spawnTs('admin/main.ts', {
+      url: `http://127.0.0.1:${port}`,
+      env: { KEYGATE_ADMIN_PORT: String(port), ...env },
+    });
   });
 }
 
@@ -94,4 +97,38 @@ export function runCli(command: string, env: Record<string, string>) {
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, exited, output: () => output };
+}
+
+export interface CliPorts {
+  adminPort: number;
+  gatewayPort: number;
+}
+
+/**
+ * `keygate <command>` (start, demo) on free admin and gateway ports, resolved when the gateway
+ * answers `/healthz`; on new ports, in a new child, when one was taken before the child bound
+ * it (the wrapper's own port check or the plane's bind says "already in use").
+ */
+export function startCli(
+  command: string,
+  env: (ports: CliPorts) => Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<ReturnType<typeof runCli> & CliPorts> {
+  return retryIfPortTaken(async () => {
+    const ports = { adminPort: await freePort(), gatewayPort: await freePort() };
+    const run = runCli(command, env(ports));
+    try {
+      await Promise.race([
+        waitForHttp(`http://127.0.0.1:${ports.gatewayPort}/healthz`, timeoutMs),
+        run.exited.then((code) => {
+          throw new Error(`keygate ${command} exited with ${code} before it was ready:\n${run.output()}`);
+        }),
+      ]);
+    } catch (error) {
+      run.child.kill('SIGKILL');
+      await run.exited;
+      throw error;
+    }
+    return { ...run, ...ports };
+  });
 }

@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../bench/processes.js';
+import { retryIfPortTaken } from './free-ports.js';
 
 export const redisAvailable =
   spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-cli', ['--version']).status === 0;
@@ -32,8 +33,14 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-function startProcess(port: number, dir: string, extra: string[]): ChildProcess {
-  return spawn(
+/** A redis-server child and what it printed (its bind error, when the port was taken). */
+interface RedisProcess {
+  child: ChildProcess;
+  output: () => string;
+}
+
+function startProcess(port: number, dir: string, extra: string[]): RedisProcess {
+  const child = spawn(
     'redis-server',
     [
       '--port',
@@ -48,13 +55,23 @@ function startProcess(port: number, dir: string, extra: string[]): ChildProcess 
       dir,
       ...extra,
     ],
-    { stdio: 'ignore' },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+/**
+ * Until the server on `port` answers PING; throws at once, with what it printed, when it exited
+ * first (its port taken meanwhile: retryIfPortTaken starts it again on a new one).
+ */
+async function waitForPing(port: number, server: RedisProcess, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (server.child.exitCode !== null || server.child.signalCode !== null)
+      throw new Error(`redis-server on ${port} exited before it answered:\n${server.output()}`);
     const ping = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
     if (ping.stdout.trim() === 'PONG') return;
     if (Date.now() > deadline)
@@ -70,25 +87,36 @@ async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> 
   await exited;
 }
 
-/** One standalone redis-server on a free port. */
-export async function startRedisServer(): Promise<RedisServer> {
+/** One standalone redis-server on a free port (another one if that was taken meanwhile). */
+export function startRedisServer(): Promise<RedisServer> {
+  return retryIfPortTaken(startRedisServerOnce);
+}
+
+async function startRedisServerOnce(): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'keygate-redis-'));
-  let child = startProcess(port, dir, []);
-  await waitForPing(port);
+  let server = startProcess(port, dir, []);
+  try {
+    await waitForPing(port, server);
+  } catch (error) {
+    await kill(server.child, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const child = () => server.child;
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     async stop(hard = false) {
-      await kill(child, hard ? 'SIGKILL' : 'SIGTERM');
+      await kill(child(), hard ? 'SIGKILL' : 'SIGTERM');
     },
     async start() {
-      if (child.exitCode === null && child.signalCode === null) return;
-      child = startProcess(port, dir, []);
-      await waitForPing(port);
+      if (child().exitCode === null && child().signalCode === null) return;
+      server = startProcess(port, dir, []);
+      await waitForPing(port, server);
     },
     async close() {
-      await kill(child, 'SIGKILL');
+      await kill(child(), 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -124,11 +152,18 @@ function slotMap(nodes: string): string | null {
   return entries.sort().join('; ');
 }
 
-/** Three masters, no replicas, every slot assigned; resolves once the cluster has converged. */
-export async function startRedisCluster(): Promise<RedisCluster> {
+/**
+ * Three masters, no replicas, every slot assigned; resolves once the cluster has converged.
+ * Started again on new ports when one was taken meanwhile.
+ */
+export function startRedisCluster(): Promise<RedisCluster> {
+  return retryIfPortTaken(startRedisClusterOnce);
+}
+
+async function startRedisClusterOnce(): Promise<RedisCluster> {
   const ports = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), 'keygate-redis-cluster-'));
-  const children = ports.map((port) =>
+  const servers = ports.map((port) =>
     startProcess(port, dir, [
       '--cluster-enabled',
       'yes',
@@ -139,11 +174,11 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     ]),
   );
   const close = async (): Promise<void> => {
-    await Promise.all(children.map((child) => kill(child, 'SIGKILL')));
+    await Promise.all(servers.map((server) => kill(server.child, 'SIGKILL')));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (const port of ports) await waitForPing(port);
+    for (const [index, port] of ports.entries()) await waitForPing(port, servers[index]!);
     const create = spawnSync(
       'redis-cli',
       [

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { createPricedTarget, expectStatus, keyCreator, masterKeyApi, type AdminApi } from './admin-api.js';
 import { eventually } from './eventually.js';
+import { retryIfPortTaken } from './free-ports.js';
 import { freePort, spawnTs, type Spawned } from './processes.js';
 
 /**
@@ -40,7 +41,12 @@ export interface RedisStackOptions {
   gatewayEnv?: Record<string, string>;
 }
 
-export async function startRedisStack(options: RedisStackOptions): Promise<RedisStack> {
+/** Starts the stack on free ports, all of it again on new ones if one was taken meanwhile. */
+export function startRedisStack(options: RedisStackOptions): Promise<RedisStack> {
+  return retryIfPortTaken(() => startRedisStackOnce(options));
+}
+
+async function startRedisStackOnce(options: RedisStackOptions): Promise<RedisStack> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-redis-e2e-'));
   const started: Spawned[] = [];
   const shared = { REDIS_URL: options.redisUrl, KEYGATE_REDIS_PREFIX: options.prefix };
@@ -67,7 +73,8 @@ export async function startRedisStack(options: RedisStackOptions): Promise<Redis
     if (mockStart.status === 'rejected') throw mockStart.reason;
     if (adminStart.status === 'rejected') throw adminStart.reason;
     const admin = adminStart.value;
-    const gateways = await Promise.all(
+    // Settled, not Promise.all: the gateways that did start are stopped when one did not.
+    const gatewayStarts = await Promise.allSettled(
       Array.from({ length: options.gateways }, async () => {
         const port = await freePort();
         return spawnTs('gateway/main.ts', {
@@ -86,7 +93,9 @@ export async function startRedisStack(options: RedisStackOptions): Promise<Redis
         });
       }),
     );
-    started.push(...gateways);
+    for (const start of gatewayStarts) if (start.status === 'fulfilled') started.push(start.value);
+    for (const start of gatewayStarts) if (start.status === 'rejected') throw start.reason;
+    const gateways = gatewayStarts.map((start) => (start as PromiseFulfilledResult<Spawned>).value);
     // Redis mode is live on every gateway: the pub/sub subscription is up and caught up.
     await until(
       async () => {

@@ -131,6 +131,11 @@ if (createForm) {
     for (const section of createForm.querySelectorAll('[data-admin-only]')) section.hidden = !admin;
     for (const card of document.querySelectorAll('[data-policy-for]'))
       card.hidden = admin || card.dataset.policyFor !== team.value;
+    // A self-service team with a budget ceiling takes lifetime budgets only (no budget_period).
+    const periodAllowed = team.selectedOptions[0]?.dataset.budgetPeriod !== 'lifetime-only';
+    for (const control of createForm.querySelectorAll('[data-budget-period-control]'))
+      control.hidden = !periodAllowed;
+    if (!periodAllowed) createForm.elements.namedItem('budget_period').value = '';
     saBox.hidden = ownerValue() !== 'service_account';
     saNew.hidden = saSelect.value !== '__new';
     const option = team.selectedOptions[0];

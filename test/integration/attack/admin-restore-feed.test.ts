@@ -42,6 +42,7 @@ describe('an admin plane restored from a backup', () => {
     // The backup: the database as it is now (closed cleanly, so the file holds everything).
     await s.backUp();
 
+    await s.releaseGatewayPort();
     s.gateway = await startGateway(
       loadConfig({
         KEYGATE_GATEWAY_PORT: String(s.gatewayPort),

@@ -55,6 +55,7 @@ describe('an admin plane restored from a backup, and the gateway spend view', ()
 
     // The backup: the key has spent nothing yet.
     await s.backUp();
+    await s.releaseGatewayPort();
     s.gateway = await startGateway(
       loadConfig({
         KEYGATE_GATEWAY_PORT: String(s.gatewayPort),

@@ -5,6 +5,7 @@
  * connection each time.
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -14,6 +15,7 @@ import { startAdmin, type RunningAdmin } from '../../../admin/main.js';
 import { startMockUpstream, type MockUpstream } from '../../../bench/mock-upstream.js';
 import type { startGateway } from '../../../gateway/main.js';
 import { loadConfig } from '../../../src/config/config.js';
+import { retryIfPortTaken } from '../../helpers/free-ports.js';
 import { freePort } from '../../helpers/processes.js';
 
 export const RESTORE_SECRET = 'admin-restore-internal-secret-0123456789';
@@ -21,6 +23,8 @@ const MASTER = 'admin-restore-master-key-0123456789';
 
 export class RestoreStack {
   readonly dbPath: string;
+  /** Known to the admin plane (KEYGATE_GATEWAY_URLS) before the gateway starts there. */
+  readonly gatewayPort: number;
   private readonly backupPath: string;
   readonly logger = pino({ level: 'silent' });
   admin!: RunningAdmin;
@@ -29,22 +33,44 @@ export class RestoreStack {
   private constructor(
     readonly dir: string,
     readonly adminPort: number,
-    readonly gatewayPort: number,
+    /** Held by a listener of this stack until `releaseGatewayPort` (the gateway starts later). */
+    private readonly gatewayHold: Server,
     readonly mock: MockUpstream,
   ) {
+    this.gatewayPort = (gatewayHold.address() as AddressInfo).port;
     this.dbPath = join(dir, 'keygate.db');
     this.backupPath = join(dir, 'backup.db');
   }
 
-  static async start(prefix: string): Promise<RestoreStack> {
-    const stack = new RestoreStack(
-      mkdtempSync(join(tmpdir(), prefix)),
-      await freePort(),
-      await freePort(),
-      await startMockUpstream(),
-    );
-    await stack.startAdmin();
-    return stack;
+  /** On free ports; again on new ones if the admin plane's was taken before it bound it. */
+  static start(prefix: string): Promise<RestoreStack> {
+    return retryIfPortTaken(async () => {
+      const stack = new RestoreStack(
+        mkdtempSync(join(tmpdir(), prefix)),
+        await freePort(),
+        await holdPort(),
+        await startMockUpstream(),
+      );
+      try {
+        await stack.startAdmin();
+      } catch (error) {
+        await stack.releaseGatewayPort();
+        await stack.mock.close();
+        rmSync(stack.dir, { recursive: true, force: true });
+        throw error;
+      }
+      return stack;
+    });
+  }
+
+  /**
+   * Frees the gateway's port: call it right before starting the gateway there. Until then no
+   * other test file can take it (a port from freePort() stayed free only by luck for the seconds
+   * between the stack's start and the gateway's).
+   */
+  releaseGatewayPort(): Promise<void> {
+    if (!this.gatewayHold.listening) return Promise.resolve();
+    return new Promise((resolve) => this.gatewayHold.close(() => resolve()));
   }
 
   async startAdmin(): Promise<void> {
@@ -88,9 +114,20 @@ export class RestoreStack {
   }
 
   async close(): Promise<void> {
+    await this.releaseGatewayPort();
     await this.gateway?.close();
     await this.admin?.close();
     await this.mock.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A listener on a port the OS chose, holding it for the stack. */
+async function holdPort(): Promise<Server> {
+  const server = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return server;
 }

@@ -6,7 +6,7 @@
  * admin plane (here: a server answering 422 to every usage batch).
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -136,6 +136,25 @@ describe('keygate usage replay', () => {
     expect(result.code).toBe(1);
     expect(kept).toEqual(garbage);
     expect(await spendMicros()).toBe(before + 7);
+  }, 60_000);
+
+  it('removes and names a stale temporary a killed gateway left, keeps a young one, sends the batches', async () => {
+    const before = await spendMicros();
+    const stale = join(area, 'usage-batch_killed.json.tmp');
+    const young = join(area, 'usage-batch_writing.json.tmp');
+    for (const path of [stale, young]) writeFileSync(path, '{"refusedAt":1,"report":{"batch_id"');
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(stale, old, old);
+    await setAsideBatch(keyId, 11, refuserUrl);
+
+    const result = await replay(spoolDir);
+    expect(result.output).toContain(`removed stale temporary ${stale}\n`);
+    expect(result.output).not.toContain(young);
+    expect(result.output).toMatch(/1 applied, 0 already applied, 0 refused again, 0 not sent; 0 kept/);
+    expect(result.code).toBe(0);
+    expect(readdirSync(area)).toEqual(['usage-batch_writing.json.tmp']);
+    rmSync(young);
+    expect(await spendMicros()).toBe(before + 11);
   }, 60_000);
 
   it('a batch refused again stays, with a non-zero exit', async () => {

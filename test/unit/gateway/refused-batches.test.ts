@@ -2,7 +2,7 @@
  * RefusedBatches (gateway/usage/refused-batches.ts) on a real directory: what two replays racing
  * over the same area, or a hand-edited area, leave it to meet.
  */
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,5 +51,32 @@ describe('RefusedBatches', () => {
       message = (error as Error).message;
     }
     expect(message).toBe('not JSON');
+  });
+
+  it('a write that fails part-way (the final name is a directory) throws and leaves no temporary', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-refused-'));
+    const area = new RefusedBatches(dir);
+    // Written, fsync'ed, then the rename fails: EISDIR (a real failing write, no mock).
+    mkdirSync(join(dir, 'usage-batch_1.json'));
+    expect(() => area.keep(report, { status: 422, body: '{}' }, 1)).toThrow();
+    expect(readdirSync(dir)).toEqual(['usage-batch_1.json']);
+  });
+
+  it('never lists temporaries; removes the stale ones, not one young enough to be a write in flight', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'keygate-refused-'));
+    const area = new RefusedBatches(dir);
+    const kept = area.keep(report, { status: 422, body: '{}' }, 1);
+    const stale = join(dir, 'usage-batch_2.json.tmp');
+    const young = join(dir, 'usage-batch_3.json.tmp');
+    const other = join(dir, 'notes.tmp');
+    for (const path of [stale, young, other]) writeFileSync(path, '{"half":');
+    const now = Date.now();
+    utimesSync(stale, new Date(now - 120_000), new Date(now - 120_000));
+    utimesSync(other, new Date(now - 120_000), new Date(now - 120_000));
+    expect(area.list()).toEqual([kept]);
+
+    expect(area.removeStaleTemporaries(now, 60_000)).toEqual([stale]);
+    expect(readdirSync(dir).sort()).toEqual(['notes.tmp', 'usage-batch_1.json', 'usage-batch_3.json.tmp']);
+    expect(new RefusedBatches(join(dir, 'absent')).removeStaleTemporaries(now)).toEqual([]);
   });
 });
