@@ -37,7 +37,19 @@ export interface UsageSink {
 /** What UsageSpool offers the reporter (usage-spool.ts). */
 export interface UsageJournal {
   begin(header: { gatewayId: string; batchId: string; batchSeq: number }): void;
-  record(batchId: string, keyId: string, target: string, usage: Omit<UsageItem, 'keyId' | 'target'>): void;
+  /** One request's usage under its item id (`usageItemId`), in scalars (UsageSpool.add). */
+  add(
+    batchId: string,
+    id: string,
+    keyId: string,
+    target: string,
+    requests: number,
+    inputTokens: number,
+    outputTokens: number,
+    spendMicros: number,
+    lastUsedAt: number,
+    tags: readonly string[] | undefined,
+  ): void;
   sealed(): void;
   acked(batchId: string): void;
 }
@@ -105,16 +117,9 @@ export class UsageReporter {
       this.open = { batchId: newId('batch'), batchSeq: ++this.seq };
       journal?.begin({ gatewayId: this.options.gatewayId, ...this.open });
     }
-    journal?.record(this.open.batchId, keyId, target, {
-      requests: 1,
-      inputTokens,
-      outputTokens,
-      spendMicros,
-      lastUsedAt: at,
-      ...(tags === undefined ? {} : { tags: [...tags] }),
-    });
     // Requests with tags (x-keygate-tags) are aggregated per tag set.
     const id = usageItemId(keyId, target, tags);
+    journal?.add(this.open.batchId, id, keyId, target, 1, inputTokens, outputTokens, spendMicros, at, tags);
     const item = this.current.get(id);
     if (item === undefined) {
       this.current.set(id, {
