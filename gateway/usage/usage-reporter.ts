@@ -122,7 +122,9 @@ export class UsageReporter {
     journal?.add(this.open.batchId, id, keyId, target, 1, inputTokens, outputTokens, spendMicros, at, tags);
     const item = this.current.get(id);
     if (item === undefined) {
-      this.current.set(id, {
+      // One literal, tags added when present: no spread of a conditional literal per new item
+      // (one per request when keys seldom repeat within a flush interval, issue 15).
+      const fresh: UsageItem = {
         keyId,
         target,
         requests: 1,
@@ -130,8 +132,9 @@ export class UsageReporter {
         outputTokens,
         spendMicros,
         lastUsedAt: at,
-        ...(tags === undefined ? {} : { tags: [...tags] }),
-      });
+      };
+      if (tags !== undefined) fresh.tags = [...tags];
+      this.current.set(id, fresh);
       if (this.current.size >= (this.options.maxBatchItems ?? MAX_BATCH_ITEMS)) this.seal();
       return;
     }
