@@ -73,12 +73,21 @@ export class WindowCells {
    */
   private readonly lastIds: (string | undefined)[] = [undefined, undefined, undefined];
   private readonly lastCells = new Int32Array(3);
+  /** The property under which a holder keeps its cell (`remember`). */
+  private readonly memo = Symbol('window cell');
 
   constructor(private readonly spill: Spill) {}
 
   /** Where the counter of `window` starting at `startMs` of this scope is (a value index, ABSENT or OTHER). */
-  locate(scope: Scope, scopeId: string, window: number, startMs: number, now: number): number {
-    const cell = this.cellOf(scopeIndex(scope), scopeId);
+  locate(
+    scope: Scope,
+    scopeId: string,
+    window: number,
+    startMs: number,
+    now: number,
+    holder?: object,
+  ): number {
+    const cell = this.cellOf(scopeIndex(scope), scopeId, holder);
     if (cell < 0) return ABSENT;
     const slot = this.windows[cell * WINDOW_COUNT + window]! - 1;
     if (slot < 0) return ABSENT;
@@ -104,13 +113,17 @@ export class WindowCells {
     value: number,
     ttlMs: number,
     now: number,
+    holder?: object,
   ): number {
     const s = scopeIndex(scope);
     const expiresAt = now + Math.max(1, ttlMs);
     // First, so it never frees the cell written below (a found counter's cell is alive: not freed).
     this.sweep(now);
-    let cell = this.cellOf(s, scopeId);
-    if (cell < 0) cell = this.newCell(s, scopeId);
+    let cell = this.cellOf(s, scopeId, holder);
+    if (cell < 0) {
+      cell = this.newCell(s, scopeId);
+      if (holder !== undefined) this.remember(holder, cell);
+    }
     const at = cell * WINDOW_COUNT + window;
     let slot = this.windows[at]! - 1;
     let generation = CUR;
@@ -171,17 +184,41 @@ export class WindowCells {
     return this.slotTotal;
   }
 
-  /** The scope id's cell, or -1. */
-  private cellOf(s: number, scopeId: string): number {
+  /**
+   * The scope id's cell, or -1: first where `holder` (the cached policy's scope state, see
+   * CounterCharge) keeps it, then the last lookup of the scope, then the map. Both memos are
+   * checked against `ids` and `scopes`, so a cell freed or reused since reads as a miss.
+   */
+  private cellOf(s: number, scopeId: string, holder?: object): number {
+    if (holder !== undefined) {
+      const kept = (holder as Record<symbol, number | undefined>)[this.memo];
+      if (kept !== undefined && this.ids[kept] === scopeId && this.scopes[kept] === s) return kept;
+    }
     if (this.lastIds[s] === scopeId) {
       const cell = this.lastCells[s]!;
-      if (this.ids[cell] === scopeId && this.scopes[cell] === s) return cell;
+      if (this.ids[cell] === scopeId && this.scopes[cell] === s) {
+        if (holder !== undefined) this.remember(holder, cell);
+        return cell;
+      }
     }
     const cell = this.cellsOf[s]!.get(scopeId);
     if (cell === undefined) return -1;
     this.lastIds[s] = scopeId;
     this.lastCells[s] = cell;
+    if (holder !== undefined) this.remember(holder, cell);
     return cell;
+  }
+
+  /**
+   * Keeps `cell` on `holder` under this instance's symbol, non-enumerable (invisible to JSON and
+   * equality; a policy seen by two stores keeps one for each). Frozen holders (interned team and
+   * org states, shared by many keys: their cells are found by the last-lookup memo) are skipped.
+   */
+  private remember(holder: object, cell: number): void {
+    const kept = holder as Record<symbol, number | undefined>;
+    if (kept[this.memo] !== undefined) kept[this.memo] = cell;
+    else if (Object.isExtensible(holder))
+      Object.defineProperty(holder, this.memo, { value: cell, writable: true, enumerable: false });
   }
 
   private newCell(s: number, scopeId: string): number {
