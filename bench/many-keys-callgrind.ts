@@ -29,7 +29,7 @@ import { NO_LIMITS } from '../src/policy/limits.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
 import { MemorySpendStore } from '../src/budget/memory-spend-store.js';
 import { LimitsAdmission } from '../src/ratelimit/limits-admission.js';
-import { usageReportToWire } from '../src/usage/usage-report.js';
+import * as usageReport from '../src/usage/usage-report.js';
 import { UsageReporter } from '../gateway/usage/usage-reporter.js';
 import { UsageSpool } from '../gateway/usage/usage-spool.js';
 
@@ -85,6 +85,10 @@ const cache = new KeyPolicyCache({
 const spoolDir = mkdtempSync(join(tmpdir(), 'keygate-mkcg-'));
 const { spool } = UsageSpool.open({ dir: spoolDir, writeEveryMs: 3_600_000 });
 let wireBytes = 0;
+/** The admin client's serialization (usageReportJson; builds before it had JSON.stringify of the wire form). */
+const serialize: (report: usageReport.UsageReport) => string =
+  (usageReport as { usageReportJson?: (report: usageReport.UsageReport) => string }).usageReportJson ??
+  ((report) => JSON.stringify(usageReport.usageReportToWire(report)));
 const reporter = new UsageReporter({
   gatewayId: 'gw_bench',
   journal: spool,
@@ -92,7 +96,7 @@ const reporter = new UsageReporter({
   // What the admin client does with a batch before sending it.
   sink: {
     postUsage: (report) => {
-      wireBytes += JSON.stringify(usageReportToWire(report)).length;
+      wireBytes += serialize(report).length;
       return Promise.resolve({ applied: true });
     },
   },
@@ -106,7 +110,8 @@ async function request(hash: string): Promise<void> {
   const outcome = await admission.admit({ policy, target, estimatedInputTokens: 12, maxOutputTokens: 16 });
   if (!outcome.ok) throw new Error(`refused ${outcome.param}`);
   const { costMicros } = await admission.settle(outcome.ticket, { inputTokens: 12, outputTokens: 9 });
-  reporter.record(policy.keyId, target.name, 12, 9, costMicros, clock.now());
+  // Whole milliseconds, as the gateway's clock (Date.now) reads.
+  reporter.record(policy.keyId, target.name, 12, 9, costMicros, Math.floor(clock.now()));
   sent++;
   // The spool's 100 ms write and the reporter's 1 s flush, on the simulated clock.
   if (sent % (RPS / 10) === 0) spool.writeNow();
