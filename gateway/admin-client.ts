@@ -140,11 +140,7 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
   }
 
   async postUsage(report: UsageReport): Promise<{ applied: boolean }> {
-    const { status, body, text } = await this.call(
-      'POST',
-      '/internal/usage',
-      usageReportJson(report),
-    );
+    const { status, body, text } = await this.call('POST', '/internal/usage', usageReportJson(report));
     // A refusal for good (a 4xx retrying cannot change) is told apart: the reporter sets the
     // batch aside; anything else is retried in order.
     if (refusedForGood(status)) throw new UsageRefusedError(status, text.slice(0, MAX_REFUSAL_BODY));

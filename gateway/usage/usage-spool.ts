@@ -74,7 +74,7 @@ export class UsageSpool {
   private readonly segments: Segment[] = [];
   private lines: string[] = [];
   /** Usage recorded since the last write, per batch then per key+target. */
-  private pending = new Map<string, Map<string, Row>>();
+  private pending = new Map<string, Map<unknown, Row>>();
   private readonly timer: NodeJS.Timeout;
   private segmentNo = 0;
   private bytes = 0;
@@ -169,12 +169,13 @@ export class UsageSpool {
   }
 
   /**
-   * `record` in scalars, under the item id the caller already built (the usage reporter, once per
-   * request): no usage object and no second id string per request (issue 15).
+   * `record` in scalars, aggregated under `id`: any value standing for one key × target × tag set
+   * of the batch (the usage reporter passes its item object, found without building an id string;
+   * `record` the item id). No usage object and no id string per request (issue 15).
    */
   add(
     batchId: string,
-    id: string,
+    id: unknown,
     keyId: string,
     target: string,
     requests: number,
