@@ -129,8 +129,11 @@ const pick = (): string => {
   return hashes[state % KEYS]!;
 };
 const hot = hashes[0]!;
+/** A phase ends with the spool write and the flush of what it recorded, so each carries its own. */
 const run = async (kind: 'hot' | 'random', amount: number): Promise<void> => {
   for (let i = 0; i < amount; i++) await request(kind === 'hot' ? hot : pick());
+  spool.writeNow();
+  await reporter.flush();
 };
 
 const control = (flag: string): void => {
