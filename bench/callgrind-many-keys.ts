@@ -13,6 +13,8 @@
  * speed (a few hundred requests per second) nearly every random request meets a key with no
  * counter in the current minute yet, as at high rates over 100,000 keys.
  *
+ * Per-function figures: set `KEYGATE_CALLGRIND_OUT=<dir>` to keep the dumps, then `callgrind_annotate`.
+ *
  * Run: npm run build && node dist/bench/callgrind-many-keys.js [keys=100000] [requests=1000] [warmup=1000]
  */
 import { execFileSync } from 'node:child_process';
@@ -37,7 +39,8 @@ const root = findRoot();
 const options = parseArgs(['--keys', String(KEYS), '--no-write']);
 const group = new ProcessGroup(new Entrypoints(root), new Entrypoints(root));
 const ctx = new BenchContext(options, group, { keys: KEYS, coldKeys: 0, revocationKeys: 0 }, log);
-const outDir = makeTempDir('keygate-callgrind-');
+/** `KEYGATE_CALLGRIND_OUT` keeps the dumps there (for callgrind_annotate) instead of a temporary directory. */
+const outDir = process.env.KEYGATE_CALLGRIND_OUT ?? makeTempDir('keygate-callgrind-');
 
 /** Deterministic key order (a 32-bit LCG), the same for every build compared. */
 function randomPicker(count: number): () => number {

@@ -14,7 +14,7 @@ import type { ChangeFeed } from '../src/invalidation/change-follower.js';
 import type { ChangeBatch } from '../src/invalidation/change.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
-import { usageReportToWire, type UsageReport } from '../src/usage/usage-report.js';
+import { usageReportJson, type UsageReport } from '../src/usage/usage-report.js';
 import type { UsageSink } from './usage/usage-reporter.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { MAX_REFUSAL_BODY, refusedForGood, UsageRefusedError } from './usage/usage-refusal.js';
@@ -140,11 +140,7 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
   }
 
   async postUsage(report: UsageReport): Promise<{ applied: boolean }> {
-    const { status, body, text } = await this.call(
-      'POST',
-      '/internal/usage',
-      JSON.stringify(usageReportToWire(report)),
-    );
+    const { status, body, text } = await this.call('POST', '/internal/usage', usageReportJson(report));
     // A refusal for good (a 4xx retrying cannot change) is told apart: the reporter sets the
     // batch aside; anything else is retried in order.
     if (refusedForGood(status)) throw new UsageRefusedError(status, text.slice(0, MAX_REFUSAL_BODY));

@@ -37,7 +37,22 @@ export interface UsageSink {
 /** What UsageSpool offers the reporter (usage-spool.ts). */
 export interface UsageJournal {
   begin(header: { gatewayId: string; batchId: string; batchSeq: number }): void;
-  record(batchId: string, keyId: string, target: string, usage: Omit<UsageItem, 'keyId' | 'target'>): void;
+  /**
+   * One request's usage in scalars (UsageSpool.add), aggregated under `id`: the reporter's item
+   * object (one per key × target × tag set in the batch).
+   */
+  add(
+    batchId: string,
+    id: unknown,
+    keyId: string,
+    target: string,
+    requests: number,
+    inputTokens: number,
+    outputTokens: number,
+    spendMicros: number,
+    lastUsedAt: number,
+    tags: readonly string[] | undefined,
+  ): void;
   sealed(): void;
   acked(batchId: string): void;
 }
@@ -74,7 +89,12 @@ export interface UsageStopSummary {
 }
 
 export class UsageReporter {
-  private current = new Map<string, UsageItem>();
+  /** Items of the open batch, in recording order. */
+  private items: UsageItem[] = [];
+  /** Items without tags by key id: the first target a key used in the batch. */
+  private byKey = new Map<string, UsageItem>();
+  /** The other items (tag sets, a key's further targets) by `usageItemId`. */
+  private byId = new Map<string, UsageItem>();
   private open: { batchId: string; batchSeq: number } | undefined;
   /** Sealed batches not yet accepted, oldest first (recovered ones before this run's). */
   private queue: UsageReport[] = [];
@@ -105,19 +125,26 @@ export class UsageReporter {
       this.open = { batchId: newId('batch'), batchSeq: ++this.seq };
       journal?.begin({ gatewayId: this.options.gatewayId, ...this.open });
     }
-    journal?.record(this.open.batchId, keyId, target, {
-      requests: 1,
-      inputTokens,
-      outputTokens,
-      spendMicros,
-      lastUsedAt: at,
-      ...(tags === undefined ? {} : { tags: [...tags] }),
-    });
-    // Requests with tags (x-keygate-tags) are aggregated per tag set.
-    const id = usageItemId(keyId, target, tags);
-    const item = this.current.get(id);
+    const batchId = this.open.batchId;
+    // Requests with tags (x-keygate-tags) are aggregated per tag set, under their item id. Without
+    // tags (nearly every request) the item is found by the key id string itself, which the cached
+    // policy holds with its hash computed: no id string is built, hashed and compared per request.
+    let item: UsageItem | undefined;
+    let id: string | undefined;
+    if (tags === undefined) {
+      item = this.byKey.get(keyId);
+      if (item !== undefined && item.target !== target) {
+        id = usageItemId(keyId, target, undefined);
+        item = this.byId.get(id);
+      }
+    } else {
+      id = usageItemId(keyId, target, tags);
+      item = this.byId.get(id);
+    }
     if (item === undefined) {
-      this.current.set(id, {
+      // One literal, tags added when present: no spread of a conditional literal per new item
+      // (one per request when keys seldom repeat within a flush interval, issue 15).
+      const fresh: UsageItem = {
         keyId,
         target,
         requests: 1,
@@ -125,11 +152,16 @@ export class UsageReporter {
         outputTokens,
         spendMicros,
         lastUsedAt: at,
-        ...(tags === undefined ? {} : { tags: [...tags] }),
-      });
-      if (this.current.size >= (this.options.maxBatchItems ?? MAX_BATCH_ITEMS)) this.seal();
+      };
+      if (tags !== undefined) fresh.tags = [...tags];
+      journal?.add(batchId, fresh, keyId, target, 1, inputTokens, outputTokens, spendMicros, at, tags);
+      if (id === undefined) this.byKey.set(keyId, fresh);
+      else this.byId.set(id, fresh);
+      this.items.push(fresh);
+      if (this.items.length >= (this.options.maxBatchItems ?? MAX_BATCH_ITEMS)) this.seal();
       return;
     }
+    journal?.add(batchId, item, keyId, target, 1, inputTokens, outputTokens, spendMicros, at, tags);
     item.requests++;
     item.inputTokens += inputTokens;
     item.outputTokens += outputTokens;
@@ -144,7 +176,7 @@ export class UsageReporter {
 
   /** Items recorded but not yet accepted by the admin plane (tests, /readyz). */
   get pendingItems(): number {
-    let total = this.current.size;
+    let total = this.items.length;
     for (const report of this.queue) total += report.items.length;
     return total;
   }
@@ -152,13 +184,13 @@ export class UsageReporter {
   /** Requests recorded but not yet accepted by the admin plane. */
   get pendingRequests(): number {
     let total = 0;
-    for (const item of this.current.values()) total += item.requests;
+    for (const item of this.items) total += item.requests;
     for (const report of this.queue) for (const item of report.items) total += item.requests;
     return total;
   }
 
   get unsentBatches(): number {
-    return this.queue.length + (this.current.size > 0 ? 1 : 0);
+    return this.queue.length + (this.items.length > 0 ? 1 : 0);
   }
 
   /** Sends the unsent batches if any, then seals and sends what was recorded. Never throws. */
@@ -179,7 +211,7 @@ export class UsageReporter {
     if (this.timer !== undefined) clearInterval(this.timer);
     const sentBefore = this.sentBatches;
     await this.flush();
-    if (this.current.size > 0 && this.queue.length === 0) await this.flush();
+    if (this.items.length > 0 && this.queue.length === 0) await this.flush();
     return {
       sentBatches: this.sentBatches - sentBefore,
       unsentBatches: this.unsentBatches,
@@ -188,15 +220,17 @@ export class UsageReporter {
   }
 
   private seal(): void {
-    if (this.current.size === 0 || this.open === undefined) return;
+    if (this.items.length === 0 || this.open === undefined) return;
     const { batchId, batchSeq } = this.open;
     this.queue.push({
       gatewayId: this.options.gatewayId,
       batchId,
       batchSeq,
-      items: [...this.current.values()],
+      items: this.items,
     });
-    this.current = new Map();
+    this.items = [];
+    this.byKey = new Map();
+    this.byId = new Map();
     this.open = undefined;
     this.options.onSeal?.(batchSeq);
     this.options.journal?.sealed();

@@ -74,7 +74,7 @@ export class UsageSpool {
   private readonly segments: Segment[] = [];
   private lines: string[] = [];
   /** Usage recorded since the last write, per batch then per key+target. */
-  private pending = new Map<string, Map<string, Row>>();
+  private pending = new Map<string, Map<unknown, Row>>();
   private readonly timer: NodeJS.Timeout;
   private segmentNo = 0;
   private bytes = 0;
@@ -154,32 +154,54 @@ export class UsageSpool {
   }
 
   record(batchId: string, keyId: string, target: string, usage: Omit<UsageItem, 'keyId' | 'target'>): void {
+    this.add(
+      batchId,
+      usageItemId(keyId, target, usage.tags),
+      keyId,
+      target,
+      usage.requests,
+      usage.inputTokens,
+      usage.outputTokens,
+      usage.spendMicros,
+      usage.lastUsedAt,
+      usage.tags,
+    );
+  }
+
+  /**
+   * `record` in scalars, aggregated under `id`: any value standing for one key × target × tag set
+   * of the batch (the usage reporter passes its item object, found without building an id string;
+   * `record` the item id). No usage object and no id string per request (issue 15).
+   */
+  add(
+    batchId: string,
+    id: unknown,
+    keyId: string,
+    target: string,
+    requests: number,
+    inputTokens: number,
+    outputTokens: number,
+    spendMicros: number,
+    lastUsedAt: number,
+    tags: readonly string[] | undefined,
+  ): void {
     let rows = this.pending.get(batchId);
     if (rows === undefined) {
       rows = new Map();
       this.pending.set(batchId, rows);
     }
-    const id = usageItemId(keyId, target, usage.tags);
     const row = rows.get(id);
     if (row === undefined) {
-      const fresh: Row = [
-        keyId,
-        target,
-        usage.requests,
-        usage.inputTokens,
-        usage.outputTokens,
-        usage.spendMicros,
-        usage.lastUsedAt,
-      ];
-      if (usage.tags !== undefined) fresh.push(usage.tags);
+      const fresh: Row = [keyId, target, requests, inputTokens, outputTokens, spendMicros, lastUsedAt];
+      if (tags !== undefined) fresh.push([...tags]);
       rows.set(id, fresh);
       return;
     }
-    row[2] += usage.requests;
-    row[3] += usage.inputTokens;
-    row[4] += usage.outputTokens;
-    row[5] += usage.spendMicros;
-    if (usage.lastUsedAt > row[6]) row[6] = usage.lastUsedAt;
+    row[2] += requests;
+    row[3] += inputTokens;
+    row[4] += outputTokens;
+    row[5] += spendMicros;
+    if (lastUsedAt > row[6]) row[6] = lastUsedAt;
   }
 
   /** The batch is about to be sent: everything of it reaches the disk first. */

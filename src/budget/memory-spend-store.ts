@@ -21,7 +21,7 @@ class MemoryReservation implements SpendReservation {
 }
 
 export class MemorySpendStore implements SpendStore {
-  private readonly ledger = new SpendLedger();
+  private readonly ledger = new SpendLedger(true);
 
   observe(policy: ResolvedKeyPolicy): void {
     this.entries(policy);

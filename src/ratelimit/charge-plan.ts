@@ -49,6 +49,8 @@ export class PlannedCharge implements CounterCharge {
     readonly endMs: number,
     /** Set on shadow charges: the real limit (`limit` is then unreachable). */
     readonly shadowLimit: number | undefined,
+    /** The scope's state in the cached policy (CounterCharge `holder`). */
+    readonly holder: object | undefined = undefined,
   ) {}
 
   get key(): string {
@@ -107,6 +109,7 @@ export function plan(policy: ResolvedKeyPolicy, now: number, tokenReservation: n
           params[w]!,
           start + window.lengthMs,
           shadowed ? limit : undefined,
+          state,
         ),
       );
     }

@@ -42,6 +42,12 @@ export interface CounterCharge {
    * ignore them. `window` is the index in WINDOWS, absent or -1 on counters that are no window.
    */
   scope?: Scope;
+  /**
+   * An object living as long as the scope's cached state (the cached policy's `key` state): the
+   * memory store may keep there where the scope's counters are (issue 15), so a request for one of
+   * 100,000 keys finds them without probing a map of every key. Other stores ignore it.
+   */
+  holder?: object;
   scopeId?: string;
   window?: number;
   startMs?: number;

@@ -236,7 +236,14 @@ export class MemoryCounterStore implements CounterStore {
     const window =
       charge.window !== undefined && charge.window >= 0 ? (charge as WindowCounterId) : windowOf(charge);
     if (window !== undefined) {
-      const index = this.cells.locate(window.scope, window.scopeId, window.window, window.startMs, now);
+      const index = this.cells.locate(
+        window.scope,
+        window.scopeId,
+        window.window,
+        window.startMs,
+        now,
+        charge.holder,
+      );
       if (index >= 0) {
         this.where[i] = IN_CELL;
         this.at[i] = index;
@@ -270,6 +277,7 @@ export class MemoryCounterStore implements CounterStore {
         value,
         charge.ttlMs,
         now,
+        charge.holder,
       );
       if (index !== OTHER) return value;
       this.cells.outlive(window.scope, window.scopeId, now + Math.max(1, charge.ttlMs));

@@ -50,7 +50,7 @@ export type Spill = (
 
 export class WindowCells {
   /** Per scope (key, team, org): scope id → cell. */
-  private readonly cellOf: Map<string, number>[] = [new Map(), new Map(), new Map()];
+  private readonly cellsOf: Map<string, number>[] = [new Map(), new Map(), new Map()];
   private ids: (string | undefined)[] = [];
   private scopes = new Uint8Array(256);
   /** Per cell and window: slot + 1, 0 = none. */
@@ -65,13 +65,30 @@ export class WindowCells {
   private hand = 0;
   /** Generations holding a counter, expired or not (diagnostics). */
   held = 0;
+  /**
+   * Per scope: the scope id and cell of the last lookup. A plan charges each scope's windows one
+   * after the other (key rpm, key tpm, ...), so all but the first find their cell without a probe
+   * of a map holding every cached key (a likely cache miss with many keys, issue 15). Checked
+   * against `ids`, so a cell freed or reused since reads as a miss.
+   */
+  private readonly lastIds: (string | undefined)[] = [undefined, undefined, undefined];
+  private readonly lastCells = new Int32Array(3);
+  /** The property under which a holder keeps its cell (`remember`). */
+  private readonly memo = Symbol('window cell');
 
   constructor(private readonly spill: Spill) {}
 
   /** Where the counter of `window` starting at `startMs` of this scope is (a value index, ABSENT or OTHER). */
-  locate(scope: Scope, scopeId: string, window: number, startMs: number, now: number): number {
-    const cell = this.cellOf[scopeIndex(scope)]!.get(scopeId);
-    if (cell === undefined) return ABSENT;
+  locate(
+    scope: Scope,
+    scopeId: string,
+    window: number,
+    startMs: number,
+    now: number,
+    holder?: object,
+  ): number {
+    const cell = this.cellOf(scopeIndex(scope), scopeId, holder);
+    if (cell < 0) return ABSENT;
     const slot = this.windows[cell * WINDOW_COUNT + window]! - 1;
     if (slot < 0) return ABSENT;
     const base = slot * SLOT;
@@ -96,12 +113,17 @@ export class WindowCells {
     value: number,
     ttlMs: number,
     now: number,
+    holder?: object,
   ): number {
     const s = scopeIndex(scope);
     const expiresAt = now + Math.max(1, ttlMs);
     // First, so it never frees the cell written below (a found counter's cell is alive: not freed).
     this.sweep(now);
-    const cell = this.cellOf[s]!.get(scopeId) ?? this.newCell(s, scopeId);
+    let cell = this.cellOf(s, scopeId, holder);
+    if (cell < 0) {
+      cell = this.newCell(s, scopeId);
+      if (holder !== undefined) this.remember(holder, cell);
+    }
     const at = cell * WINDOW_COUNT + window;
     let slot = this.windows[at]! - 1;
     let generation = CUR;
@@ -148,8 +170,8 @@ export class WindowCells {
    * holds keep routing that counter there (a cell made anew could hold its start itself).
    */
   outlive(scope: Scope, scopeId: string, expiresAt: number): void {
-    const cell = this.cellOf[scopeIndex(scope)]!.get(scopeId);
-    if (cell !== undefined && expiresAt > this.expiries[cell]!) this.expiries[cell] = expiresAt;
+    const cell = this.cellOf(scopeIndex(scope), scopeId);
+    if (cell >= 0 && expiresAt > this.expiries[cell]!) this.expiries[cell] = expiresAt;
   }
 
   /** Cells in use (diagnostics). */
@@ -162,13 +184,52 @@ export class WindowCells {
     return this.slotTotal;
   }
 
+  /**
+   * The scope id's cell, or -1: first where `holder` (the cached policy's scope state, see
+   * CounterCharge) keeps it, then the last lookup of the scope, then the map. Both memos are
+   * checked against `ids` and `scopes`, so a cell freed or reused since reads as a miss.
+   */
+  private cellOf(s: number, scopeId: string, holder?: object): number {
+    if (holder !== undefined) {
+      const kept = (holder as Record<symbol, number | undefined>)[this.memo];
+      if (kept !== undefined && this.ids[kept] === scopeId && this.scopes[kept] === s) return kept;
+    }
+    if (this.lastIds[s] === scopeId) {
+      const cell = this.lastCells[s]!;
+      if (this.ids[cell] === scopeId && this.scopes[cell] === s) {
+        if (holder !== undefined) this.remember(holder, cell);
+        return cell;
+      }
+    }
+    const cell = this.cellsOf[s]!.get(scopeId);
+    if (cell === undefined) return -1;
+    this.lastIds[s] = scopeId;
+    this.lastCells[s] = cell;
+    if (holder !== undefined) this.remember(holder, cell);
+    return cell;
+  }
+
+  /**
+   * Keeps `cell` on `holder` under this instance's symbol, non-enumerable (invisible to JSON and
+   * equality; a policy seen by two stores keeps one for each). Frozen holders (interned team and
+   * org states, shared by many keys: their cells are found by the last-lookup memo) are skipped.
+   */
+  private remember(holder: object, cell: number): void {
+    const kept = holder as Record<symbol, number | undefined>;
+    if (kept[this.memo] !== undefined) kept[this.memo] = cell;
+    else if (Object.isExtensible(holder))
+      Object.defineProperty(holder, this.memo, { value: cell, writable: true, enumerable: false });
+  }
+
   private newCell(s: number, scopeId: string): number {
     let cell = this.freeCells.pop();
     if (cell === undefined) {
       cell = this.cellCount++;
       if (cell === this.expiries.length) this.growCells();
     }
-    this.cellOf[s]!.set(scopeId, cell);
+    this.cellsOf[s]!.set(scopeId, cell);
+    this.lastIds[s] = scopeId;
+    this.lastCells[s] = cell;
     this.ids[cell] = scopeId;
     this.scopes[cell] = s;
     this.expiries[cell] = 0;
@@ -210,7 +271,7 @@ export class WindowCells {
       this.hand = cell + 1 >= count ? 0 : cell + 1;
       const id = this.ids[cell];
       if (id === undefined || this.expiries[cell]! > now) continue;
-      this.cellOf[this.scopes[cell]!]!.delete(id);
+      this.cellsOf[this.scopes[cell]!]!.delete(id);
       this.ids[cell] = undefined;
       for (let w = 0; w < WINDOW_COUNT; w++) {
         const slot = this.windows[cell * WINDOW_COUNT + w]! - 1;

@@ -215,3 +215,38 @@ describe('spend across a gateway restart', () => {
     ).toBe(true);
   });
 });
+
+describe('SpendLedger key-state memo (issue 15)', () => {
+  it('a key state reaches its entry without the map, separately per ledger, invisibly, and still rebases', () => {
+    const key = () => ({ id: 'key_1', limits: policy().key.limits, spendMicros: 1_000 });
+    const state = key();
+    const a = new SpendLedger(true);
+    const b = new SpendLedger(true);
+    const entryA = a.observe('key', state, 1, 0);
+    a.reserve(entryA, 50);
+    a.settle(entryA, 50, 50);
+    // The same state object seen by another ledger: its own entry, not a's.
+    const entryB = b.observe('key', state, 1, 0);
+    expect(entryB).not.toBe(entryA);
+    expect(spendMicros(entryB)).toBe(1_000);
+    expect(a.observe('key', state, 1, 0)).toBe(entryA);
+    expect(spendMicros(entryA)).toBe(1_050);
+    // A newer load (another state object of the same key) still rebases the same entry, which
+    // the older state object then reaches as well.
+    const newer = { ...key(), spendMicros: 2_000 };
+    expect(a.observe('key', newer, 2, 0)).toBe(entryA);
+    expect(spendMicros(a.observe('key', state, 1, 0))).toBe(2_050);
+    // Not part of the policy as JSON or for equality.
+    expect(JSON.stringify(state)).toBe(JSON.stringify(key()));
+    expect(state).toEqual(key());
+    expect(Object.keys(state)).toEqual(Object.keys(key()));
+  });
+
+  it('frozen states (interned teams and orgs) are left alone', () => {
+    const ledger = new SpendLedger(true);
+    const frozen = Object.freeze({ id: 'key_2', limits: policy().key.limits, spendMicros: 5 });
+    const entry = ledger.observe('key', frozen, 1, 0);
+    expect(ledger.observe('key', frozen, 1, 0)).toBe(entry);
+    expect(Object.getOwnPropertySymbols(frozen)).toEqual([]);
+  });
+});

@@ -24,6 +24,45 @@ class RecordingSink implements UsageSink {
 }
 
 describe('UsageReporter', () => {
+  it('keeps one item per key × target × tag set, found by key id without an id string (issue 15)', async () => {
+    const sink = new RecordingSink();
+    const reporter = new UsageReporter({ sink, gatewayId: 'gw_1' });
+    reporter.record('key_a', 'm1', 1, 1, 1, 1000);
+    reporter.record('key_a', 'm2', 2, 2, 2, 1001);
+    reporter.record('key_a', 'm1', 3, 3, 3, 1002, ['x']);
+    reporter.record('key_a', 'm1', 4, 4, 4, 1003);
+    reporter.record('key_a', 'm2', 5, 5, 5, 1004);
+    reporter.record('key_a', 'm1', 6, 6, 6, 1005, ['x']);
+    reporter.record('key_a', 'm1', 7, 7, 7, 1006, []);
+    reporter.record('key_b', 'm2', 8, 8, 8, 1007);
+    await reporter.flush();
+    const item = (
+      keyId: string,
+      target: string,
+      requests: number,
+      n: number,
+      at: number,
+      tags?: string[],
+    ) => ({
+      keyId,
+      target,
+      requests,
+      inputTokens: n,
+      outputTokens: n,
+      spendMicros: n,
+      lastUsedAt: at,
+      ...(tags === undefined ? {} : { tags }),
+    });
+    // In recording order of each item's first request.
+    expect(sink.attempts[0]!.items).toEqual([
+      item('key_a', 'm1', 2, 5, 1003),
+      item('key_a', 'm2', 2, 7, 1004),
+      item('key_a', 'm1', 2, 9, 1005, ['x']),
+      item('key_a', 'm1', 1, 7, 1006, []),
+      item('key_b', 'm2', 1, 8, 1007),
+    ]);
+  });
+
   it('aggregates per key and target into one batch with an increasing batchSeq', async () => {
     const sink = new RecordingSink();
     const sealed: number[] = [];

@@ -181,3 +181,36 @@ describe('MemoryCounterStore window cells', () => {
     );
   });
 });
+
+describe('cell memo on the cached scope state (issue 15)', () => {
+  it('a holder whose cell was freed and given to another key reads its own counter, not that key’s', () => {
+    const { store, advance } = setup();
+    const holderA = { id: 'key_a' };
+    const holderB = { id: 'key_b' };
+    const withHolder = (c: CounterCharge, holder: object): CounterCharge => ({ ...c, holder });
+    const start = 960_000;
+    expect(store.chargeAll([withHolder(charge('key_a', 0, start, 5), holderA)]).values).toEqual([5]);
+    expect(store.chargeAll([withHolder(charge('key_a', 0, start, 1), holderA)]).values).toEqual([6]);
+    // Key a's counter expires; charges of other keys sweep its cell and take it over.
+    advance(MINUTE_TTL + 1);
+    const later = start + 120_000;
+    for (let i = 0; i < 16; i++) store.chargeAll([charge(`key_${i}`, 0, later, 1)]);
+    store.chargeAll([withHolder(charge('key_b', 0, later, 7), holderB)]);
+    // Key a again: a new minute, counted from 0, whatever cell its state remembered.
+    expect(store.chargeAll([withHolder(charge('key_a', 0, later, 1), holderA)]).values).toEqual([1]);
+    expect(store.chargeAll([withHolder(charge('key_b', 0, later, 1), holderB)]).values).toEqual([8]);
+    expect(store.read([charge('key_a', 0, later, 0)])).toEqual([1]);
+    // Invisible on the holder.
+    expect(Object.keys(holderA)).toEqual(['id']);
+    expect(JSON.stringify(holderA)).toBe('{"id":"key_a"}');
+  });
+
+  it('frozen holders (interned team and org states) are left alone', () => {
+    const { store } = setup();
+    const team = Object.freeze({ id: 'team_1' });
+    const c = { ...charge('team_1', 0, 960_000, 2, 1_000_000, MINUTE_TTL, 'team'), holder: team };
+    expect(store.chargeAll([c]).values).toEqual([2]);
+    expect(store.chargeAll([c]).values).toEqual([4]);
+    expect(Object.getOwnPropertySymbols(team)).toEqual([]);
+  });
+});

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { usageReportFromWire, usageReportToWire, type UsageReport } from '../../../src/usage/usage-report.js';
+import {
+  usageReportFromWire,
+  usageReportJson,
+  usageReportToWire,
+  type UsageReport,
+} from '../../../src/usage/usage-report.js';
 
 const count = fc.nat({ max: Number.MAX_SAFE_INTEGER });
 const usageReport: fc.Arbitrary<UsageReport> = fc.record(
@@ -82,6 +87,44 @@ describe('usage report wire format', () => {
         });
         expect(json.length).toBeGreaterThan(0);
       }),
+    );
+  });
+
+  it('usageReportJson writes exactly what JSON.stringify of the wire report writes', () => {
+    fc.assert(
+      fc.property(usageReport, (original) => {
+        expect(usageReportJson(original)).toBe(JSON.stringify(usageReportToWire(original)));
+      }),
+    );
+    const odd: UsageReport = {
+      gatewayId: 'gw_"\\\u0000é',
+      batchId: 'b\n1',
+      batchSeq: 2 ** 53 - 1,
+      items: [
+        {
+          keyId: 'k"1',
+          target: 't\u2028',
+          requests: 1e21,
+          inputTokens: 0.5,
+          outputTokens: -0,
+          spendMicros: NaN,
+          lastUsedAt: Infinity,
+        },
+        {
+          keyId: 'k2',
+          target: 't',
+          requests: 1,
+          inputTokens: 2,
+          outputTokens: 3,
+          spendMicros: 4,
+          lastUsedAt: 5,
+          tags: ['a"b', 'c'],
+        },
+      ],
+    };
+    expect(usageReportJson(odd)).toBe(JSON.stringify(usageReportToWire(odd)));
+    expect(usageReportJson({ ...odd, items: [] })).toBe(
+      JSON.stringify(usageReportToWire({ ...odd, items: [] })),
     );
   });
 });
