@@ -436,7 +436,9 @@ const redisDeployments = deploymentNames();
 if (redisDeployments.length === 0)
   console.warn(noRedisMessage('admission property tests on the Redis stores'));
 
-describe.skipIf(redisDeployments.length === 0).each(redisDeployments)(
+// Concurrent (both deployments, both properties): each run has its own key prefix, so the Redis round
+// trips of the four overlap; the runs and their checks are the same.
+describe.skipIf(redisDeployments.length === 0).concurrent.each(redisDeployments)(
   'LimitsAdmission on the Redis stores (%s Redis) against the same model',
   (name) => {
     const deployment = useDeployment(name);
