@@ -61,7 +61,7 @@ beforeAll(async () => {
     keygate.kill('SIGTERM');
     await exited;
   });
-  await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 30_000);
+  await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 60_000);
   chmodSync(env.KEYGATE_DB_PATH!, 0o600);
   const response = await fetch(`${env.KEYGATE_ADMIN_URL}/v1/targets`, {
     method: 'POST',
@@ -73,7 +73,7 @@ beforeAll(async () => {
     }),
   });
   expect(response.status).toBe(201);
-}, 60_000);
+}, 120_000);
 
 describe('keygate doctor', () => {
   it('exits 0 on a healthy setup, with the configuration shown and secrets masked', async () => {

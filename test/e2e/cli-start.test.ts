@@ -21,8 +21,8 @@ describe('keygate start', () => {
       KEYGATE_GATEWAY_PORT: String(gatewayPort),
     };
     const first = runCli('start', env);
-    await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 30_000);
-    await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, 30_000);
+    await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 60_000);
+    await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, 60_000);
     const masterKey = /master key \(shown once, store it now\): (\S+)/.exec(first.output())?.[1];
     expect(masterKey).toBeDefined();
     const orgs = await fetch(`http://127.0.0.1:${adminPort}/v1/orgs`, {
@@ -36,7 +36,7 @@ describe('keygate start', () => {
 
     // Second start on the same database: the key is not printed again and still works.
     const second = runCli('start', env);
-    await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 30_000);
+    await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, 60_000);
     expect(second.output()).not.toContain('master key (shown once');
     const again = await fetch(`http://127.0.0.1:${adminPort}/v1/orgs`, {
       headers: { authorization: `Bearer ${masterKey}` },
@@ -44,7 +44,7 @@ describe('keygate start', () => {
     expect(again.status).toBe(200);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
-  }, 90_000);
+  }, 150_000);
 
   it('refuses an invalid configuration with one message listing every problem', async () => {
     const run = runCli('start', {

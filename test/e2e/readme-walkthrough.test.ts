@@ -80,10 +80,10 @@ beforeAll(async () => {
     keygate.kill('SIGTERM');
     await exited;
   });
-  await waitForHttp(`${gatewayUrl}/healthz`, 30_000);
+  await waitForHttp(`${gatewayUrl}/healthz`, 60_000);
   masterKey = /master key \(shown once, store it now\): (\S+)/.exec(output)?.[1] ?? '';
   expect(masterKey, output).not.toBe('');
-}, 60_000);
+}, 120_000);
 
 describe('README walkthrough', () => {
   it('has the blocks in the order the test runs them', () => {
