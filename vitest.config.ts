@@ -27,9 +27,10 @@ export const TIMED_E2E = [
 /**
  * Three groups, run one after the other:
  * 0. unit + integration files in parallel;
- * 1. the end-to-end files without a timing bound (real processes, Chromium), one at a time: run
- *    two at a time they passed at load 6-10 on 2 cores but at load 11 three of them did not see
- *    their processes answer within the 30 s start-up wait (two tsx start-ups at once);
+ * 1. the end-to-end files without a timing bound (real processes, Chromium), two at a time: at
+ *    load 11 two tsx start-ups at once once missed a 30 s start-up wait, so the start-up waits
+ *    (waitForHttp/spawnTs, the CLI files' own) are 60 s and this group's hooks may take 120 s;
+ *    these files use free ports, their own temporary dirs and unique Redis prefixes;
  * 2. the timed end-to-end files above, one at a time.
  * maxWorkers is explicit: vitest's default (cores - 1) is one worker on a 2-core machine, which
  * ran every file serially.
@@ -55,7 +56,9 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           exclude: TIMED_E2E,
-          fileParallelism: false,
+          maxWorkers: 2,
+          // Start-ups (tsx) share the cores with the other file's: their waits are 60 s.
+          hookTimeout: 120_000,
           sequence: { groupOrder: 1 },
         },
       },

@@ -58,7 +58,7 @@ beforeAll(async () => {
   while (!output.includes("-d '{") && Date.now() < deadline && child.exitCode === null) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   child?.kill('SIGKILL');

@@ -59,7 +59,7 @@ beforeAll(async () => {
   while (!output.includes("-d '{") && Date.now() < deadline && child.exitCode === null) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}, 60_000);
+}, 120_000);
 
 afterAll(() => {
   child.kill('SIGKILL');

@@ -66,7 +66,7 @@ beforeAll(async () => {
     }),
   });
   expect(response.status).toBe(201);
-}, 60_000);
+}, 120_000);
 
 describe('keygate doctor', () => {
   it('exits 0 on a healthy setup, with the configuration shown and secrets masked', async () => {

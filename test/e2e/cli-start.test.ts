@@ -20,7 +20,7 @@ describe('keygate start', () => {
     });
     const first = await startCli('start', env);
     const { adminPort, gatewayPort } = first;
-    await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, 30_000);
+    await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, 60_000);
     const masterKey = /master key \(shown once, store it now\): (\S+)/.exec(first.output())?.[1];
     expect(masterKey).toBeDefined();
     const orgs = await fetch(`http://127.0.0.1:${adminPort}/v1/orgs`, {
@@ -41,7 +41,7 @@ describe('keygate start', () => {
     expect(again.status).toBe(200);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
-  }, 90_000);
+  }, 150_000);
 
   it('refuses an invalid configuration with one message listing every problem', async () => {
     const run = runCli('start', {

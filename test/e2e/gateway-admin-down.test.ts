@@ -14,7 +14,7 @@ beforeAll(async () => {
     { push: true, gatewayEnv: { KEYGATE_RESYNC_INTERVAL_MS: '200' } },
     'down',
   ));
-}, 60_000);
+}, 120_000);
 afterAll(() => stack?.stop());
 
 const call = (secret: string) => stack.chat(secret, data.target.name);

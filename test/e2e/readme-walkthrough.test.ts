@@ -75,7 +75,7 @@ beforeAll(async () => {
   const output = keygate.output();
   masterKey = /master key \(shown once, store it now\): (\S+)/.exec(output)?.[1] ?? '';
   expect(masterKey, output).not.toBe('');
-}, 60_000);
+}, 120_000);
 
 describe('README walkthrough', () => {
   it('has the blocks in the order the test runs them', () => {

@@ -24,7 +24,7 @@ describe('keygate gateway started on its own (split deployment)', () => {
       cwd: ROOT,
       env,
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 60_000,
     });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('KEYGATE_INTERNAL_SECRET is required to run a gateway');
@@ -43,7 +43,7 @@ describe('keygate gateway --workers without REDIS_URL', () => {
         cwd: ROOT,
         env,
         encoding: 'utf8',
-        timeout: 30_000,
+        timeout: 60_000,
       },
     );
     expect(result.status).not.toBe(0);

@@ -20,7 +20,7 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
+export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
   await eventually(
     async () => {
       await (await fetch(url)).arrayBuffer();
@@ -112,7 +112,7 @@ export interface CliPorts {
 export function startCli(
   command: string,
   env: (ports: CliPorts) => Record<string, string>,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<ReturnType<typeof runCli> & CliPorts> {
   return retryIfPortTaken(async () => {
     const ports = { adminPort: await freePort(), gatewayPort: await freePort() };

@@ -32,7 +32,9 @@ interface Gateway {
   redis: RedisClient;
 }
 
-describe.skipIf(names.length === 0).each(names)('parallel-cap leases on %s Redis', (name) => {
+// Concurrent: each test waits out real lease TTLs (Redis expires the keys, no clock to inject) and
+// uses its own org and gateways, so the waits overlap instead of adding up (same TTLs, same checks).
+describe.skipIf(names.length === 0).concurrent.each(names)('parallel-cap leases on %s Redis', (name) => {
   const { connect } = useDeployment(name);
   const prefix = uniquePrefix('parallel-lease');
   let run = 0;

@@ -19,7 +19,9 @@ if (names.length === 0) console.warn(noRedisMessage('reservation leases'));
 const LEASE_TTL_MS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.skipIf(names.length === 0).each(names)('reservation leases on %s Redis', (name) => {
+// Concurrent: each test waits out real lease TTLs (Redis expires the keys, no clock to inject) and
+// uses its own org and gateways, so the waits overlap instead of adding up (same TTLs, same checks).
+describe.skipIf(names.length === 0).concurrent.each(names)('reservation leases on %s Redis', (name) => {
   const { connect } = useDeployment(name);
   const prefix = uniquePrefix('lease');
   let run = 0;
