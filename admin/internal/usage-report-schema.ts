@@ -11,7 +11,7 @@
  * strict for is still accepted. test/unit/admin/usage-report-schema.test.ts compares the two.
  */
 import { z } from 'zod';
-import type { UsageReportWire } from '../../src/usage/usage-report.js';
+import type { UsageItemWire, UsageReportWire } from '../../src/usage/usage-report.js';
 import { MAX_REQUEST_TAGS } from '../../src/usage/request-tags.js';
 import { TAG } from '../keys/key-input.js';
 
@@ -19,6 +19,29 @@ const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
 /** Items in one batch at most (the gateway splits larger batches, gateway/usage/usage-reporter.ts). */
 export const MAX_USAGE_ITEMS = 100_000;
+
+/**
+ * The latest `last_used_at` (epoch ms): the last instant a JS `Date` holds (ECMA-262 time
+ * values). A later one was stored as the key's last use, and every view of the key then failed
+ * (`toISOString` throws) with 500 for good.
+ */
+export const MAX_USAGE_TIME_MS = 8.64e15;
+
+/**
+ * The counts a batch adds up (per key, team, org and hourly row): their sum over the batch stays
+ * a safe integer, or SQLite's SUM overflowed (500) or the stored totals lost precision.
+ */
+const SUMMED = ['requests', 'input_tokens', 'output_tokens', 'spend_micros'] as const;
+
+/** The first count whose sum over `items` is above 2^53 − 1, if any. */
+function oversizedTotal(items: readonly UsageItemWire[]): (typeof SUMMED)[number] | undefined {
+  for (const field of SUMMED) {
+    let total = 0;
+    for (const item of items) total += item[field];
+    if (total > Number.MAX_SAFE_INTEGER) return field;
+  }
+  return undefined;
+}
 
 /** The snake_case wire body; `param` in a refusal names the wire field (`items.0.spend_micros`). */
 export const UsageReportSchema = z.object({
@@ -34,11 +57,16 @@ export const UsageReportSchema = z.object({
         input_tokens: count,
         output_tokens: count,
         spend_micros: count,
-        last_used_at: count,
+        last_used_at: count.max(MAX_USAGE_TIME_MS),
         tags: z.array(z.string().regex(TAG)).max(MAX_REQUEST_TAGS).optional(),
       }),
     )
-    .max(MAX_USAGE_ITEMS),
+    .max(MAX_USAGE_ITEMS)
+    .superRefine((items, ctx) => {
+      const field = oversizedTotal(items);
+      if (field !== undefined)
+        ctx.addIssue({ code: 'custom', message: `the items' ${field} add up to more than 2^53 - 1` });
+    }),
 }) satisfies z.ZodType<UsageReportWire>;
 
 /** A plain object (zod's own object test: not null, not an array). */
@@ -84,9 +112,10 @@ export function isValidUsageReport(body: unknown): body is UsageReportWire {
       !isCount(item.output_tokens) ||
       !isCount(item.spend_micros) ||
       !isCount(item.last_used_at) ||
+      (item.last_used_at as number) > MAX_USAGE_TIME_MS ||
       !isValidTags(item.tags)
     )
       return false;
   }
-  return true;
+  return oversizedTotal(items as UsageItemWire[]) === undefined;
 }

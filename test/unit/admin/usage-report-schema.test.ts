@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   isValidUsageReport,
   MAX_USAGE_ITEMS,
+  MAX_USAGE_TIME_MS,
   UsageReportSchema,
 } from '../../../admin/internal/usage-report-schema.js';
 
@@ -90,7 +91,7 @@ function variants(): unknown[] {
     input_tokens: counts,
     output_tokens: counts,
     spend_micros: counts,
-    last_used_at: counts,
+    last_used_at: [...counts, MAX_USAGE_TIME_MS, MAX_USAGE_TIME_MS + 1],
     tags,
     extra: ['anything'],
   };
@@ -102,6 +103,12 @@ function variants(): unknown[] {
       delete without[field];
       out.push({ ...body, items: [without] });
     }
+  }
+  // Counts whose sum over the items passes 2^53 - 1, or just reaches it.
+  const half = 2 ** 52;
+  for (const field of ['requests', 'input_tokens', 'output_tokens', 'spend_micros']) {
+    out.push({ ...body, items: [{ ...item, [field]: half }, { ...item, [field]: half }] });
+    out.push({ ...body, items: [{ ...item, [field]: half }, { ...item, [field]: half - 1 }] });
   }
   return out;
 }
