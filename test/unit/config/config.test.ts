@@ -54,6 +54,17 @@ describe('config loader', () => {
     }
   });
 
+  it.each(['-1', 'abc', '1e9', '0x10', ' 5', '1.5', '100000001'])(
+    'KEYGATE_PRELOAD_KEYS=%j stops the start with a problem naming it (0 and 100,000,000 are taken)',
+    (value) => {
+      expect(() => loadConfig({ KEYGATE_PRELOAD_KEYS: value })).toThrow(
+        /KEYGATE_PRELOAD_KEYS must be an integer between 0 and 100000000/,
+      );
+      expect(loadConfig({ KEYGATE_PRELOAD_KEYS: '0' }).preloadKeys).toBe(0);
+      expect(loadConfig({ KEYGATE_PRELOAD_KEYS: '100000000' }).preloadKeys).toBe(100_000_000);
+    },
+  );
+
   it('parses the gateway push list, and an empty value means push to nobody', () => {
     expect(loadConfig({ KEYGATE_GATEWAY_URLS: 'http://a:1, http://b:2/' }).gatewayUrls).toEqual([
       'http://a:1',
