@@ -8,8 +8,10 @@
  * (network, 5xx, 401/403: the admin plane is away or misconfigured) ends the run: the rest stay
  * untried rather than each waiting out the same failure. Temporary files (`*.json.tmp`) older than
  * a minute, left by a gateway killed mid-write, are removed first and named. Exit 0 when none is left, 1 when some
- * are, 2 on a usage or configuration problem.
+ * are, 2 on a usage or configuration problem (no such spool directory, a refused/ area that cannot
+ * be read).
  */
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { AdminClient } from '../gateway/admin-client.js';
 import { RefusedBatches } from '../gateway/usage/refused-batches.js';
@@ -22,6 +24,14 @@ export const USAGE_COMMAND_HELP = 'usage: keygate usage replay [spool-dir]\n';
 
 export interface ReplayOutput {
   write(text: string): unknown;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 export async function runUsageCommand(
@@ -40,17 +50,29 @@ export async function runUsageCommand(
   }
   const dir = args[1] ?? config.spoolDir;
   const refused = basename(dir) === 'refused' ? new RefusedBatches(dir) : RefusedBatches.inSpool(dir);
+  // A directory that is not there is a typo or the wrong host, not "nothing to replay" (exit 0
+  // would tell a script all was sent); a spool whose refused/ area was never made is the latter.
+  if (!isDirectory(dir)) {
+    err.write(`keygate usage replay: ${dir} is not a directory (give the gateway's KEYGATE_SPOOL_DIR)\n`);
+    return 2;
+  }
+  let paths: string[];
+  try {
+    // Temporaries a killed gateway left between write and rename: never a batch (see RefusedBatches).
+    for (const path of refused.removeStaleTemporaries(systemClock.now()))
+      out.write(`removed stale temporary ${path}\n`);
+    paths = refused.list();
+  } catch (error) {
+    err.write(`keygate usage replay: cannot read ${refused.dir}: ${(error as Error).message}\n`);
+    return 2;
+  }
   const client = new AdminClient({
     adminUrl: config.adminUrl,
     internalSecret: config.internalSecret,
     gatewayId: config.gatewayId ?? 'keygate-usage-replay',
     clock: systemClock,
   });
-  // Temporaries a killed gateway left between write and rename: never a batch (see RefusedBatches).
-  for (const path of refused.removeStaleTemporaries(systemClock.now()))
-    out.write(`removed stale temporary ${path}\n`);
   const counts = { accepted: 0, duplicate: 0, refused: 0, unsent: 0 };
-  const paths = refused.list();
   try {
     for (const [index, path] of paths.entries()) {
       let report;

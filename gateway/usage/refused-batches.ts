@@ -22,6 +22,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { usageReportToWire, type UsageReport, type UsageReportWire } from '../../src/usage/usage-report.js';
 
@@ -133,7 +134,7 @@ export class RefusedBatches {
       throw new Error('not JSON');
     }
     if (!isRefusedBatchFile(record))
-      throw new Error('not a set-aside usage batch (no report with batch_id and items)');
+      throw new Error('not a set-aside usage batch (no report with batch_id and items of objects)');
     return record;
   }
 
@@ -158,12 +159,18 @@ export const STALE_TEMPORARY_MS = 60_000;
  */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
-/** Batch ids are the gateway's own (`batch_…`), but a recovered spool could hold anything. */
+/**
+ * Batch ids are the gateway's own (`batch_…`), but a recovered spool could hold anything: an id
+ * with other characters gets a digest of itself too, or two ids differing only there (`a/1`,
+ * `a:1`) shared one file and the second batch set aside replaced the first.
+ */
 function fileName(batchId: string): string {
-  return `usage-${batchId.replace(/[^\w.-]/g, '_')}.json`;
+  const safe = batchId.replace(/[^\w.-]/g, '_');
+  if (safe === batchId) return `usage-${safe}.json`;
+  return `usage-${safe}-${createHash('sha256').update(batchId).digest('hex').slice(0, 16)}.json`;
 }
 
-/** The shape `read` relies on: a report with its ids and an items array (items are checked by the admin plane). */
+/** The shape `read` relies on: a report with its ids and an array of objects (their fields are checked by the admin plane). */
 function isRefusedBatchFile(record: unknown): record is RefusedBatchFile {
   if (typeof record !== 'object' || record === null) return false;
   const report = (record as { report?: unknown }).report;
@@ -173,6 +180,9 @@ function isRefusedBatchFile(record: unknown): record is RefusedBatchFile {
     typeof wire.gateway_id === 'string' &&
     typeof wire.batch_id === 'string' &&
     typeof wire.batch_seq === 'number' &&
-    Array.isArray(wire.items)
+    Array.isArray(wire.items) &&
+    // An item that is no object (null, a number) made the replay's conversion throw, taken for
+    // an admin plane away: the batches after it were left untried.
+    wire.items.every((item) => typeof item === 'object' && item !== null && !Array.isArray(item))
   );
 }

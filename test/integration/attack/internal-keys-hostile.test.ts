@@ -50,6 +50,8 @@ describe('internal key batches, hostile input', () => {
     const res = await w.admin.callInternal('POST', '/internal/keys', { hashes });
     expect(res.status).toBe(200);
     expect(res.body.policies.slice(0, 5)).toEqual([null, null, null, null, null]);
-    expect(new Set(res.body.policies.slice(5).map((p: { keyId: string }) => p.keyId))).toEqual(new Set([key.id]));
+    expect(new Set(res.body.policies.slice(5).map((p: { keyId: string }) => p.keyId))).toEqual(
+      new Set([key.id]),
+    );
   });
 });

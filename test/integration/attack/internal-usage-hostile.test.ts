@@ -77,7 +77,9 @@ describe('POST /internal/usage from a hostile gateway', () => {
     expect((await post(report(copies))).body).toEqual({ applied: true });
     expect((await post(report([item({ spend_micros: 999_999 })]))).body).toEqual({ applied: false });
     expect(teamSpend()).toBe(100_000);
-    expect(hourly()).toEqual([{ target: 'gpt-4o-mini', tags: '["a","b"]', requests: 1000, spend_micros: 100_000 }]);
+    expect(hourly()).toEqual([
+      { target: 'gpt-4o-mini', tags: '["a","b"]', requests: 1000, spend_micros: 100_000 },
+    ]);
   });
 
   it('targets with NUL, control and non-BMP characters are stored as sent and listed in JSON and CSV', async () => {

@@ -107,8 +107,20 @@ function variants(): unknown[] {
   // Counts whose sum over the items passes 2^53 - 1, or just reaches it.
   const half = 2 ** 52;
   for (const field of ['requests', 'input_tokens', 'output_tokens', 'spend_micros']) {
-    out.push({ ...body, items: [{ ...item, [field]: half }, { ...item, [field]: half }] });
-    out.push({ ...body, items: [{ ...item, [field]: half }, { ...item, [field]: half - 1 }] });
+    out.push({
+      ...body,
+      items: [
+        { ...item, [field]: half },
+        { ...item, [field]: half },
+      ],
+    });
+    out.push({
+      ...body,
+      items: [
+        { ...item, [field]: half },
+        { ...item, [field]: half - 1 },
+      ],
+    });
   }
   return out;
 }
