@@ -146,7 +146,14 @@ export async function startGateway(
     },
   });
   // Usage is journaled as it is recorded; batches a previous run could not send go first.
-  const { spool, recovered } = UsageSpool.open({ dir: config.spoolDir });
+  const { spool, recovered, skipped } = UsageSpool.open({ dir: config.spoolDir });
+  if (skipped > 0) {
+    // Torn by a kill or damaged on disk: their usage cannot be sent, so it is said, not dropped silently.
+    logger.warn(
+      { lines: skipped, dir: config.spoolDir },
+      'usage spool lines that could not be read were skipped',
+    );
+  }
   const reporter = new UsageReporter({
     sink: admin,
     gatewayId,

@@ -2,6 +2,11 @@
  * Reads usage spool segments (format in usage-spool.ts) back into batches. Lines that do not
  * parse (a torn last line after kill -9) are skipped; an `add` line's usage is summed into its
  * batch wherever the batch was opened; acknowledgements count across all segments.
+ *
+ * So are lines and rows that parse but are not of the format (a damaged disk, a hand edit:
+ * `null`, a row that is no array): they made the start of the gateway throw, on every start
+ * (the segment stays in the spool), or sent an item without its counts that got the whole batch
+ * refused. Every line or row skipped is counted in `skipped`, for the gateway to log.
  */
 import { usageItemId, type UsageItem, type UsageReport } from '../../src/usage/usage-report.js';
 
@@ -9,6 +14,8 @@ export interface SpoolContents {
   /** Per segment (same order as given), the batches opened in it, with their summed items. */
   batches: UsageReport[][];
   acked: Set<string>;
+  /** Lines and rows skipped: torn, or not of the format. */
+  skipped: number;
 }
 
 type Row = [string, string, number, number, number, number, number, string[]?];
@@ -25,10 +32,15 @@ export function readSpoolSegments(texts: readonly string[]): SpoolContents {
   const byId = new Map<string, { report: UsageReport; items: Map<string, UsageItem> }>();
   const acked = new Set<string>();
   const orphanAdds: Line[] = [];
+  let skipped = 0;
   const addRows = (line: Line): boolean => {
     const batch = byId.get(line.add!);
     if (batch === undefined) return false;
     for (const row of line.items ?? []) {
+      if (!isRow(row)) {
+        skipped++;
+        continue;
+      }
       const [keyId, target, requests, inputTokens, outputTokens, spendMicros, lastUsedAt, tags] = row;
       const id = usageItemId(keyId, target, tags);
       const item = batch.items.get(id);
@@ -58,13 +70,16 @@ export function readSpoolSegments(texts: readonly string[]): SpoolContents {
   texts.forEach((text, index) => {
     for (const raw of text.split('\n')) {
       if (raw === '') continue;
-      let line: Line;
+      let line: unknown;
       try {
-        line = JSON.parse(raw) as Line;
+        line = JSON.parse(raw);
       } catch {
+        skipped++;
         continue; // torn write
       }
-      if (line.open !== undefined) {
+      if (!isLine(line)) {
+        skipped++;
+      } else if (line.open !== undefined) {
         const report: UsageReport = { ...line.open, items: [] };
         byId.set(report.batchId, { report, items: new Map() });
         batches[index]!.push(report);
@@ -76,5 +91,38 @@ export function readSpoolSegments(texts: readonly string[]): SpoolContents {
     }
   });
   for (const line of orphanAdds) addRows(line);
-  return { batches, acked };
+  return { batches, acked, skipped };
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
+/** One of the three line shapes, each with its fields of the right types. */
+function isLine(value: unknown): value is Line {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const line = value as Record<string, unknown>;
+  if (line.open !== undefined) {
+    const open = line.open as Record<string, unknown> | null;
+    return (
+      typeof open === 'object' &&
+      open !== null &&
+      isString(open.gatewayId) &&
+      isString(open.batchId) &&
+      isCount(open.batchSeq)
+    );
+  }
+  if (line.add !== undefined)
+    return isString(line.add) && (line.items === undefined || Array.isArray(line.items));
+  return isString(line.ack);
+}
+
+function isRow(value: unknown): value is Row {
+  if (!Array.isArray(value) || value.length < 7 || value.length > 8) return false;
+  const tags: unknown = value[7];
+  return (
+    isString(value[0]) &&
+    isString(value[1]) &&
+    value.slice(2, 7).every(isCount) &&
+    (tags === undefined || (Array.isArray(tags) && tags.every(isString)))
+  );
 }

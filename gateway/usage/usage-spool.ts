@@ -81,8 +81,11 @@ export class UsageSpool {
   private readonly startedAt = Date.now();
   private closed = false;
 
-  /** Opens a new segment in `dir` and returns the unacknowledged batches of dead gateways. */
-  static open(options: UsageSpoolOptions): { spool: UsageSpool; recovered: UsageReport[] } {
+  /**
+   * Opens a new segment in `dir` and returns the unacknowledged batches of dead gateways, and how
+   * many of their lines and rows could not be read (spool-reader.ts: torn or damaged).
+   */
+  static open(options: UsageSpoolOptions): { spool: UsageSpool; recovered: UsageReport[]; skipped: number } {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const alive = options.isOwnerAlive ?? ownerAlive;
     const claimed: string[] = [];
@@ -97,7 +100,7 @@ export class UsageSpool {
         // another starting gateway took it first
       }
     }
-    const { batches, acked } = readSpoolSegments(claimed.map((path) => readFileSync(path, 'utf8')));
+    const { batches, acked, skipped } = readSpoolSegments(claimed.map((path) => readFileSync(path, 'utf8')));
     const spool = new UsageSpool(options);
     const recovered: UsageReport[] = [];
     for (const [index, path] of claimed.entries()) {
@@ -111,7 +114,7 @@ export class UsageSpool {
       openHere.add(resolve(path));
     }
     spool.dropDone();
-    return { spool, recovered };
+    return { spool, recovered, skipped };
   }
 
   private constructor(private readonly options: UsageSpoolOptions) {

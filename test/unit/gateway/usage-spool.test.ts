@@ -1,4 +1,12 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -161,6 +169,44 @@ describe('UsageSpool', () => {
             outputTokens: 1,
             spendMicros: 7,
             lastUsedAt: 2,
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('lines and rows a damaged disk or a hand edit left are skipped and counted; the start does not throw, the good usage is replayed', () => {
+    const good =
+      '{"open":{"gatewayId":"gw","batchId":"b","batchSeq":1}}\n{"add":"b","items":[["k","m",1,1,1,5,1]]}\n';
+    const damaged = [
+      'null',
+      '5',
+      '[]',
+      '\u0000\u0000\u0000',
+      '{"open":null}',
+      '{"open":{"gatewayId":"gw","batchId":5,"batchSeq":1}}',
+      '{"add":"b","items":5}',
+      '{"add":"b","items":[null, ["k"], ["k","m",1,1,1,"5",1], ["k","m",1,1,1,5,1,[7]], ["k","m",2,0,0,3,9]]}',
+    ];
+    const dir = spoolDir();
+    writeFileSync(join(dir, 'usage-999999-1-0.spool'), good + damaged.join('\n') + '\n');
+    const { spool, recovered, skipped } = UsageSpool.open({ dir, ...dead });
+    spool.close();
+    expect(skipped).toBe(7 + 4);
+    expect(recovered).toEqual([
+      {
+        gatewayId: 'gw',
+        batchId: 'b',
+        batchSeq: 1,
+        items: [
+          {
+            keyId: 'k',
+            target: 'm',
+            requests: 3,
+            inputTokens: 1,
+            outputTokens: 1,
+            spendMicros: 8,
+            lastUsedAt: 9,
           },
         ],
       },
