@@ -145,7 +145,12 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     // batch aside; anything else is retried in order.
     if (refusedForGood(status)) throw new UsageRefusedError(status, text.slice(0, MAX_REFUSAL_BODY));
     if (status !== 200) throw new AdminUnavailableError(`POST /internal/usage answered ${status}`);
-    return body as { applied: boolean };
+    // A 200 without `applied` is no admin plane (a KEYGATE_ADMIN_URL pointing elsewhere): taken as
+    // applied, the reporter dropped the batch and the replay removed its file, usage lost silently.
+    const applied = (body as { applied?: unknown } | null)?.applied;
+    if (typeof applied !== 'boolean')
+      throw new AdminUnavailableError('POST /internal/usage answered 200 without a boolean `applied`');
+    return { applied };
   }
 
   close(): Promise<void> {

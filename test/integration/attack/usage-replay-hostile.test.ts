@@ -5,6 +5,8 @@
  * or configuration problem).
  */
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,8 +28,8 @@ beforeAll(async () => {
 });
 afterAll(() => http.close());
 
-async function replay(dir: string): Promise<{ code: number; output: string }> {
-  const config = loadConfig({ KEYGATE_ADMIN_URL: http.url, KEYGATE_INTERNAL_SECRET: TEST_INTERNAL_SECRET });
+async function replay(dir: string, adminUrl = http.url): Promise<{ code: number; output: string }> {
+  const config = loadConfig({ KEYGATE_ADMIN_URL: adminUrl, KEYGATE_INTERNAL_SECRET: TEST_INTERNAL_SECRET });
   let output = '';
   const sink = { write: (text: string) => (output += text) };
   const code = await runUsageCommand(config, ['replay', dir], sink, sink);
@@ -77,6 +79,26 @@ describe('keygate usage replay over a damaged refused/ area', () => {
     expect(result.code).toBe(1);
     expect(teamSpend()).toBe(before + 70);
     expect(readdirSync(area.dir)).toEqual(['usage-a-bad.json']);
+  });
+
+  it('a server that answers 200 without `applied` (KEYGATE_ADMIN_URL pointing elsewhere) removes nothing: not sent, kept, exit 1', async () => {
+    const spool = mkdtempSync(join(tmpdir(), 'keygate-replay-hostile-'));
+    const area = RefusedBatches.inSpool(spool);
+    area.keep(batch('batch_c', 5), { status: 422, body: '{}' }, 1);
+    area.keep(batch('batch_d', 6), { status: 422, body: '{}' }, 1);
+    const other = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
+    );
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await replay(spool, `http://127.0.0.1:${(other.address() as AddressInfo).port}`);
+      expect(result.output).toMatch(/not sent batch_c .*applied/);
+      expect(result.output).toMatch(/0 applied, 0 already applied, 0 refused again, 2 not sent; 2 kept/);
+      expect(result.code).toBe(1);
+      expect(area.list()).toHaveLength(2);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 
   it('a spool directory that does not exist (a typo) is a usage problem: exit 2, not "0 kept"', async () => {
