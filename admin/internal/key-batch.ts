@@ -37,13 +37,16 @@ export function resolveKeyPolicies(
   })();
 }
 
-/** Parses `<last_used_at>:<key num>` (migration 7's integer key number); undefined when malformed. */
+/**
+ * Parses `<last_used_at>:<key num>` (migration 7's integer key number), both as `next` writes them
+ * (digits only); undefined when malformed. `Number()` alone took ` 1`, `0x10`, `1e3` and `-5` for
+ * times, so a mangled cursor answered some other page instead of 400.
+ */
 export function parseCursor(cursor: string): RecentCursor | undefined {
-  const colon = cursor.indexOf(':');
-  if (colon <= 0) return undefined;
-  const lastUsedAt = Number(cursor.slice(0, colon));
-  const rest = cursor.slice(colon + 1);
-  const num = /^\d{1,15}$/.test(rest) ? Number(rest) : NaN;
+  const match = /^(\d{1,16}):(\d{1,15})$/.exec(cursor);
+  if (match === null) return undefined;
+  const lastUsedAt = Number(match[1]);
+  const num = Number(match[2]);
   if (!Number.isSafeInteger(lastUsedAt) || !Number.isSafeInteger(num)) return undefined;
   return { lastUsedAt, num };
 }
