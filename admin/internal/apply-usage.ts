@@ -9,7 +9,8 @@
  * Issue 14: budget periods: a scope with a `budget_period` also adds to the spend of the period
  * containing the item's last request (calendar-aligned UTC, src/budget/period.ts); an item of a
  * later period starts the period's spend over, one of an earlier period is only lifetime spend.
- * Only items of scopes with a period are read back for that. Soft budgets: the first batch that
+ * Only items of scopes with a period are read back for that; an item later than the admin's
+ * `now` (a gateway's clock ahead) counts in the current period. Soft budgets: the first batch that
  * takes a scope's period (or lifetime) spend to its `soft_budget` records one `budget_alerts` row
  * and a `budget.soft_exceeded` audit entry, and returns the alert for the webhook (sent after the
  * commit, admin/alerts/alert-webhook.ts).
@@ -77,9 +78,13 @@ function applyPeriodsAndSoftBudgets(
     }
   };
   for (const item of writer.periodItems()) {
-    add('key', item.key_id, item.key_period, item.last_used_at, item.spend_micros);
-    add('team', item.team_id, item.team_period, item.last_used_at, item.spend_micros);
-    add('org', item.org_id, item.org_period, item.last_used_at, item.spend_micros);
+    // Usage is never later than now: an item of a gateway whose clock runs ahead (a month, say)
+    // started that later period over, and the spend of the current period, counted again from
+    // zero when the clock came back, was forgotten by the period budget.
+    const at = Math.min(item.last_used_at, now);
+    add('key', item.key_id, item.key_period, at, item.spend_micros);
+    add('team', item.team_id, item.team_period, at, item.spend_micros);
+    add('org', item.org_id, item.org_period, at, item.spend_micros);
   }
   // Earlier periods first, so a batch spanning a boundary ends on the later one.
   for (const entry of [...totals.values()].sort((a, b) => a.start - b.start)) {

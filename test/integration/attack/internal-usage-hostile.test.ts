@@ -82,6 +82,27 @@ describe('POST /internal/usage from a hostile gateway', () => {
     ]);
   });
 
+  it("an item from a gateway whose clock runs 40 days ahead counts in the admin's current period: the month's spend is not started over", async () => {
+    w.admin.deps.db
+      .prepare("UPDATE teams SET budget_period = 'month', max_budget_micros = 1000000 WHERE id = ?")
+      .run(w.teamA1);
+    const now = w.admin.clock.now();
+    const period = () =>
+      w.admin.deps.db
+        .prepare('SELECT period_spend_micros AS spend, period_start AS start FROM teams WHERE id = ?')
+        .get(w.teamA1) as { spend: number; start: number };
+    await post(report([item({ spend_micros: 900_000, last_used_at: now })], 'b-now'));
+    const start = period().start;
+    await post(report([item({ spend_micros: 1, last_used_at: now + 40 * 86_400_000 })], 'b-ahead'));
+    await post(report([item({ spend_micros: 500_000, last_used_at: now })], 'b-now-2'));
+    expect(period()).toEqual({ spend: 1_400_001, start });
+    const policy = await w.admin.callInternal(
+      'GET',
+      `/internal/keys/${w.admin.deps.db.prepare('SELECT token_hash AS h FROM keys WHERE id = ?').pluck().get(keyId) as string}`,
+    );
+    expect(policy.body.team).toMatchObject({ periodSpendMicros: 1_400_001, periodStartMs: start });
+  });
+
   it('targets with NUL, control and non-BMP characters are stored as sent and listed in JSON and CSV', async () => {
     const odd = ['a\u0000b', 'é🙂\u202e', '\n,"x"'];
     const res = await post(report(odd.map((target) => item({ target }))));

@@ -154,6 +154,8 @@ describe('soft budgets', () => {
       }),
     ]);
     expect(audits('budget.soft_exceeded').map((row) => row.entity_id)).toEqual([key.id]);
+    // The next day, on the admin's clock too (usage later than its now counts in its current period).
+    w.admin.clock.set(Date.UTC(2026, 3, 16, 1));
     await spend(key.id, 600_000, Date.UTC(2026, 3, 16, 1));
     expect(sent.map((alert) => alert.period_start)).toEqual([
       '2026-04-15T00:00:00.000Z',
