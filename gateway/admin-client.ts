@@ -11,7 +11,7 @@ import type { KeySource } from '../src/cache/key-source.js';
 import { PolicyInterner } from '../src/cache/policy-interner.js';
 import type { Clock } from '../src/clock.js';
 import type { ChangeFeed } from '../src/invalidation/change-follower.js';
-import type { ChangeBatch } from '../src/invalidation/change.js';
+import type { ChangePage } from '../src/invalidation/change.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
 import { usageReportJson, type UsageReport } from '../src/usage/usage-report.js';
@@ -127,10 +127,10 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     return answer;
   }
 
-  async changesAfter(seq: number, limit: number): Promise<ChangeBatch> {
+  async changesAfter(seq: number, limit: number): Promise<ChangePage> {
     const { status, body } = await this.call('GET', `/internal/changes?after=${seq}&limit=${limit}`);
     if (status !== 200) throw new AdminUnavailableError(`GET /internal/changes answered ${status}`);
-    return body as ChangeBatch;
+    return body as ChangePage;
   }
 
   async targets(): Promise<{ seq: number; targets: TargetRoute[] }> {
