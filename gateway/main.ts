@@ -234,8 +234,10 @@ export async function startGateway(
   // runs once more right after, since the running pull may have read the feed before its change.
   const sync = coalescingRun(
     async () => {
-      if (!catalog.loaded || follower.lastSeq === undefined) follower.start(await catalog.reload());
-      else await follower.pull();
+      if (!catalog.loaded || follower.lastSeq === undefined) {
+        const { seq, last } = await catalog.reload();
+        follower.start(seq, last);
+      } else await follower.pull();
     },
     (error) => logger.warn({ err: error }, 'admin plane sync failed; retrying'),
   );

@@ -83,7 +83,10 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
   });
 
   app.get('/internal/targets', (c) => {
-    const seq = changeLogHead(db);
+    // The head and its change: a gateway starting from this catalog checks, at its first pull,
+    // that the log still holds that change there (it was not restored and written past it).
+    const last = changeAtOrBefore(db, Number.MAX_SAFE_INTEGER);
+    const seq = last?.seq ?? 0;
     const targets: TargetRoute[] = allTargets(db).map((row) => ({
       name: row.name,
       baseUrl: row.base_url,
@@ -92,7 +95,7 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
       inputMicrosPerMtok: row.input_micros_per_mtok,
       outputMicrosPerMtok: row.output_micros_per_mtok,
     }));
-    return c.json({ seq, targets }, 200);
+    return c.json({ seq, last, targets }, 200);
   });
 
   app.get('/internal/changes', (c) => {

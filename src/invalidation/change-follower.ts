@@ -85,13 +85,17 @@ export class ChangeFollower {
   }
 
   /**
-   * Starting point: the seq the target catalog was read at (`GET /internal/targets`). Its change
-   * is not known: the first pull takes the feed's word for it.
+   * Starting point: the seq the target catalog was read at (`GET /internal/targets`) and the
+   * change there (`last`). Without it (an older admin plane), the first pull takes the feed's
+   * word for that change.
    */
-  start(seq: number): void {
+  start(seq: number, last?: Change | null): void {
     if (this.seq === undefined || seq > this.seq) {
       this.seq = seq;
-      this.base = { seq, change: seq === 0 ? null : undefined };
+      this.base = {
+        seq,
+        change: seq === 0 ? null : last !== undefined && (last?.seq ?? 0) === seq ? last : undefined,
+      };
       this.forgetHeldUpTo(seq);
       this.highest = Math.max(this.highest, seq);
     }

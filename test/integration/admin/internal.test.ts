@@ -157,11 +157,12 @@ describe('GET /internal/keys/:hash', () => {
 });
 
 describe('GET /internal/targets', () => {
-  it('lists every target in the wire shape with the change-log head', async () => {
-    await w.createKey({ name: 'k', team_id: w.teamA1 });
+  it('lists every target in the wire shape with the change-log head and the change there', async () => {
+    const key = (await w.createKey({ name: 'k', team_id: w.teamA1 })).body.key;
     const res = await call('GET', '/internal/targets');
     expect(res.status).toBe(200);
     expect(res.body.seq).toBe(1);
+    expect(res.body.last).toMatchObject({ seq: 1, entityType: 'key', entityId: key.id });
     expect(res.body.targets).toEqual([
       {
         name: 'claude-haiku',

@@ -290,4 +290,41 @@ describe('ChangeFollower recovery', () => {
       { numRuns: 200 },
     );
   });
+
+  it('a log restored and written past the catalog seq before the first pull resets the follower', async () => {
+    const feed = new AdminLikeFeed();
+    const applied: number[] = [];
+    const resets: number[] = [];
+    const follower = new ChangeFollower({
+      feed,
+      clock: new ManualClock(),
+      apply: (c) => void applied.push(c.seq),
+      onReset: (seq) => void resets.push(seq),
+    });
+    feed.append(100);
+    follower.start(100, feed.log.at(-1)); // GET /internal/targets: {seq, last}
+    feed.restore(90);
+    feed.append(15);
+    await follower.pull();
+    expect(resets).toEqual([105]);
+    expect(applied).toEqual([101, 102, 103, 104, 105]);
+  });
+
+  it('without the change at the catalog seq (an older admin plane) the first pull takes the feed at its word', async () => {
+    const feed = new AdminLikeFeed();
+    const resets: number[] = [];
+    const follower = new ChangeFollower({
+      feed,
+      clock: new ManualClock(),
+      apply: () => undefined,
+      onReset: (seq) => void resets.push(seq),
+    });
+    feed.append(100);
+    follower.start(100);
+    await follower.pull();
+    feed.restore(90);
+    feed.append(15);
+    await follower.pull(); // the change at 100 learnt from the first pull
+    expect(resets).toEqual([105]);
+  });
 });
