@@ -34,7 +34,7 @@ export const DEFAULTS = {
   warmupS: 2,
   connections: 50,
   keys: 100_000,
-  coldKeys: 60_000,
+  coldKeys: 120_000,
   trials: 50,
 };
 export const QUICK = {
@@ -42,7 +42,7 @@ export const QUICK = {
   warmupS: 0.5,
   connections: 50,
   keys: 5_000,
-  coldKeys: 5_000,
+  coldKeys: 10_000,
   trials: 10,
 };
 

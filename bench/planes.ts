@@ -20,6 +20,8 @@ import { seedKeys, type SeededKey } from './seed.js';
 
 export const MODEL = 'bench-model';
 export const CHAT_PATH = '/v1/chat/completions';
+/** Answered by the gateway from the key's policy alone (no upstream call). */
+export const MODELS_PATH = '/v1/models';
 export const CHAT_BODY = JSON.stringify({
   model: MODEL,
   messages: [{ role: 'user', content: 'Say hello to the benchmark, briefly.' }],

@@ -121,6 +121,21 @@ export const RULES: readonly Rule[] = [
     },
   },
   {
+    id: 'cold-loads-rps',
+    goal: 'cold misses on /v1/models (key loads, no upstream) ≥ 10,000 rps',
+    rows: ['cold-loads'],
+    check(get) {
+      const row = get('cold-loads');
+      const rps = row.rps ?? 0;
+      const pass = rps >= 10_000 && row.errors === 0;
+      return {
+        measured: `${Math.round(rps)} rps, ${row.errors} errors`,
+        pass,
+        note: pass ? undefined : rps < 10_000 ? `short by ${Math.round(10_000 - rps)} rps` : 'errors',
+      };
+    },
+  },
+  {
     id: 'preload-seconds',
     goal: 'preload of 100,000 keys ≤ 5 s',
     rows: ['preload'],

@@ -7,12 +7,14 @@
  *   forced full GC (the bench starts the gateway with --expose-gc and bench/gc-hook.ts), with the
  *   heap per key (heap after GC with the keys − heap after GC before them, ÷ keys);
  * - cold-misses: keys nothing has used yet, each request a miss that loads the policy from the
- *   admin plane (single-flight, over HTTP): it must be sustained without errors.
+ *   admin plane (single-flight, batched, over HTTP): it must be sustained without errors; measured
+ *   proxied (the upstream answers) and on GET /v1/models (the key loads alone).
  */
 import { loadRow, type BenchContext } from '../context.js';
 import { measureInterleaved, runLoad, type LoadResult } from '../load.js';
 import { figureRow } from '../measurement.js';
-import { CHAT_BODY, CHAT_PATH, type Planes } from '../planes.js';
+import { CHAT_BODY, CHAT_PATH, MODELS_PATH, type Planes } from '../planes.js';
+import type { SeededKey } from '../seed.js';
 import { forcedGcMemory, rssMb, type ForcedGcMemory } from '../processes.js';
 import { bearer, expectCompletion, keyedRow, keyedSpec, type KeyedLoad } from './gateway-load.js';
 import type { Scenario } from './scenario.js';
@@ -161,52 +163,84 @@ export const memoryScenario: Scenario = {
   },
 };
 
+/** Measures `keys` as cold misses on `path` (warm-up on the pool first); the pool is used in order. */
+async function coldLoad(
+  ctx: BenchContext,
+  planes: Planes,
+  keys: readonly SeededKey[],
+  request: { path: string; method: 'GET' | 'POST'; body?: string },
+): Promise<{ result: LoadResult; exhausted: boolean; used: number }> {
+  let next = 0;
+  const spec = {
+    origin: planes.gatewayUrl,
+    ...request,
+    perRequest: () => bearer(keys[next++ % keys.length]!.secret),
+    connections: ctx.options.connections,
+    expectedStatus: 200,
+    cpuPids: { gateway: planes.gatewayChild.pid, admin: planes.adminChild.pid },
+  };
+  // Short warm-up on the pool itself (these keys are cold too); then measure until the pool
+  // runs out or the duration ends, whichever comes first.
+  const warmupS = Math.min(ctx.options.warmupS, 1);
+  if (warmupS > 0) await runLoad({ ...spec, durationS: warmupS, amount: Math.floor(keys.length / 4) });
+  const remaining = keys.length - next;
+  const result = await runLoad({ ...spec, durationS: ctx.options.durationS, amount: remaining });
+  return { result, exhausted: result.requests >= remaining, used: Math.min(next, keys.length) };
+}
+
+/**
+ * Two rows over two halves of the cold keys: the misses proxied to the upstream (the issue's
+ * figure), and the same misses on `GET /v1/models`, which the gateway answers from the loaded
+ * policy: the key-loading path (hash, batched `POST /internal/keys`, resolve, cache) without the
+ * upstream and the proxy, whose own cost bounds the first row on a 2-core machine.
+ */
 export const coldMissesScenario: Scenario = {
   name: 'cold-misses',
   description: 'keys never used before: every request loads the policy from the admin plane',
   references: ['hot-key'],
-  rows: [{ id: 'cold-misses', title: 'gateway, cold misses', kind: 'gateway' }],
+  rows: [
+    { id: 'cold-misses', title: 'gateway, cold misses', kind: 'gateway' },
+    { id: 'cold-loads', title: 'gateway, cold misses on /v1/models', kind: 'gateway' },
+  ],
   async run(ctx) {
     const planes = await ctx.planes();
-    const keys = planes.coldKeys;
-    if (keys.length < 2) throw new Error('no cold keys were seeded');
-    await expectCompletion(ctx, 'a cold key', keys[0]!.secret);
-    let next = 1;
-    const spec = {
-      origin: planes.gatewayUrl,
-      path: CHAT_PATH,
-      method: 'POST' as const,
-      body: CHAT_BODY,
-      perRequest: () => bearer(keys[next++ % keys.length]!.secret),
-      connections: ctx.options.connections,
-      expectedStatus: 200,
-      cpuPids: { gateway: planes.gatewayChild.pid, admin: planes.adminChild.pid },
-    };
-    // Short warm-up on the pool itself (these keys are cold too); then measure until the pool
-    // runs out or the duration ends, whichever comes first.
-    const warmupS = Math.min(ctx.options.warmupS, 1);
-    if (warmupS > 0)
-      await runLoad({ ...spec, durationS: warmupS, amount: Math.floor((keys.length - next) / 4) });
-    const remaining = keys.length - next;
-    const result = await runLoad({ ...spec, durationS: ctx.options.durationS, amount: remaining });
-    const exhausted = result.requests >= remaining;
-    return [
-      loadRow(
-        {
-          id: 'cold-misses',
-          scenario: 'cold-misses',
-          title: 'gateway, cold misses (admin load)',
-          kind: 'gateway',
-          reference: 'hot-key',
-          note: exhausted
-            ? `the ${keys.length} cold keys ran out after ${result.durationS.toFixed(1)} s; use --cold-keys for more`
-            : undefined,
-        },
-        ctx.options.connections,
-        200,
-        result,
-        { coldKeysUsed: Math.min(next - 1, keys.length) },
-      ),
+    const half = Math.floor(planes.coldKeys.length / 2);
+    const proxied = planes.coldKeys.slice(0, half);
+    const models = planes.coldKeys.slice(half);
+    if (proxied.length < 2 || models.length < 2) throw new Error('too few cold keys were seeded');
+    await expectCompletion(ctx, 'a cold key', proxied[0]!.secret);
+    const rows = [];
+    const runs = [
+      {
+        keys: proxied.slice(1),
+        request: { path: CHAT_PATH, method: 'POST' as const, body: CHAT_BODY },
+        row: { id: 'cold-misses', title: 'gateway, cold misses (admin load)', reference: 'hot-key' },
+      },
+      {
+        keys: models,
+        request: { path: MODELS_PATH, method: 'GET' as const },
+        row: { id: 'cold-loads', title: 'gateway, cold misses on /v1/models (no upstream)' },
+      },
     ];
+    for (const { keys, request, row } of runs) {
+      const { result, exhausted, used } = await coldLoad(ctx, planes, keys, request);
+      rows.push(
+        loadRow(
+          {
+            ...row,
+            scenario: 'cold-misses',
+            kind: 'gateway',
+            note: exhausted
+              ? `the ${keys.length} cold keys of this row ran out after ${result.durationS.toFixed(1)} s; use --cold-keys for more`
+              : undefined,
+          },
+          ctx.options.connections,
+          200,
+          result,
+          { coldKeysUsed: used },
+        ),
+      );
+    }
+    return rows;
   },
 };

@@ -101,6 +101,12 @@ describe('bench targets', () => {
     expect(preload(1, 5_000)).toBeNull();
   });
 
+  it('cold misses on /v1/models (the key loads alone) at ≥ 10,000 rps and no errors', () => {
+    expect(target([row('cold-loads', { rps: 12_000 })], 'cold-loads-rps').pass).toBe(true);
+    expect(target([row('cold-loads', { rps: 9_000 })], 'cold-loads-rps').pass).toBe(false);
+    expect(target([row('cold-loads', { rps: 12_000, errors: 1 })], 'cold-loads-rps').pass).toBe(false);
+  });
+
   it('cold misses need requests and no errors', () => {
     expect(target([row('cold-misses')], 'cold-misses-no-errors').pass).toBe(true);
     expect(target([row('cold-misses', { errors: 3 })], 'cold-misses-no-errors').pass).toBe(false);
