@@ -11,7 +11,7 @@ import type { KeySource } from '../src/cache/key-source.js';
 import { PolicyInterner } from '../src/cache/policy-interner.js';
 import type { Clock } from '../src/clock.js';
 import type { ChangeFeed } from '../src/invalidation/change-follower.js';
-import type { ChangeBatch } from '../src/invalidation/change.js';
+import type { Change, ChangePage } from '../src/invalidation/change.js';
 import { InternalTokens } from '../src/invalidation/internal-token.js';
 import type { ResolvedKeyPolicy, TargetRoute } from '../src/policy/resolved-policy.js';
 import { usageReportJson, type UsageReport } from '../src/usage/usage-report.js';
@@ -19,8 +19,9 @@ import type { UsageSink } from './usage/usage-reporter.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { MAX_REFUSAL_BODY, refusedForGood, UsageRefusedError } from './usage/usage-refusal.js';
 
+/** `GET /internal/targets`: the catalog, the change-log head it was read at and the change there. */
 export interface TargetSource {
-  targets(): Promise<{ seq: number; targets: TargetRoute[] }>;
+  targets(): Promise<{ seq: number; last?: Change | null; targets: TargetRoute[] }>;
 }
 
 export class AdminUnavailableError extends Error {
@@ -127,16 +128,16 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     return answer;
   }
 
-  async changesAfter(seq: number, limit: number): Promise<ChangeBatch> {
+  async changesAfter(seq: number, limit: number): Promise<ChangePage> {
     const { status, body } = await this.call('GET', `/internal/changes?after=${seq}&limit=${limit}`);
     if (status !== 200) throw new AdminUnavailableError(`GET /internal/changes answered ${status}`);
-    return body as ChangeBatch;
+    return body as ChangePage;
   }
 
-  async targets(): Promise<{ seq: number; targets: TargetRoute[] }> {
+  async targets(): Promise<{ seq: number; last?: Change | null; targets: TargetRoute[] }> {
     const { status, body } = await this.call('GET', '/internal/targets');
     if (status !== 200) throw new AdminUnavailableError(`GET /internal/targets answered ${status}`);
-    return body as { seq: number; targets: TargetRoute[] };
+    return body as { seq: number; last?: Change | null; targets: TargetRoute[] };
   }
 
   async postUsage(report: UsageReport): Promise<{ applied: boolean }> {

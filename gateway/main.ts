@@ -131,14 +131,17 @@ export async function startGateway(
     // Evicts, then reloads the evicted keys at once (a revoked key's next request finds it refused).
     apply: changeApplier({ keys, reloadTargets: () => catalog.reload() }),
     onApplied: (_change, lagMs) => metrics.invalidationLagMs(lagMs),
-    // The admin's change log went back (restored from a backup, or a new database): no seq can
+    // The admin's change log went back (restored from a backup, or a new database), or holds
+    // other changes than this gateway applied (restored, then written past its cursor): no seq can
     // name what changed, so every cached policy goes (without a seq: even those loaded from the
     // log's former, higher numbering) and the catalog is read again. The spend view takes the
     // restored store's next loads although their version and batch numbers went down.
-    onReset: async (head) => {
+    onReset: async (seq, reason) => {
       logger.warn(
-        { head, lastSeq: follower.lastSeq },
-        'admin change log is behind this gateway (restored or replaced database): key cache dropped, targets reloaded',
+        { seq, reason, lastSeq: follower.lastSeq },
+        reason === 'behind'
+          ? 'admin change log is behind this gateway (restored or replaced database): key cache dropped, targets reloaded'
+          : 'admin change log holds other changes than this gateway applied (restored or replaced database): key cache dropped, targets reloaded',
       );
       spend.forgetLoadOrder();
       keys.invalidate({ all: true });
@@ -238,8 +241,10 @@ export async function startGateway(
   // runs once more right after, since the running pull may have read the feed before its change.
   const sync = coalescingRun(
     async () => {
-      if (!catalog.loaded || follower.lastSeq === undefined) follower.start(await catalog.reload());
-      else await follower.pull();
+      if (!catalog.loaded || follower.lastSeq === undefined) {
+        const { seq, last } = await catalog.reload();
+        follower.start(seq, last);
+      } else await follower.pull();
     },
     (error) => logger.warn({ err: error }, 'admin plane sync failed; retrying'),
   );

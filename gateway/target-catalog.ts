@@ -4,6 +4,7 @@
  * client can never change the origin that is contacted.
  */
 import type { TargetRoute } from '../src/policy/resolved-policy.js';
+import type { Change } from '../src/invalidation/change.js';
 import type { TargetSource } from './admin-client.js';
 
 export interface PreparedTarget {
@@ -14,13 +15,20 @@ export interface PreparedTarget {
   basePath: string;
 }
 
+/** Where in the change log a catalog was read: its head, and the change there when told. */
+export interface CatalogRead {
+  seq: number;
+  /** The change at `seq` (null: the log is empty); absent from an older admin plane. */
+  last?: Change | null;
+}
+
 export class TargetCatalog {
   private byName = new Map<string, PreparedTarget>();
   private loadedOnce = false;
   /** The reload in progress (or settled), reloads run one after another. */
   private running: Promise<unknown> = Promise.resolve();
   /** A reload queued behind the running one and not started yet: later callers join it. */
-  private queued: Promise<number> | undefined;
+  private queued: Promise<CatalogRead> | undefined;
 
   constructor(private readonly source: TargetSource) {}
 
@@ -37,16 +45,16 @@ export class TargetCatalog {
   }
 
   /**
-   * Reloads the whole catalog; resolves with the change-log seq it was read at. The read always
+   * Reloads the whole catalog; resolves with where in the change log it was read. The read always
    * starts after the call: a caller never joins a read that began before its change was made.
    */
-  reload(): Promise<number> {
+  reload(): Promise<CatalogRead> {
     if (this.queued !== undefined) return this.queued;
-    const start = (): Promise<number> => {
+    const start = (): Promise<CatalogRead> => {
       if (this.queued === queued) this.queued = undefined;
       return this.reloadOnce();
     };
-    const queued: Promise<number> = this.running.then(start, start);
+    const queued: Promise<CatalogRead> = this.running.then(start, start);
     this.queued = queued;
     this.running = queued.catch(() => undefined);
     return queued;
@@ -63,10 +71,10 @@ export class TargetCatalog {
     this.loadedOnce = true;
   }
 
-  private async reloadOnce(): Promise<number> {
-    const { seq, targets } = await this.source.targets();
+  private async reloadOnce(): Promise<CatalogRead> {
+    const { seq, last, targets } = await this.source.targets();
     this.replace(targets);
-    return seq;
+    return last === undefined ? { seq } : { seq, last };
   }
 }
 

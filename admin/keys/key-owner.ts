@@ -13,6 +13,7 @@
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import {
+  findServiceAccount,
   findServiceAccountScope,
   insertServiceAccount,
   serviceAccountNameTaken,
@@ -20,6 +21,7 @@ import {
 import type { AccessView } from '../auth/access.js';
 import type { AdminDeps } from '../context.js';
 import type { Journal } from '../mutation.js';
+import { serviceAccountView } from '../service-account-view.js';
 import type { KeyCreateInput } from './key-input.js';
 import type { TeamPolicyRow } from './self-service.js';
 
@@ -75,13 +77,15 @@ export function resolveKeyOwner(
     created_at: journal.now,
   };
   insertServiceAccount(deps.db, account);
+  // Audited as its own route audits it (the API view), not as the row.
+  const created = findServiceAccount(deps.db, id)!;
   journal.audit({
     action: 'service_account.create',
     entityType: 'service_account',
     entityId: id,
     orgId: team.org_id,
     teamId: team.id,
-    after: { ...account, created_at: new Date(account.created_at).toISOString() },
+    after: serviceAccountView(deps, created, team.org_id),
   });
   return { ownerType: 'service_account', userId: null, serviceAccountId: id };
 }

@@ -8,10 +8,10 @@
 import { z } from 'zod';
 import type { Context } from 'hono';
 import { KeygateError } from '../../src/errors/keygate-error.js';
-import type { ChangeBatch } from '../../src/invalidation/change.js';
+import type { ChangePage } from '../../src/invalidation/change.js';
 import type { TargetRoute } from '../../src/policy/resolved-policy.js';
 import { issueDetails } from '../zod-issue.js';
-import { changeLogHead, readChangesAfter } from '../../src/storage/change-log.js';
+import { changeAtOrBefore, changeLogHead, readChangesAfter } from '../../src/storage/change-log.js';
 import { allTargets } from '../../src/storage/target-repository.js';
 import { usageReportFromWire } from '../../src/usage/usage-report.js';
 import type { AdminApp } from '../app.js';
@@ -83,7 +83,10 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
   });
 
   app.get('/internal/targets', (c) => {
-    const seq = changeLogHead(db);
+    // The head and its change: a gateway starting from this catalog checks, at its first pull,
+    // that the log still holds that change there (it was not restored and written past it).
+    const last = changeAtOrBefore(db, Number.MAX_SAFE_INTEGER);
+    const seq = last?.seq ?? 0;
     const targets: TargetRoute[] = allTargets(db).map((row) => ({
       name: row.name,
       baseUrl: row.base_url,
@@ -92,15 +95,18 @@ export function registerInternalRoutes(app: AdminApp, deps: AdminDeps): void {
       inputMicrosPerMtok: row.input_micros_per_mtok,
       outputMicrosPerMtok: row.output_micros_per_mtok,
     }));
-    return c.json({ seq, targets }, 200);
+    return c.json({ seq, last, targets }, 200);
   });
 
   app.get('/internal/changes', (c) => {
     const query = parsed(ChangesQuery, c.req.query());
     const head = changeLogHead(db);
     const changes = readChangesAfter(db, query.after, query.limit);
-    const batch: ChangeBatch = { seq: changes[changes.length - 1]?.seq ?? head, changes };
-    return c.json(batch, 200);
+    // The change the page follows: a gateway compares it with the one it applied at `after`, so
+    // a log restored from a backup and written past the gateway's cursor is told apart.
+    const previous = query.after === 0 ? null : changeAtOrBefore(db, query.after);
+    const page: ChangePage = { seq: changes[changes.length - 1]?.seq ?? head, changes, previous };
+    return c.json(page, 200);
   });
 
   app.post('/internal/usage', async (c) => {

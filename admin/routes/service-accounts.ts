@@ -14,41 +14,26 @@ import type { AccessView } from '../auth/access.js';
 import type { AdminApp } from '../app.js';
 import type { AdminDeps } from '../context.js';
 import { mutate } from '../mutation.js';
+import { serviceAccountView } from '../service-account-view.js';
 import { requireUniqueName } from '../unique-name.js';
 import { queryRows } from '../../src/storage/rows.js';
 import {
   deleteServiceAccount,
   findServiceAccount,
   insertServiceAccount,
-  serviceAccountKeyCounts,
   serviceAccountKeys,
   serviceAccountNameTaken,
   serviceAccountListQuery,
   type ServiceAccountRow,
 } from '../../src/storage/service-account-repository.js';
 import { paginate } from '../../src/storage/pagination.js';
-import { idParam, isoOrNull, json, listQuery, ok, security, nameText } from '../schemas.js';
+import { idParam, json, listQuery, ok, security, nameText } from '../schemas.js';
 import { visibleTeam } from './teams.js';
 
 const ServiceAccountCreate = z.object({
   name: nameText,
   description: z.string().max(2000).nullable().optional(),
 });
-
-export function serviceAccountView(deps: AdminDeps, row: ServiceAccountRow, orgId: string) {
-  const counts = serviceAccountKeyCounts(deps.db, row.id);
-  return {
-    id: row.id,
-    team_id: row.team_id,
-    org_id: orgId,
-    name: row.name,
-    description: row.description,
-    key_count: counts.keys,
-    active_key_count: counts.active,
-    created_by: row.created_by,
-    created_at: isoOrNull(row.created_at),
-  };
-}
 
 function forbidUnless(
   access: AccessView,

@@ -19,3 +19,31 @@ export interface ChangeBatch {
   seq: number;
   changes: Change[];
 }
+
+/** A page of the change feed (`GET /internal/changes?after=`). */
+export interface ChangePage extends ChangeBatch {
+  /**
+   * The last change of the log at or below `after` (the one at `after` itself unless the log
+   * ends below it), null when the log holds none. Two logs that hold different changes at one
+   * seq (a database restored from a backup and written again) answer with different ones.
+   * Absent from an admin plane older than this field.
+   */
+  previous?: Change | null;
+}
+
+/**
+ * The same change of the same log: a change log restored from a backup numbers its new changes
+ * from the backup's head, so one seq can name two changes; their time (`at`, ms) tells them
+ * apart, the rest guards against two made in the same millisecond.
+ */
+export function sameChange(a: Change | null, b: Change | null): boolean {
+  if (a === null || b === null) return a === b;
+  return (
+    a.seq === b.seq &&
+    a.at === b.at &&
+    a.entityType === b.entityType &&
+    a.entityId === b.entityId &&
+    a.tokenHashes.length === b.tokenHashes.length &&
+    a.tokenHashes.every((hash, i) => hash === b.tokenHashes[i])
+  );
+}

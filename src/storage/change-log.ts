@@ -1,7 +1,8 @@
 /**
  * The change log (DESIGN.md "Change log"): every admin mutation that can alter a gateway decision
  * appends one row in its own transaction; gateways read it after a seq (the change feed) and the
- * pusher sends new rows. This is the one place its SQL lives: `head`, `append`, `readAfter`.
+ * pusher sends new rows. This is the one place its SQL lives: `head`, `append`, `readAfter`,
+ * `atOrBefore`.
  */
 import type { Change, ChangeEntity } from '../invalidation/change.js';
 import type { Database } from './database.js';
@@ -38,11 +39,22 @@ export function readChangesAfter(db: Database, after: number, limit: number): Ch
     after,
     limit,
   ) as ChangeRow[];
-  return rows.map((row) => ({
+  return rows.map(changeOf);
+}
+
+/** The last change with seq <= `seq` (one primary-key lookup), null when there is none. */
+export function changeAtOrBefore(db: Database, seq: number): Change | null {
+  const row = prepared(db, 'SELECT * FROM change_log WHERE seq <= ? ORDER BY seq DESC LIMIT 1').get(seq) as
+    ChangeRow | undefined;
+  return row === undefined ? null : changeOf(row);
+}
+
+function changeOf(row: ChangeRow): Change {
+  return {
     seq: row.seq,
     at: row.at,
     entityType: row.entity_type,
     entityId: row.entity_id,
     tokenHashes: JSON.parse(row.token_hashes) as string[],
-  }));
+  };
 }

@@ -157,11 +157,12 @@ describe('GET /internal/keys/:hash', () => {
 });
 
 describe('GET /internal/targets', () => {
-  it('lists every target in the wire shape with the change-log head', async () => {
-    await w.createKey({ name: 'k', team_id: w.teamA1 });
+  it('lists every target in the wire shape with the change-log head and the change there', async () => {
+    const key = (await w.createKey({ name: 'k', team_id: w.teamA1 })).body.key;
     const res = await call('GET', '/internal/targets');
     expect(res.status).toBe(200);
     expect(res.body.seq).toBe(1);
+    expect(res.body.last).toMatchObject({ seq: 1, entityType: 'key', entityId: key.id });
     expect(res.body.targets).toEqual([
       {
         name: 'claude-haiku',
@@ -195,8 +196,32 @@ describe('GET /internal/changes', () => {
     expect(await call('GET', '/internal/changes?after=3').then((r) => r.body)).toEqual({
       seq: 3,
       changes: [],
+      previous: all.body.changes[2],
     });
     expect(await call('GET', '/internal/changes').then((r) => r.body.changes.length)).toBe(3);
+  });
+
+  it('previous: the change at `after` (the last one below it past the head), null after 0', async () => {
+    const k1 = (await w.createKey({ name: 'k1', team_id: w.teamA1 })).body.key;
+    await w.createKey({ name: 'k2', team_id: w.teamA1 });
+    const all = (await call('GET', '/internal/changes?after=0')).body;
+    expect(all.previous).toBeNull();
+    expect((await call('GET', '/internal/changes?after=1')).body).toMatchObject({
+      seq: 2,
+      previous: {
+        seq: 1,
+        at: all.changes[0].at,
+        entityType: 'key',
+        entityId: k1.id,
+        tokenHashes: [k1.token_hash],
+      },
+    });
+    // A gateway ahead of the log (restored from a backup): the head's change.
+    expect((await call('GET', '/internal/changes?after=50')).body).toEqual({
+      seq: 2,
+      changes: [],
+      previous: all.changes[1],
+    });
   });
 
   it.each(['after=-1', 'after=x', 'limit=0', 'limit=10001', 'limit=1.5'])(

@@ -174,6 +174,31 @@ describe('POST /v1/keys', () => {
     expect(auditRows(sa.id).map((r) => r.action)).toEqual(['service_account.create']);
   });
 
+  it('a service account created with a key is audited in the API view, as one created on its own', async () => {
+    const res = await w.createKey(
+      { name: 'k', team_id: w.teamA1, owner: { type: 'service_account', create: { name: 'with-key' } } },
+      w.tokens.teamAdminA1,
+    );
+    const alone = await w.admin.call('POST', `/v1/teams/${w.teamA1}/service-accounts`, {
+      body: { name: 'alone' },
+      token: w.tokens.teamAdminA1,
+    });
+    expect(alone.status).toBe(201);
+    const withKey = JSON.parse(auditRows(res.body.key.owner.id)[0]!.after!);
+    const onItsOwn = JSON.parse(auditRows(alone.body.id)[0]!.after!);
+    expect(onItsOwn).toEqual(alone.body);
+    expect(Object.keys(withKey).sort()).toEqual(Object.keys(onItsOwn).sort());
+    // The view at the audit (the key is inserted after its owner, in the same transaction).
+    expect(withKey).toMatchObject({
+      id: res.body.key.owner.id,
+      team_id: w.teamA1,
+      org_id: onItsOwn.org_id,
+      name: 'with-key',
+      key_count: 0,
+      active_key_count: 0,
+    });
+  });
+
   it('a failed create (duplicate service-account name) leaves no key, no account, no audit, no change', async () => {
     const before = {
       keys: countRows(w.admin.deps.db, 'keys'),

@@ -1,7 +1,7 @@
 /**
  * An admin plane on a database file that the test backs up and later restores, a mock upstream,
- * and room for a gateway that keeps running across the restore (admin-restore-feed and
- * admin-restore-spend). The admin plane restarts on the same port, so calls use a fresh
+ * and room for a gateway that keeps running across the restore (admin-restore-feed,
+ * admin-restore-overtaken and admin-restore-spend). The admin plane restarts on the same port, so calls use a fresh
  * connection each time.
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -73,14 +73,18 @@ export class RestoreStack {
     return new Promise((resolve) => this.gatewayHold.close(() => resolve()));
   }
 
-  async startAdmin(): Promise<void> {
+  /**
+   * On its port, pushing to the gateway; `aside`: on a port the OS picks and without pushes, so
+   * the gateway hears nothing of the changes made there (its pulls meanwhile fail).
+   */
+  async startAdmin(options: { aside?: boolean } = {}): Promise<void> {
     this.admin = await startAdmin(
       loadConfig({
         KEYGATE_DB_PATH: this.dbPath,
-        KEYGATE_ADMIN_PORT: String(this.adminPort),
+        KEYGATE_ADMIN_PORT: options.aside === true ? '0' : String(this.adminPort),
         KEYGATE_MASTER_KEY: MASTER,
         KEYGATE_INTERNAL_SECRET: RESTORE_SECRET,
-        KEYGATE_GATEWAY_URLS: `http://127.0.0.1:${this.gatewayPort}`,
+        ...(options.aside === true ? {} : { KEYGATE_GATEWAY_URLS: `http://127.0.0.1:${this.gatewayPort}` }),
         KEYGATE_LOG_LEVEL: 'silent',
       }),
       { logger: this.logger },

@@ -50,7 +50,7 @@ describe('TargetCatalog', () => {
     await first;
     await new Promise((resolve) => setTimeout(resolve, 0));
     source.releaseAll();
-    expect(await second).toBe(7);
+    expect((await second).seq).toBe(7);
     expect(catalog.get('new')).toBeDefined();
     expect(source.reads).toBe(2);
   });
