@@ -102,6 +102,12 @@ const TEAM_MANAGE = (s: number): Expect => ({
   team_viewer: [403, 404, 404],
   other_org: [404, 404, s],
 });
+/**
+ * A team's caps (budget and its period and soft budget, window limits, parallel cap, limit modes)
+ * and its access: org owners/admins and platform admins only. The team admin sees its team and
+ * gets 403 (the org-caps rule one level down); everyone else as TEAM_MANAGE.
+ */
+const TEAM_CAPS = (s: number): Expect => ({ ...TEAM_MANAGE(s), team_admin: [403, 404, 404] });
 /** An org-scoped write held by org owners/admins (objects ORG_OBJECTS). */
 const ORG_MANAGE = (s: number): Expect => ({
   platform_admin: s,
@@ -566,7 +572,7 @@ const orgOwnerOf = (w: World, object: string) =>
 
 /**
  * More cases of routes in TABLE (same method and path, another body or object): the org-cap and
- * membership rules of issue 10. Keys are `METHOD path: what`.
+ * membership rules of issue 10, and the team caps one level down. Keys are `METHOD path: what`.
  */
 const VARIANTS: Record<string, Row> = {
   'PATCH /v1/orgs/{id}: rename only (org owners/admins keep it)': {
@@ -630,6 +636,60 @@ const VARIANTS: Record<string, Row> = {
     objects: ORG_OBJECTS,
     request: (w, _c, o) => ({ path: `/v1/orgs/${orgId(w, o)}/members/${orgOwnerOf(w, o)}` }),
     expect: OWNER_ONLY(204),
+  },
+  'PATCH /v1/teams/{id}: rename only (team admins keep it)': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/teams/${teamId(w, o)}`, body: { name: `team-${uniq()}` } }),
+    expect: TEAM_MANAGE(200),
+  },
+  'PATCH /v1/teams/{id}: self-service policy (team admins keep it)': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({
+      path: `/v1/teams/${teamId(w, o)}`,
+      body: { self_service: { enabled: false, budget_ceiling: 5, require_expiry: true, max_expiry_days: 30 } },
+    }),
+    expect: TEAM_MANAGE(200),
+  },
+  'PATCH /v1/teams/{id}: set the budget': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/teams/${teamId(w, o)}`, body: { max_budget: 50 } }),
+    expect: TEAM_CAPS(200),
+  },
+  'PATCH /v1/teams/{id}: lift the budget and a limit': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/teams/${teamId(w, o)}`, body: { max_budget: null, rpm_limit: null } }),
+    expect: TEAM_CAPS(200),
+  },
+  'PATCH /v1/teams/{id}: raise a window limit': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/teams/${teamId(w, o)}`, body: { rpm_limit: 1000 } }),
+    expect: TEAM_CAPS(200),
+  },
+  'PATCH /v1/teams/{id}: put a limit in shadow mode': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({
+      path: `/v1/teams/${teamId(w, o)}`,
+      body: { tpm_limit: { value: 1000, mode: 'shadow' } },
+    }),
+    expect: TEAM_CAPS(200),
+  },
+  'PATCH /v1/teams/{id}: raise the parallel cap': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/teams/${teamId(w, o)}`, body: { max_parallel_requests: 100 } }),
+    expect: TEAM_CAPS(200),
+  },
+  'PATCH /v1/teams/{id}: budget period and soft budget': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({
+      path: `/v1/teams/${teamId(w, o)}`,
+      body: { budget_period: 'month', soft_budget: 10 },
+    }),
+    expect: TEAM_CAPS(200),
+  },
+  'PATCH /v1/teams/{id}: change the access': {
+    objects: TEAM_OBJECTS,
+    request: (w, _c, o) => ({ path: `/v1/teams/${teamId(w, o)}`, body: { access: { mode: 'inherit' } } }),
+    expect: TEAM_CAPS(200),
   },
   'PUT /v1/teams/{id}/members/{user_id}: a user outside the org (same 404 as unknown)': {
     objects: TEAM_OBJECTS,

@@ -60,16 +60,103 @@ describe('teams', () => {
     expect(patched.body.self_service).toEqual({ ...policy, enabled: true, budget_ceiling: null });
   });
 
-  it('a team admin edits its team’s policy and limits; a developer cannot (403)', async () => {
+  it('a team admin edits its team’s name and self-service policy; a developer cannot (403)', async () => {
     const path = `/v1/teams/${w.teams.A1}`;
-    const body = { rpm_limit: 50, self_service: { max_keys_per_user: 2 } };
+    const body = { name: 'a1-renamed', self_service: { max_keys_per_user: 2 } };
     expect((await w.admin.call('PATCH', path, { token: w.tokens.team_developer, body })).status).toBe(403);
     const patched = await w.admin.call('PATCH', path, { token: w.tokens.team_admin, body });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({
-      rpm_limit: 50,
+      name: 'a1-renamed',
       self_service: { max_keys_per_user: 2, enabled: true },
     });
+  });
+
+  it.each([
+    ['max_budget', 50],
+    ['max_budget', null],
+    ['budget_period', 'month'],
+    ['soft_budget', 5],
+    ['rpm_limit', 50],
+    ['tpm_limit', 50],
+    ['rph_limit', 50],
+    ['rpd_limit', 50],
+    ['tpd_limit', 50],
+    ['max_parallel_requests', 4],
+    ['rpm_limit', { value: 50, mode: 'shadow' }],
+    ['access', { mode: 'inherit' }],
+  ])(
+    'a team admin cannot change the team’s caps: %s %j → 403 forbidden naming it, nothing written',
+    async (field, value) => {
+      const audits = count('audit_log');
+      const changes = count('change_log');
+      const response = await w.admin.call('PATCH', `/v1/teams/${w.teams.A1}`, {
+        token: w.tokens.team_admin,
+        body: { name: 'a1-renamed', [field]: value },
+      });
+      expect(response.status).toBe(403);
+      expect(response.body.error).toMatchObject({ code: 'forbidden', param: field });
+      expect((await w.admin.call('GET', `/v1/teams/${w.teams.A1}`)).body.name).toBe('a1');
+      expect(count('audit_log')).toBe(audits);
+      expect(count('change_log')).toBe(changes);
+    },
+  );
+
+  it('the refusal names the first cap field in the team fields’ order (max_budget first, access last)', async () => {
+    const response = await w.admin.call('PATCH', `/v1/teams/${w.teams.A1}`, {
+      token: w.tokens.team_admin,
+      body: { access: { mode: 'inherit' }, soft_budget: 1, rpm_limit: 5, max_budget: 1 },
+    });
+    expect(response.status).toBe(403);
+    expect(response.body.error.param).toBe('max_budget');
+  });
+
+  it('org owners/admins set the budget and limits a team admin cannot lift', async () => {
+    const path = `/v1/teams/${w.teams.A1}`;
+    for (const token of [w.tokens.org_owner, w.tokens.org_admin]) {
+      const set = await w.admin.call('PATCH', path, {
+        token,
+        body: { max_budget: 20, rpm_limit: 10, max_parallel_requests: 2, access: { mode: 'inherit' } },
+      });
+      expect(set.status).toBe(200);
+      expect(set.body).toMatchObject({ max_budget: 20, rpm_limit: 10, max_parallel_requests: 2 });
+    }
+    const lift = await w.admin.call('PATCH', path, { token: w.tokens.team_admin, body: { max_budget: null } });
+    expect(lift.status).toBe(403);
+    expect((await w.admin.call('GET', path)).body).toMatchObject({ max_budget: 20, rpm_limit: 10 });
+  });
+
+  it('a self-service budget ceiling above the team budget → 400 naming self_service.budget_ceiling', async () => {
+    const path = `/v1/teams/${w.teams.A1}`;
+    await w.admin.call('PATCH', path, { token: w.tokens.org_admin, body: { max_budget: 20 } });
+    const over = await w.admin.call('PATCH', path, {
+      token: w.tokens.team_admin,
+      body: { self_service: { budget_ceiling: 20.01 } },
+    });
+    expect(over.status).toBe(400);
+    expect(over.body.error).toMatchObject({ code: 'invalid_request', param: 'self_service.budget_ceiling' });
+    expect((await w.admin.call('GET', path)).body.self_service.budget_ceiling).toBeNull();
+    const equal = await w.admin.call('PATCH', path, {
+      token: w.tokens.team_admin,
+      body: { self_service: { budget_ceiling: 20 } },
+    });
+    expect(equal.status).toBe(200);
+    // Compared with the budget the request leaves on the team, on create too.
+    const raised = await w.admin.call('PATCH', path, {
+      token: w.tokens.org_admin,
+      body: { max_budget: 30, self_service: { budget_ceiling: 25 } },
+    });
+    expect(raised.status).toBe(200);
+    const created = await w.admin.call('POST', '/v1/teams', {
+      body: { org_id: w.orgs.A, name: 'capped', max_budget: 10, self_service: { budget_ceiling: 11 } },
+    });
+    expect(created.status).toBe(400);
+    expect(created.body.error.param).toBe('self_service.budget_ceiling');
+    // Without a team budget the ceiling is unbounded above.
+    const unbounded = await w.admin.call('PATCH', `/v1/teams/${w.teams.A2}`, {
+      body: { self_service: { budget_ceiling: 1_000 } },
+    });
+    expect(unbounded.status).toBe(200);
   });
 
   it.each([
@@ -129,7 +216,7 @@ describe('teams', () => {
   it('an update writes one audit row (before/after, actor, request id) and one team change row', async () => {
     const seqBefore = count('change_log');
     const response = await w.admin.call('PATCH', `/v1/teams/${w.teams.A1}`, {
-      token: w.tokens.team_admin,
+      token: w.tokens.org_admin,
       body: { rpm_limit: 7 },
       headers: { 'x-request-id': 'req-team-1' },
     });
@@ -141,7 +228,7 @@ describe('teams', () => {
     expect(audit[0]).toMatchObject({
       action: 'team.update',
       actor_type: 'user',
-      actor_id: w.users.team_admin,
+      actor_id: w.users.org_admin,
       via: 'admin',
       entity_type: 'team',
       entity_id: w.teams.A1,
