@@ -18,6 +18,7 @@ export interface TeamSeed {
   rph_limit?: number | null;
   rpd_limit?: number | null;
   tpd_limit?: number | null;
+  max_parallel_requests?: number | null;
   ss_enabled?: 0 | 1;
   ss_max_keys_per_user?: number | null;
   ss_budget_ceiling_micros?: number | null;
@@ -49,6 +50,7 @@ export class Seeder {
       rph_limit: null,
       rpd_limit: null,
       tpd_limit: null,
+      max_parallel_requests: null,
       ss_enabled: 1,
       ss_max_keys_per_user: null,
       ss_budget_ceiling_micros: null,
@@ -58,10 +60,10 @@ export class Seeder {
     };
     this.db
       .prepare(
-        `INSERT INTO teams (id, org_id, name, max_budget_micros, rpm_limit, tpm_limit, rph_limit, rpd_limit, tpd_limit,
+        `INSERT INTO teams (id, org_id, name, max_budget_micros, rpm_limit, tpm_limit, rph_limit, rpd_limit, tpd_limit, max_parallel_requests,
            ss_enabled, ss_max_keys_per_user, ss_budget_ceiling_micros, ss_require_expiry, ss_max_expiry_days,
            created_at, updated_at)
-         VALUES (@id, @org_id, @name, @max_budget_micros, @rpm_limit, @tpm_limit, @rph_limit, @rpd_limit, @tpd_limit,
+         VALUES (@id, @org_id, @name, @max_budget_micros, @rpm_limit, @tpm_limit, @rph_limit, @rpd_limit, @tpd_limit, @max_parallel_requests,
            @ss_enabled, @ss_max_keys_per_user, @ss_budget_ceiling_micros, @ss_require_expiry, @ss_max_expiry_days,
            @now, @now)`,
       )

@@ -16,9 +16,12 @@ import { DAY_MS } from '../../../src/ratelimit/windows.js';
 const NOW = Date.UTC(2026, 2, 1);
 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: null });
-const windows = fc.record(
-  Object.fromEntries(WINDOW_FIELDS.map((f) => [f, maybe(fc.integer({ min: 1, max: 1000 }))])) as Record<
-    WindowField,
+/** The window limits and the parallel cap: each one a self-service key must keep within the team's. */
+const CAPPED_FIELDS = [...WINDOW_FIELDS, 'max_parallel_requests'] as const;
+type CappedField = WindowField | 'max_parallel_requests';
+const limits = fc.record(
+  Object.fromEntries(CAPPED_FIELDS.map((f) => [f, maybe(fc.integer({ min: 1, max: 1000 }))])) as Record<
+    CappedField,
     fc.Arbitrary<number | null>
   >,
 );
@@ -29,12 +32,12 @@ const policyArb = fc.record({
   ceilingMicros: maybe(fc.integer({ min: 0, max: 10_000_000 })),
   requireExpiry: fc.boolean(),
   maxDays: maybe(fc.integer({ min: 1, max: 60 })),
-  windows,
+  limits,
 });
 const requestArb = fc.record({
   budgetMicros: maybe(fc.integer({ min: 0, max: 20_000_000 })),
   expiryDays: maybe(fc.integer({ min: 1, max: 90 })),
-  windows,
+  limits,
 });
 
 type Policy = typeof policyArb extends fc.Arbitrary<infer T> ? T : never;
@@ -52,9 +55,9 @@ function expected(policy: Policy, existing: number, request: Request): [string, 
   if (policy.requireExpiry && request.expiryDays === null) return ['expiry_required', 'expires_at'];
   if (policy.maxDays !== null && (request.expiryDays === null || request.expiryDays > policy.maxDays))
     return ['expiry_exceeds_team_max', request.expiryDays === null ? 'expires_at' : 'expires_in_days'];
-  for (const field of WINDOW_FIELDS) {
-    const limit = policy.windows[field];
-    const asked = request.windows[field];
+  for (const field of CAPPED_FIELDS) {
+    const limit = policy.limits[field];
+    const asked = request.limits[field];
     if (limit !== null && asked !== null && asked > limit) return ['limit_exceeds_team_limit', field];
   }
   return 'ok';
@@ -69,7 +72,7 @@ describe('self-service policy', () => {
     fc.assert(
       fc.property(policyArb, fc.integer({ min: 0, max: 4 }), requestArb, (policy, existing, request) => {
         const teamId = seed.team(org, {
-          ...policy.windows,
+          ...policy.limits,
           ss_enabled: policy.enabled ? 1 : 0,
           ss_max_keys_per_user: policy.maxKeys,
           ss_budget_ceiling_micros: policy.ceilingMicros,
@@ -96,7 +99,7 @@ describe('self-service policy', () => {
               maxBudgetMicros: request.budgetMicros,
               budgetShadow: false,
               budgetPeriod: null,
-              windows: request.windows,
+              limits: request.limits,
               expiresAt: request.expiryDays === null ? null : NOW + request.expiryDays * DAY_MS,
               expiryParam: 'expires_in_days',
             },
