@@ -14,7 +14,8 @@
  *  4. expiry missing while required              → 400 expiry_required (expires_at)
  *  5. expiry beyond max_expiry_days, or missing while a maximum is set
  *                                                → 400 expiry_exceeds_team_max (the expiry field)
- *  6. a window limit above the team's limit      → 400 limit_exceeds_team_limit (the field)
+ *  6. a window limit or max_parallel_requests above the team's
+ *                                                → 400 limit_exceeds_team_limit (the field)
  * "Active" = status active and not expired.
  */
 import { KeygateError } from '../../src/errors/keygate-error.js';
@@ -35,13 +36,18 @@ export interface TeamPolicyRow extends LimitColumns {
   ss_max_expiry_days: number | null;
 }
 
+/** The key limits a self-service key must keep within the team's: the windows and the parallel cap. */
+export const TEAM_CAPPED_FIELDS = [...WINDOW_FIELDS, 'max_parallel_requests'] as const;
+export type TeamCappedField = WindowField | 'max_parallel_requests';
+
 export interface RequestedKeyBounds {
   maxBudgetMicros: number | null;
   /** The budget was given as `{value, mode: "shadow"}`: counted, never refusing. */
   budgetShadow: boolean;
   /** The requested `budget_period` (`null` or absent = lifetime). */
   budgetPeriod: string | null;
-  windows: Record<WindowField, number | null>;
+  /** The requested window limits and parallel cap (`null` = none). */
+  limits: Record<TeamCappedField, number | null>;
   expiresAt: number | null;
   /** The request field that carried the expiry (for `param`). */
   expiryParam: 'expires_at' | 'expires_in_days';
@@ -93,9 +99,9 @@ export function enforceSelfServicePolicy(
     });
   }
 
-  for (const field of WINDOW_FIELDS) {
+  for (const field of TEAM_CAPPED_FIELDS) {
     const teamLimit = team[field];
-    const requested = bounds.windows[field];
+    const requested = bounds.limits[field];
     if (teamLimit !== null && requested !== null && requested > teamLimit) {
       throw new KeygateError('limit_exceeds_team_limit', {
         param: field,

@@ -17,7 +17,6 @@ import { createRoute } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
 import { newId } from '../../src/ids.js';
 import { displaySecret, generateSecret, hashSecret } from '../../src/keys/secret.js';
-import { WINDOW_FIELDS } from '../../src/policy/limits.js';
 import type { Database } from '../../src/storage/database.js';
 import { writeAccess } from '../access-bindings.js';
 import type { AdminApp } from '../app.js';
@@ -41,7 +40,12 @@ import {
 } from '../keys/key-input.js';
 import { resolveKeyOwner } from '../keys/key-owner.js';
 import { keyListFilter } from '../keys/key-list.js';
-import { enforceSelfServicePolicy, type TeamPolicyRow } from '../keys/self-service.js';
+import {
+  enforceSelfServicePolicy,
+  TEAM_CAPPED_FIELDS,
+  type TeamCappedField,
+  type TeamPolicyRow,
+} from '../keys/self-service.js';
 import { mutate, updateAudited, type AuditSubject, type Journal } from '../mutation.js';
 import { paginate } from '../pagination.js';
 import { idParam, isShadow, json, limitColumnUpdates, limitValue, ok, security } from '../schemas.js';
@@ -138,9 +142,9 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
         const expiry = resolveExpiry(body, now);
         const limits = limitColumnUpdates(body);
         const maxBudgetMicros = (limits.max_budget_micros as number | undefined) ?? null;
-        const windows = Object.fromEntries(
-          WINDOW_FIELDS.map((f) => [f, limitValue(body[f]) ?? null]),
-        ) as Record<(typeof WINDOW_FIELDS)[number], number | null>;
+        const capped = Object.fromEntries(
+          TEAM_CAPPED_FIELDS.map((f) => [f, limitValue(body[f]) ?? null]),
+        ) as Record<TeamCappedField, number | null>;
         if (selfOwner !== null) {
           enforceSelfServicePolicy(
             db,
@@ -150,7 +154,7 @@ export function registerKeyRoutes(app: AdminApp, deps: AdminDeps): void {
               maxBudgetMicros,
               budgetShadow: isShadow(body.max_budget),
               budgetPeriod: body.budget_period ?? null,
-              windows,
+              limits: capped,
               expiresAt: expiry.value ?? null,
               expiryParam: expiry.param,
             },

@@ -646,7 +646,9 @@ const VARIANTS: Record<string, Row> = {
     objects: TEAM_OBJECTS,
     request: (w, _c, o) => ({
       path: `/v1/teams/${teamId(w, o)}`,
-      body: { self_service: { enabled: false, budget_ceiling: 5, require_expiry: true, max_expiry_days: 30 } },
+      body: {
+        self_service: { enabled: false, budget_ceiling: 5, require_expiry: true, max_expiry_days: 30 },
+      },
     }),
     expect: TEAM_MANAGE(200),
   },
@@ -657,7 +659,10 @@ const VARIANTS: Record<string, Row> = {
   },
   'PATCH /v1/teams/{id}: lift the budget and a limit': {
     objects: TEAM_OBJECTS,
-    request: (w, _c, o) => ({ path: `/v1/teams/${teamId(w, o)}`, body: { max_budget: null, rpm_limit: null } }),
+    request: (w, _c, o) => ({
+      path: `/v1/teams/${teamId(w, o)}`,
+      body: { max_budget: null, rpm_limit: null },
+    }),
     expect: TEAM_CAPS(200),
   },
   'PATCH /v1/teams/{id}: raise a window limit': {

@@ -147,13 +147,19 @@ describe('self-service creation', () => {
     const over = { name: 'k', team_id: w.teamA1, max_parallel_requests: 5 };
     const res = await w.createKey(over, w.tokens.devA1);
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: 'limit_exceeds_team_limit', param: 'max_parallel_requests' });
+    expect(res.body.error).toMatchObject({
+      code: 'limit_exceeds_team_limit',
+      param: 'max_parallel_requests',
+    });
     nothingWritten(w);
     const shadow = await w.createKey(
       { ...over, max_parallel_requests: { value: 5, mode: 'shadow' } },
       w.tokens.devA1,
     );
-    expect(shadow.body.error).toMatchObject({ code: 'limit_exceeds_team_limit', param: 'max_parallel_requests' });
+    expect(shadow.body.error).toMatchObject({
+      code: 'limit_exceeds_team_limit',
+      param: 'max_parallel_requests',
+    });
     const ok = await w.createKey({ ...over, max_parallel_requests: 4 }, w.tokens.devA1);
     expect(ok.status).toBe(201);
     expect(ok.body.key.max_parallel_requests).toBe(4);

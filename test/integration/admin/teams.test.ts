@@ -121,7 +121,10 @@ describe('teams', () => {
       expect(set.status).toBe(200);
       expect(set.body).toMatchObject({ max_budget: 20, rpm_limit: 10, max_parallel_requests: 2 });
     }
-    const lift = await w.admin.call('PATCH', path, { token: w.tokens.team_admin, body: { max_budget: null } });
+    const lift = await w.admin.call('PATCH', path, {
+      token: w.tokens.team_admin,
+      body: { max_budget: null },
+    });
     expect(lift.status).toBe(403);
     expect((await w.admin.call('GET', path)).body).toMatchObject({ max_budget: 20, rpm_limit: 10 });
   });
