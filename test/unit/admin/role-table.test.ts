@@ -36,7 +36,7 @@ describe('API.md role table', () => {
     expect(readers).toEqual(['org_admin', 'org_auditor', 'org_owner', 'team_admin']);
   });
 
-  it('team settings: org owners/admins and team admins; only org owners/admins create or delete teams', () => {
+  it('team settings: org owners/admins and team admins; only org owners/admins create or delete teams or set their caps', () => {
     const holders = (permission: string) =>
       [...Object.entries(ORG_ROLE_PERMISSIONS), ...Object.entries(TEAM_ROLE_PERMISSIONS)]
         .filter(([, permissions]) => (permissions as readonly string[]).includes(permission))
@@ -45,6 +45,8 @@ describe('API.md role table', () => {
     expect(holders('team.update')).toEqual(['org_admin', 'org_owner', 'team_admin']);
     expect(holders('team.create')).toEqual(['org_admin', 'org_owner']);
     expect(holders('team.delete')).toEqual(['org_admin', 'org_owner']);
+    // A team's budget, limits and access cap the team admin's own spend: set one level up.
+    expect(holders('team.caps')).toEqual(['org_admin', 'org_owner']);
   });
 
   it('a platform admin is reported with every permission of every role, once each', () => {
