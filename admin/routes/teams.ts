@@ -1,9 +1,10 @@
 /**
  * Teams (API.md "Organizations, teams, service accounts") and team memberships.
- * Org owners/admins create and delete teams; they and team admins update a team (limits,
- * self-service policy, access) and manage its members; team members read it. A team is
- * visible to anyone holding a role on it or on its org; everyone else gets 404.
- * Team limits must fit within the org's limits (DESIGN.md "Limits"; the reference's Teams page).
+ * Org owners/admins create and delete teams and set their caps (budget, limits, limit modes,
+ * access); they and team admins rename a team, set its self-service policy and manage its members;
+ * team members read it. A team is visible to anyone holding a role on it or on its org; everyone
+ * else gets 404. Team limits must fit within the org's limits (DESIGN.md "Limits"; the reference's
+ * Teams page), and a self-service budget ceiling within the team's budget.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { KeygateError } from '../../src/errors/keygate-error.js';
@@ -28,6 +29,7 @@ import {
   limitValue,
   limitFields,
   limitView,
+  MODAL_LIMIT_FIELDS,
   listQuery,
   ok,
   restrictAccess,
@@ -119,6 +121,52 @@ export function teamView(deps: AdminDeps, row: TeamRow) {
 
 const LIMIT_FIELDS = ['max_budget', 'rpm_limit', 'tpm_limit', 'rph_limit', 'rpd_limit', 'tpd_limit'] as const;
 
+/**
+ * The team fields that cap the team's spend and traffic, in the schema's order: the budget, the
+ * window limits and parallel cap (each with its mode), the budget period, the soft budget and the
+ * access. Only holders of `team.caps` (org owners/admins, platform admins) set them: a team admin
+ * lifting the caps its org set would undo them, as org roles may not lift an org's (orgs.ts).
+ */
+const TEAM_CAP_FIELDS = [...MODAL_LIMIT_FIELDS, 'budget_period', 'soft_budget', 'access'] as const;
+
+/** 403 naming the first cap field the request sets, unless the caller may set the team's caps. */
+function assertMaySetCaps(
+  access: AccessView,
+  scope: { orgId: string; teamId?: string },
+  body: Partial<Record<(typeof TEAM_CAP_FIELDS)[number], unknown>>,
+): void {
+  const field = TEAM_CAP_FIELDS.find((name) => body[name] !== undefined);
+  if (field === undefined || access.can('team.caps', scope)) return;
+  throw new KeygateError('forbidden', {
+    param: field,
+    message: "Only an org owner or admin changes a team's budget, limits or access.",
+  });
+}
+
+/**
+ * A self-service budget ceiling the request sets must be at most the team's budget as the request
+ * leaves it (when it has one): a ceiling above it would promise keys more than the team may spend.
+ */
+function assertCeilingWithinBudget(
+  ceiling: number | null | undefined,
+  teamBudgetMicros: number | null,
+): void {
+  if (ceiling === undefined || ceiling === null || teamBudgetMicros === null) return;
+  if (usdToMicros(ceiling) > teamBudgetMicros) {
+    throw new KeygateError('invalid_request', {
+      param: 'self_service.budget_ceiling',
+      message: `self_service.budget_ceiling (${ceiling}) is above the team's max_budget (${microsToUsd(teamBudgetMicros)}).`,
+    });
+  }
+}
+
+/** The team's budget in micros once `input` is applied to `current` (`undefined` = untouched). */
+function budgetAfter(input: LimitInput, currentMicros: number | null): number | null {
+  const given = limitValue(input.max_budget);
+  if (given === undefined) return currentMicros;
+  return given === null ? null : usdToMicros(given);
+}
+
 /** Every limit the request sets must be at most the org's limit of the same kind (when it has one). */
 function assertWithinOrg(org: OrgRow, input: LimitInput): void {
   for (const field of LIMIT_FIELDS) {
@@ -191,7 +239,9 @@ export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
         throw error;
       }
       if (!access.can('team.create', { orgId: org.id })) throw new KeygateError('forbidden');
+      assertMaySetCaps(access, { orgId: org.id }, body);
       assertWithinOrg(org, body);
+      assertCeilingWithinBudget(body.self_service?.budget_ceiling, budgetAfter(body, null));
       const id = newId('team');
       const row = mutate(deps, c, (journal) => {
         uniqueName(deps, org.id, body.name, null);
@@ -265,8 +315,13 @@ export function registerTeamRoutes(app: AdminApp, deps: AdminDeps): void {
       const before = visibleTeam(deps, access, c.req.valid('param').id);
       requirePermission(access, 'team.update', before);
       const body = c.req.valid('json');
+      assertMaySetCaps(access, { orgId: before.org_id, teamId: before.id }, body);
       const org = findRow<OrgRow>(deps.db, 'orgs', before.org_id)!;
       assertWithinOrg(org, body);
+      assertCeilingWithinBudget(
+        body.self_service?.budget_ceiling,
+        budgetAfter(body, before.max_budget_micros),
+      );
       const row = mutate(deps, c, (journal) => {
         if (body.name !== undefined) uniqueName(deps, before.org_id, body.name, before.id);
         const columns: Record<string, unknown> = {

@@ -14,6 +14,7 @@ export type Permission =
   | 'team.read'
   | 'team.create'
   | 'team.update'
+  | 'team.caps'
   | 'team.delete'
   | 'team.members'
   | 'service_account.read'
@@ -39,6 +40,9 @@ const ORG_ADMIN: readonly Permission[] = [
   'team.read',
   'team.create',
   'team.update',
+  // A team's budget, limits and access (teams.ts TEAM_CAP_FIELDS): not held by team admins, whose
+  // spend they cap.
+  'team.caps',
   'team.delete',
   'team.members',
   'service_account.read',
