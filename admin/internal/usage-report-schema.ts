@@ -35,12 +35,18 @@ const SUMMED = ['requests', 'input_tokens', 'output_tokens', 'spend_micros'] as 
 
 /** The first count whose sum over `items` is above 2^53 − 1, if any. */
 function oversizedTotal(items: readonly UsageItemWire[]): (typeof SUMMED)[number] | undefined {
-  for (const field of SUMMED) {
-    let total = 0;
-    for (const item of items) total += item[field];
-    if (total > Number.MAX_SAFE_INTEGER) return field;
+  let requests = 0;
+  let inputTokens = 0;
+  let outputTokens = 0;
+  let spendMicros = 0;
+  for (const item of items) {
+    requests += item.requests;
+    inputTokens += item.input_tokens;
+    outputTokens += item.output_tokens;
+    spendMicros += item.spend_micros;
   }
-  return undefined;
+  const totals = [requests, inputTokens, outputTokens, spendMicros];
+  return SUMMED.find((_, i) => totals[i]! > Number.MAX_SAFE_INTEGER);
 }
 
 /** The snake_case wire body; `param` in a refusal names the wire field (`items.0.spend_micros`). */

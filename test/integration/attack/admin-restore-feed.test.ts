@@ -8,12 +8,9 @@
  * evicted by a change of a lower seq. The promise is a refusal within 1 s.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway } from '../../../gateway/main.js';
-import { loadConfig } from '../../../src/config/config.js';
 import { eventually } from '../../helpers/eventually.js';
-import { RESTORE_SECRET, RestoreStack } from './restore-stack.js';
+import { RestoreStack } from './restore-stack.js';
 
 let s: RestoreStack;
 const call = (method: string, path: string, body?: unknown) => s.call(method, path, body);
@@ -23,8 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => s.close());
 
-const models = (key: string) =>
-  fetch(`http://127.0.0.1:${s.gatewayPort}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+const models = (key: string) => s.models(key);
 
 describe('an admin plane restored from a backup', () => {
   it('a key revoked after the restore is refused by a gateway that followed the log past the backup', async () => {
@@ -42,17 +38,7 @@ describe('an admin plane restored from a backup', () => {
     // The backup: the database as it is now (closed cleanly, so the file holds everything).
     await s.backUp();
 
-    await s.releaseGatewayPort();
-    s.gateway = await startGateway(
-      loadConfig({
-        KEYGATE_GATEWAY_PORT: String(s.gatewayPort),
-        KEYGATE_ADMIN_URL: s.admin.url,
-        KEYGATE_INTERNAL_SECRET: RESTORE_SECRET,
-        KEYGATE_SPOOL_DIR: join(s.dir, 'spool'),
-        KEYGATE_LOG_LEVEL: 'silent',
-      }),
-      { logger: s.logger },
-    );
+    await s.startGateway();
     // Life goes on after the backup: 20 more changes, which the gateway follows.
     for (let i = 0; i < 20; i++) await call('PATCH', `/v1/teams/${team.id}`, { rpm_limit: 1000 + i });
     expect((await models(secret)).status).toBe(200);

@@ -6,12 +6,9 @@
  * changes it had applied, and a key revoked early in the restored log (below the cursor) kept
  * working from the cache. The gateway must notice that the change at its cursor is another one.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway } from '../../../gateway/main.js';
-import { loadConfig } from '../../../src/config/config.js';
 import { eventually } from '../../helpers/eventually.js';
-import { RESTORE_SECRET, RestoreStack } from './restore-stack.js';
+import { RestoreStack } from './restore-stack.js';
 
 let s: RestoreStack;
 const call = (method: string, path: string, body?: unknown) => s.call(method, path, body);
@@ -21,8 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => s.close());
 
-const models = (key: string) =>
-  fetch(`http://127.0.0.1:${s.gatewayPort}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+const models = (key: string) => s.models(key);
 
 describe('an admin plane restored from a backup, overtaking the log it lost', () => {
   it('a key revoked in the restored log below the gateway cursor is refused once the head passed the cursor', async () => {
@@ -40,17 +36,7 @@ describe('an admin plane restored from a backup, overtaking the log it lost', ()
 
     await s.backUp();
 
-    await s.releaseGatewayPort();
-    s.gateway = await startGateway(
-      loadConfig({
-        KEYGATE_GATEWAY_PORT: String(s.gatewayPort),
-        KEYGATE_ADMIN_URL: s.admin.url,
-        KEYGATE_INTERNAL_SECRET: RESTORE_SECRET,
-        KEYGATE_SPOOL_DIR: join(s.dir, 'spool'),
-        KEYGATE_LOG_LEVEL: 'silent',
-      }),
-      { logger: s.logger },
-    );
+    await s.startGateway();
     const lastSeq = async () =>
       ((await (await fetch(`${s.gateway!.url}/readyz`)).json()) as any).changeFeed.lastSeq as number;
     const cursorAtBackup = await lastSeq();

@@ -8,12 +8,9 @@
  * policy was dropped and reloaded (admin-restore-feed.test.ts). The gateway must decide on the
  * restored store's spend once it notices the log went back.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway } from '../../../gateway/main.js';
-import { loadConfig } from '../../../src/config/config.js';
 import { eventually } from '../../helpers/eventually.js';
-import { RESTORE_SECRET, RestoreStack } from './restore-stack.js';
+import { RestoreStack } from './restore-stack.js';
 
 let s: RestoreStack;
 const call = (method: string, path: string, body?: unknown) => s.call(method, path, body);
@@ -55,18 +52,7 @@ describe('an admin plane restored from a backup, and the gateway spend view', ()
 
     // The backup: the key has spent nothing yet.
     await s.backUp();
-    await s.releaseGatewayPort();
-    s.gateway = await startGateway(
-      loadConfig({
-        KEYGATE_GATEWAY_PORT: String(s.gatewayPort),
-        KEYGATE_ADMIN_URL: s.admin.url,
-        KEYGATE_INTERNAL_SECRET: RESTORE_SECRET,
-        KEYGATE_SPOOL_DIR: join(s.dir, 'spool'),
-        KEYGATE_USAGE_FLUSH_MS: '50',
-        KEYGATE_LOG_LEVEL: 'silent',
-      }),
-      { logger: s.logger },
-    );
+    await s.startGateway({ KEYGATE_USAGE_FLUSH_MS: '50' });
 
     // Life goes on: the key spends its budget (reported to the admin), then 20 changes follow.
     let refused = false;

@@ -13,7 +13,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { expect } from 'vitest';
 import { startAdmin, type RunningAdmin } from '../../../admin/main.js';
 import { startMockUpstream, type MockUpstream } from '../../../bench/mock-upstream.js';
-import type { startGateway } from '../../../gateway/main.js';
+import { startGateway } from '../../../gateway/main.js';
 import { loadConfig } from '../../../src/config/config.js';
 import { retryIfPortTaken } from '../../helpers/free-ports.js';
 import { freePort } from '../../helpers/processes.js';
@@ -71,6 +71,29 @@ export class RestoreStack {
   releaseGatewayPort(): Promise<void> {
     if (!this.gatewayHold.listening) return Promise.resolve();
     return new Promise((resolve) => this.gatewayHold.close(() => resolve()));
+  }
+
+  /** The gateway on its port (released first), following the admin plane; `env` adds to its config. */
+  async startGateway(env: Record<string, string> = {}): Promise<void> {
+    await this.releaseGatewayPort();
+    this.gateway = await startGateway(
+      loadConfig({
+        KEYGATE_GATEWAY_PORT: String(this.gatewayPort),
+        KEYGATE_ADMIN_URL: this.admin.url,
+        KEYGATE_INTERNAL_SECRET: RESTORE_SECRET,
+        KEYGATE_SPOOL_DIR: join(this.dir, 'spool'),
+        KEYGATE_LOG_LEVEL: 'silent',
+        ...env,
+      }),
+      { logger: this.logger },
+    );
+  }
+
+  /** `GET /v1/models` at the gateway's port with `key`. */
+  models(key: string): Promise<Response> {
+    return fetch(`http://127.0.0.1:${this.gatewayPort}/v1/models`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
   }
 
   /**
