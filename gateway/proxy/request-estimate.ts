@@ -11,7 +11,9 @@ export function estimateInputTokens(body: Record<string, unknown>): number {
 }
 
 /**
- * `max_tokens` | `max_completion_tokens` | `max_output_tokens` | the default, per completion,
+ * The largest of `max_tokens`, `max_completion_tokens`, `max_output_tokens` (upstreams differ in
+ * which one they obey: vLLM takes `max_completion_tokens` over `max_tokens`, so `max_tokens: 1`
+ * beside it must not reserve 1), else the default, per completion,
  * times the completions asked for (`n`, or `best_of` of /v1/completions: the upstream bills every
  * one of them), as a whole number of at most `cap` (KEYGATE_MAX_OUTPUT_TOKENS): `1e308` or
  * `Infinity` never reach a cost estimate. Without the multiplier, `n: 128` bought 128 times the
@@ -23,11 +25,11 @@ export function maxOutputTokens(
   cap = Number.MAX_SAFE_INTEGER,
 ): number {
   const completions = completionsAskedFor(body);
+  let most = -1;
   for (const value of [body.max_tokens, body.max_completion_tokens, body.max_output_tokens]) {
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0)
-      return Math.min(Math.floor(value) * completions, cap);
+    if (typeof value === 'number' && Number.isFinite(value) && value > most) most = Math.floor(value);
   }
-  return Math.min(defaultMaxTokens * completions, cap);
+  return Math.min((most >= 0 ? most : defaultMaxTokens) * completions, cap);
 }
 
 /** The larger of `n` and `best_of` when a whole number above 1, else 1. */

@@ -73,7 +73,13 @@ function keyWith(key: Partial<Limits>, team: Partial<Limits> = {}): Scoped {
 function post(
   secret: string,
   model: string,
-  options: { stream?: boolean; maxTokens?: number; delayMs?: number; signal?: AbortSignal } = {},
+  options: {
+    stream?: boolean;
+    maxTokens?: number;
+    delayMs?: number;
+    signal?: AbortSignal;
+    extra?: Record<string, unknown>;
+  } = {},
 ): Promise<Response> {
   return fetch(`${h.url}/v1/chat/completions`, {
     method: 'POST',
@@ -87,6 +93,7 @@ function post(
       stream: options.stream ?? false,
       max_tokens: options.maxTokens ?? 100,
       messages: [{ role: 'user', content: 'hello' }],
+      ...options.extra,
     }),
     signal: options.signal,
   });
@@ -210,4 +217,17 @@ describe('exactness under concurrency (memory mode, real sockets)', () => {
       await settledEverywhere(key);
     },
   );
+
+  it('max_tokens 1 beside max_completion_tokens 4000 reserves 4000: a budget of one such request admits one', async () => {
+    // 2 input tokens + 4000 × $2/Mtok = 8,002 micro-USD; estimated from max_tokens (1), all 10 fit.
+    const key = keyWith({ maxBudgetMicros: 8_002 });
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        post(key.secret, 'ok', { maxTokens: 1, delayMs: 1000, extra: { max_completion_tokens: 4000 } }),
+      ),
+    );
+    await Promise.all(responses.map(drain));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(1);
+    await settledEverywhere(key);
+  });
 });

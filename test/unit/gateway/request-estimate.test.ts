@@ -20,4 +20,13 @@ describe('maxOutputTokens', () => {
     for (const n of [0, -3, 2.5, Number.NaN, '8', null, 1e300])
       expect(maxOutputTokens({ max_tokens: 100, n }, 1024, 131_072)).toBe(100);
   });
+
+  it('several maximum fields: the largest counts (upstreams differ in which one they obey)', () => {
+    // vLLM obeys max_completion_tokens over max_tokens; a Responses upstream obeys max_output_tokens.
+    expect(maxOutputTokens({ max_tokens: 1, max_completion_tokens: 4000 }, 1024)).toBe(4000);
+    expect(maxOutputTokens({ max_tokens: 1, max_output_tokens: 3000 }, 1024)).toBe(3000);
+    expect(maxOutputTokens({ max_tokens: 500, max_completion_tokens: 20, n: 2 }, 1024)).toBe(1000);
+    expect(maxOutputTokens({ max_tokens: -1, max_completion_tokens: 70 }, 1024)).toBe(70);
+    expect(maxOutputTokens({ max_tokens: 1, max_completion_tokens: 1e308 }, 1024, 131_072)).toBe(131_072);
+  });
 });
