@@ -4,10 +4,27 @@
  * is bounded by the body size, the output by the configured maximum.
  */
 
-/** ceil(characters / 4) over the prompt text: `messages[].content`, `prompt`, `input`. */
+/**
+ * ceil(characters / 4) over the prompt: the text of `messages[].content`, `prompt`, `input`,
+ * `instructions` (Responses API), and
+ * the JSON of tool definitions (`tools`, `functions`) and of earlier tool calls in the messages,
+ * which the upstream bills as input too (40 KB of `tools` beside "hi" was estimated at 1 token).
+ */
 export function estimateInputTokens(body: Record<string, unknown>): number {
-  const characters = textLength(body.messages, 0) + textLength(body.prompt, 0) + textLength(body.input, 0);
+  const characters =
+    textLength(body.messages, 0) +
+    textLength(body.prompt, 0) +
+    textLength(body.input, 0) +
+    textLength(body.instructions, 0) +
+    jsonLength(body.tools) +
+    jsonLength(body.functions);
   return Math.ceil(characters / 4);
+}
+
+/** Characters of a parsed JSON value written out again (0 when absent). */
+function jsonLength(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  return JSON.stringify(value).length;
 }
 
 /**
@@ -52,6 +69,9 @@ function textLength(value: unknown, depth: number): number {
     return total;
   }
   const record = value as Record<string, unknown>;
-  // Message objects carry `content`; content parts and Responses input items carry `text`.
-  return textLength(record.content, depth + 1) + textLength(record.text, depth + 1);
+  // Message objects carry `content` (and an assistant's `tool_calls`); content parts and
+  // Responses input items carry `text`.
+  return (
+    textLength(record.content, depth + 1) + textLength(record.text, depth + 1) + jsonLength(record.tool_calls)
+  );
 }
