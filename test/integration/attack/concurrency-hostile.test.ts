@@ -230,4 +230,18 @@ describe('exactness under concurrency (memory mode, real sockets)', () => {
     expect(responses.filter((r) => r.status === 200)).toHaveLength(1);
     await settledEverywhere(key);
   });
+
+  it('40 KB of tools reserve their ~10,000 input tokens: a budget of one such request admits one', async () => {
+    const tools = [
+      { type: 'function', function: { name: 'f', description: 'x'.repeat(40_000), parameters: {} } },
+    ];
+    // ≥ 10,000 input tokens × $1/Mtok + 100 × $2/Mtok ≥ 10,200 micro-USD each; before, 202.
+    const key = keyWith({ maxBudgetMicros: 12_000 });
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => post(key.secret, 'ok', { delayMs: 1000, extra: { tools } })),
+    );
+    await Promise.all(responses.map(drain));
+    expect(responses.filter((r) => r.status === 200)).toHaveLength(1);
+    await settledEverywhere(key);
+  });
 });
