@@ -19,6 +19,7 @@ import { startHostileUpstream, type HostileUpstream } from './hostile-upstream.j
 
 const MODELS = [
   'ok',
+  'exact',
   'no-usage',
   'huge-usage',
   'negative-usage',
@@ -30,6 +31,9 @@ const MODELS = [
   'sse-cut',
   'sse-forever',
   'sse-no-separator',
+  'huge-headers',
+  'short-body',
+  'json-trickle',
 ];
 
 const clock = new ManualClock(Date.UTC(2026, 5, 1, 10, 0, 0));
@@ -77,6 +81,8 @@ function post(
     stream?: boolean;
     maxTokens?: number;
     delayMs?: number;
+    /** The usage the upstream reports (`exact` model): [input, output]. */
+    usage?: [number, number];
     signal?: AbortSignal;
     extra?: Record<string, unknown>;
   } = {},
@@ -87,6 +93,7 @@ function post(
       'content-type': 'application/json',
       authorization: `Bearer ${secret}`,
       'x-mock-delay-ms': String(options.delayMs ?? 30),
+      'x-mock-usage': (options.usage ?? [0, 0]).join(','),
     },
     body: JSON.stringify({
       model,
@@ -125,20 +132,22 @@ async function settledEverywhere(key: Scoped): Promise<void> {
 }
 
 // "hello" is 2 input tokens, max_tokens 100 → 2 × $1 + 100 × $2 per Mtok = 202 micro-USD reserved.
+// Requests that must be counted whatever their timing use the `exact` model with usage [2, 100]:
+// each then also spends 202, so a budget of 3 estimates admits 3 however the requests interleave.
 const ESTIMATE = 202;
 
 describe('exactness under concurrency (memory mode, real sockets)', () => {
   it('a key budget of 3 estimates: 30 concurrent slow requests → exactly 3 admitted; spend reconciled', async () => {
     const key = keyWith({ maxBudgetMicros: 3 * ESTIMATE });
     const responses = await Promise.all(
-      Array.from({ length: 30 }, () => post(key.secret, 'ok', { delayMs: 1000 })),
+      Array.from({ length: 30 }, () => post(key.secret, 'exact', { delayMs: 200, usage: [2, 100] })),
     );
     const statuses = responses.map((r) => r.status);
     await Promise.all(responses.map(drain));
     expect(statuses.filter((s) => s === 200)).toHaveLength(3);
     expect(statuses.filter((s) => s === 429)).toHaveLength(27);
     await settledEverywhere(key);
-    expect(spend.spendOf('key', key.keyId)?.spendMicros).toBe(3 * (10 + 2 * 5));
+    expect(spend.spendOf('key', key.keyId)?.spendMicros).toBe(3 * ESTIMATE);
   });
 
   it('a team budget shared by three keys: 30 concurrent over the keys → exactly 3 admitted', async () => {
@@ -150,12 +159,12 @@ describe('exactness under concurrency (memory mode, real sockets)', () => {
     });
     const secrets = [first.secret, ...others];
     const responses = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => post(secrets[i % 3]!, 'ok', { delayMs: 1000 })),
+      Array.from({ length: 30 }, (_, i) => post(secrets[i % 3]!, 'exact', { delayMs: 200, usage: [2, 100] })),
     );
     await Promise.all(responses.map(drain));
     expect(responses.filter((r) => r.status === 200)).toHaveLength(3);
     await eventually(() => limits.inFlight === 0, { what: 'every ticket ended' });
-    expect(spend.spendOf('team', first.teamId)).toEqual({ spendMicros: 60, reservedMicros: 0 });
+    expect(spend.spendOf('team', first.teamId)).toEqual({ spendMicros: 3 * ESTIMATE, reservedMicros: 0 });
   });
 
   it('rpm 5 with upstream 500s: 5 admitted, all refunded, then 5 more are admitted', async () => {
@@ -213,7 +222,7 @@ describe('exactness under concurrency (memory mode, real sockets)', () => {
       const answers = await Promise.all(responses);
       clearTimeout(timer);
       for (const answer of answers)
-        expect(answer.status === 0 || answer.status < 500 || model === 'fail-500').toBe(true);
+        expect(answer.status !== 500 || model === 'fail-500', `${answer.status} ${answer.body}`).toBe(true);
       await settledEverywhere(key);
     },
   );
@@ -223,7 +232,12 @@ describe('exactness under concurrency (memory mode, real sockets)', () => {
     const key = keyWith({ maxBudgetMicros: 8_002 });
     const responses = await Promise.all(
       Array.from({ length: 10 }, () =>
-        post(key.secret, 'ok', { maxTokens: 1, delayMs: 1000, extra: { max_completion_tokens: 4000 } }),
+        post(key.secret, 'exact', {
+          maxTokens: 1,
+          delayMs: 200,
+          usage: [2, 4000],
+          extra: { max_completion_tokens: 4000 },
+        }),
       ),
     );
     await Promise.all(responses.map(drain));
@@ -238,7 +252,9 @@ describe('exactness under concurrency (memory mode, real sockets)', () => {
     // ≥ 10,000 input tokens × $1/Mtok + 100 × $2/Mtok ≥ 10,200 micro-USD each; before, 202.
     const key = keyWith({ maxBudgetMicros: 12_000 });
     const responses = await Promise.all(
-      Array.from({ length: 10 }, () => post(key.secret, 'ok', { delayMs: 1000, extra: { tools } })),
+      Array.from({ length: 10 }, () =>
+        post(key.secret, 'exact', { delayMs: 200, usage: [10_100, 100], extra: { tools } }),
+      ),
     );
     await Promise.all(responses.map(drain));
     expect(responses.filter((r) => r.status === 200)).toHaveLength(1);

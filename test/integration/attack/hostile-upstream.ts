@@ -2,6 +2,7 @@
  * An OpenAI-compatible upstream that misbehaves on request, for the attack tests. The model name
  * decides (the gateway forwards it unchanged for targets without an upstream model):
  * - `ok`: JSON chat answer with usage 10 in / 5 out, after `x-mock-delay-ms` (default 30 ms);
+ * - `exact`: the same with the usage of header `x-mock-usage: <input>,<output>`;
  * - `no-usage`: the same without `usage`;
  * - `huge-usage`: usage 1e12 in / 1e12 out; `negative-usage`: -5 / -7; `string-usage`: "10" / "5";
  * - `bad-json`: 200 `application/json` whose body is not JSON;
@@ -10,7 +11,10 @@
  * - `sse-no-done`: 3 content events, then the body ends (no usage, no `[DONE]`);
  * - `sse-cut`: 3 content events, then the socket is destroyed;
  * - `sse-forever`: a content event every 10 ms until the client goes away;
- * - `sse-no-separator`: `x-mock-bytes` bytes of one `data:` line that never ends, then the end.
+ * - `sse-no-separator`: `x-mock-bytes` bytes of one `data:` line that never ends, then the end;
+ * - `huge-headers`: a 200 whose headers are 100 KB;
+ * - `short-body`: a 200 declaring 1,000 bytes that sends 20 and closes;
+ * - `json-trickle`: a 200 JSON body sent one byte every 10 ms, never ending.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -80,6 +84,12 @@ function answer(
   res: import('node:http').ServerResponse,
 ): void {
   switch (model) {
+    case 'exact': {
+      const [input, output] = String(headers['x-mock-usage'] ?? '0,0')
+        .split(',')
+        .map(Number);
+      return json(res, 200, chat({ prompt_tokens: input, completion_tokens: output }));
+    }
     case 'no-usage':
       return json(res, 200, chat(undefined));
     case 'huge-usage':
@@ -90,6 +100,21 @@ function answer(
       return json(res, 200, chat({ prompt_tokens: '10', completion_tokens: '5', total_tokens: '15' }));
     case 'bad-json':
       return json(res, 200, '{"id": "x", "usage": {"prompt_tokens": 10, ');
+    case 'huge-headers':
+      res.writeHead(200, { 'content-type': 'application/json', 'x-big': 'b'.repeat(100 * 1024) });
+      res.end(chat({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 }));
+      return;
+    case 'short-body':
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"id":"x","usage":{');
+      setTimeout(() => res.socket?.destroy(), 10);
+      return;
+    case 'json-trickle': {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const timer = setInterval(() => res.write(' '), 10);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     case 'fail-500':
       return json(res, 500, '{"error":{"message":"boom","type":"server_error","code":null}}');
     case 'sse-ok':
