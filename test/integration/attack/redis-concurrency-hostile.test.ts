@@ -151,6 +151,37 @@ describe.skipIf(names.length === 0).each(names)('two replicas on %s Redis', (nam
     await nothingLeft(policy);
   });
 
+  it('an org budget shared by keys of two teams: 30 concurrent over both replicas → at most 3 admitted', async () => {
+    const first = keyWith({});
+    const orgPolicy = (p: ResolvedKeyPolicy): ResolvedKeyPolicy => ({
+      ...p,
+      org: {
+        id: `org_shared_${prefix}`,
+        limits: { ...NO_LIMITS, maxBudgetMicros: 3 * ESTIMATE },
+        spendMicros: 0,
+      },
+    });
+    const second = keyWith({});
+    const secrets = [first, second].map(({ secret, policy }) => {
+      const shared = orgPolicy(policy);
+      for (const { h } of replicas) h.source.policies.set(hashSecret(secret), shared);
+      return { secret, policy: shared };
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        post(i, secrets[Math.floor(i / 2) % 2]!.secret, 'exact', { delayMs: 200, usage: [2, 100] }),
+      ),
+    );
+    const admitted = answers.filter((a) => a.status === 200).length;
+    expect(admitted).toBeGreaterThanOrEqual(1);
+    expect(admitted).toBeLessThanOrEqual(3);
+    await nothingLeft(secrets[0]!.policy);
+    const org = (await replicas[1]!.limits.liveCounters(secrets[1]!.policy)).budgets.find(
+      (b) => b.scope === 'org',
+    )!;
+    expect(org).toMatchObject({ spend_micros: admitted * ESTIMATE, reserved_micros: 0 });
+  });
+
   it('parallel cap 2 over both replicas: endless streams, clients leave, both slots come back', async () => {
     const { secret, policy } = keyWith({ maxParallel: 2, maxBudgetMicros: 1_000_000 });
     const controller = new AbortController();
