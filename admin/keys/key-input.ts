@@ -8,6 +8,8 @@ import { limitFields, listQuery, restrictAccess, nameText } from '../schemas.js'
 import { DAY_MS } from '../../src/ratelimit/windows.js';
 
 const MAX_METADATA_BYTES = 16_384;
+/** Objects and arrays nested in `metadata`, the outermost object counted (as gateway bodies). */
+const MAX_METADATA_DEPTH = 64;
 /** Regenerate grace periods are capped at 30 days. */
 export const MAX_GRACE_SECONDS = 30 * 86_400;
 
@@ -117,7 +119,26 @@ export function tagColumns(body: { tags?: string[] | undefined; allow_request_ta
   return out;
 }
 
+/** Whether `value` nests objects/arrays more than `max` levels (iterative: any depth is safe). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export function metadataText(value: Record<string, unknown>): string {
+  // Checked before JSON.stringify, which recurses and overflows the stack a few thousand levels down.
+  if (nestsDeeperThan(value, MAX_METADATA_DEPTH)) {
+    throw new KeygateError('invalid_request', {
+      param: 'metadata',
+      message: `metadata must nest at most ${MAX_METADATA_DEPTH} levels of objects and arrays.`,
+    });
+  }
   const text = JSON.stringify(value);
   if (Buffer.byteLength(text) > MAX_METADATA_BYTES) {
     throw new KeygateError('invalid_request', {
