@@ -161,4 +161,44 @@ describe('key lifecycle under load, every push lost', () => {
       'restore team access',
     );
   }, 30_000);
+
+  it('regenerate with a grace period: both secrets work, the old one stops at the grace end (no admin call)', async () => {
+    const { key, secret } = await data.createKey();
+    const graceEnd = { at: 0 };
+    let fresh = '';
+    const run = await underLoad(secret, async () => {
+      const answer = expectStatus(
+        await stack.api('POST', `/v1/keys/${key.id}/regenerate`, { grace_period_seconds: 2 }),
+        200,
+        'regenerate',
+      );
+      graceEnd.at = Date.now() + 2000;
+      fresh = answer.secret;
+    });
+    // underLoad ran BOUND_MS + 500 ms after the change: still inside the grace period.
+    expect(run.outcomes.filter((o) => o.status !== 200)).toEqual([]);
+    expect((await stack.chat(fresh, data.target.name)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, Math.max(0, graceEnd.at - Date.now()) + 50));
+    const late = await stack.chat(secret, data.target.name);
+    expect(late.status).toBe(401);
+    // Past its grace the old hash is unknown to the admin plane (invalid_api_key, as after a
+    // regenerate without grace); a gateway still holding its policy answers key_expired.
+    expect(['invalid_api_key', 'key_expired']).toContain(((await late.json()) as any).error.code);
+    expect((await stack.chat(fresh, data.target.name)).status).toBe(200);
+  }, 30_000);
+
+  it('revoke during a grace period stops both secrets', async () => {
+    const { key, secret } = await data.createKey();
+    const answer = expectStatus(
+      await stack.api('POST', `/v1/keys/${key.id}/regenerate`, { grace_period_seconds: 3600 }),
+      200,
+      'regenerate',
+    );
+    const run = await underLoad(secret, async () => {
+      expectStatus(await stack.api('POST', `/v1/keys/${key.id}/revoke`), 200, 'revoke');
+    });
+    expectStopped(run, 'key_revoked');
+    const fresh = await stack.chat(answer.secret, data.target.name);
+    expect(((await fresh.json()) as any).error.code).toBe('key_revoked');
+  }, 30_000);
 });
