@@ -46,13 +46,25 @@ describe('key metadata nesting', () => {
 
 describe('input edges that held', () => {
   it('pagination parameters: bad limits are 400 naming limit, garbled cursors never 500', async () => {
-    for (const path of ['/v1/keys', '/v1/users', '/v1/orgs', '/v1/teams', '/v1/targets', '/v1/access-groups']) {
+    for (const path of [
+      '/v1/keys',
+      '/v1/users',
+      '/v1/orgs',
+      '/v1/teams',
+      '/v1/targets',
+      '/v1/access-groups',
+    ]) {
       for (const limit of ['0', '-1', 'abc', '1.5', '99999999999999999999', '1001']) {
         const r = await w.admin.call('GET', `${path}?limit=${limit}`);
         expect(r.status, `${path} ${limit}`).toBe(400);
         expect(r.body.error.param).toBe('limit');
       }
-      for (const cursor of ['%25%25', 'zzz!!', Buffer.from("0\n' OR 1=1 --").toString('base64url'), Buffer.from('1e400\nx').toString('base64url')]) {
+      for (const cursor of [
+        '%25%25',
+        'zzz!!',
+        Buffer.from("0\n' OR 1=1 --").toString('base64url'),
+        Buffer.from('1e400\nx').toString('base64url'),
+      ]) {
         const r = await w.admin.call('GET', `${path}?cursor=${cursor}`);
         expect(r.status, `${path} ${cursor}`).toBeLessThan(500);
       }
@@ -63,8 +75,17 @@ describe('input edges that held', () => {
   });
 
   it('expiry: past, impossible and non-ISO dates are 400 naming expires_at; offsets are honoured', async () => {
-    for (const at of ['2020-01-01T00:00:00Z', '2030-02-30T00:00:00Z', '2030-01-01T24:00:00Z', '2030-01-01', 'tomorrow', '+275760-09-13T00:00:00Z']) {
-      const r = await w.admin.call('POST', '/v1/keys', { body: { name: 'e', team_id: w.teams.A1, expires_at: at } });
+    for (const at of [
+      '2020-01-01T00:00:00Z',
+      '2030-02-30T00:00:00Z',
+      '2030-01-01T24:00:00Z',
+      '2030-01-01',
+      'tomorrow',
+      '+275760-09-13T00:00:00Z',
+    ]) {
+      const r = await w.admin.call('POST', '/v1/keys', {
+        body: { name: 'e', team_id: w.teams.A1, expires_at: at },
+      });
       expect(r.status, at).toBe(400);
       expect(r.body.error.param).toBe('expires_at');
     }
@@ -77,7 +98,9 @@ describe('input edges that held', () => {
 
   it('limits at 0, 2^53, floats and strings are 400 naming the field', async () => {
     for (const value of [0, 2 ** 53, 1.5, '5', -1]) {
-      const r = await w.admin.call('POST', '/v1/keys', { body: { name: 'l', team_id: w.teams.A1, rpm_limit: value } });
+      const r = await w.admin.call('POST', '/v1/keys', {
+        body: { name: 'l', team_id: w.teams.A1, rpm_limit: value },
+      });
       expect(r.status, String(value)).toBe(400);
       expect(r.body.error.param).toBe('rpm_limit');
     }
@@ -87,15 +110,28 @@ describe('input edges that held', () => {
     const owner = w.token('org_owner');
     const cases: [unknown, string][] = [
       [{ name: 'x', team_id: w.teams.B1 }, 'team_id'],
-      [{ name: 'x', team_id: w.teams.A1, owner: { type: 'service_account', id: w.serviceAccounts.B1 } }, 'owner.id'],
-      [{ name: 'x', team_id: w.teams.A1, access: { mode: 'restrict', targets: [], access_groups: [w.groups.B] } }, 'access.access_groups'],
+      [
+        { name: 'x', team_id: w.teams.A1, owner: { type: 'service_account', id: w.serviceAccounts.B1 } },
+        'owner.id',
+      ],
+      [
+        {
+          name: 'x',
+          team_id: w.teams.A1,
+          access: { mode: 'restrict', targets: [], access_groups: [w.groups.B] },
+        },
+        'access.access_groups',
+      ],
     ];
     for (const [body, param] of cases) {
       const r = await w.admin.call('POST', '/v1/keys', { body, token: owner });
       expect([400, 404]).toContain(r.status);
       expect(r.body.error.param).toBe(param);
     }
-    const team = await w.admin.call('POST', '/v1/teams', { body: { org_id: w.orgs.B, name: 'x' }, token: owner });
+    const team = await w.admin.call('POST', '/v1/teams', {
+      body: { org_id: w.orgs.B, name: 'x' },
+      token: owner,
+    });
     expect(team.status).toBe(404);
     expect(team.body.error.param).toBe('org_id');
   });

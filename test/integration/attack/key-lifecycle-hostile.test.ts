@@ -75,7 +75,11 @@ function expectStopped(run: { outcomes: Outcome[]; changedAt: number }, code: st
 async function userWithToken(role: string) {
   const email = `u-${Math.random().toString(36).slice(2, 10)}@example.test`;
   const user = expectStatus(await stack.api('POST', '/v1/users', { email }), 201, 'create user');
-  expectStatus(await stack.api('PUT', `/v1/teams/${data.team.id}/members/${user.id}`, { role }), 200, 'member');
+  expectStatus(
+    await stack.api('PUT', `/v1/teams/${data.team.id}/members/${user.id}`, { role }),
+    200,
+    'member',
+  );
   const { token } = expectStatus(await stack.api('POST', `/v1/users/${user.id}/tokens`, {}), 200, 'token');
   return { user, token: token as string };
 }
