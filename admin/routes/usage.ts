@@ -37,9 +37,7 @@ const day = z
 /** An ISO 8601 instant; its UTC hour is the bound (hour granularity). */
 const instant = z
   .string()
-  .refine((value) => /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value)), {
-    message: 'expected an ISO 8601 time',
-  })
+  .refine(isIsoInstant, { message: 'expected an ISO 8601 time' })
   .transform((value) => Math.floor(Date.parse(value) / HOUR_MS) * HOUR_MS);
 
 const UsageQuery = z.object({
@@ -76,9 +74,18 @@ function toDay(value: string): string | null {
     const ms = Date.parse(`${value}T00:00:00Z`);
     return Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value ? null : value;
   }
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value)) return null;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString().slice(0, 10);
+  if (!isIsoInstant(value)) return null;
+  return new Date(Date.parse(value)).toISOString().slice(0, 10);
+}
+
+/**
+ * A real ISO 8601 instant: with `Z` or an offset (a time without one would be read in the admin
+ * process's time zone) and a day that exists (Date.parse rolls `2030-02-30` over to March 2).
+ * The same check as `expires_at`.
+ */
+const ISO_INSTANT = z.iso.datetime({ offset: true });
+function isIsoInstant(value: string): boolean {
+  return ISO_INSTANT.safeParse(value).success;
 }
 
 function totalsView(row: UsageTotals) {
@@ -124,6 +131,9 @@ export function registerUsageRoutes(app: AdminApp, deps: AdminDeps): void {
       }
       if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
         throw new KeygateError('invalid_request', { param: 'from', message: '`from` is after `to`.' });
+      }
+      if (query.since !== undefined && query.until !== undefined && query.since > query.until) {
+        throw new KeygateError('invalid_request', { param: 'since', message: '`since` is after `until`.' });
       }
       let scope: { type: 'key' | 'team' | 'org' | 'all'; id: string | null } = { type: 'all', id: null };
       if (query.key_id !== undefined) {

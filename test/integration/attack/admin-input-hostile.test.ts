@@ -3,6 +3,11 @@
  * - Key `metadata` nested a few thousand levels deep (a ~30 kB body, well under the body limit)
  *   → 500 internal_error: JSON.stringify overflowed the stack before the 16 kB size check. Metadata
  *   is now refused past 64 levels with 400 invalid_request, `param: metadata`, on create and PATCH.
+ * - `GET /v1/usage` took impossible or offset-less times: `since=2030-02-30T00:00:00Z` was read as
+ *   March 2 (Date.parse rolls the day over), `from=2030-02-31T12:00:00Z` as March 3, and
+ *   `since=2030-01-01T00:00:00` in the admin process's local time zone. They are now 400
+ *   invalid_request naming the parameter, as `expires_at` already was; `since` after `until` is
+ *   400 naming `since`, as `from` after `to` already was.
  * Held (kept here as regressions): limit 0/negative/huge/non-numeric, garbled or forged cursors,
  * impossible or out-of-range expiry dates, 2^53 limits, unknown fields, cross-org ids in body
  * fields (team_id, owner.id, access_groups, org_id).
@@ -41,6 +46,45 @@ describe('key metadata nesting', () => {
     });
     expect(tooDeep.status).toBe(400);
     expect(tooDeep.body.error.param).toBe('metadata');
+  });
+});
+
+describe('usage time bounds', () => {
+  it('impossible days, offset-less times and since after until are 400 naming the parameter', async () => {
+    const org = `org_id=${w.orgs.A}`;
+    const cases: [string, string][] = [
+      ['since=2030-02-30T00:00:00Z', 'since'],
+      ['until=2030-02-31T00:00:00Z', 'until'],
+      ['since=2030-01-01T24:00:00Z', 'since'],
+      ['since=2030-01-01T00:00:00', 'since'],
+      ['from=2030-02-31T12:00:00Z', 'from'],
+      ['to=2030-02-30T00:00:00Z', 'to'],
+      ['to=2030-01-01T00:00:00', 'to'],
+      ['since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z', 'since'],
+    ];
+    for (const [query, param] of cases) {
+      const answer = await w.admin.call('GET', `/v1/usage?${org}&${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(answer.body.error, query).toMatchObject({ code: 'invalid_request', param });
+    }
+  });
+
+  it('valid instants with offsets still work (floored to the UTC hour / counted as their UTC day)', async () => {
+    const answer = await w.admin.call(
+      'GET',
+      `/v1/usage?org_id=${w.orgs.A}&since=2030-01-01T00:30:00%2B14:00&until=2030-01-01T10:00:00.5Z`,
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      since: '2029-12-31T10:00:00.000Z',
+      until: '2030-01-01T10:00:00.000Z',
+    });
+    const days = await w.admin.call(
+      'GET',
+      `/v1/usage?org_id=${w.orgs.A}&from=2030-01-02T01:00:00%2B05:00&to=2030-01-01`,
+    );
+    expect(days.status).toBe(200);
+    expect(days.body).toMatchObject({ from: '2030-01-01', to: '2030-01-01' });
   });
 });
 
