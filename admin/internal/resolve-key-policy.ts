@@ -58,6 +58,30 @@ export interface ResolveMemo {
 
 type ScopeRead = (id: string) => ScopeRow | undefined;
 
+/** Team target lists of inheriting keys, kept across batches while the change-log head stays. */
+const TEAM_TARGETS = new WeakMap<Database, { head: number; teamTargets: Map<string, string[]> }>();
+
+/**
+ * The memo of one batch or page; call inside its read transaction. Head and batch seq come from
+ * one statement. A team's target list is kept from batch to batch while the change-log head is
+ * the same: every write that changes what it is computed from (targets, access groups, an org's or
+ * team's access mode and bindings) appends a change-log row in its own transaction, the rows a
+ * gateway's cached policies are invalidated by (src/invalidation). Spend and limits are read per
+ * batch (usage changes them without a change-log row).
+ */
+export function batchMemo(db: Database, gatewayId: string | undefined): ResolveMemo {
+  let head: number;
+  let batchSeq = 0;
+  if (gatewayId === undefined || gatewayId === '') head = changeLogHead(db);
+  else ({ head, seq: batchSeq } = readsOf(db).headAndBatchSeq(gatewayId));
+  let shared = TEAM_TARGETS.get(db);
+  if (shared === undefined || shared.head !== head) {
+    shared = { head, teamTargets: new Map() };
+    TEAM_TARGETS.set(db, shared);
+  }
+  return { head, batchSeq, teamTargets: shared.teamTargets };
+}
+
 function rowOf(memo: ResolveMemo, read: ScopeRead, id: string): ScopeRow {
   memo.scopes ??= new Map();
   let row = memo.scopes.get(id);
