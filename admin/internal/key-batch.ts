@@ -12,7 +12,7 @@
  * team and org) once per call, an inheriting key's team targets once per change-log head (batchMemo).
  */
 import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
-import type { Database } from '../../src/storage/database.js';
+import { deferred, type Database } from '../../src/storage/database.js';
 import type { RecentCursor } from '../../src/storage/key-policy-repository.js';
 import { batchMemo, recentKeyPolicyPage, resolveKeyPolicyBatch } from './resolve-key-policy.js';
 
@@ -31,9 +31,7 @@ export function resolveKeyPolicies(
   gatewayId: string | undefined,
   now: number,
 ): (ResolvedKeyPolicy | null)[] {
-  return db.transaction(() => {
-    return resolveKeyPolicyBatch(db, hashes, gatewayId, now, batchMemo(db, gatewayId));
-  })();
+  return deferred(db, () => resolveKeyPolicyBatch(db, hashes, gatewayId, now, batchMemo(db, gatewayId)));
 }
 
 /**
@@ -57,11 +55,11 @@ export function recentKeyPolicies(
   gatewayId: string | undefined,
   now: number,
 ): RecentKeysPage {
-  return db.transaction(() => {
+  return deferred(db, () => {
     const page = recentKeyPolicyPage(db, after, limit, gatewayId, now, batchMemo(db, gatewayId));
     return {
       policies: page.policies,
       next: page.rows < limit || page.last === undefined ? null : `${page.last.lastUsedAt}:${page.last.num}`,
     };
-  })();
+  });
 }

@@ -92,6 +92,26 @@ function rowOf(memo: ResolveMemo, read: ScopeRead, id: string): ScopeRow {
   return row;
 }
 
+/**
+ * The team's and its org's states, the rows of both read by one statement the first time the
+ * batch meets the team (the org row is then in the memo for the org's other teams too).
+ */
+function teamAndOrgStates(
+  memo: ResolveMemo | undefined,
+  reads: KeyPolicyReads<ResolvedKeyRow, ScopeRow>,
+  row: ResolvedKeyRow,
+): { team: ScopeState; org: ScopeState } {
+  if (memo !== undefined && memo.scopes?.has(row.team_id) !== true) {
+    const both = reads.teamAndOrg(row.team_id);
+    if (both !== undefined) {
+      memo.scopes ??= new Map();
+      memo.scopes.set(both.team.id, both.team);
+      if (!memo.scopes.has(both.org.id)) memo.scopes.set(both.org.id, both.org);
+    }
+  }
+  return { team: stateOf(memo, reads.team, row.team_id), org: stateOf(memo, reads.org, row.org_id) };
+}
+
 function stateOf(memo: ResolveMemo | undefined, read: ScopeRead, id: string): ScopeState {
   if (memo === undefined) return scopeState(read(id)!);
   memo.states ??= new Map();
@@ -284,6 +304,7 @@ function policyOf(
     row.token_hash === tokenHash ? row.expires_at : minOrNull(row.expires_at, row.previous_valid_until);
   const key = scopeState(row);
   const overrides = overrideRows.map((entry) => overrideOf(key.limits, entry));
+  const scopes = teamAndOrgStates(memo, reads, row);
   return {
     keyId: row.id,
     keyName: row.name,
@@ -299,8 +320,8 @@ function policyOf(
     ...(overrides.length > 0 ? { overrides } : {}),
     tags: row.tags === '[]' ? [] : (JSON.parse(row.tags) as string[]),
     allowRequestTags: row.allow_request_tags === 1,
-    team: stateOf(memo, reads.team, row.team_id),
-    org: stateOf(memo, reads.org, row.org_id),
+    team: scopes.team,
+    org: scopes.org,
     effectiveTargets: targetsOf(db, row, memo),
     version: memo === undefined ? changeLogHead(db) : (memo.head ??= changeLogHead(db)),
     appliedBatchSeq:
