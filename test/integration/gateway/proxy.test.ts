@@ -281,7 +281,8 @@ describe('gateway proxy', () => {
       model: 'no-usage',
       messages: [{ role: 'user', content: 'abcdefgh' }],
     });
-    expect((await response.json()).choices[0].message.content).toBe('one two three');
+    const answer = (await response.json()) as { choices: { message: { content: string } }[] };
+    expect(answer.choices[0]!.message.content).toBe('one two three');
     await until(() => h.usage.length === 1);
     expect(h.usage[0]).toMatchObject({ inputTokens: 2, outputTokens: 4 });
   });
