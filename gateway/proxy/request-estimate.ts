@@ -58,6 +58,33 @@ function completionsAskedFor(body: Record<string, unknown>): number {
   return most;
 }
 
+/**
+ * Output tokens of a non-streamed answer that reported no usage: ceil(characters / 4) over the
+ * generated text (`choices[].message` content and tool calls, `choices[].text`, the Responses
+ * API's `output[]` content), as the input estimate counts the prompt. Without it such an answer's
+ * output was free (a stream without usage is charged one token per event). 0 when the body is not
+ * JSON (an embeddings answer has no generated text: 0 too).
+ */
+export function estimateAnswerOutputTokens(body: Buffer): number {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(body.toString('utf8'));
+  } catch {
+    return 0;
+  }
+  if (typeof answer !== 'object' || answer === null) return 0;
+  const record = answer as { choices?: unknown; output?: unknown };
+  let characters = textLength(record.output, 0);
+  if (Array.isArray(record.choices)) {
+    for (const choice of record.choices as unknown[]) {
+      if (typeof choice !== 'object' || choice === null) continue;
+      const { message, text } = choice as { message?: unknown; text?: unknown };
+      characters += textLength(message, 1) + textLength(text, 1);
+    }
+  }
+  return Math.ceil(characters / 4);
+}
+
 const MAX_DEPTH = 4;
 
 function textLength(value: unknown, depth: number): number {

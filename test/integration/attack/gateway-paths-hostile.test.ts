@@ -42,7 +42,9 @@ function raw(
     socket.on('error', () => {});
     socket.write(text, 'latin1');
     if (options.leaveAfterMs !== undefined) setTimeout(() => socket.destroy(), options.leaveAfterMs);
-    else setTimeout(() => socket.end(), 500);
+    // `connection: close`: the server closes after its answer; the end is only a backstop (500 ms
+    // cut answers short under load).
+    else setTimeout(() => socket.end(), 5000);
   });
 }
 

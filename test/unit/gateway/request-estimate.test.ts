@@ -3,7 +3,11 @@
  * the upstream may bill, for every completion it is asked for.
  */
 import { describe, expect, it } from 'vitest';
-import { estimateInputTokens, maxOutputTokens } from '../../../gateway/proxy/request-estimate.js';
+import {
+  estimateAnswerOutputTokens,
+  estimateInputTokens,
+  maxOutputTokens,
+} from '../../../gateway/proxy/request-estimate.js';
 
 describe('maxOutputTokens', () => {
   it('counts max_tokens once per completion asked for (n, or best_of of /v1/completions)', () => {
@@ -46,5 +50,23 @@ describe('estimateInputTokens', () => {
       estimateInputTokens({ messages: [{ role: 'assistant', content: null, tool_calls: [call] }] }),
     ).toBeGreaterThanOrEqual(10_000);
     expect(estimateInputTokens({ input: 'hi', instructions: description })).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it('estimates an answer without usage from its generated text only', () => {
+    const answer = (value: unknown) => estimateAnswerOutputTokens(Buffer.from(JSON.stringify(value)));
+    const call = [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }];
+    expect(answer({ choices: [{ message: { content: 'abcdefgh' } }, { message: { content: 'a' } }] })).toBe(
+      3,
+    );
+    expect(answer({ choices: [{ message: { content: null, tool_calls: call } }] })).toBe(
+      Math.ceil(JSON.stringify(call).length / 4),
+    );
+    expect(answer({ choices: [{ text: 'abcde' }] })).toBe(2);
+    expect(answer({ output: [{ type: 'message', content: [{ type: 'output_text', text: 'abcd' }] }] })).toBe(
+      1,
+    );
+    expect(answer({ data: [{ embedding: [0.1, 0.2, 0.3] }] })).toBe(0);
+    expect(estimateAnswerOutputTokens(Buffer.from('not json'))).toBe(0);
+    expect(answer('a string')).toBe(0);
   });
 });
