@@ -32,11 +32,12 @@ export class PolicyInterner {
   /** Target names (or tags) joined by NUL → the shared frozen list. */
   private readonly lists = new Map<string, readonly string[]>();
   /**
-   * The limits object returned last: most loads carry the same limits as the one before (every
-   * key of a team, the team and org of every key), so comparing fields first spares building the
-   * content string three times per load (issue 15: CPU per cold load).
+   * The limits object returned last for a key, a team and an org (by LAST_* index): most loads
+   * carry the same limits there as the load before (keys of one team, their team, their org), so
+   * comparing fields first spares building the content string three times per load (issue 15:
+   * CPU per cold load).
    */
-  private lastLimits: Readonly<Limits> | undefined;
+  private readonly lastLimits: (Readonly<Limits> | undefined)[] = [undefined, undefined, undefined];
 
   constructor(options: PolicyInternerOptions = {}) {
     this.maxEntries = options.maxEntries ?? 10_000;
@@ -51,7 +52,7 @@ export class PolicyInterner {
     if (tokenHash !== undefined && policy.tokenHash === tokenHash) policy.tokenHash = tokenHash;
     const key = policy.key;
     if (key.id === policy.keyId) key.id = policy.keyId;
-    key.limits = this.internLimits(key.limits);
+    key.limits = this.internLimits(key.limits, LAST_KEY);
     policy.team = this.internScope('team', policy.team);
     policy.org = this.internScope('org', policy.org);
     policy.effectiveTargets = this.internList(policy.effectiveTargets) as string[];
@@ -60,11 +61,11 @@ export class PolicyInterner {
     return policy;
   }
 
-  private internLimits(limits: Limits): Readonly<Limits> {
-    const last = this.lastLimits;
+  private internLimits(limits: Limits, role: number): Readonly<Limits> {
+    const last = this.lastLimits[role];
     if (last !== undefined && sameLimits(last, limits)) return last;
     const shared = this.limitsByContent(limits);
-    this.lastLimits = shared;
+    this.lastLimits[role] = shared;
     return shared;
   }
 
@@ -86,7 +87,7 @@ export class PolicyInterner {
     });
     if (this.limits.size >= this.maxEntries) {
       this.limits.clear();
-      this.lastLimits = undefined;
+      this.lastLimits.fill(undefined);
     }
     this.limits.set(id, fresh);
     return fresh;
@@ -95,7 +96,7 @@ export class PolicyInterner {
   private internScope(scope: 'team' | 'org', state: ScopeState): ScopeState {
     const id = `${scope}:${state.id}`;
     const latest = this.scopes.get(id);
-    const limits = this.internLimits(state.limits);
+    const limits = this.internLimits(state.limits, scope === 'team' ? LAST_TEAM : LAST_ORG);
     // Limits are interned by content, so equal limits are the same object.
     if (
       latest !== undefined &&
@@ -129,6 +130,10 @@ export class PolicyInterner {
     return fresh;
   }
 }
+
+const LAST_KEY = 0;
+const LAST_TEAM = 1;
+const LAST_ORG = 2;
 
 /** The one shared empty list (most keys have no tags; an empty array per key was 32 bytes). */
 const NO_NAMES: readonly string[] = Object.freeze([]);
