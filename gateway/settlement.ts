@@ -34,7 +34,10 @@ export class Settlement {
     return this.state === 'ended';
   }
 
-  /** `deliveredOutputTokens`: what a stream delivered, charged when the upstream reported no usage. */
+  /**
+   * `deliveredOutputTokens`: charged when the upstream reported no usage: what a stream delivered,
+   * or the estimate of a whole answer's generated text (request-estimate.ts).
+   */
   settled(usage: Usage | undefined, deliveredOutputTokens = 0): void {
     if (!this.end()) return;
     const actual = usage ?? { inputTokens: this.estimatedInputTokens, outputTokens: deliveredOutputTokens };

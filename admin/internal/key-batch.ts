@@ -9,12 +9,12 @@
  * Both resolve their keys with resolveKeyPolicyBatch inside one read transaction, so the whole
  * answer is one snapshot (one `version`) and SQLite takes its read lock once; the key rows and
  * their overrides are read with one statement per call, and what the keys share (head, batch seq,
- * team and org, an inheriting key's team targets) once per call (ResolveMemo).
+ * team and org) once per call, an inheriting key's team targets once per change-log head (batchMemo).
  */
 import type { ResolvedKeyPolicy } from '../../src/policy/resolved-policy.js';
-import type { Database } from '../../src/storage/database.js';
+import { deferred, type Database } from '../../src/storage/database.js';
 import type { RecentCursor } from '../../src/storage/key-policy-repository.js';
-import { recentKeyPolicyPage, resolveKeyPolicyBatch, type ResolveMemo } from './resolve-key-policy.js';
+import { batchMemo, recentKeyPolicyPage, resolveKeyPolicyBatch } from './resolve-key-policy.js';
 
 /** Most hashes per batch and keys per page the admin plane answers. */
 export const MAX_KEY_BATCH = 1000;
@@ -31,10 +31,7 @@ export function resolveKeyPolicies(
   gatewayId: string | undefined,
   now: number,
 ): (ResolvedKeyPolicy | null)[] {
-  return db.transaction(() => {
-    const memo: ResolveMemo = { teamTargets: new Map() };
-    return resolveKeyPolicyBatch(db, hashes, gatewayId, now, memo);
-  })();
+  return deferred(db, () => resolveKeyPolicyBatch(db, hashes, gatewayId, now, batchMemo(db, gatewayId)));
 }
 
 /**
@@ -58,12 +55,11 @@ export function recentKeyPolicies(
   gatewayId: string | undefined,
   now: number,
 ): RecentKeysPage {
-  return db.transaction(() => {
-    const memo: ResolveMemo = { teamTargets: new Map() };
-    const page = recentKeyPolicyPage(db, after, limit, gatewayId, now, memo);
+  return deferred(db, () => {
+    const page = recentKeyPolicyPage(db, after, limit, gatewayId, now, batchMemo(db, gatewayId));
     return {
       policies: page.policies,
       next: page.rows < limit || page.last === undefined ? null : `${page.last.lastUsedAt}:${page.last.num}`,
     };
-  })();
+  });
 }

@@ -58,6 +58,30 @@ export interface ResolveMemo {
 
 type ScopeRead = (id: string) => ScopeRow | undefined;
 
+/** Team target lists of inheriting keys, kept across batches while the change-log head stays. */
+const TEAM_TARGETS = new WeakMap<Database, { head: number; teamTargets: Map<string, string[]> }>();
+
+/**
+ * The memo of one batch or page; call inside its read transaction. Head and batch seq come from
+ * one statement. A team's target list is kept from batch to batch while the change-log head is
+ * the same: every write that changes what it is computed from (targets, access groups, an org's or
+ * team's access mode and bindings) appends a change-log row in its own transaction, the rows a
+ * gateway's cached policies are invalidated by (src/invalidation). Spend and limits are read per
+ * batch (usage changes them without a change-log row).
+ */
+export function batchMemo(db: Database, gatewayId: string | undefined): ResolveMemo {
+  let head: number;
+  let batchSeq = 0;
+  if (gatewayId === undefined || gatewayId === '') head = changeLogHead(db);
+  else ({ head, seq: batchSeq } = readsOf(db).headAndBatchSeq(gatewayId));
+  let shared = TEAM_TARGETS.get(db);
+  if (shared === undefined || shared.head !== head) {
+    shared = { head, teamTargets: new Map() };
+    TEAM_TARGETS.set(db, shared);
+  }
+  return { head, batchSeq, teamTargets: shared.teamTargets };
+}
+
 function rowOf(memo: ResolveMemo, read: ScopeRead, id: string): ScopeRow {
   memo.scopes ??= new Map();
   let row = memo.scopes.get(id);
@@ -66,6 +90,26 @@ function rowOf(memo: ResolveMemo, read: ScopeRead, id: string): ScopeRow {
     memo.scopes.set(id, row);
   }
   return row;
+}
+
+/**
+ * The team's and its org's states, the rows of both read by one statement the first time the
+ * batch meets the team (the org row is then in the memo for the org's other teams too).
+ */
+function teamAndOrgStates(
+  memo: ResolveMemo | undefined,
+  reads: KeyPolicyReads<ResolvedKeyRow, ScopeRow>,
+  row: ResolvedKeyRow,
+): { team: ScopeState; org: ScopeState } {
+  if (memo !== undefined && memo.scopes?.has(row.team_id) !== true) {
+    const both = reads.teamAndOrg(row.team_id);
+    if (both !== undefined) {
+      memo.scopes ??= new Map();
+      memo.scopes.set(both.team.id, both.team);
+      if (!memo.scopes.has(both.org.id)) memo.scopes.set(both.org.id, both.org);
+    }
+  }
+  return { team: stateOf(memo, reads.team, row.team_id), org: stateOf(memo, reads.org, row.org_id) };
 }
 
 function stateOf(memo: ResolveMemo | undefined, read: ScopeRead, id: string): ScopeState {
@@ -260,6 +304,7 @@ function policyOf(
     row.token_hash === tokenHash ? row.expires_at : minOrNull(row.expires_at, row.previous_valid_until);
   const key = scopeState(row);
   const overrides = overrideRows.map((entry) => overrideOf(key.limits, entry));
+  const scopes = teamAndOrgStates(memo, reads, row);
   return {
     keyId: row.id,
     keyName: row.name,
@@ -275,8 +320,8 @@ function policyOf(
     ...(overrides.length > 0 ? { overrides } : {}),
     tags: row.tags === '[]' ? [] : (JSON.parse(row.tags) as string[]),
     allowRequestTags: row.allow_request_tags === 1,
-    team: stateOf(memo, reads.team, row.team_id),
-    org: stateOf(memo, reads.org, row.org_id),
+    team: scopes.team,
+    org: scopes.org,
     effectiveTargets: targetsOf(db, row, memo),
     version: memo === undefined ? changeLogHead(db) : (memo.head ??= changeLogHead(db)),
     appliedBatchSeq:

@@ -23,6 +23,7 @@ import {
   type UpstreamAnswer,
   type UpstreamClient,
 } from './upstream-client.js';
+import { estimateAnswerOutputTokens } from './request-estimate.js';
 import { usageOfJsonBuffer } from './usage-parse.js';
 
 export interface ForwardRequest {
@@ -110,7 +111,8 @@ export async function forward(
     settlement.failed();
     return { kind: 'body', status, headers: headersOut, body: buffer, outcome: `upstream_${status}` };
   }
-  settlement.settled(usageOfJsonBuffer(buffer));
+  const usage = usageOfJsonBuffer(buffer);
+  settlement.settled(usage, usage === undefined ? estimateAnswerOutputTokens(buffer) : 0);
   return { kind: 'body', status, headers: headersOut, body: buffer, outcome: 'ok' };
 }
 

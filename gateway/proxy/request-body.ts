@@ -5,6 +5,11 @@
  * - a duplicate object key anywhere is refused (`{"model":"a","model":"b"}`): the gateway decides
  *   on the body it parsed and forwards the client's bytes, so both must mean the same thing to
  *   every parser the upstream might use.
+ * - a field the gateway counts with (`stream`, `n`, `best_of`, `max_tokens`,
+ *   `max_completion_tokens`, `max_output_tokens`) must have its JSON type (boolean, number) or be
+ *   null: upstreams that coerce types (vLLM's `"n": "8"`, `"stream": "true"`) would obey a string
+ *   the gateway's estimate ignored, buying 8× the output a budget reserved for (OpenAI refuses
+ *   them with 400 too).
  * The scan runs over the text once, before JSON.parse, and never recurses.
  */
 export const MAX_JSON_DEPTH = 64;
@@ -26,7 +31,29 @@ export function parseRequestBody(raw: Buffer): BodyCheck {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return { ok: false, param: null, message: 'The request body must be a JSON object.' };
   }
-  return { ok: true, json: parsed as Record<string, unknown> };
+  const json = parsed as Record<string, unknown>;
+  const mistyped = mistypedCountedField(json);
+  if (mistyped !== undefined) return { ok: false, param: mistyped.field, message: mistyped.message };
+  return { ok: true, json };
+}
+
+/** The fields the gateway's decision reads, with the JSON type each must have when present. */
+const COUNTED_FIELDS = [
+  ['stream', 'boolean'],
+  ['n', 'number'],
+  ['best_of', 'number'],
+  ['max_tokens', 'number'],
+  ['max_completion_tokens', 'number'],
+  ['max_output_tokens', 'number'],
+] as const;
+
+function mistypedCountedField(json: Record<string, unknown>): { field: string; message: string } | undefined {
+  for (const [field, type] of COUNTED_FIELDS) {
+    const value = json[field];
+    if (value === undefined || value === null || typeof value === type) continue;
+    return { field, message: `${field} must be a ${type} (or null).` };
+  }
+  return undefined;
 }
 
 const QUOTE = 34;

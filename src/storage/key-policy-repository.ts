@@ -25,12 +25,16 @@ export interface KeyPolicyReads<Key, Scope> {
   byPreviousHashes(hashes: readonly string[], now: number): Key[];
   team(id: string): Scope | undefined;
   org(id: string): Scope | undefined;
+  /** The team and its org in one statement (a batch's first key of the team). */
+  teamAndOrg(teamId: string): { team: Scope; org: Scope } | undefined;
   /** The key's overrides running at `now`, newest first (the first one applies). */
   overrides(keyId: string, now: number): LiveOverrideRow[];
   /** `overrides` of many keys in one statement, by key id then newest first. */
   overridesOfKeys(keyIds: readonly string[], now: number): (LiveOverrideRow & { key_id: string })[];
   /** The highest usage batch seq applied for the gateway (0 when none). */
   appliedBatchSeq(gatewayId: string): number;
+  /** The change-log head and `appliedBatchSeq(gatewayId)` in one statement (once per batch). */
+  headAndBatchSeq(gatewayId: string): { head: number; seq: number };
   /**
    * A warm-start page (issue 15): the active keys used most recently, `last_used_at` descending then
    * key num, after the cursor (exclusive), up to `limit`, with the columns a policy needs (and
@@ -157,6 +161,25 @@ function keyRows<P extends unknown[]>(
   };
 }
 
+/** A team's or org's columns for its scope state (admin/schemas.ts LimitColumns and `id`). */
+const SCOPE_NAMES = [
+  'id',
+  'max_budget_micros',
+  'rpm_limit',
+  'tpm_limit',
+  'rph_limit',
+  'rpd_limit',
+  'tpd_limit',
+  'spend_micros',
+  'budget_period',
+  'soft_budget_micros',
+  'period_spend_micros',
+  'period_start',
+  'max_parallel_requests',
+  'limit_modes',
+];
+const SCOPE_COLUMNS = SCOPE_NAMES.join(', ');
+
 const KEY_JOINS = 'JOIN teams t ON t.id = k.team_id LEFT JOIN users u ON u.id = k.owner_user_id';
 
 /**
@@ -194,8 +217,21 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
     [],
     keyRow,
   );
-  const team = db.prepare<[string]>('SELECT * FROM teams WHERE id = ?');
-  const org = db.prepare<[string]>('SELECT * FROM orgs WHERE id = ?');
+  // The columns a scope state needs (not `*`: a team or org row has ~25), read once per batch.
+  const team = db.prepare<[string]>(`SELECT ${SCOPE_COLUMNS} FROM teams WHERE id = ?`);
+  const org = db.prepare<[string]>(`SELECT ${SCOPE_COLUMNS} FROM orgs WHERE id = ?`);
+  const prefixed = (alias: string) =>
+    SCOPE_NAMES.map((name) => `${alias}.${name} AS ${alias}_${name}`).join(', ');
+  const teamAndOrg = db
+    .prepare<[string]>(
+      `SELECT ${prefixed('t')}, ${prefixed('o')} FROM teams t JOIN orgs o ON o.id = t.org_id WHERE t.id = ?`,
+    )
+    .raw(true);
+  const scopeOf = (values: readonly unknown[], offset: number) => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < SCOPE_NAMES.length; i++) row[SCOPE_NAMES[i]!] = values[offset + i];
+    return row;
+  };
   const overrides = db.prepare<[string, number], LiveOverrideRow>(
     'SELECT id, limits, expires_at FROM key_overrides WHERE key_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC',
   );
@@ -213,15 +249,30 @@ function prepareReads(db: Database): KeyPolicyReads<unknown, unknown> {
   const batchSeq = db.prepare<[string], { seq: number }>(
     'SELECT IFNULL(MAX(batch_seq), 0) AS seq FROM usage_batches WHERE gateway_id = ?',
   );
+  const heads = db.prepare<[string], { head: number; seq: number }>(
+    `SELECT (SELECT IFNULL(MAX(seq), 0) FROM change_log) AS head,
+            (SELECT IFNULL(MAX(batch_seq), 0) FROM usage_batches WHERE gateway_id = ?) AS seq`,
+  );
   return {
     byHash: (hash) => current.get(hash),
     byPreviousHash: (hash, now) => previous.get(hash, now),
     byPreviousHashes: (hashes, now) => previousMany.all(JSON.stringify(hashes), now),
     team: (id) => team.get(id),
     org: (id) => org.get(id),
+    teamAndOrg: (teamId) => {
+      const values = teamAndOrg.get(teamId) as unknown[] | undefined;
+      return values === undefined
+        ? undefined
+        : { team: scopeOf(values, 0), org: scopeOf(values, SCOPE_NAMES.length) };
+    },
     overrides: (keyId, now) => overrides.all(keyId, now),
-    overridesOfKeys: (keyIds, now) => overridesMany.all(JSON.stringify(keyIds), now),
+    // One key (a small batch's common case): the single-key statement, no JSON array to parse.
+    overridesOfKeys: (keyIds, now) =>
+      keyIds.length === 1
+        ? overrides.all(keyIds[0]!, now).map((entry) => ({ key_id: keyIds[0]!, ...entry }))
+        : overridesMany.all(JSON.stringify(keyIds), now),
     appliedBatchSeq: (gatewayId) => batchSeq.get(gatewayId)!.seq,
+    headAndBatchSeq: (gatewayId) => heads.get(gatewayId)!,
     recentlyUsed: (after, limit) =>
       (after === undefined
         ? recentFirst.all(limit)

@@ -57,6 +57,30 @@ describe('POST /internal/keys', () => {
     expect(res.body.policies[0].effectiveTargets.length).toBeGreaterThan(1);
   });
 
+  it("a team's access changed, or a target added, between two batches: the next batch answers the new targets (kept only while the change-log head stays)", async () => {
+    const [a] = await createKeys(1);
+    const batch = async () =>
+      (await call('POST', '/internal/keys?gateway_id=gw-1', { hashes: [a!.token_hash] })).body.policies[0];
+    const before = (await batch()).effectiveTargets as string[];
+    expect(before.length).toBeGreaterThan(1);
+    const restricted = await w.admin.call('PATCH', `/v1/teams/${w.teamA1}`, {
+      body: { access: { mode: 'restrict', targets: [before[0]] } },
+    });
+    expect(restricted.status).toBe(200);
+    expect((await batch()).effectiveTargets).toEqual([before[0]]);
+    expect(
+      (await w.admin.call('PATCH', `/v1/teams/${w.teamA1}`, { body: { access: { mode: 'inherit' } } }))
+        .status,
+    ).toBe(200);
+    const added = await w.admin.call('POST', '/v1/targets', {
+      body: { name: 'zz-added-later', upstream: { base_url: 'http://127.0.0.1:9/v1' } },
+    });
+    expect(added.status).toBe(201);
+    const after = await batch();
+    expect(after).toEqual((await call('GET', `/internal/keys/${a!.token_hash}?gateway_id=gw-1`)).body);
+    expect(after.effectiveTargets).toEqual([...before, 'zz-added-later'].sort());
+  });
+
   it('overrides (two on one key), an old hash in its grace, a revoked key, keys of two teams and repeats: each as the single route answers it', async () => {
     const [a, b, c] = await createKeys(3);
     const other = (await w.createKey({ name: 'other-team', team_id: w.teamA2, rpm_limit: 7 })).body.key as {

@@ -8,10 +8,20 @@ import { eventually } from '../../helpers/eventually.js';
 import { startHarness, type Harness } from '../../helpers/gateway-harness.js';
 
 let h: Harness;
-/** An OpenAI-compatible upstream that ignores stream_options: three content events, no usage. */
+/**
+ * An OpenAI-compatible upstream that reports no usage: three content events (ignoring
+ * stream_options), or without `stream` a JSON answer of 13 characters of text.
+ */
 const noUsage = createServer((req, res) => {
-  req.resume();
+  let text = '';
+  req.on('data', (chunk: Buffer) => (text += chunk.toString()));
   req.on('end', () => {
+    if ((JSON.parse(text) as { stream?: boolean }).stream !== true) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const message = { role: 'assistant', content: 'one two three' };
+      res.end(JSON.stringify({ object: 'chat.completion', choices: [{ index: 0, message }] }));
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const event = (content: string) =>
       `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }] })}\n\n`;
@@ -262,6 +272,19 @@ describe('gateway proxy', () => {
     expect(await response.text()).toContain('data: [DONE]');
     await until(() => h.usage.length === 1);
     expect(h.usage[0]).toMatchObject({ inputTokens: 2, outputTokens: 3 });
+  });
+
+  it('an answer without usage is charged ceil(characters / 4) of its generated text (its output is not free)', async () => {
+    const key = h.newKey();
+    h.usage.length = 0;
+    const response = await post('/v1/chat/completions', key, {
+      model: 'no-usage',
+      messages: [{ role: 'user', content: 'abcdefgh' }],
+    });
+    const answer = (await response.json()) as { choices: { message: { content: string } }[] };
+    expect(answer.choices[0]!.message.content).toBe('one two three');
+    await until(() => h.usage.length === 1);
+    expect(h.usage[0]).toMatchObject({ inputTokens: 2, outputTokens: 4 });
   });
 
   it('a client that disconnects while waiting for a non-streamed answer aborts the upstream request and the admission', async () => {

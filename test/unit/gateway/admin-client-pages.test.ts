@@ -43,7 +43,9 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const release = (): void => {
+/** Ends the held answers once the request has reached the server (a fixed sleep lost the race under load). */
+const release = async (): Promise<void> => {
+  while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
   for (const { res, body } of held.splice(0)) res.end(body);
 };
 
@@ -59,19 +61,17 @@ describe('AdminClient warm-start pages', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(arrived).toBe(false);
-    release();
+    await release();
     expect((await policies).map((policy) => policy.tokenHash)).toEqual(['a'.repeat(64)]);
     const last = client.recentKeys('5:key_b', 1);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    release();
+    await release();
     expect((await last).next).toBeNull();
   });
 
   it('reads the cursor from the body when the admin plane sends no header', async () => {
     withHeader = false;
     const page = client.recentKeys(null, 1);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    release();
+    await release();
     const answered = await page;
     expect(answered.next).toBe('5:key_b');
     expect(Array.isArray(answered.policies)).toBe(true);

@@ -32,12 +32,31 @@ describe('parseRequestBody', () => {
   });
 
   it('accepts every object JSON.stringify writes (no false alarm), with the same value', () => {
+    // The counted fields have their own type check (below).
+    const counted = ['stream', 'n', 'best_of', 'max_tokens', 'max_completion_tokens', 'max_output_tokens'];
+    const name = fc.string().filter((key) => !counted.includes(key));
     fc.assert(
-      fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 8 })), (value) => {
+      fc.property(fc.dictionary(name, fc.jsonValue({ maxDepth: 8 })), (value) => {
         const result = check(JSON.stringify(value));
         expect(result).toEqual({ ok: true, json: JSON.parse(JSON.stringify(value)) });
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('refuses a counted field of the wrong JSON type, naming it; null and absent pass', () => {
+    for (const [field, value] of [
+      ['stream', '"true"'],
+      ['stream', '1'],
+      ['n', '"8"'],
+      ['best_of', 'true'],
+      ['max_tokens', '"9000"'],
+      ['max_completion_tokens', '[4000]'],
+      ['max_output_tokens', '{"value":1}'],
+    ]) {
+      const result = check(`{"model":"m","${field}":${value}}`);
+      expect(result).toMatchObject({ ok: false, param: field });
+    }
+    expect(check('{"model":"m","stream":true,"n":2,"max_tokens":null,"best_of":null}').ok).toBe(true);
   });
 });
