@@ -164,7 +164,17 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     payload?: string,
     timeoutMs?: number,
   ): Promise<{ status: number; body: unknown; text: string }> {
-    return this.read(await this.send(method, path, payload, timeoutMs));
+    if (timeoutMs === undefined) return this.read(await this.send(method, path, payload));
+    // One timer for the whole call (queueing, headers and body), cleared when the answer is read:
+    // AbortSignal.timeout's timer outlived every call and fired later, building an abort event
+    // and a DOMException per key batch on a busy gateway (issue 15).
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(timeoutReason()), timeoutMs);
+    try {
+      return await this.read(await this.send(method, path, payload, controller.signal));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The answer's status and headers (its body still to read, with `read`). */
@@ -172,13 +182,12 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
     method: 'GET' | 'POST',
     path: string,
     payload?: string,
-    timeoutMs?: number,
+    signal?: AbortSignal,
   ): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { authorization: await this.tokens.authorizationHeader() };
     if (payload !== undefined) headers['content-type'] = 'application/json';
     let response;
     try {
-      const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
       response = await this.pool.request({
         method,
         path: this.basePath + path,
@@ -214,4 +223,9 @@ export class AdminClient implements KeySource, ChangeFeed, TargetSource, UsageSi
       throw new AdminUnavailableError('admin plane answered invalid JSON', { cause: error });
     }
   }
+}
+
+/** The reason AbortSignal.timeout aborts with (built only when a call does time out). */
+function timeoutReason(): DOMException {
+  return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
 }

@@ -31,6 +31,13 @@ export class PolicyInterner {
   private readonly scopes = new Map<string, Readonly<ScopeState>>();
   /** Target names (or tags) joined by NUL → the shared frozen list. */
   private readonly lists = new Map<string, readonly string[]>();
+  /**
+   * The limits object returned last for a key, a team and an org (by LAST_* index): most loads
+   * carry the same limits there as the load before (keys of one team, their team, their org), so
+   * comparing fields first spares building the content string three times per load (issue 15:
+   * CPU per cold load).
+   */
+  private readonly lastLimits: (Readonly<Limits> | undefined)[] = [undefined, undefined, undefined];
 
   constructor(options: PolicyInternerOptions = {}) {
     this.maxEntries = options.maxEntries ?? 10_000;
@@ -45,7 +52,7 @@ export class PolicyInterner {
     if (tokenHash !== undefined && policy.tokenHash === tokenHash) policy.tokenHash = tokenHash;
     const key = policy.key;
     if (key.id === policy.keyId) key.id = policy.keyId;
-    key.limits = this.internLimits(key.limits);
+    key.limits = this.internLimits(key.limits, LAST_KEY);
     policy.team = this.internScope('team', policy.team);
     policy.org = this.internScope('org', policy.org);
     policy.effectiveTargets = this.internList(policy.effectiveTargets) as string[];
@@ -54,7 +61,15 @@ export class PolicyInterner {
     return policy;
   }
 
-  private internLimits(limits: Limits): Readonly<Limits> {
+  private internLimits(limits: Limits, role: number): Readonly<Limits> {
+    const last = this.lastLimits[role];
+    if (last !== undefined && sameLimits(last, limits)) return last;
+    const shared = this.limitsByContent(limits);
+    this.lastLimits[role] = shared;
+    return shared;
+  }
+
+  private limitsByContent(limits: Limits): Readonly<Limits> {
     const id = `${limits.maxBudgetMicros},${limits.rpm},${limits.tpm},${limits.rph},${limits.rpd},${limits.tpd},${limits.maxParallel},${limits.budgetPeriod},${limits.shadow}`;
     const shared = this.limits.get(id);
     if (shared !== undefined) return shared;
@@ -70,7 +85,10 @@ export class PolicyInterner {
       ...(limits.budgetPeriod === undefined ? {} : { budgetPeriod: limits.budgetPeriod }),
       ...(limits.shadow === undefined ? {} : { shadow: limits.shadow }),
     });
-    if (this.limits.size >= this.maxEntries) this.limits.clear();
+    if (this.limits.size >= this.maxEntries) {
+      this.limits.clear();
+      this.lastLimits.fill(undefined);
+    }
     this.limits.set(id, fresh);
     return fresh;
   }
@@ -78,7 +96,7 @@ export class PolicyInterner {
   private internScope(scope: 'team' | 'org', state: ScopeState): ScopeState {
     const id = `${scope}:${state.id}`;
     const latest = this.scopes.get(id);
-    const limits = this.internLimits(state.limits);
+    const limits = this.internLimits(state.limits, scope === 'team' ? LAST_TEAM : LAST_ORG);
     // Limits are interned by content, so equal limits are the same object.
     if (
       latest !== undefined &&
@@ -102,6 +120,7 @@ export class PolicyInterner {
   }
 
   private internList(list: readonly string[]): readonly string[] {
+    if (list.length === 0) return NO_NAMES;
     const id = list.join('\u0000');
     const shared = this.lists.get(id);
     if (shared !== undefined) return shared;
@@ -110,4 +129,26 @@ export class PolicyInterner {
     this.lists.set(id, fresh);
     return fresh;
   }
+}
+
+const LAST_KEY = 0;
+const LAST_TEAM = 1;
+const LAST_ORG = 2;
+
+/** The one shared empty list (most keys have no tags; an empty array per key was 32 bytes). */
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/** Equal content, field by field (the fields the content string of `limitsByContent` holds). */
+function sameLimits(a: Readonly<Limits>, b: Limits): boolean {
+  return (
+    a.maxBudgetMicros === b.maxBudgetMicros &&
+    a.rpm === b.rpm &&
+    a.tpm === b.tpm &&
+    a.rph === b.rph &&
+    a.rpd === b.rpd &&
+    a.tpd === b.tpd &&
+    a.maxParallel === b.maxParallel &&
+    a.budgetPeriod === b.budgetPeriod &&
+    a.shadow === b.shadow
+  );
 }

@@ -3,7 +3,7 @@
  * + 6 base62 characters of CRC32 over the random part. The checksum lets the gateway reject
  * made-up keys before hashing or touching its cache. Only the sha256 is ever stored.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from './crc32.js';
 
 export const KEY_PREFIX = 'kg_';
@@ -57,9 +57,13 @@ export function isWellFormedSecret(token: string): boolean {
   return crc32(token.slice(KEY_PREFIX.length, KEY_PREFIX.length + RANDOM_LENGTH)) === checksum;
 }
 
-/** Lowercase hex sha256 of the whole secret: the only form that is stored or compared. */
+/**
+ * Lowercase hex sha256 of the whole secret: the only form that is stored or compared.
+ * `crypto.hash` (one-shot, Node ≥ 20.12): about a third of createHash().update().digest()'s cost,
+ * paid on every request (issue 15).
+ */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return hash('sha256', secret, 'hex');
 }
 
 /** `kg_AbCd…wXyZ`: prefix + first and last four characters of the rest. */

@@ -29,20 +29,21 @@ export class UnknownKeyLoadCap implements KeySource {
     private readonly clock: Clock,
   ) {}
 
-  async load(tokenHash: string): Promise<ResolvedKeyPolicy | null> {
-    if (this.perSecond > 0) {
-      this.roll();
-      if (this.unknownInWindow >= this.perSecond) {
-        this.refused++;
-        throw new UnknownKeyLoadCapReached();
+  load(tokenHash: string): Promise<ResolvedKeyPolicy | null> {
+    // No cap: the source's own promise, with no wrapper (one promise and a microtask less per load).
+    if (this.perSecond <= 0) return this.source.load(tokenHash);
+    this.roll();
+    if (this.unknownInWindow >= this.perSecond) {
+      this.refused++;
+      return Promise.reject(new UnknownKeyLoadCapReached());
+    }
+    return this.source.load(tokenHash).then((policy) => {
+      if (policy === null) {
+        this.roll();
+        this.unknownInWindow++;
       }
-    }
-    const policy = await this.source.load(tokenHash);
-    if (policy === null && this.perSecond > 0) {
-      this.roll();
-      this.unknownInWindow++;
-    }
-    return policy;
+      return policy;
+    });
   }
 
   private roll(): void {
