@@ -17,6 +17,7 @@ export const TIMED_E2E = [
   'test/e2e/gateway-invalidation.test.ts',
   'test/e2e/gateway-proxy.test.ts',
   'test/e2e/gateway-server-limits.test.ts',
+  'test/e2e/key-lifecycle-hostile.test.ts',
   'test/e2e/limits-http.test.ts',
   'test/e2e/policy-processes.test.ts',
   'test/e2e/redis-failure.test.ts',

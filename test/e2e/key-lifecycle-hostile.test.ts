@@ -7,8 +7,8 @@
  * pull alone; no request started later than that is admitted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectStatus } from '../../helpers/admin-api.js';
-import { seed, startSeededStack, type Stack } from '../../helpers/e2e-stack.js';
+import { expectStatus } from '../helpers/admin-api.js';
+import { seed, startSeededStack, type Stack } from '../helpers/e2e-stack.js';
 
 const BOUND_MS = 1000;
 const CLIENTS = 6;
