@@ -31,6 +31,18 @@ export const MODAL_LIMIT_FIELDS = [
 export type ModalLimitField = (typeof MODAL_LIMIT_FIELDS)[number];
 
 /**
+ * The fields of a team or org that cap its spend and traffic, in the schema's order: the budget,
+ * the window limits and parallel cap (each with its mode), the budget period, the soft budget and
+ * the access. Who may set them is narrower than who may update the scope (teams.ts, orgs.ts).
+ */
+export const CAP_FIELDS = [...MODAL_LIMIT_FIELDS, 'budget_period', 'soft_budget', 'access'] as const;
+
+/** The first cap field a create/update body sets, or undefined. */
+export function firstCapField(body: Partial<Record<(typeof CAP_FIELDS)[number], unknown>>) {
+  return CAP_FIELDS.find((name) => body[name] !== undefined);
+}
+
+/**
  * The window limits, budget (with its period and soft budget) and parallel cap, each optional;
  * `null` clears it on PATCH. Budget periods are calendar-aligned in UTC (src/budget/period.ts).
  */

@@ -23,6 +23,7 @@ import {
   ok,
   security,
   isoOrNull,
+  firstCapField,
   limitColumnUpdates,
   limitFields,
   limitView,
@@ -151,9 +152,10 @@ export function registerOrgRoutes(app: AdminApp, deps: AdminDeps): void {
       const body = c.req.valid('json');
       // The org's caps (limits, budget) and its access (mode and bindings) are set by platform
       // admins: an org role lifting them would undo what the platform decided (issue 10 item 2).
-      const capsTouched = Object.keys(limitColumnUpdates(body)).length > 0 || body.access !== undefined;
-      if (capsTouched && !access.isPlatformAdmin) {
+      const capField = firstCapField(body);
+      if (capField !== undefined && !access.isPlatformAdmin) {
         throw new KeygateError('forbidden', {
+          param: capField,
           message: "Only a platform admin changes an org's limits, budget or access.",
         });
       }

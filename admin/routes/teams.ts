@@ -29,7 +29,7 @@ import {
   limitValue,
   limitFields,
   limitView,
-  MODAL_LIMIT_FIELDS,
+  firstCapField,
   listQuery,
   ok,
   restrictAccess,
@@ -122,20 +122,16 @@ export function teamView(deps: AdminDeps, row: TeamRow) {
 const LIMIT_FIELDS = ['max_budget', 'rpm_limit', 'tpm_limit', 'rph_limit', 'rpd_limit', 'tpd_limit'] as const;
 
 /**
- * The team fields that cap the team's spend and traffic, in the schema's order: the budget, the
- * window limits and parallel cap (each with its mode), the budget period, the soft budget and the
- * access. Only holders of `team.caps` (org owners/admins, platform admins) set them: a team admin
- * lifting the caps its org set would undo them, as org roles may not lift an org's (orgs.ts).
+ * 403 naming the first cap field (CAP_FIELDS) the request sets, unless the caller holds
+ * `team.caps` (org owners/admins, platform admins): a team admin lifting the caps its org set
+ * would undo them, as org roles may not lift an org's (orgs.ts).
  */
-const TEAM_CAP_FIELDS = [...MODAL_LIMIT_FIELDS, 'budget_period', 'soft_budget', 'access'] as const;
-
-/** 403 naming the first cap field the request sets, unless the caller may set the team's caps. */
 function assertMaySetCaps(
   access: AccessView,
   scope: { orgId: string; teamId?: string },
-  body: Partial<Record<(typeof TEAM_CAP_FIELDS)[number], unknown>>,
+  body: Parameters<typeof firstCapField>[0],
 ): void {
-  const field = TEAM_CAP_FIELDS.find((name) => body[name] !== undefined);
+  const field = firstCapField(body);
   if (field === undefined || access.can('team.caps', scope)) return;
   throw new KeygateError('forbidden', {
     param: field,

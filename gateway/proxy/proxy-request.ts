@@ -110,7 +110,13 @@ export class WebProxyRequest implements ProxyRequest {
   }
 
   async body(hasLength: boolean, max: number): Promise<BodyRead> {
-    const bytes = await readBody(this.c.req.raw, hasLength, max);
+    let bytes: Buffer | undefined;
+    try {
+      bytes = await readBody(this.c.req.raw, hasLength, max);
+    } catch {
+      // The client left while sending its body (as NodeProxyRequest: not an internal error).
+      return GONE;
+    }
     return bytes === undefined ? TOO_LARGE : { kind: 'read', bytes };
   }
 

@@ -58,6 +58,27 @@ describe('orgs', () => {
     expect(count("audit_log WHERE action = 'org.update' AND actor_id = ?", w.users.org_owner)).toBe(1);
   });
 
+  it("an org owner setting the org's caps → 403 naming the first cap field; nothing written", async () => {
+    const changes = count('change_log');
+    for (const [field, value] of [
+      ['max_budget', 10],
+      ['tpd_limit', { value: 5, mode: 'shadow' }],
+      ['budget_period', 'month'],
+      ['soft_budget', 1],
+      ['access', { mode: 'restrict', targets: [] }],
+    ] as const) {
+      const res = await w.admin.call('PATCH', `/v1/orgs/${w.orgs.A}`, {
+        token: w.tokens.org_owner,
+        body: { name: 'still-org-a', [field]: value },
+      });
+      expect(res.status).toBe(403);
+      expect(res.body.error).toMatchObject({ code: 'forbidden', param: field });
+    }
+    expect(count('change_log')).toBe(changes);
+    const platform = await w.admin.call('PATCH', `/v1/orgs/${w.orgs.A}`, { body: { soft_budget: 1 } });
+    expect(platform.status).toBe(200);
+  });
+
   it('members list their own org only', async () => {
     const list = await w.admin.call('GET', '/v1/orgs', { token: w.tokens.team_viewer });
     expect(list.body.data.map((o: any) => o.id)).toEqual([w.orgs.A]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseUsageFilter } from '../../../gateway/proxy/sse-usage-filter.js';
+import { SSE_MAX_EVENT_BYTES, SseUsageFilter } from '../../../gateway/proxy/sse-usage-filter.js';
 
 const content = (i: number) =>
   `data: {"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"t${i}"}}],"usage":null}\n\n`;
@@ -61,5 +61,32 @@ describe('SseUsageFilter', () => {
       'data: {"choices":[{"delta":{}}]}\r\n\r\n',
     );
     expect(filter.usage?.inputTokens).toBe(7);
+  });
+
+  it('CRLF separators split across chunks, one byte at a time, after a held event', () => {
+    const whole = (content(0) + content(1) + usageChunk + done).replaceAll('\n\n', '\r\n\r\n');
+    const filter = new SseUsageFilter(true);
+    const out = run(filter, whole.split(''));
+    expect(out).toBe((content(0) + content(1) + done).replaceAll('\n\n', '\r\n\r\n'));
+    expect(filter.usage).toEqual({ inputTokens: 7, outputTokens: 3 });
+  });
+
+  it('an event past SSE_MAX_EVENT_BYTES goes out unparsed as it arrives; the events after it are read', () => {
+    const filter = new SseUsageFilter(true);
+    const piece = Buffer.alloc(256 * 1024, 'a');
+    let out = filter.push(Buffer.from('data: {"x":"'))?.length ?? 0;
+    let sent = 12;
+    while (sent <= SSE_MAX_EVENT_BYTES) {
+      out += filter.push(piece)?.length ?? 0;
+      sent += piece.length;
+    }
+    // Past the bound, everything held so far has gone out, and later pieces go out at once.
+    expect(out).toBe(sent);
+    expect(filter.push(piece)?.length).toBe(piece.length);
+    // Its end (the separator split across chunks) and a usage event in the same chunk.
+    expect(filter.push(Buffer.from('"}\n'))?.toString()).toBe('"}\n');
+    expect(filter.push(Buffer.from(`\n${usageChunk}${done}`))?.toString()).toBe(`\n${done}`);
+    expect(filter.usage).toEqual({ inputTokens: 7, outputTokens: 3 });
+    expect(filter.end()).toBeUndefined();
   });
 });
