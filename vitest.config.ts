@@ -33,6 +33,8 @@ export const TIMED_E2E = [
  *    (waitForHttp/spawnTs, the CLI files' own) are 60 s and this group's hooks may take 120 s;
  *    these files use free ports, their own temporary dirs and unique Redis prefixes;
  * 2. the timed end-to-end files above, one at a time.
+ * The child processes run JavaScript transpiled for the run (test/setup/build-planes.ts), about
+ * half the start-up CPU of tsx; the start-up waits still allow for tsx (KEYGATE_TEST_TSX=1).
  * maxWorkers is explicit: vitest's default (cores - 1) is one worker on a 2-core machine, which
  * ran every file serially.
  */
@@ -41,6 +43,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The child processes run JavaScript compiled from the sources for this run (not tsx).
+    globalSetup: ['test/setup/build-planes.ts'],
     projects: [
       {
         extends: true,

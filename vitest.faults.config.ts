@@ -10,6 +10,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The child processes run JavaScript compiled from the sources for this run (not tsx).
+    globalSetup: ['test/setup/build-planes.ts'],
     fileParallelism: false,
   },
 });

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, freePort } from '../helpers/processes.js';
+import { entryArgs, ROOT, freePort } from '../helpers/processes.js';
 import { redisAvailable, skipReason, startRedisServer, type RedisServer } from '../helpers/redis-servers.js';
 
 const PREFIX = 'demo-trap-test:';
@@ -37,7 +37,7 @@ beforeAll(async () => {
   redis = await startRedisServer();
   mkdirSync(spoolDir);
   writeFileSync(join(spoolDir, SEGMENT), SEGMENT_TEXT);
-  child = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'demo'], {
+  child = spawn(process.execPath, [...entryArgs('bin/keygate.ts'), 'demo'], {
     cwd: ROOT,
     env: {
       ...process.env,

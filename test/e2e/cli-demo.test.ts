@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/database.js';
-import { ROOT, freePort } from '../helpers/processes.js';
+import { entryArgs, ROOT, freePort } from '../helpers/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-demo-test-'));
 const userDb = join(dir, 'keygate.db');
@@ -41,7 +41,7 @@ beforeAll(async () => {
   db.close();
   before = fingerprint();
   expect(before.db).not.toBeNull();
-  child = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'demo'], {
+  child = spawn(process.execPath, [...entryArgs('bin/keygate.ts'), 'demo'], {
     cwd: ROOT,
     env: {
       ...process.env,

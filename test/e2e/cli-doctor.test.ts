@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream } from '../../bench/mock-upstream.js';
-import { ROOT, freePort, startCli, type CliPorts } from '../helpers/processes.js';
+import { entryArgs, ROOT, freePort, startCli, type CliPorts } from '../helpers/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-doctor-'));
 const MASTER_KEY = 'kgm_doctor_test_master_key_0123456789';
@@ -27,7 +27,7 @@ async function doctor(extra: Record<string, string> = {}): Promise<{ code: numbe
   try {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'bin/keygate.ts', 'doctor'],
+      [...entryArgs('bin/keygate.ts'), 'doctor'],
       { cwd: ROOT, env: { ...process.env, ...env, ...extra } },
     );
     return { code: 0, output: stdout };

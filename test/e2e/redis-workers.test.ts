@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/processes.js';
+import { entryArgs, ROOT } from '../helpers/processes.js';
 import { seedOrg, startRedisStack, until, type RedisStack } from '../helpers/redis-stack.js';
 import {
   deploymentNames,
@@ -20,7 +20,7 @@ describe('keygate gateway started on its own (split deployment)', () => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.KEYGATE_INTERNAL_SECRET;
     delete env.KEYGATE_GATEWAY_WORKERS;
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'gateway'], {
+    const result = spawnSync(process.execPath, [...entryArgs('bin/keygate.ts'), 'gateway'], {
       cwd: ROOT,
       env,
       encoding: 'utf8',
@@ -38,7 +38,7 @@ describe('keygate gateway --workers without REDIS_URL', () => {
     delete env.REDIS_URL;
     const result = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'bin/keygate.ts', 'gateway', '--workers', '2'],
+      [...entryArgs('bin/keygate.ts'), 'gateway', '--workers', '2'],
       {
         cwd: ROOT,
         env,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, freePort, waitForHttp } from '../helpers/processes.js';
+import { entryArgs, ROOT, freePort, waitForHttp } from '../helpers/processes.js';
 import { createFaultUpstream } from './fault-upstream.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keygate-start-term-'));
@@ -27,7 +27,7 @@ describe('keygate start under SIGTERM', () => {
     const [adminPort, gatewayPort] = [await freePort(), await freePort()];
     const masterKey = 'start-term-master-key-0123456789';
     const dbPath = join(dir, 'keygate.db');
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', 'start'], {
+    const child = spawn(process.execPath, [...entryArgs('bin/keygate.ts'), 'start'], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -1,6 +1,6 @@
 /**
- * Real processes for end-to-end tests: spawn a plane's TypeScript entry with tsx on a free
- * port, wait until it answers, and kill it (and everything else started) in afterAll.
+ * Real processes for end-to-end tests: spawn a plane's entry (compiled for the test run, or under
+ * tsx: entry.ts) on a free port, wait until it answers, and kill it (and everything else started) in afterAll.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -8,8 +8,9 @@ import { freePort } from '../../bench/processes.js';
 import { eventually } from './eventually.js';
 import { retryIfPortTaken } from './free-ports.js';
 import { childEnv } from './child-env.js';
+import { entryArgs } from './entry.js';
 
-export { freePort };
+export { freePort, entryArgs };
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -30,13 +31,13 @@ export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void
   );
 }
 
-/** Spawns `node --import tsx <entry> ...args` with env; resolves when `${url}${readyPath}` answers. */
+/** Spawns `<entry> ...args` (entryArgs: compiled, or under tsx) with env; resolves when `${url}${readyPath}` answers. */
 export async function spawnTs(
   entry: string,
   options: { env: Record<string, string>; url: string; readyPath?: string; args?: string[] },
 ): Promise<Spawned> {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...entryArgs(entry), ...(options.args ?? [])], {
     cwd: ROOT,
     env: childEnv({
       KEYGATE_LOG_LEVEL: 'warn',
@@ -88,7 +89,7 @@ export async function spawnAdmin(env: Record<string, string>): Promise<Spawned> 
 /** `keygate <command>` as a child process (warn-level logs), with its stdout and stderr collected. */
 export function runCli(command: string, env: Record<string, string>) {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/keygate.ts', command], {
+  const child = spawn(process.execPath, [...entryArgs('bin/keygate.ts'), command], {
     cwd: ROOT,
     env: childEnv({ KEYGATE_LOG_LEVEL: 'warn', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],

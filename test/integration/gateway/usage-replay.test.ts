@@ -21,7 +21,7 @@ import { UsageReporter } from '../../../gateway/usage/usage-reporter.js';
 import { systemClock } from '../../../src/clock.js';
 import { TEST_INTERNAL_SECRET } from '../../helpers/admin-harness.js';
 import { serveAdmin, type AdminOnSocket } from '../../helpers/admin-http.js';
-import { ROOT } from '../../helpers/processes.js';
+import { entryArgs, ROOT } from '../../helpers/processes.js';
 import { keysWorld, type KeysWorld } from '../admin/keys-world.js';
 
 let w: KeysWorld;
@@ -40,7 +40,7 @@ async function replay(dir: string, adminUrl = http.url): Promise<{ code: number;
   try {
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'bin/keygate.ts', 'usage', 'replay', dir],
+      [...entryArgs('bin/keygate.ts'), 'usage', 'replay', dir],
       { cwd: ROOT, env },
     );
     return { code: 0, output: stdout };

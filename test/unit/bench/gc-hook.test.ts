@@ -4,12 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { forcedGcMemory } from '../../../bench/processes.js';
+import { preloadArgs } from '../../helpers/entry.js';
+import { ROOT } from '../../helpers/processes.js';
 
 const onLinux = process.platform === 'linux';
-const hook = fileURLToPath(new URL('../../../bench/gc-hook.ts', import.meta.url));
 
 // Grows the young generation with short-lived objects (some surviving a scavenge, as request
 // garbage does), keeps a little live, then idles until killed.
@@ -33,8 +33,10 @@ describe('bench gc hook', () => {
     async () => {
       const child = spawn(
         process.execPath,
-        ['--expose-gc', '--import', 'tsx', '--import', hook, '-e', CHILD],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
+        ['--expose-gc', ...preloadArgs('bench/gc-hook.ts', ROOT), '-e', CHILD],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
       );
       try {
         const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
